@@ -1,0 +1,34 @@
+# engaged — the two commands: `make run` and `make test`.
+GO      ?= go
+DATA    ?= ./data
+BIN     := bin/engaged
+
+.PHONY: run build test lint pg pg-stop clean
+
+## build: compile bin/engaged
+build:
+	$(GO) build -o $(BIN) ./cmd/engaged
+
+## run: build, make sure Postgres is there (ENGAGED_DATABASE_URL, or a private
+## cluster under $(DATA)/pg), and serve with embedded NATS (JetStream in $(DATA)/jetstream)
+run: build
+	@if [ -z "$$ENGAGED_DATABASE_URL" ]; then scripts/pg.sh start $(DATA); fi
+	ENGAGED_DATA_DIR=$(DATA) ./$(BIN) serve
+
+## test: the whole suite against real JetStream and a throwaway Postgres, with the race detector
+test:
+	$(GO) test -race -count=1 ./...
+
+## lint: go vet and a gofmt check
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## pg / pg-stop: start or stop the private Postgres without the service
+pg:
+	scripts/pg.sh start $(DATA)
+pg-stop:
+	scripts/pg.sh stop $(DATA)
+
+clean: pg-stop
+	rm -rf bin $(DATA)

@@ -1,0 +1,70 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code classifies an Error. Transport maps each code to an HTTP status in
+// exactly one place (transport/errors.go); the code string itself is what
+// clients see in error.code.
+type Code string
+
+// The codes a client can see. Anything else is reported as EInternal.
+const (
+	EInvalidJSON   Code = "invalid_json"      // body is not JSON
+	EInvalid       Code = "invalid_request"   // body or parameters do not match the schema
+	EUnauthorized  Code = "unauthorized"      // missing, malformed, unknown or revoked key
+	EForbidden     Code = "forbidden"         // key is valid but may not do this
+	ENotFound      Code = "not_found"         // no such thing in this key's project
+	EConflict      Code = "conflict"          // the thing exists already
+	ETooLarge      Code = "payload_too_large" // body over the documented limit
+	EUnsupported   Code = "unsupported_media_type"
+	ERateLimited   Code = "rate_limited"
+	EUnavailable   Code = "unavailable" // try again: JetStream, Postgres or an actor is busy or down
+	EInternal      Code = "internal"
+	EMethodAllowed Code = "method_not_allowed"
+)
+
+// Issues carries per-field validation messages, in the shape of zod's
+// flatten() that the API documents as error.issues.
+type Issues struct {
+	FormErrors  []string            `json:"formErrors"`
+	FieldErrors map[string][]string `json:"fieldErrors"`
+}
+
+// Add records a message for field.
+func (is *Issues) Add(field, msg string) {
+	if is.FieldErrors == nil {
+		is.FieldErrors = map[string][]string{}
+	}
+	is.FieldErrors[field] = append(is.FieldErrors[field], msg)
+}
+
+// Empty reports whether nothing was recorded.
+func (is *Issues) Empty() bool { return len(is.FormErrors) == 0 && len(is.FieldErrors) == 0 }
+
+// Error is the one error type that carries a client-visible code.
+type Error struct {
+	Code       Code
+	Message    string
+	Issues     *Issues       // for EInvalid
+	RetryAfter time.Duration // for EUnavailable and ERateLimited
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or EInternal.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}

@@ -1,0 +1,58 @@
+package actors
+
+import "encoding/json"
+
+// Message is the payload of one log message: the events of one request for
+// one item. Grouping a request's events per item keeps ingest at one
+// JetStream message per item per request, not one per event.
+type Message struct {
+	Render []RenderEvent `json:"render,omitempty"`
+}
+
+// Encode returns the wire form of m.
+func (m *Message) Encode() ([]byte, error) { return json.Marshal(m) }
+
+// DecodeMessage parses a log payload.
+func DecodeMessage(b []byte) (*Message, error) {
+	var m Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Snapshot is the persisted state of one item as of log sequence Seq.
+type Snapshot struct {
+	Key   Key
+	Seq   uint64
+	State []byte // JSON, written by the item's actor and read back only by restoreState
+}
+
+// itemState is everything an actor keeps for its item.
+type itemState struct {
+	render *renderState // nil until the item sees a render event or read
+}
+
+type stateSnapshot struct {
+	Render *renderSnapshot `json:"render,omitempty"`
+}
+
+func (s *itemState) encode() ([]byte, error) {
+	var ss stateSnapshot
+	if s.render != nil {
+		ss.Render = s.render.snapshot()
+	}
+	return json.Marshal(&ss)
+}
+
+func restoreState(b []byte) (itemState, error) {
+	var ss stateSnapshot
+	if err := json.Unmarshal(b, &ss); err != nil {
+		return itemState{}, err
+	}
+	var s itemState
+	if ss.Render != nil {
+		s.render = restoreRender(ss.Render)
+	}
+	return s, nil
+}

@@ -1,0 +1,321 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Options configures a Registry.
+type Options struct {
+	Partitions       int           // P of the stream; picks each item's partition
+	MailboxSize      int           // bounded mailbox per actor
+	SnapshotInterval time.Duration // period of snapshot rounds
+	IdleTimeout      time.Duration // an actor idle this long is passivated at the next round
+	Logger           *slog.Logger
+}
+
+// Registry keeps at most one live actor per item in this process, starts
+// actors on first use, and runs the snapshot rounds that persist and
+// passivate them.
+//
+// Lifecycle: NewRegistry, then Run in its own goroutine; Deliver, Read and
+// Expect may be called concurrently from any goroutine while Run runs. Stop
+// feeding it (consumers, HTTP) before cancelling Run's context: Run then
+// writes a final snapshot of every actor and stops them all before it returns.
+type Registry struct {
+	opts   Options
+	store  SnapshotStore
+	log    Log
+	logger *slog.Logger
+
+	actorCtx    context.Context // parent of every actor goroutine
+	stopActors  context.CancelFunc
+	wg          sync.WaitGroup // actor goroutines
+	verdicts    verdicts
+	epochs      map[int]int64 // claimed partitions; owned by Run
+	roundNumber int           // owned by Run
+
+	mu    sync.Mutex // guards the fields below and actor.pending
+	items map[Key]*actor
+	dirty map[Key]struct{} // items with messages enqueued since their last snapshot
+	acks  map[int]func()   // per partition: acknowledges everything delivered up to its newest message
+}
+
+// NewRegistry returns a registry that loads snapshots from store and replays
+// the log from log.
+func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Registry{
+		opts: opts, store: store, log: log, logger: opts.Logger,
+		actorCtx: ctx, stopActors: cancel,
+		epochs: map[int]int64{},
+		items:  map[Key]*actor{}, dirty: map[Key]struct{}{}, acks: map[int]func(){},
+	}
+}
+
+// Partition returns the partition of k in this registry's stream.
+func (r *Registry) Partition(k Key) int { return k.Partition(r.opts.Partitions) }
+
+// acquire returns k's actor, starting it if needed, and counts the caller as
+// pending so that the actor cannot passivate before release.
+func (r *Registry) acquire(k Key) *actor {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.items[k]
+	if !ok {
+		a = &actor{key: k, part: r.Partition(k), reg: r, mailbox: make(chan *request, r.opts.MailboxSize)}
+		a.lastActive.Store(time.Now().UnixNano())
+		r.items[k] = a
+		r.wg.Add(1)
+		go a.run(r.actorCtx)
+	}
+	a.pending++
+	return a
+}
+
+func (r *Registry) release(a *actor) {
+	r.mu.Lock()
+	a.pending--
+	r.mu.Unlock()
+}
+
+// passivate stops a if nobody is about to send to it and its mailbox is
+// empty; otherwise a stays and is tried again at a later round. Once a is out
+// of the map nobody can reach its mailbox, so the stop request cannot block.
+func (r *Registry) passivate(a *actor) {
+	r.mu.Lock()
+	idle := a.pending == 0 && len(a.mailbox) == 0 && r.items[a.key] == a
+	if idle {
+		delete(r.items, a.key)
+	}
+	r.mu.Unlock()
+	if idle {
+		a.mailbox <- &request{kind: reqStop}
+	}
+}
+
+// send puts req in a's mailbox, waiting while it is full (backpressure)
+// until ctx ends.
+func (r *Registry) send(ctx context.Context, k Key, req *request) (*actor, error) {
+	a := r.acquire(k)
+	defer r.release(a)
+	select {
+	case a.mailbox <- req:
+		return a, nil
+	case <-ctx.Done():
+		return nil, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
+	}
+}
+
+// Deliver hands the log message seq of item k to its actor. It blocks while
+// the actor's mailbox is full, which slows the calling partition consumer
+// instead of growing memory. ack acknowledges every message of partition
+// part up to this one; the registry calls it once a snapshot round has
+// persisted everything delivered before it.
+func (r *Registry) Deliver(ctx context.Context, k Key, seq uint64, m *Message, ack func()) error {
+	if _, err := r.send(ctx, k, &request{kind: reqApply, seq: seq, msg: m}); err != nil {
+		return err
+	}
+	// Marked dirty only after the enqueue, and the ack recorded after the
+	// mark: a snapshot round that takes this ack has then also taken this
+	// item's mark, and its snapshot request queues behind this message.
+	part := r.Partition(k)
+	r.mu.Lock()
+	r.dirty[k] = struct{}{}
+	r.acks[part] = ack
+	r.mu.Unlock()
+	return nil
+}
+
+// Read returns the render summary of item k as its actor sees it now.
+func (r *Registry) Read(ctx context.Context, k Key) (RenderSummary, error) {
+	req := &request{kind: reqRead, reply: make(chan reply, 1)}
+	if _, err := r.send(ctx, k, req); err != nil {
+		return RenderSummary{}, err
+	}
+	select {
+	case rep := <-req.reply:
+		return rep.render, rep.err
+	case <-ctx.Done():
+		return RenderSummary{}, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
+	}
+}
+
+// Expect registers interest in the outcome of event id before it is
+// published. wait returns true if the event was recorded, false if the
+// dedupe rule dropped it; done must be called when the caller stops waiting.
+func (r *Registry) Expect(id string) (wait func(ctx context.Context) (bool, error), done func()) {
+	ch := r.verdicts.expect(id)
+	wait = func(ctx context.Context) (bool, error) {
+		select {
+		case v := <-ch:
+			return v, nil
+		case <-ctx.Done():
+			return false, &Error{Code: EUnavailable, Message: "event stored but not applied yet", RetryAfter: time.Second}
+		}
+	}
+	return wait, func() { r.verdicts.forget(id) }
+}
+
+// Live returns the number of live actors.
+func (r *Registry) Live() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.items)
+}
+
+// Run runs snapshot rounds every SnapshotInterval until ctx ends, then writes
+// a final snapshot of every live actor, stops them and returns. finalTimeout
+// bounds the final round.
+func (r *Registry) Run(ctx context.Context, finalTimeout time.Duration) error {
+	t := time.NewTicker(r.opts.SnapshotInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			r.round(ctx, false)
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), finalTimeout)
+			defer cancel()
+			r.round(fctx, true)
+			r.stopActors()
+			r.wg.Wait()
+			return nil
+		}
+	}
+}
+
+// Flush runs one snapshot round now. It is for tests and must not run
+// concurrently with Run.
+func (r *Registry) Flush(ctx context.Context) { r.round(ctx, false) }
+
+// round snapshots every dirty actor and passivates idle ones (all of them if
+// final), writes the snapshots per partition under its epoch, and then
+// acknowledges each partition whose writes all succeeded.
+func (r *Registry) round(ctx context.Context, final bool) {
+	r.roundNumber++
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	acks := r.acks
+	r.acks = map[int]func(){}
+	keys := map[Key]bool{} // item -> passivate after the snapshot
+	for k := range r.dirty {
+		keys[k] = false
+	}
+	r.dirty = map[Key]struct{}{}
+	for k, a := range r.items {
+		if final || now-a.lastActive.Load() >= int64(r.opts.IdleTimeout) {
+			keys[k] = true
+		}
+	}
+	r.mu.Unlock()
+
+	failed := map[int]bool{}
+	byPart := map[int][]Snapshot{}
+	for k, passivate := range keys {
+		part := r.Partition(k)
+		req := &request{kind: reqSnapshot, reply: make(chan reply, 1)}
+		a, err := r.send(ctx, k, req)
+		var rep reply
+		if err == nil {
+			select {
+			case rep = <-req.reply:
+				err = rep.err
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+		if err != nil {
+			failed[part] = true
+			r.markDirty(k)
+			r.logger.Warn("snapshot", "item", k.String(), "err", err)
+			continue
+		}
+		byPart[part] = append(byPart[part], rep.snap)
+		if passivate {
+			// Safe before the write below: a new actor for k would load an
+			// older snapshot and replay the log up to the same state.
+			r.passivate(a)
+		}
+	}
+
+	for part, snaps := range byPart {
+		if err := r.save(ctx, part, snaps); err != nil {
+			failed[part] = true
+			for _, s := range snaps {
+				r.markDirty(s.Key)
+			}
+			if errors.Is(err, ErrFenced) {
+				r.dropPartition(part)
+			} else {
+				r.logger.Warn("save snapshots", "partition", part, "err", err)
+			}
+		}
+	}
+
+	r.mu.Lock()
+	for part, ack := range acks {
+		if failed[part] {
+			if _, newer := r.acks[part]; !newer {
+				r.acks[part] = ack // try again next round
+			}
+			continue
+		}
+		ack()
+	}
+	r.mu.Unlock()
+}
+
+func (r *Registry) markDirty(k Key) {
+	r.mu.Lock()
+	r.dirty[k] = struct{}{}
+	r.mu.Unlock()
+}
+
+func (r *Registry) save(ctx context.Context, part int, snaps []Snapshot) error {
+	epoch, ok := r.epochs[part]
+	if !ok {
+		var err error
+		if epoch, err = r.store.ClaimPartition(ctx, part); err != nil {
+			return err
+		}
+		r.epochs[part] = epoch
+	}
+	return r.store.SaveSnapshots(ctx, part, epoch, snaps)
+}
+
+// dropPartition stops every actor of part without a snapshot: another
+// instance owns part now and its state wins.
+func (r *Registry) dropPartition(part int) {
+	r.logger.Warn("partition taken over by another instance; dropping its actors", "partition", part)
+	delete(r.epochs, part)
+	r.mu.Lock()
+	var drop []*actor
+	for k, a := range r.items {
+		if a.part == part {
+			drop = append(drop, a)
+			delete(r.items, k)
+		}
+	}
+	for k := range r.dirty {
+		if r.Partition(k) == part {
+			delete(r.dirty, k)
+		}
+	}
+	delete(r.acks, part)
+	r.mu.Unlock()
+	for _, a := range drop {
+		select {
+		case a.mailbox <- &request{kind: reqStop}:
+		default:
+			// Mailbox full: the actor is out of the map already, so nothing
+			// new reaches it, and it stops with the registry.
+		}
+	}
+}

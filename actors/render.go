@@ -1,0 +1,217 @@
+package actors
+
+import (
+	"encoding/json"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// EventType is one of the seven render engagement event types.
+type EventType string
+
+// The render event types, in the order the API lists its counters.
+const (
+	Viewed       EventType = "viewed"
+	Downloaded   EventType = "downloaded"
+	Printed      EventType = "printed"
+	EmailOpened  EventType = "email_opened"
+	EmailSent    EventType = "email_sent"
+	ShareCreated EventType = "share_created"
+	ShareRevoked EventType = "share_revoked"
+)
+
+// RenderEventTypes lists the seven types in counter order.
+var RenderEventTypes = [...]EventType{Viewed, Downloaded, Printed, EmailOpened, EmailSent, ShareCreated, ShareRevoked}
+
+func (t EventType) index() int {
+	for i, v := range RenderEventTypes {
+		if v == t {
+			return i
+		}
+	}
+	return -1
+}
+
+// Valid reports whether t is one of the seven types.
+func (t EventType) Valid() bool { return t.index() >= 0 }
+
+// PartnerType reports whether a partner may record t through
+// POST /v1/renders/:id/events. The others are recorded by the system.
+func (t EventType) PartnerType() bool { return t == Viewed || t == Downloaded || t == Printed }
+
+// deduped reports whether t is subject to the 5-minute (shareId, eventType,
+// sourceIp) rule.
+func (t EventType) deduped() bool { return t == Viewed || t == Downloaded || t == Printed }
+
+// ActorKind says who triggered a render event.
+type ActorKind string
+
+const (
+	Recipient ActorKind = "recipient" // the share recipient, through the public share page or a pixel
+	Partner   ActorKind = "partner"   // the API key holder, through the events endpoint
+	System    ActorKind = "system"    // server-side automation (shares, e-mail)
+)
+
+// Valid reports whether k is a known actor kind.
+func (k ActorKind) Valid() bool { return k == Recipient || k == Partner || k == System }
+
+// RenderEvent is one render engagement event as it is stored in the log and
+// shown in the engagement summary's recent list.
+type RenderEvent struct {
+	ID        string          `json:"id"`
+	EventType EventType       `json:"eventType"`
+	ActorKind ActorKind       `json:"actorKind"`
+	ShareID   *string         `json:"shareId"`
+	SourceIP  *string         `json:"sourceIp"`
+	UserAgent *string         `json:"userAgent"`
+	Metadata  json.RawMessage `json:"metadata"` // a JSON object, or null
+	CreatedAt Time            `json:"createdAt"`
+}
+
+// Render engagement rules from the API document.
+const (
+	RecentLimit       = 25            // recent events kept and shown, newest first
+	DedupeWindowMS    = 5 * 60 * 1000 // viewed/downloaded/printed dedupe window
+	DedupeCapacity    = 4096          // distinct (shareId, type, ip) keys remembered per render
+	dedupeKeepExtraMS = 60 * 1000     // slack kept in snapshots for slightly out-of-order createdAt
+)
+
+// RenderCounts holds the seven counters. Field order is the API's key order,
+// and every key is always present.
+type RenderCounts struct {
+	Viewed       int64 `json:"viewed"`
+	Downloaded   int64 `json:"downloaded"`
+	Printed      int64 `json:"printed"`
+	EmailOpened  int64 `json:"email_opened"`
+	EmailSent    int64 `json:"email_sent"`
+	ShareCreated int64 `json:"share_created"`
+	ShareRevoked int64 `json:"share_revoked"`
+}
+
+func (c *RenderCounts) field(i int) *int64 {
+	return [...]*int64{&c.Viewed, &c.Downloaded, &c.Printed, &c.EmailOpened, &c.EmailSent, &c.ShareCreated, &c.ShareRevoked}[i]
+}
+
+// Total is the sum of all seven counters.
+func (c RenderCounts) Total() int64 {
+	return c.Viewed + c.Downloaded + c.Printed + c.EmailOpened + c.EmailSent + c.ShareCreated + c.ShareRevoked
+}
+
+// RenderSummary is the body of GET /v1/renders/:id/engagement.
+type RenderSummary struct {
+	Counts    RenderCounts  `json:"counts"`
+	LinkOpens int64         `json:"linkOpens"`
+	Total     int64         `json:"total"`
+	Recent    []RenderEvent `json:"recent"`
+}
+
+// renderState is the render half of an item's state. Only its actor touches it.
+type renderState struct {
+	counts    RenderCounts
+	linkOpens int64
+	recent    [RecentLimit]RenderEvent // ring; recent[(head-1) mod N] is the newest
+	head, n   int
+	// dedupe maps "shareId\x00type\x00ip" to the createdAt (ms) of the last
+	// recorded event. Bounded: past DedupeCapacity distinct keys inside one
+	// window the oldest key is forgotten and its next event is recorded.
+	dedupe *simplelru.LRU[string, int64]
+	// newest createdAt applied, used to drop expired dedupe entries from snapshots
+	maxAt int64
+}
+
+func newRenderState() *renderState {
+	l, _ := simplelru.NewLRU[string, int64](DedupeCapacity, nil) // only fails for size <= 0
+	return &renderState{dedupe: l}
+}
+
+func dedupeKey(ev *RenderEvent) string {
+	var share, ip string
+	if ev.ShareID != nil {
+		share = *ev.ShareID
+	}
+	if ev.SourceIP != nil {
+		ip = *ev.SourceIP
+	}
+	return share + "\x00" + string(ev.EventType) + "\x00" + ip
+}
+
+// apply records ev unless the dedupe rule rejects it, and reports whether it
+// was recorded. The decision uses only ev's own fields (server-stamped
+// createdAt), never the clock, so a replay decides the same.
+func (s *renderState) apply(ev RenderEvent) bool {
+	i := ev.EventType.index()
+	if i < 0 {
+		return false // validated before publishing; a foreign message is ignored, not counted
+	}
+	at := ev.CreatedAt.UnixMilli()
+	if at > s.maxAt {
+		s.maxAt = at
+	}
+	if ev.EventType.deduped() {
+		k := dedupeKey(&ev)
+		if last, ok := s.dedupe.Get(k); ok && at-last < DedupeWindowMS {
+			return false
+		}
+		s.dedupe.Add(k, at)
+	}
+	*s.counts.field(i)++
+	if ev.EventType == Viewed && ev.ShareID != nil {
+		s.linkOpens++
+	}
+	s.recent[s.head] = ev
+	s.head = (s.head + 1) % RecentLimit
+	if s.n < RecentLimit {
+		s.n++
+	}
+	return true
+}
+
+func (s *renderState) summary() RenderSummary {
+	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), Recent: make([]RenderEvent, 0, s.n)}
+	for i := 1; i <= s.n; i++ {
+		out.Recent = append(out.Recent, s.recent[(s.head-i+RecentLimit)%RecentLimit])
+	}
+	return out
+}
+
+// renderSnapshot is the persisted form of renderState.
+type renderSnapshot struct {
+	Counts    RenderCounts   `json:"counts"`
+	LinkOpens int64          `json:"linkOpens"`
+	Recent    []RenderEvent  `json:"recent"` // newest first
+	Dedupe    []dedupeRecord `json:"dedupe"` // least recently used first
+	MaxAt     int64          `json:"maxAt"`
+}
+
+type dedupeRecord struct {
+	K  string `json:"k"`
+	At int64  `json:"at"`
+}
+
+func (s *renderState) snapshot() *renderSnapshot {
+	sum := s.summary()
+	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, Recent: sum.Recent, MaxAt: s.maxAt}
+	for _, k := range s.dedupe.Keys() {
+		at, _ := s.dedupe.Peek(k)
+		// An entry older than the window can never dedupe a later event,
+		// except one stamped a little earlier than maxAt; keep some slack.
+		if s.maxAt-at < DedupeWindowMS+dedupeKeepExtraMS {
+			out.Dedupe = append(out.Dedupe, dedupeRecord{k, at})
+		}
+	}
+	return out
+}
+
+func restoreRender(snap *renderSnapshot) *renderState {
+	s := newRenderState()
+	s.counts, s.linkOpens, s.maxAt = snap.Counts, snap.LinkOpens, snap.MaxAt
+	for i := len(snap.Recent) - 1; i >= 0 && s.n < RecentLimit; i-- {
+		s.recent[s.head] = snap.Recent[i]
+		s.head = (s.head + 1) % RecentLimit
+		s.n++
+	}
+	for _, d := range snap.Dedupe {
+		s.dedupe.Add(d.K, d.At)
+	}
+	return s
+}

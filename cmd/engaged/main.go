@@ -1,0 +1,59 @@
+// Command engaged is the engagement-event service: `engaged serve` runs the
+// server, `engaged admin …` manages projects, keys and renders.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "engaged:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `usage: engaged <command> [arguments]
+
+commands:
+  serve                 run the service (configuration: flags or ENGAGED_* variables; serve -h lists them)
+  admin <what> <verb>   manage projects, keys and renders; prints one JSON object
+      project create --name NAME
+      project delete PROJECT_ID
+      key create --project PROJECT_ID [--kind secret|publishable]
+      key revoke KEY_ID
+      render create --project PROJECT_ID [--document-url URL]
+      render list --project PROJECT_ID
+`
+
+// run is the whole program; main only calls it, and tests call it too.
+// lookupenv has the shape of os.LookupEnv.
+func run(ctx context.Context, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], lookupenv, stderr)
+	case "admin":
+		return admin(ctx, args[1:], lookupenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,311 @@
+// Package config loads engaged's one configuration value from flags and
+// ENGAGED_* environment variables and validates it before anything starts.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the validated configuration of one engaged process. It is a plain
+// value: load it once with Load and pass fields down; never keep it global.
+type Config struct {
+	HTTPAddr      string // ENGAGED_HTTP_ADDR: where the HTTP API listens
+	PublicBaseURL string // ENGAGED_PUBLIC_URL: base of links handed to people (share pages, pixels)
+	DataDir       string // ENGAGED_DATA_DIR: JetStream store (embedded mode) and the private Postgres
+	DatabaseURL   string // ENGAGED_DATABASE_URL, or the private cluster under DataDir/pg
+
+	NATSURL    string // ENGAGED_NATS_URL: external NATS; empty = embedded server
+	NATSListen string // ENGAGED_NATS_LISTEN: client port of the embedded server; empty = in-process only
+
+	Partitions     int           // ENGAGED_PARTITIONS: P in hash(project,item) mod P; fixed when the stream is created
+	StreamMaxAge   time.Duration // ENGAGED_STREAM_MAX_AGE: log retention by age
+	StreamMaxBytes int64         // ENGAGED_STREAM_MAX_BYTES: log retention by size; -1 = unlimited
+	StreamReplicas int           // ENGAGED_STREAM_REPLICAS: 1 for a single node, 3 on a cluster
+	SyncAlways     bool          // ENGAGED_SYNC=always: fsync every write (embedded server)
+	SyncInterval   time.Duration // ENGAGED_SYNC=<duration>: fsync at most this long after a write (embedded server)
+
+	SnapshotInterval time.Duration // ENGAGED_SNAPSHOT_INTERVAL: how often dirty actors are written to Postgres
+	IdleTimeout      time.Duration // ENGAGED_IDLE_TIMEOUT: an actor idle this long is snapshotted and stopped
+	MailboxSize      int           // ENGAGED_MAILBOX: bounded mailbox of each actor
+	RequestTimeout   time.Duration // ENGAGED_REQUEST_TIMEOUT: how long a request may wait for JetStream and its actor
+
+	TrustedProxies   []netip.Prefix // ENGAGED_TRUSTED_PROXIES: peers whose X-Forwarded-For / X-Real-IP are believed
+	MaxBodyBytes     int            // ENGAGED_MAX_BODY_BYTES: request body limit, after decompression too
+	MaxMetadataBytes int            // ENGAGED_MAX_METADATA_BYTES: encoded size limit of an event's metadata
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		HTTPAddr:         ":8080",
+		DataDir:          "./data",
+		NATSListen:       "127.0.0.1:4222",
+		Partitions:       32,
+		StreamMaxAge:     7 * 24 * time.Hour,
+		StreamMaxBytes:   -1,
+		StreamReplicas:   1,
+		SyncInterval:     time.Second,
+		SnapshotInterval: 2 * time.Second,
+		IdleTimeout:      5 * time.Minute,
+		MailboxSize:      64,
+		RequestTimeout:   5 * time.Second,
+		MaxBodyBytes:     1 << 20,
+		MaxMetadataBytes: 8 << 10,
+	}
+}
+
+// Limits on the values above. They keep a typo from turning into an outage.
+const (
+	MaxPartitions = 1024
+	maxMailbox    = 1 << 16
+)
+
+// Var describes one setting: its flag name, its variable and its help.
+type Var struct {
+	Flag, Env, Help string
+}
+
+// Vars lists every setting in the order the README documents them.
+var Vars = []Var{
+	{"http-addr", "ENGAGED_HTTP_ADDR", "HTTP listen address"},
+	{"public-url", "ENGAGED_PUBLIC_URL", "public base URL for links (default http://localhost<port>)"},
+	{"data-dir", "ENGAGED_DATA_DIR", "data directory (JetStream store, private Postgres)"},
+	{"database-url", "ENGAGED_DATABASE_URL", "Postgres URL (default: the private cluster under <data-dir>/pg)"},
+	{"nats-url", "ENGAGED_NATS_URL", "external NATS URL; empty runs NATS embedded"},
+	{"nats-listen", "ENGAGED_NATS_LISTEN", "client address of the embedded NATS server; empty = in-process only"},
+	{"partitions", "ENGAGED_PARTITIONS", "event subject partitions (fixed when the stream is created)"},
+	{"stream-max-age", "ENGAGED_STREAM_MAX_AGE", "event log retention by age"},
+	{"stream-max-bytes", "ENGAGED_STREAM_MAX_BYTES", "event log retention by size, -1 = unlimited"},
+	{"stream-replicas", "ENGAGED_STREAM_REPLICAS", "event log replicas (1, or 3 on a cluster)"},
+	{"sync", "ENGAGED_SYNC", "JetStream fsync: 'always' or an interval such as 1s (embedded server)"},
+	{"snapshot-interval", "ENGAGED_SNAPSHOT_INTERVAL", "how often dirty item state is written to Postgres"},
+	{"idle-timeout", "ENGAGED_IDLE_TIMEOUT", "idle time after which an item actor is passivated"},
+	{"mailbox", "ENGAGED_MAILBOX", "bounded mailbox size of each item actor"},
+	{"request-timeout", "ENGAGED_REQUEST_TIMEOUT", "how long a request waits for JetStream and its actor"},
+	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
+	{"max-body-bytes", "ENGAGED_MAX_BODY_BYTES", "request body limit in bytes (also after decompression)"},
+	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "encoded metadata limit per event in bytes"},
+}
+
+// Load builds the configuration from defaults, then ENGAGED_* variables, then
+// flags in args (flags win). It returns an error naming the variable or flag
+// of the first bad value. stderr receives flag usage on -h.
+//
+// lookupenv has the shape of os.LookupEnv because a variable that is set but
+// empty means something: ENGAGED_NATS_LISTEN= turns the embedded listener off.
+func Load(args []string, lookupenv func(string) (string, bool), stderr io.Writer) (Config, error) {
+	raw := map[string]string{}
+	for _, v := range Vars {
+		if s, ok := lookupenv(v.Env); ok {
+			raw[v.Flag] = s
+		}
+	}
+	fs := flag.NewFlagSet("engaged", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	set := map[string]*string{}
+	for _, v := range Vars {
+		set[v.Flag] = fs.String(v.Flag, "", v.Help+" ("+v.Env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { raw[f.Name] = *set[f.Name] })
+	return parse(raw)
+}
+
+func parse(raw map[string]string) (Config, error) {
+	c := Defaults()
+	p := parser{raw: raw}
+	p.str("http-addr", &c.HTTPAddr)
+	p.str("public-url", &c.PublicBaseURL)
+	p.str("data-dir", &c.DataDir)
+	p.str("database-url", &c.DatabaseURL)
+	p.str("nats-url", &c.NATSURL)
+	p.str("nats-listen", &c.NATSListen)
+	p.integer("partitions", &c.Partitions, 1, MaxPartitions)
+	p.duration("stream-max-age", &c.StreamMaxAge, time.Minute)
+	p.int64("stream-max-bytes", &c.StreamMaxBytes)
+	p.integer("stream-replicas", &c.StreamReplicas, 1, 5)
+	p.sync(&c)
+	p.duration("snapshot-interval", &c.SnapshotInterval, 10*time.Millisecond)
+	p.duration("idle-timeout", &c.IdleTimeout, time.Millisecond)
+	p.integer("mailbox", &c.MailboxSize, 1, maxMailbox)
+	p.duration("request-timeout", &c.RequestTimeout, 10*time.Millisecond)
+	p.proxies(&c.TrustedProxies)
+	p.integer("max-body-bytes", &c.MaxBodyBytes, 1024, 64<<20)
+	p.integer("max-metadata-bytes", &c.MaxMetadataBytes, 2, 1<<20)
+	if p.err != nil {
+		return Config{}, p.err
+	}
+	if c.HTTPAddr == "" {
+		return Config{}, errors.New("ENGAGED_HTTP_ADDR: must not be empty")
+	}
+	if c.DataDir == "" {
+		return Config{}, errors.New("ENGAGED_DATA_DIR: must not be empty")
+	}
+	if c.StreamMaxBytes == 0 || c.StreamMaxBytes < -1 {
+		return Config{}, errors.New("ENGAGED_STREAM_MAX_BYTES: must be -1 (unlimited) or positive")
+	}
+	if c.StreamMaxAge < 100*c.SnapshotInterval {
+		// Recovery replays the log after the newest snapshot; the log must
+		// outlast the snapshot interval by far.
+		return Config{}, fmt.Errorf("ENGAGED_STREAM_MAX_AGE: %s is too short for ENGAGED_SNAPSHOT_INTERVAL %s (need at least 100x)", c.StreamMaxAge, c.SnapshotInterval)
+	}
+	if c.MaxMetadataBytes > c.MaxBodyBytes {
+		return Config{}, errors.New("ENGAGED_MAX_METADATA_BYTES: must not exceed ENGAGED_MAX_BODY_BYTES")
+	}
+	if c.PublicBaseURL == "" {
+		c.PublicBaseURL = defaultPublicURL(c.HTTPAddr)
+	}
+	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
+	if !strings.HasPrefix(c.PublicBaseURL, "http://") && !strings.HasPrefix(c.PublicBaseURL, "https://") {
+		return Config{}, fmt.Errorf("ENGAGED_PUBLIC_URL: %q is not an http(s) URL", c.PublicBaseURL)
+	}
+	return c, nil
+}
+
+func defaultPublicURL(addr string) string {
+	host, port, found := strings.Cut(addr, ":")
+	if !found || host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + host + ":" + port
+}
+
+// PrivateDatabaseURLFile is where `make run` (scripts/pg.sh) records the URL of
+// the private Postgres it created, relative to the data directory.
+const PrivateDatabaseURLFile = "pg/database_url"
+
+// ResolveDatabaseURL returns DatabaseURL, or the URL of the private cluster
+// that `make run` created under DataDir. Server and admin commands both use
+// it, so they always find the same database.
+func (c Config) ResolveDatabaseURL() (string, error) {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL, nil
+	}
+	path := filepath.Join(c.DataDir, PrivateDatabaseURLFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("ENGAGED_DATABASE_URL is not set and there is no private Postgres at %s (start one with `make run` or `make pg`)", path)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+type parser struct {
+	raw map[string]string
+	err error
+}
+
+func (p *parser) fail(name, format string, args ...any) {
+	if p.err != nil {
+		return
+	}
+	env := name
+	for _, v := range Vars {
+		if v.Flag == name {
+			env = v.Env + " (-" + v.Flag + ")"
+		}
+	}
+	p.err = fmt.Errorf("%s: "+format, append([]any{env}, args...)...)
+}
+
+func (p *parser) str(name string, dst *string) {
+	if s, ok := p.raw[name]; ok {
+		*dst = strings.TrimSpace(s)
+	}
+}
+
+func (p *parser) integer(name string, dst *int, lo, hi int) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < lo || n > hi {
+		p.fail(name, "%q is not an integer in [%d, %d]", s, lo, hi)
+		return
+	}
+	*dst = n
+}
+
+func (p *parser) int64(name string, dst *int64) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		p.fail(name, "%q is not an integer", s)
+		return
+	}
+	*dst = n
+}
+
+func (p *parser) duration(name string, dst *time.Duration, min time.Duration) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < min {
+		p.fail(name, "%q is not a duration of at least %s", s, min)
+		return
+	}
+	*dst = d
+}
+
+func (p *parser) sync(c *Config) {
+	s, ok := p.raw["sync"]
+	if !ok {
+		return
+	}
+	s = strings.TrimSpace(s)
+	if s == "always" {
+		c.SyncAlways = true
+		return
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Millisecond {
+		p.fail("sync", "%q is neither 'always' nor a duration of at least 1ms", s)
+		return
+	}
+	c.SyncInterval = d
+}
+
+func (p *parser) proxies(dst *[]netip.Prefix) {
+	s, ok := p.raw["trusted-proxies"]
+	if !ok {
+		return
+	}
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if pr, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, pr.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			p.fail("trusted-proxies", "%q is neither an IP nor a CIDR", f)
+			return
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	*dst = out
+}

@@ -1,0 +1,210 @@
+package persist
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"engaged/actors"
+)
+
+// Project owns keys and items.
+type Project struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// APIKey describes a key without its secret.
+type APIKey struct {
+	ID        string         `json:"id"`
+	ProjectID string         `json:"projectId"`
+	Kind      actors.KeyKind `json:"kind"`
+	Prefix    string         `json:"prefix"`
+}
+
+func keyPrefix(k actors.KeyKind) string {
+	if k == actors.PublishableKey {
+		return "pk_"
+	}
+	return "sk_"
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// CreateProject creates a project named name.
+func (s *Store) CreateProject(ctx context.Context, name string) (Project, error) {
+	p := Project{ID: newID(), Name: name}
+	err := s.pool.QueryRow(ctx, `INSERT INTO projects (id, name) VALUES ($1, $2) RETURNING created_at`, p.ID, name).Scan(&p.CreatedAt)
+	return p, translate(err)
+}
+
+// DeleteProject soft-deletes project id. Its keys then fail with forbidden.
+func (s *Store) DeleteProject(ctx context.Context, id string) error {
+	if !validUUID(id) {
+		return actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE projects SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL`, id)
+	if err != nil {
+		return translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	return nil
+}
+
+var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// keyLen is the length of a whole key: "sk_" + 24 random bytes in base32.
+const keyLen = 3 + 39
+
+// CreateKey creates a key of kind for project projectID and returns the key
+// itself; it is not stored and cannot be shown again.
+func (s *Store) CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (APIKey, string, error) {
+	if kind != actors.SecretKey && kind != actors.PublishableKey {
+		return APIKey{}, "", actors.Errorf(actors.EInvalid, "key kind must be secret or publishable")
+	}
+	if !validUUID(projectID) {
+		return APIKey{}, "", actors.Errorf(actors.ENotFound, "project %s not found", projectID)
+	}
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return APIKey{}, "", err
+	}
+	secret := keyPrefix(kind) + keyEncoding.EncodeToString(raw[:])
+	k := APIKey{ID: newID(), ProjectID: projectID, Kind: kind, Prefix: secret[:11]}
+	hash := sha256.Sum256([]byte(secret))
+	tag, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, project_id, kind, prefix, hash)
+		SELECT $1, id, $3, $4, $5 FROM projects WHERE id = $2 AND deleted_at IS NULL`,
+		k.ID, projectID, string(kind), k.Prefix, hash[:])
+	if err != nil {
+		return APIKey{}, "", translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return APIKey{}, "", actors.Errorf(actors.ENotFound, "project %s not found", projectID)
+	}
+	return k, secret, nil
+}
+
+// RevokeKey revokes key id. Revoking twice is not an error.
+func (s *Store) RevokeKey(ctx context.Context, id string) error {
+	if !validUUID(id) {
+		return actors.Errorf(actors.ENotFound, "key %s not found", id)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
+	if err != nil {
+		return translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return actors.Errorf(actors.ENotFound, "key %s not found", id)
+	}
+	return nil
+}
+
+// WellFormedKey reports whether secret looks like a key this service issues.
+func WellFormedKey(secret string) bool {
+	if len(secret) != keyLen || !(strings.HasPrefix(secret, "sk_") || strings.HasPrefix(secret, "pk_")) {
+		return false
+	}
+	_, err := keyEncoding.DecodeString(secret[3:])
+	return err == nil
+}
+
+// Authenticate returns the principal of secret. A missing, malformed,
+// unknown or revoked key is EUnauthorized, all alike; a key of a deleted
+// project is EForbidden.
+func (s *Store) Authenticate(ctx context.Context, secret string) (actors.Principal, error) {
+	unauthorized := actors.Errorf(actors.EUnauthorized, "missing, invalid, or revoked API key")
+	if !WellFormedKey(secret) {
+		return actors.Principal{}, unauthorized
+	}
+	hash := sha256.Sum256([]byte(secret))
+	var p actors.Principal
+	var kind string
+	var stored []byte
+	var revoked, deleted bool
+	err := s.pool.QueryRow(ctx, `SELECT k.id, k.project_id, k.kind, k.hash, k.revoked_at IS NOT NULL, p.deleted_at IS NOT NULL
+		FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.hash = $1`, hash[:]).
+		Scan(&p.KeyID, &p.ProjectID, &kind, &stored, &revoked, &deleted)
+	if err != nil {
+		if err == pgx.ErrNoRows {
+			return actors.Principal{}, unauthorized
+		}
+		return actors.Principal{}, translate(err)
+	}
+	if subtle.ConstantTimeCompare(stored, hash[:]) != 1 || revoked {
+		return actors.Principal{}, unauthorized
+	}
+	if deleted {
+		return actors.Principal{}, actors.Errorf(actors.EForbidden, "the key's project no longer exists")
+	}
+	p.Kind = actors.KeyKind(kind)
+	return p, nil
+}
+
+// CreateRender registers a render (UUIDv7 id) in project projectID.
+// documentURL may be empty.
+func (s *Store) CreateRender(ctx context.Context, projectID, documentURL string) (actors.Item, error) {
+	return s.createItem(ctx, projectID, newID(), actors.RenderItem, documentURL)
+}
+
+func (s *Store) createItem(ctx context.Context, projectID, id, kind, documentURL string) (actors.Item, error) {
+	if !validUUID(projectID) {
+		return actors.Item{}, actors.Errorf(actors.ENotFound, "project %s not found", projectID)
+	}
+	it := actors.Item{ID: id, ProjectID: projectID, Kind: kind}
+	if documentURL != "" {
+		it.DocumentURL = &documentURL
+	}
+	err := s.pool.QueryRow(ctx, `INSERT INTO items (project_id, id, kind, document_url)
+		SELECT id, $2, $3, $4 FROM projects WHERE id = $1 AND deleted_at IS NULL RETURNING created_at`,
+		projectID, id, kind, it.DocumentURL).Scan(&it.CreatedAt)
+	if err == pgx.ErrNoRows {
+		return actors.Item{}, actors.Errorf(actors.ENotFound, "project %s not found", projectID)
+	}
+	return it, translate(err)
+}
+
+// ListRenders lists the renders of project projectID, oldest first.
+func (s *Store) ListRenders(ctx context.Context, projectID string) ([]actors.Item, error) {
+	if !validUUID(projectID) {
+		return nil, actors.Errorf(actors.ENotFound, "project %s not found", projectID)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, project_id, kind, document_url, created_at FROM items
+		WHERE project_id = $1 AND kind = 'render' ORDER BY created_at, id`, projectID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[actors.Item])
+	if items == nil {
+		items = []actors.Item{}
+	}
+	return items, translate(err)
+}
+
+// GetItem returns item id of kind in project projectID, or ENotFound.
+func (s *Store) GetItem(ctx context.Context, projectID, id, kind string) (actors.Item, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, project_id, kind, document_url, created_at FROM items
+		WHERE project_id = $1 AND id = $2 AND kind = $3`, projectID, id, kind)
+	if err != nil {
+		return actors.Item{}, translate(err)
+	}
+	it, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[actors.Item])
+	return it, translate(err)
+}
+
+func validUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+// ValidUUID reports whether s is a UUID in canonical 36-character form.
+func ValidUUID(s string) bool { return validUUID(s) }

@@ -1,0 +1,76 @@
+package persist
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"engaged/actors"
+)
+
+// Store implements actors.SnapshotStore.
+var _ actors.SnapshotStore = (*Store)(nil)
+
+// LoadSnapshot returns the newest snapshot of item k.
+func (s *Store) LoadSnapshot(ctx context.Context, k actors.Key) (actors.Snapshot, bool, error) {
+	snap := actors.Snapshot{Key: k}
+	var seq int64
+	err := s.pool.QueryRow(ctx, `SELECT seq, state FROM snapshots WHERE project_id = $1 AND item_id = $2`,
+		k.Project, k.Item).Scan(&seq, &snap.State)
+	if err == pgx.ErrNoRows {
+		return snap, false, nil
+	}
+	if err != nil {
+		return snap, false, fmt.Errorf("load snapshot %s: %w", k, translate(err))
+	}
+	snap.Seq = uint64(seq)
+	return snap, true, nil
+}
+
+// ClaimPartition bumps the epoch of part and returns it.
+func (s *Store) ClaimPartition(ctx context.Context, part int) (int64, error) {
+	var epoch int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO partitions (part, epoch) VALUES ($1, 1)
+		ON CONFLICT (part) DO UPDATE SET epoch = partitions.epoch + 1, claimed_at = now()
+		RETURNING epoch`, part).Scan(&epoch)
+	if err != nil {
+		return 0, fmt.Errorf("claim partition %d: %w", part, translate(err))
+	}
+	return epoch, nil
+}
+
+// SaveSnapshots writes snaps in one transaction if epoch is still the epoch
+// of part. The row lock taken on the partition makes a concurrent claim wait
+// for this write, so a write never lands after a newer claim.
+func (s *Store) SaveSnapshots(ctx context.Context, part int, epoch int64, snaps []actors.Snapshot) error {
+	projects := make([]string, len(snaps))
+	items := make([]string, len(snaps))
+	seqs := make([]int64, len(snaps))
+	states := make([]string, len(snaps))
+	for i, sn := range snaps {
+		projects[i], items[i], seqs[i], states[i] = sn.Key.Project, sn.Key.Item, int64(sn.Seq), string(sn.State)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var current int64
+		if err := tx.QueryRow(ctx, `SELECT epoch FROM partitions WHERE part = $1 FOR SHARE`, part).Scan(&current); err != nil {
+			return err
+		}
+		if current != epoch {
+			return actors.ErrFenced
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO snapshots (project_id, item_id, seq, state, updated_at)
+			SELECT p, i, q, st::jsonb, now() FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[]) AS u(p, i, q, st)
+			ON CONFLICT (project_id, item_id) DO UPDATE
+			SET seq = excluded.seq, state = excluded.state, updated_at = now()
+			WHERE snapshots.seq < excluded.seq`, projects, items, seqs, states)
+		return err
+	})
+	if err == actors.ErrFenced {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("save %d snapshots of partition %d: %w", len(snaps), part, translate(err))
+	}
+	return nil
+}

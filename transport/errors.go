@@ -1,0 +1,109 @@
+package transport
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"engaged/actors"
+)
+
+// status maps each error code to its HTTP status. This is the one place that
+// decides it.
+func status(c actors.Code) int {
+	switch c {
+	case actors.EInvalidJSON, actors.EInvalid:
+		return http.StatusBadRequest
+	case actors.EUnauthorized:
+		return http.StatusUnauthorized
+	case actors.EForbidden:
+		return http.StatusForbidden
+	case actors.ENotFound:
+		return http.StatusNotFound
+	case actors.EMethodAllowed:
+		return http.StatusMethodNotAllowed
+	case actors.EConflict:
+		return http.StatusConflict
+	case actors.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case actors.EUnsupported:
+		return http.StatusUnsupportedMediaType
+	case actors.ERateLimited:
+		return http.StatusTooManyRequests
+	case actors.EUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// fromFiber turns Fiber's own errors (unknown route, body over the limit,
+// bad method) into coded errors.
+func fromFiber(fe *fiber.Error) *actors.Error {
+	switch fe.Code {
+	case http.StatusNotFound:
+		return actors.Errorf(actors.ENotFound, "no such route")
+	case http.StatusRequestEntityTooLarge:
+		return actors.Errorf(actors.ETooLarge, "request body is too large")
+	case http.StatusMethodNotAllowed:
+		return actors.Errorf(actors.EMethodAllowed, "method not allowed")
+	case http.StatusBadRequest:
+		return actors.Errorf(actors.EInvalid, "%s", fe.Message)
+	case http.StatusUnsupportedMediaType:
+		return actors.Errorf(actors.EUnsupported, "%s", fe.Message)
+	case http.StatusRequestTimeout, http.StatusServiceUnavailable:
+		return &actors.Error{Code: actors.EUnavailable, Message: fe.Message, RetryAfter: 1e9}
+	}
+	return nil
+}
+
+type errorBody struct {
+	Code    actors.Code    `json:"code"`
+	Message string         `json:"message"`
+	Issues  *actors.Issues `json:"issues,omitempty"`
+}
+
+type errorEnvelope struct {
+	Error errorBody `json:"error"`
+	Meta  meta      `json:"meta"`
+}
+
+type meta struct {
+	RequestID string `json:"requestId"`
+}
+
+// errorHandler is Fiber's ErrorHandler: every error of every route ends here
+// and leaves as {"error":{code,message,issues?},"meta":{requestId}}.
+// Internal errors are logged once, here, and shown only as "internal".
+func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var e *actors.Error
+		var fe *fiber.Error
+		switch {
+		case errors.As(err, &e):
+		case errors.As(err, &fe) && fromFiber(fe) != nil:
+			e = fromFiber(fe)
+		default:
+			logger.Error("internal error", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)
+			e = &actors.Error{Code: actors.EInternal, Message: "internal error"}
+		}
+		if e.Code == actors.EUnavailable || e.Code == actors.ERateLimited {
+			secs := int(math.Ceil(e.RetryAfter.Seconds()))
+			if secs < 1 {
+				secs = 1
+			}
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+		}
+		if e.Code == actors.EInternal {
+			e = &actors.Error{Code: actors.EInternal, Message: "internal error"}
+		}
+		return c.Status(status(e.Code)).JSON(errorEnvelope{
+			Error: errorBody{Code: e.Code, Message: e.Message, Issues: e.Issues},
+			Meta:  meta{RequestID: requestID(c)},
+		})
+	}
+}

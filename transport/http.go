@@ -1,0 +1,188 @@
+package transport
+
+import (
+	"context"
+	"encoding/hex"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"engaged/actors"
+)
+
+// Directory is what the HTTP API needs of the records store (persist.Store).
+type Directory interface {
+	Authenticate(ctx context.Context, secret string) (actors.Principal, error)
+	GetItem(ctx context.Context, projectID, id, kind string) (actors.Item, error)
+}
+
+// Engine is what the HTTP API needs of the actors (actors.Registry).
+type Engine interface {
+	Read(ctx context.Context, k actors.Key) (actors.RenderSummary, error)
+	Expect(eventID string) (wait func(context.Context) (bool, error), done func())
+}
+
+// HTTPOptions configures the HTTP API.
+type HTTPOptions struct {
+	MaxBodyBytes     int
+	MaxMetadataBytes int
+	TrustedProxies   []netip.Prefix
+	RequestTimeout   time.Duration
+	Ready            func(context.Context) error // for /readyz
+	Logger           *slog.Logger
+}
+
+// Server is the HTTP API. Create it with NewServer, serve with Serve, stop
+// with Shutdown.
+type Server struct {
+	app    *fiber.App
+	opts   HTTPOptions
+	dir    Directory
+	engine Engine
+	log    *Log
+	logger *slog.Logger
+
+	baseCtx context.Context // parent of request contexts; cancelled by Shutdown
+	cancel  context.CancelFunc
+
+	// auth caches key lookups for a second: a revoked key stops working on
+	// every instance within that second, and a hot key costs no query.
+	auth *expirable.LRU[string, authResult]
+	// items caches registered items; items are never deleted, so a hit
+	// stays true (a deleted project is caught by auth first).
+	items *expirable.LRU[string, actors.Item]
+}
+
+type authResult struct {
+	p   actors.Principal
+	err error
+}
+
+// NewServer builds the API with every route.
+func NewServer(o HTTPOptions, dir Directory, engine Engine, log *Log) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		opts: o, dir: dir, engine: engine, log: log, logger: o.Logger,
+		baseCtx: ctx, cancel: cancel,
+		auth:  expirable.NewLRU[string, authResult](100_000, nil, time.Second),
+		items: expirable.NewLRU[string, actors.Item](100_000, nil, 0),
+	}
+	s.app = fiber.New(fiber.Config{
+		// Fiber enforces the raw body size; body() enforces it again after
+		// decompression.
+		BodyLimit:             o.MaxBodyBytes,
+		ErrorHandler:          errorHandler(o.Logger),
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	s.routes()
+	return s
+}
+
+// routes lists every route of the service in one place.
+func (s *Server) routes() {
+	s.app.Use(s.requestID)
+	s.app.Get("/healthz", s.healthz)
+	s.app.Get("/readyz", s.readyz)
+
+	v1 := s.app.Group("/v1", s.authenticate)
+	v1.Get("/renders/:id/engagement", s.secretOnly, s.getRenderEngagement)
+	v1.Post("/renders/:id/events", s.secretOnly, s.postRenderEvent)
+}
+
+// App exposes the Fiber app for app.Test in tests.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for requests in flight
+// until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.app.ShutdownWithContext(ctx)
+	s.cancel()
+	return err
+}
+
+func (s *Server) requestCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.baseCtx, s.opts.RequestTimeout)
+}
+
+func (s *Server) requestID(c *fiber.Ctx) error {
+	var b [10]byte
+	for i := range b {
+		b[i] = byte(rand.Uint32())
+	}
+	id := "req_" + hex.EncodeToString(b[:])
+	c.Locals(localRequestID, id)
+	c.Set("X-Request-Id", id)
+	return c.Next()
+}
+
+type localKey int
+
+const (
+	localRequestID localKey = iota
+	localPrincipal
+)
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(localRequestID).(string)
+	return id
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if s.opts.Ready != nil {
+		ctx, cancel := s.requestCtx()
+		defer cancel()
+		if err := s.opts.Ready(ctx); err != nil {
+			return &actors.Error{Code: actors.EUnavailable, Message: "not ready: " + err.Error(), RetryAfter: time.Second}
+		}
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// sourceIP is the best-effort client address: the first hop of
+// X-Forwarded-For, else X-Real-IP, but only when the peer is a trusted
+// proxy; otherwise the peer itself.
+func (s *Server) sourceIP(c *fiber.Ctx) string {
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	peer = peer.Unmap()
+	if s.trusted(peer) {
+		if xff := c.Get(fiber.HeaderXForwardedFor); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			if a, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
+				return a.Unmap().String()
+			}
+		}
+		if a, err := netip.ParseAddr(strings.TrimSpace(c.Get("X-Real-Ip"))); err == nil {
+			return a.Unmap().String()
+		}
+	}
+	return peer.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,120 @@
+package transport
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"engaged/actors"
+)
+
+// render resolves the :id parameter to a render of the caller's project.
+// A malformed id, a missing render and another project's render are the
+// same 404, and an id never reaches a NATS subject unvalidated.
+func (s *Server) render(ctx context.Context, c *fiber.Ctx) (actors.Key, actors.Item, error) {
+	id := strings.ToLower(c.Params("id"))
+	p := principal(c)
+	notFound := actors.Errorf(actors.ENotFound, "no render with that id in this key's project")
+	if u, err := uuid.Parse(id); err != nil || len(id) != 36 || u.String() != id {
+		return actors.Key{}, actors.Item{}, notFound
+	}
+	k := actors.Key{Project: p.ProjectID, Item: strings.Clone(id)}
+	cacheKey := k.String()
+	if it, ok := s.items.Get(cacheKey); ok {
+		return k, it, nil
+	}
+	it, err := s.dir.GetItem(ctx, p.ProjectID, k.Item, actors.RenderItem)
+	if actors.ErrorCode(err) == actors.ENotFound {
+		return actors.Key{}, actors.Item{}, notFound
+	}
+	if err != nil {
+		return actors.Key{}, actors.Item{}, err
+	}
+	s.items.Add(cacheKey, it)
+	return k, it, nil
+}
+
+// getRenderEngagement serves GET /v1/renders/:id/engagement.
+func (s *Server) getRenderEngagement(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	k, _, err := s.render(ctx, c)
+	if err != nil {
+		return err
+	}
+	sum, err := s.engine.Read(ctx, k)
+	if err != nil {
+		return err
+	}
+	return c.JSON(sum)
+}
+
+// postRenderEvent serves POST /v1/renders/:id/events: a partner-side
+// viewed, downloaded or printed event. It answers only after JetStream has
+// stored the event and the render's actor has applied it, so the verdict is
+// the actor's and a read right after shows the event.
+func (s *Server) postRenderEvent(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	k, _, err := s.render(ctx, c)
+	if err != nil {
+		return err
+	}
+	b, err := body(c, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	obj, err := decodeObject(b)
+	if err != nil {
+		return err
+	}
+	is := &actors.Issues{FormErrors: []string{}}
+	var typ actors.EventType
+	if v, ok := obj["eventType"]; !ok || jsonKind(v) == "null" {
+		is.Add("eventType", "Required")
+	} else if str, err := stringField(v); err != nil {
+		is.Add("eventType", "Expected string, received "+jsonKind(v))
+	} else if typ = actors.EventType(str); !typ.PartnerType() {
+		is.Add("eventType", "Invalid enum value. Expected 'viewed' | 'downloaded' | 'printed', received '"+str+"'")
+	}
+	md, hasMD := obj["metadata"]
+	metadata := metadataField(md, hasMD, s.opts.MaxMetadataBytes, is)
+	if !is.Empty() {
+		return invalid(is)
+	}
+	ev := actors.RenderEvent{
+		ID:        uuid.Must(uuid.NewV7()).String(),
+		EventType: typ,
+		ActorKind: actors.Partner,
+		SourceIP:  ptr(s.sourceIP(c)),
+		Metadata:  metadata,
+		CreatedAt: actors.NewTime(time.Now()),
+	}
+	if ua := c.Get(fiber.HeaderUserAgent); ua != "" {
+		ev.UserAgent = ptr(strings.Clone(ua))
+	}
+	recorded, err := s.record(ctx, k, ev)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"recorded": recorded})
+}
+
+// record publishes one render event and waits for its actor's verdict.
+func (s *Server) record(ctx context.Context, k actors.Key, ev actors.RenderEvent) (bool, error) {
+	payload, err := (&actors.Message{Render: []actors.RenderEvent{ev}}).Encode()
+	if err != nil {
+		return false, err
+	}
+	wait, done := s.engine.Expect(ev.ID)
+	defer done()
+	if _, err := s.log.Publish(ctx, k, ev.ID, payload); err != nil {
+		return false, err
+	}
+	return wait(ctx)
+}
+
+func ptr[T any](v T) *T { return &v }
