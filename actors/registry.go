@@ -237,7 +237,9 @@ func (r *Registry) round(ctx context.Context, final bool) {
 			r.logger.Warn("snapshot", "item", k.String(), "err", err)
 			continue
 		}
-		byPart[part] = append(byPart[part], rep.snap)
+		if rep.snap.Seq > 0 { // nothing applied yet: nothing worth a row
+			byPart[part] = append(byPart[part], rep.snap)
+		}
 		if passivate {
 			// Safe before the write below: a new actor for k would load an
 			// older snapshot and replay the log up to the same state.

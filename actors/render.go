@@ -111,7 +111,7 @@ type renderState struct {
 	linkOpens int64
 	recent    [RecentLimit]RenderEvent // ring; recent[(head-1) mod N] is the newest
 	head, n   int
-	// dedupe maps "shareId\x00type\x00ip" to the createdAt (ms) of the last
+	// dedupe maps "shareId|type|ip" to the createdAt (ms) of the last
 	// recorded event. Bounded: past DedupeCapacity distinct keys inside one
 	// window the oldest key is forgotten and its next event is recorded.
 	dedupe *simplelru.LRU[string, int64]
@@ -132,7 +132,7 @@ func dedupeKey(ev *RenderEvent) string {
 	if ev.SourceIP != nil {
 		ip = *ev.SourceIP
 	}
-	return share + "\x00" + string(ev.EventType) + "\x00" + ip
+	return share + "|" + string(ev.EventType) + "|" + ip
 }
 
 // apply records ev unless the dedupe rule rejects it, and reports whether it
@@ -153,6 +153,9 @@ func (s *renderState) apply(ev RenderEvent) bool {
 			return false
 		}
 		s.dedupe.Add(k, at)
+	}
+	if string(ev.Metadata) == "null" {
+		ev.Metadata = nil // decoded from the log or a snapshot; same meaning, one form
 	}
 	*s.counts.field(i)++
 	if ev.EventType == Viewed && ev.ShareID != nil {
@@ -206,6 +209,9 @@ func restoreRender(snap *renderSnapshot) *renderState {
 	s := newRenderState()
 	s.counts, s.linkOpens, s.maxAt = snap.Counts, snap.LinkOpens, snap.MaxAt
 	for i := len(snap.Recent) - 1; i >= 0 && s.n < RecentLimit; i-- {
+		if string(snap.Recent[i].Metadata) == "null" {
+			snap.Recent[i].Metadata = nil
+		}
 		s.recent[s.head] = snap.Recent[i]
 		s.head = (s.head + 1) % RecentLimit
 		s.n++

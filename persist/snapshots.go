@@ -47,9 +47,9 @@ func (s *Store) SaveSnapshots(ctx context.Context, part int, epoch int64, snaps 
 	projects := make([]string, len(snaps))
 	items := make([]string, len(snaps))
 	seqs := make([]int64, len(snaps))
-	states := make([]string, len(snaps))
+	states := make([][]byte, len(snaps))
 	for i, sn := range snaps {
-		projects[i], items[i], seqs[i], states[i] = sn.Key.Project, sn.Key.Item, int64(sn.Seq), string(sn.State)
+		projects[i], items[i], seqs[i], states[i] = sn.Key.Project, sn.Key.Item, int64(sn.Seq), sn.State
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var current int64
@@ -60,7 +60,7 @@ func (s *Store) SaveSnapshots(ctx context.Context, part int, epoch int64, snaps 
 			return actors.ErrFenced
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO snapshots (project_id, item_id, seq, state, updated_at)
-			SELECT p, i, q, st::jsonb, now() FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[]) AS u(p, i, q, st)
+			SELECT p, i, q, st, now() FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bytea[]) AS u(p, i, q, st)
 			ON CONFLICT (project_id, item_id) DO UPDATE
 			SET seq = excluded.seq, state = excluded.state, updated_at = now()
 			WHERE snapshots.seq < excluded.seq`, projects, items, seqs, states)

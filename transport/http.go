@@ -121,6 +121,11 @@ func (s *Server) requestCtx() (context.Context, context.CancelFunc) {
 }
 
 func (s *Server) requestID(c *fiber.Ctx) error {
+	setRequestID(c)
+	return c.Next()
+}
+
+func setRequestID(c *fiber.Ctx) string {
 	var b [10]byte
 	for i := range b {
 		b[i] = byte(rand.Uint32())
@@ -128,7 +133,7 @@ func (s *Server) requestID(c *fiber.Ctx) error {
 	id := "req_" + hex.EncodeToString(b[:])
 	c.Locals(localRequestID, id)
 	c.Set("X-Request-Id", id)
-	return c.Next()
+	return id
 }
 
 type localKey int
@@ -138,9 +143,13 @@ const (
 	localPrincipal
 )
 
+// requestID returns the request's id, making one for requests that failed
+// before any middleware ran (a body over the limit).
 func requestID(c *fiber.Ctx) string {
-	id, _ := c.Locals(localRequestID).(string)
-	return id
+	if id, ok := c.Locals(localRequestID).(string); ok {
+		return id
+	}
+	return setRequestID(c)
 }
 
 func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }

@@ -45,7 +45,7 @@ CREATE TABLE snapshots (
     project_id  uuid NOT NULL,
     item_id     text NOT NULL,
     seq         bigint NOT NULL,
-    state       jsonb NOT NULL,
+    state       bytea NOT NULL, -- JSON; bytea because jsonb refuses \u0000, which event metadata may carry
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (project_id, item_id)
 );

@@ -63,6 +63,37 @@ func BinDir() (string, error) {
 }
 
 func start() (stop func(), err error) {
+	c, err := newCluster()
+	if err != nil {
+		return nil, err
+	}
+	adminURL = c.url("postgres")
+	return c.remove, nil
+}
+
+// Cluster is a private Postgres cluster that a test may stop and start, to
+// see what the service does while its database is down.
+type Cluster struct {
+	bin, dir string
+	cred     *syscall.Credential
+}
+
+// NewCluster starts a private cluster for tb and returns it with the URL of
+// its empty database "engaged". It is removed when tb ends.
+func NewCluster(tb testing.TB) (*Cluster, string) {
+	tb.Helper()
+	c, err := newCluster()
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	tb.Cleanup(c.remove)
+	if err := c.pgctl("psql", "-h", c.dir, "-U", "postgres", "-qc", "CREATE DATABASE engaged", "postgres"); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	return c, c.url("engaged")
+}
+
+func newCluster() (*Cluster, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -77,34 +108,59 @@ func start() (stop func(), err error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	data := filepath.Join(dir, "data")
-	logf := filepath.Join(dir, "log")
-	run := func(name string, args ...string) error {
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		cmd.Env = append(os.Environ(), "LC_ALL=C")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%s: %w\n%s", name, err, out)
-		}
-		return nil
-	}
-	if err := run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
+	c := &Cluster{bin: bin, dir: dir, cred: cred}
+	if err := c.pgctl("initdb", "-D", c.data(), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	// fsync off: the cluster is thrown away; durability is tested against
-	// crashes of engaged, not of Postgres.
-	opts := fmt.Sprintf("-k %s -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", dir)
-	if err := run("pg_ctl", "-D", data, "-l", logf, "-o", opts, "-w", "start"); err != nil {
+	if err := c.start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	adminURL = "postgres://postgres@/postgres?host=" + dir
-	return func() {
-		_ = run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-		os.RemoveAll(dir)
-	}, nil
+	return c, nil
+}
+
+func (c *Cluster) data() string         { return filepath.Join(c.dir, "data") }
+func (c *Cluster) url(db string) string { return "postgres://postgres@/" + db + "?host=" + c.dir }
+
+func (c *Cluster) pgctl(name string, args ...string) error {
+	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w\n%s", name, err, out)
+	}
+	return nil
+}
+
+func (c *Cluster) start() error {
+	// fsync off: the cluster is thrown away, and the OS keeps its page cache
+	// when Postgres is killed. synchronous_commit stays on, or Stop (an
+	// immediate shutdown) would lose commits still in WAL buffers.
+	opts := fmt.Sprintf("-k %s -c listen_addresses= -c fsync=off -c full_page_writes=off -c max_connections=200", c.dir)
+	return c.pgctl("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "log"), "-o", opts, "-w", "start")
+}
+
+// Stop stops the server, as an outage would (connections are cut).
+func (c *Cluster) Stop(tb testing.TB) {
+	tb.Helper()
+	if err := c.pgctl("pg_ctl", "-D", c.data(), "-m", "immediate", "-w", "stop"); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+}
+
+// Start starts a stopped server again.
+func (c *Cluster) Start(tb testing.TB) {
+	tb.Helper()
+	if err := c.start(); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+}
+
+func (c *Cluster) remove() {
+	_ = c.pgctl("pg_ctl", "-D", c.data(), "-m", "immediate", "-w", "stop")
+	os.RemoveAll(c.dir)
 }
 
 // credential returns the user to run Postgres as. initdb refuses root, so as
