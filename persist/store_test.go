@@ -1,0 +1,143 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"engaged/actors"
+	"engaged/persist/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+func open(t *testing.T) (*Store, string) {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	s, err := Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s, url
+}
+
+func TestMigrationsApplyOnce(t *testing.T) {
+	s, url := open(t)
+	s2, err := Open(context.Background(), url) // second start: nothing to apply
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	var n int
+	if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("schema_migrations: %d, %v", n, err)
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	p, _ := s.CreateProject(ctx, "a")
+	k, secret, err := s.CreateKey(ctx, p.ID, actors.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, psecret, _ := s.CreateKey(ctx, p.ID, actors.PublishableKey)
+	got, err := s.Authenticate(ctx, secret)
+	if err != nil || got.KeyID != k.ID || got.ProjectID != p.ID || got.Kind != actors.SecretKey {
+		t.Fatalf("Authenticate = %+v, %v", got, err)
+	}
+	if got, _ := s.Authenticate(ctx, psecret); got.Kind != actors.PublishableKey || got.KeyID != pk.ID {
+		t.Fatalf("publishable: %+v", got)
+	}
+	var stored int
+	s.pool.QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE prefix = $1 AND position($2 in prefix) = 0`, k.Prefix, secret[12:]).Scan(&stored)
+	if stored != 1 {
+		t.Fatal("the key's secret part must not be stored")
+	}
+
+	if _, err := s.Authenticate(ctx, secret[:len(secret)-1]+"b"); actors.ErrorCode(err) != actors.EUnauthorized {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, "sk_short"); actors.ErrorCode(err) != actors.EUnauthorized {
+		t.Fatalf("malformed key: %v", err)
+	}
+	if err := s.RevokeKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, secret); actors.ErrorCode(err) != actors.EUnauthorized {
+		t.Fatalf("revoked key: %v", err)
+	}
+	if err := s.DeleteProject(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, psecret); actors.ErrorCode(err) != actors.EForbidden {
+		t.Fatalf("deleted project: %v", err)
+	}
+	if _, _, err := s.CreateKey(ctx, p.ID, actors.SecretKey); actors.ErrorCode(err) != actors.ENotFound {
+		t.Fatalf("key for deleted project: %v", err)
+	}
+	if err := s.DeleteProject(ctx, p.ID); actors.ErrorCode(err) != actors.ENotFound {
+		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+func TestItems(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	a, _ := s.CreateProject(ctx, "a")
+	b, _ := s.CreateProject(ctx, "b")
+	r, err := s.CreateRender(ctx, a.ID, "https://example.com/doc.pdf")
+	if err != nil || len(r.ID) != 36 || r.ID[14] != '7' {
+		t.Fatalf("render %+v, %v (want a UUIDv7)", r, err)
+	}
+	if _, err := s.GetItem(ctx, b.ID, r.ID, actors.RenderItem); actors.ErrorCode(err) != actors.ENotFound {
+		t.Fatalf("other project's render: %v", err)
+	}
+	got, err := s.GetItem(ctx, a.ID, r.ID, actors.RenderItem)
+	if err != nil || *got.DocumentURL != "https://example.com/doc.pdf" {
+		t.Fatalf("GetItem = %+v, %v", got, err)
+	}
+	list, _ := s.ListRenders(ctx, a.ID)
+	if len(list) != 1 || list[0].ID != r.ID {
+		t.Fatalf("list %+v", list)
+	}
+	if _, err := s.CreateRender(ctx, "not-a-uuid", ""); actors.ErrorCode(err) != actors.ENotFound {
+		t.Fatalf("bad project: %v", err)
+	}
+}
+
+// A write under an older epoch changes nothing; an older sequence never
+// replaces a newer snapshot.
+func TestSnapshotFencing(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	k := actors.Key{Project: "01939c2c-0000-7000-8000-000000000001", Item: "r1"}
+	old, err := s.ClaimPartition(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSnapshots(ctx, 3, old, []actors.Snapshot{{Key: k, Seq: 5, State: []byte(`{"v":5}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	newer, _ := s.ClaimPartition(ctx, 3)
+	if newer != old+1 {
+		t.Fatalf("epoch %d after %d", newer, old)
+	}
+	err = s.SaveSnapshots(ctx, 3, old, []actors.Snapshot{{Key: k, Seq: 9, State: []byte(`{"v":9}`)}})
+	if !errors.Is(err, actors.ErrFenced) {
+		t.Fatalf("stale epoch write: %v", err)
+	}
+	if err := s.SaveSnapshots(ctx, 3, newer, []actors.Snapshot{{Key: k, Seq: 4, State: []byte(`{"v":4}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	snap, found, err := s.LoadSnapshot(ctx, k)
+	if err != nil || !found || snap.Seq != 5 || string(snap.State) != `{"v":5}` {
+		t.Fatalf("snapshot = %+v %s, %v", snap, snap.State, err)
+	}
+	if _, found, _ := s.LoadSnapshot(ctx, actors.Key{Project: k.Project, Item: "none"}); found {
+		t.Fatal("found a snapshot that was never written")
+	}
+}

@@ -1,0 +1,123 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
+
+	"engaged/actors"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Fiber's fasthttp keeps a process-wide date updater.
+		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.init.func1"),
+	)
+}
+
+// startLog runs a real embedded JetStream server in a temp dir.
+func startLog(t *testing.T, parts int) (*Log, *nats.Conn) {
+	t.Helper()
+	ns, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", SyncInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nc, err := Connect(ns.ClientURL(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	l, err := OpenLog(context.Background(), nc, LogOptions{Partitions: parts, MaxAge: time.Hour, MaxBytes: -1, Replicas: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, nc
+}
+
+func msg(ids ...string) []byte {
+	m := actors.Message{}
+	for _, id := range ids {
+		m.Render = append(m.Render, actors.RenderEvent{ID: id, EventType: actors.Viewed})
+	}
+	b, _ := m.Encode()
+	return b
+}
+
+func TestPublishReplay(t *testing.T) {
+	ctx := context.Background()
+	l, _ := startLog(t, 4)
+	a := actors.Key{Project: "p1", Item: "a"}
+	b := actors.Key{Project: "p1", Item: "b"}
+	var seqs []uint64
+	for i := 0; i < 300; i++ {
+		k := a
+		if i%3 == 0 {
+			k = b
+		}
+		seq, err := l.Publish(ctx, k, fmt.Sprintf("id-%d", i), msg(fmt.Sprintf("e%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == a {
+			seqs = append(seqs, seq)
+		}
+	}
+	// A retried publish (same Nats-Msg-Id) is stored once.
+	again, err := l.Publish(ctx, a, "id-1", msg("e1"))
+	if err != nil || again != seqs[0] {
+		t.Fatalf("duplicate publish: seq %d (first %d), %v", again, seqs[0], err)
+	}
+	for _, after := range []uint64{0, seqs[10], seqs[len(seqs)-1]} {
+		var got []uint64
+		err := l.Replay(ctx, a, after, func(seq uint64, m *actors.Message) {
+			if len(m.Render) != 1 {
+				t.Fatalf("message %d: %+v", seq, m)
+			}
+			got = append(got, seq)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []uint64
+		for _, s := range seqs {
+			if s > after {
+				want = append(want, s)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("replay after %d: got %d messages, want %d", after, len(got), len(want))
+		}
+	}
+	if err := l.Replay(ctx, actors.Key{Project: "p1", Item: "none"}, 0, func(uint64, *actors.Message) { t.Fatal("called") }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPartitionCountIsFixed(t *testing.T) {
+	l, nc := startLog(t, 4)
+	_ = l
+	_, err := OpenLog(context.Background(), nc, LogOptions{Partitions: 8, MaxAge: time.Hour, MaxBytes: -1, Replicas: 1})
+	if err == nil {
+		t.Fatal("reopening with another partition count must fail")
+	}
+}
+
+func TestSubjects(t *testing.T) {
+	l := &Log{parts: 32}
+	k := actors.Key{Project: "0193c2c3-aaaa", Item: "cnt_abc-1"}
+	part, got, ok := parseSubject(l.Subject(k))
+	if !ok || got != k || part != k.Partition(32) {
+		t.Fatalf("round trip: %v %v %v", part, got, ok)
+	}
+	for _, s := range []string{"engaged.events.1.a", "engaged.events.x.a.b", "other.1.a.b", "engaged.events.1.a.b.c"} {
+		if _, _, ok := parseSubject(s); ok {
+			t.Errorf("parseSubject(%q) ok", s)
+		}
+	}
+}
