@@ -208,3 +208,15 @@ func validUUID(s string) bool {
 
 // ValidUUID reports whether s is a UUID in canonical 36-character form.
 func ValidUUID(s string) bool { return validUUID(s) }
+
+// CreateRenders registers n renders in project projectID in one statement
+// and returns their ids; the load tool uses it to set up a key space.
+func (s *Store) CreateRenders(ctx context.Context, projectID string, n int) ([]string, error) {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = newID()
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO items (project_id, id, kind)
+		SELECT $1, unnest($2::text[]), 'render'`, projectID, ids)
+	return ids, translate(err)
+}

@@ -36,6 +36,8 @@ commands:
       key revoke KEY_ID
       render create --project PROJECT_ID [--document-url URL]
       render list --project PROJECT_ID
+  bench [flags] [scenario ...]
+                        load-test a running engaged (bench -h lists scenarios and flags)
 `
 
 // run is the whole program; main only calls it, and tests call it too.
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 		return serve(ctx, args[1:], lookupenv, stderr)
 	case "admin":
 		return admin(ctx, args[1:], lookupenv, stdout, stderr)
+	case "bench":
+		return bench(ctx, args[1:], lookupenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

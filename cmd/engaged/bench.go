@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/valyala/fasthttp"
+
+	"engaged/actors"
+	"engaged/config"
+	"engaged/persist"
+)
+
+// benchOptions are the flags of `engaged bench`.
+type benchOptions struct {
+	url         string
+	natsURL     string
+	scenarios   []string
+	duration    time.Duration
+	conns       int
+	rate        int // requests/s, open loop; 0 = closed loop (as fast as answers come)
+	items       int
+	batch       int
+	ingestRate  int // background partner events/s during `read`
+	jsonOut     bool
+	progress    io.Writer
+	setupAdmin  bool
+	forwardedIP bool
+}
+
+const benchUsage = `usage: engaged bench [flags] [scenario ...]
+
+Drives a running engaged over real HTTP. Scenarios: ingest-single, read, raw-js
+(default: ingest-single read raw-js). It creates its own project, keys and renders
+in the database the server uses (ENGAGED_DATABASE_URL or the private one).
+`
+
+// bench runs the load tool.
+func bench(ctx context.Context, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("engaged bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
+	var o benchOptions
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "base URL of the engaged under test")
+	fs.StringVar(&o.natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL of the same server (raw-js)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each scenario runs")
+	fs.IntVar(&o.conns, "connections", 64, "concurrent connections")
+	fs.IntVar(&o.rate, "rate", 0, "target requests/s, open loop (0 = closed loop)")
+	fs.IntVar(&o.items, "items", 1000, "key space: renders to spread load over")
+	fs.IntVar(&o.batch, "batch", 100, "events per batch request (ingest-batch)")
+	fs.IntVar(&o.ingestRate, "ingest-rate", 0, "partner events/s sent in the background during read")
+	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
+	fs.BoolVar(&o.forwardedIP, "forwarded-ip", true, "send a random X-Forwarded-For per event so the dedupe rule does not drop it (needs ENGAGED_TRUSTED_PROXIES on the server)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	o.scenarios = fs.Args()
+	if len(o.scenarios) == 0 {
+		o.scenarios = []string{"ingest-single", "read", "raw-js"}
+	}
+	o.progress = stderr
+	o.url = strings.TrimRight(o.url, "/")
+
+	cfg, err := config.Load(nil, lookupenv, stderr)
+	if err != nil {
+		return err
+	}
+	dbURL, err := cfg.ResolveDatabaseURL()
+	if err != nil {
+		return err
+	}
+	store, err := persist.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	fx, err := newFixture(ctx, store, o.items)
+	if err != nil {
+		return fmt.Errorf("bench setup: %w", err)
+	}
+
+	var results []benchResult
+	for _, sc := range o.scenarios {
+		var r benchResult
+		switch sc {
+		case "ingest-single":
+			r, err = benchIngestSingle(ctx, o, fx)
+		case "read":
+			r, err = benchRead(ctx, o, fx)
+		case "raw-js":
+			r, err = benchRawJetStream(ctx, o)
+		default:
+			return fmt.Errorf("unknown scenario %q", sc)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc, err)
+		}
+		results = append(results, r)
+	}
+	if o.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(results)
+	}
+	printTable(stdout, results)
+	return nil
+}
+
+// fixture is what the scenarios need: a project, keys and renders.
+type fixture struct {
+	project, secret string
+	renders         []string
+}
+
+func newFixture(ctx context.Context, store *persist.Store, n int) (*fixture, error) {
+	p, err := store.CreateProject(ctx, "bench "+time.Now().UTC().Format(time.RFC3339))
+	if err != nil {
+		return nil, err
+	}
+	_, secret, err := store.CreateKey(ctx, p.ID, actors.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := store.CreateRenders(ctx, p.ID, n)
+	if err != nil {
+		return nil, err
+	}
+	return &fixture{project: p.ID, secret: secret, renders: ids}, nil
+}
+
+// benchResult is one scenario's figures. Latencies are in microseconds.
+type benchResult struct {
+	Scenario   string           `json:"scenario"`
+	Duration   float64          `json:"durationSeconds"`
+	Requests   int64            `json:"requests"`
+	Events     int64            `json:"events"`
+	ReqPerSec  float64          `json:"requestsPerSecond"`
+	EvPerSec   float64          `json:"eventsPerSecond"`
+	Bytes      int64            `json:"bytes"`
+	Statuses   map[string]int64 `json:"statuses"`
+	LatencyUS  latency          `json:"latencyMicros"`
+	Note       string           `json:"note,omitempty"`
+	TargetRate int              `json:"targetRate,omitempty"`
+}
+
+type latency struct {
+	P50, P90, P99, P999, Max int64
+}
+
+// load runs fn from o.conns workers for o.duration. With o.rate > 0 it is
+// open loop: a pacer issues tickets at the target rate and each latency is
+// measured from the ticket's intended start, so a stalled server shows up as
+// latency instead of silently lowering the offered load (coordinated
+// omission). fn returns the outcome label (an HTTP status) and the number
+// of events the request carried.
+func load(ctx context.Context, o benchOptions, name string, rate int, fn func(w int, c *fasthttp.HostClient) (string, int)) benchResult {
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	client := &fasthttp.HostClient{
+		Addr:                          strings.TrimPrefix(strings.TrimPrefix(o.url, "http://"), "https://"),
+		MaxConns:                      o.conns,
+		ReadTimeout:                   30 * time.Second,
+		WriteTimeout:                  30 * time.Second,
+		NoDefaultUserAgentHeader:      true,
+		DisableHeaderNamesNormalizing: true,
+	}
+	var tickets chan time.Time
+	var pacer sync.WaitGroup
+	if rate > 0 {
+		tickets = make(chan time.Time, 1<<16)
+		pacer.Add(1)
+		go func() {
+			defer pacer.Done()
+			defer close(tickets)
+			start := time.Now()
+			interval := time.Second / time.Duration(rate)
+			for i := int64(0); ; i++ {
+				due := start.Add(time.Duration(i) * interval)
+				if d := time.Until(due); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+						return
+					}
+				}
+				select {
+				case tickets <- due:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	var (
+		mu       sync.Mutex
+		hist     = hdrhistogram.New(1, 60_000_000, 3)
+		statuses = map[string]int64{}
+		requests atomic.Int64
+		events   atomic.Int64
+		wg       sync.WaitGroup
+	)
+	start := time.Now()
+	stopProgress := progress(o.progress, name, start, &requests, &events)
+	for w := 0; w < o.conns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := hdrhistogram.New(1, 60_000_000, 3)
+			st := map[string]int64{}
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if tickets != nil {
+					var ok bool
+					if t0, ok = <-tickets; !ok {
+						break
+					}
+				}
+				label, n := fn(w, client)
+				if ctx.Err() != nil && label == "error" {
+					break // cut off by the end of the run, not a server error
+				}
+				_ = h.RecordValue(max(1, time.Since(t0).Microseconds()))
+				st[label]++
+				requests.Add(1)
+				events.Add(int64(n))
+			}
+			mu.Lock()
+			hist.Merge(h)
+			for k, v := range st {
+				statuses[k] += v
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	cancel()
+	pacer.Wait()
+	stopProgress()
+	el := time.Since(start).Seconds()
+	return benchResult{
+		Scenario: name, Duration: el, Requests: requests.Load(), Events: events.Load(),
+		ReqPerSec: float64(requests.Load()) / el, EvPerSec: float64(events.Load()) / el,
+		Statuses: statuses, TargetRate: rate,
+		LatencyUS: latency{hist.ValueAtQuantile(50), hist.ValueAtQuantile(90), hist.ValueAtQuantile(99), hist.ValueAtQuantile(99.9), hist.Max()},
+	}
+}
+
+// progress prints a line a second while a scenario runs.
+func progress(w io.Writer, name string, start time.Time, requests, events *atomic.Int64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		var last int64
+		for {
+			select {
+			case <-t.C:
+				n := requests.Load()
+				fmt.Fprintf(w, "%-14s %5.1fs  %9d req  %9d req/s  %10d events\n", name, time.Since(start).Seconds(), n, n-last, events.Load())
+				last = n
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func status(code int, err error) string {
+	if err != nil {
+		if errors.Is(err, fasthttp.ErrTimeout) {
+			return "timeout"
+		}
+		return "error"
+	}
+	return strconv.Itoa(code)
+}
+
+var benchEventTypes = [...]string{"viewed", "downloaded", "printed"}
+
+// partnerEvent sends one POST /v1/renders/:id/events.
+func partnerEvent(o benchOptions, fx *fixture, c *fasthttp.HostClient) string {
+	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(res)
+	rid := fx.renders[rand.IntN(len(fx.renders))]
+	req.SetRequestURI(o.url + "/v1/renders/" + rid + "/events")
+	req.Header.SetMethod("POST")
+	req.Header.Set("Authorization", "Bearer "+fx.secret)
+	req.Header.SetContentType("application/json")
+	if o.forwardedIP {
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", rand.IntN(256), rand.IntN(256), rand.IntN(256)))
+	}
+	req.SetBodyString(`{"eventType":"` + benchEventTypes[rand.IntN(3)] + `","metadata":{"source":"bench"}}`)
+	err := c.Do(req, res)
+	return status(res.StatusCode(), err)
+}
+
+func benchIngestSingle(ctx context.Context, o benchOptions, fx *fixture) (benchResult, error) {
+	r := load(ctx, o, "ingest-single", o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
+		s := partnerEvent(o, fx, c)
+		return s, 1
+	})
+	return r, nil
+}
+
+func benchRead(ctx context.Context, o benchOptions, fx *fixture) (benchResult, error) {
+	// Warm every render's actor first, so the figure is of reads, not activations.
+	warm := o
+	warm.duration = 24 * time.Hour
+	for _, rid := range fx.renders {
+		req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI(o.url + "/v1/renders/" + rid + "/engagement")
+		req.Header.Set("Authorization", "Bearer "+fx.secret)
+		err := fasthttp.Do(req, res)
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(res)
+		if err != nil {
+			return benchResult{}, err
+		}
+	}
+	var bg sync.WaitGroup
+	bgCtx, stopBG := context.WithCancel(ctx)
+	var bgResult benchResult
+	if o.ingestRate > 0 {
+		bgOpts := o
+		bgOpts.progress = io.Discard
+		bgOpts.conns = max(4, o.conns/4)
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			bgResult = load(bgCtx, bgOpts, "background", o.ingestRate, func(_ int, c *fasthttp.HostClient) (string, int) {
+				return partnerEvent(o, fx, c), 1
+			})
+		}()
+	}
+	r := load(ctx, o, "read", o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
+		req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(res)
+		req.SetRequestURI(o.url + "/v1/renders/" + fx.renders[rand.IntN(len(fx.renders))] + "/engagement")
+		req.Header.Set("Authorization", "Bearer "+fx.secret)
+		err := c.Do(req, res)
+		return status(res.StatusCode(), err), 0
+	})
+	stopBG()
+	bg.Wait()
+	if o.ingestRate > 0 {
+		r.Note = fmt.Sprintf("while ingesting %.0f partner events/s in the background (target %d/s, p99 %.2f ms)",
+			bgResult.ReqPerSec, o.ingestRate, float64(bgResult.LatencyUS.P99)/1000)
+	}
+	return r, nil
+}
+
+func printTable(w io.Writer, results []benchResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\treq/s\tevents/s\trequests\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\tstatuses\t")
+	ms := func(us int64) string { return strconv.FormatFloat(float64(us)/1000, 'f', 2, 64) }
+	for _, r := range results {
+		var st []string
+		for k, v := range r.Statuses {
+			st = append(st, k+":"+strconv.FormatInt(v, 10))
+		}
+		sort.Strings(st)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.ReqPerSec, r.EvPerSec, r.Requests,
+			ms(r.LatencyUS.P50), ms(r.LatencyUS.P90), ms(r.LatencyUS.P99), ms(r.LatencyUS.P999), ms(r.LatencyUS.Max), strings.Join(st, " "))
+	}
+	tw.Flush()
+	for _, r := range results {
+		if r.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.Scenario, r.Note)
+		}
+	}
+}
