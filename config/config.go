@@ -41,6 +41,8 @@ type Config struct {
 	TrustedProxies   []netip.Prefix // ENGAGED_TRUSTED_PROXIES: peers whose X-Forwarded-For / X-Real-IP are believed
 	MaxBodyBytes     int            // ENGAGED_MAX_BODY_BYTES: request body limit, after decompression too
 	MaxMetadataBytes int            // ENGAGED_MAX_METADATA_BYTES: encoded size limit of an event's metadata
+
+	PprofAddr string // ENGAGED_PPROF_ADDR: where net/http/pprof listens; empty = off
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -94,6 +96,7 @@ var Vars = []Var{
 	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
 	{"max-body-bytes", "ENGAGED_MAX_BODY_BYTES", "request body limit in bytes (also after decompression)"},
 	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "encoded metadata limit per event in bytes"},
+	{"pprof-addr", "ENGAGED_PPROF_ADDR", "address for net/http/pprof (profiling); empty = off"},
 }
 
 // Load builds the configuration from defaults, then ENGAGED_* variables, then
@@ -146,6 +149,7 @@ func parse(raw map[string]string) (Config, error) {
 	p.proxies(&c.TrustedProxies)
 	p.integer("max-body-bytes", &c.MaxBodyBytes, 1024, 64<<20)
 	p.integer("max-metadata-bytes", &c.MaxMetadataBytes, 2, 1<<20)
+	p.str("pprof-addr", &c.PprofAddr)
 	if p.err != nil {
 		return Config{}, p.err
 	}

@@ -214,3 +214,32 @@ func TestHealthAndReady(t *testing.T) {
 		}
 	}
 }
+
+// When JetStream cannot store an event (here: the log is full), the request
+// is 503 with Retry-After, and only the acknowledged events are counted.
+func TestLogFullIsUnavailable(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_STREAM_MAX_BYTES", "3000", "ENGAGED_TRUSTED_PROXIES", "127.0.0.1")
+	s := startService(t, e)
+	tn := newTenant(t, e)
+	acked, refused := 0, 0
+	for i := 0; i < 40; i++ {
+		r := s.post(t, tn, `{"eventType":"viewed"}`, "X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i))
+		switch r.status {
+		case 200:
+			acked++
+		case 503:
+			if r.errorCode(t) != "unavailable" || r.header.Get("Retry-After") == "" {
+				t.Fatalf("503 without code or Retry-After: %v %s", r.header, r.body)
+			}
+			refused++
+		default:
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+	}
+	if acked == 0 || refused == 0 {
+		t.Fatalf("acked %d, refused %d: the log limit did not bite", acked, refused)
+	}
+	if got := s.engagement(t, tn).Counts["viewed"]; got != int64(acked) {
+		t.Fatalf("viewed = %d, want %d acknowledged", got, acked)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only on ENGAGED_PPROF_ADDR
 	"path/filepath"
 	"time"
 
@@ -100,6 +102,13 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 		},
 		Logger: logger,
 	}, store, reg, log)
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("ENGAGED_HTTP_ADDR: %w", err)
@@ -135,4 +144,22 @@ func syncMode(cfg config.Config) string {
 		return "always"
 	}
 	return cfg.SyncInterval.String()
+}
+
+// servePprof serves net/http/pprof on its own listener, apart from the API.
+func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ENGAGED_PPROF_ADDR: %w", err)
+	}
+	srv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Warn("pprof", "err", err)
+		}
+	}()
+	logger.Info("pprof", "addr", ln.Addr().String())
+	return func() { srv.Close(); <-done }, nil
 }
