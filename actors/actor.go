@@ -53,8 +53,9 @@ type request struct {
 }
 
 type reply struct {
-	render RenderSummary
-	snap   Snapshot
+	render *RenderSummary // a pointer keeps the reply, and the actor's frames, small
+	state  *stateSnapshot // for reqSnapshot, encoded by the caller
+	seq    uint64         // for reqSnapshot
 	err    error
 }
 
@@ -91,35 +92,64 @@ func (a *actor) run(ctx context.Context) {
 }
 
 // handle serves one request and reports whether the actor has stopped.
+//
+// Each case calls a separate non-inlined method so that handle's own frame
+// stays small: an actor parked in run should fit the runtime's initial 2 KiB
+// stack, which is most of what a live actor costs.
 func (a *actor) handle(ctx context.Context, r *request) bool {
 	if r.kind == reqStop {
 		return true
 	}
-	if !a.ready {
-		// Activation is retried on every request until it succeeds: an
-		// apply that arrives while Postgres is down is dropped here, stays
-		// unacknowledged in the log and is replayed by the next activation.
-		if err := a.activate(ctx); err != nil {
-			if r.reply != nil {
-				r.reply <- reply{err: err}
-			}
-			return false
-		}
+	if !a.ready && !a.activateOrFail(ctx, r) {
+		return false
 	}
 	switch r.kind {
 	case reqApply:
 		a.apply(r.seq, r.msg, true)
 	case reqRead:
-		r.reply <- reply{render: a.renderState().summary()}
+		a.read(r)
 	case reqSnapshot:
-		b, err := a.state.encode()
-		if err != nil {
-			r.reply <- reply{err: fmt.Errorf("encode snapshot %s: %w", a.key, err)}
-			return false
-		}
-		r.reply <- reply{snap: Snapshot{Key: a.key, Seq: a.applied, State: b}}
+		a.snapshot(r)
 	}
 	return false
+}
+
+// activateOrFail activates the actor and reports whether it is ready; if
+// not, the request gets the error. Activation is retried on every request
+// until it succeeds: an apply that arrives while Postgres is down is dropped
+// here, stays unacknowledged in the log and is replayed by the next
+// activation.
+//
+//go:noinline
+func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
+	// Activation runs on a short-lived goroutine while this one waits: its
+	// deep pgx and NATS calls would otherwise grow this goroutine's stack
+	// for good.
+	done := make(chan error, 1)
+	go func() { done <- a.activate(ctx) }()
+	if err := <-done; err != nil {
+		if r.reply != nil {
+			r.reply <- reply{err: err}
+		}
+		return false
+	}
+	return true
+}
+
+//go:noinline
+func (a *actor) read(r *request) {
+	var sum RenderSummary
+	if a.state.render == nil {
+		sum = emptyRenderSummary() // no state allocated for a read
+	} else {
+		sum = a.state.render.summary()
+	}
+	r.reply <- reply{render: &sum}
+}
+
+//go:noinline
+func (a *actor) snapshot(r *request) {
+	r.reply <- reply{state: a.state.snapshot(), seq: a.applied}
 }
 
 // activate loads the newest snapshot and replays the item's log after it.

@@ -37,13 +37,17 @@ type stateSnapshot struct {
 	Render *renderSnapshot `json:"render,omitempty"`
 }
 
-func (s *itemState) encode() ([]byte, error) {
+// snapshot copies the state into its persisted form. The actor calls it; the
+// encoding happens on the caller's goroutine, away from the actor.
+func (s *itemState) snapshot() *stateSnapshot {
 	var ss stateSnapshot
 	if s.render != nil {
 		ss.Render = s.render.snapshot()
 	}
-	return json.Marshal(&ss)
+	return &ss
 }
+
+func (s *itemState) encode() ([]byte, error) { return json.Marshal(s.snapshot()) }
 
 func restoreState(b []byte) (itemState, error) {
 	var ss stateSnapshot

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -141,7 +142,10 @@ func (r *Registry) Read(ctx context.Context, k Key) (RenderSummary, error) {
 	}
 	select {
 	case rep := <-req.reply:
-		return rep.render, rep.err
+		if rep.err != nil {
+			return RenderSummary{}, rep.err
+		}
+		return *rep.render, nil
 	case <-ctx.Done():
 		return RenderSummary{}, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
 	}
@@ -237,8 +241,15 @@ func (r *Registry) round(ctx context.Context, final bool) {
 			r.logger.Warn("snapshot", "item", k.String(), "err", err)
 			continue
 		}
-		if rep.snap.Seq > 0 { // nothing applied yet: nothing worth a row
-			byPart[part] = append(byPart[part], rep.snap)
+		if rep.seq > 0 { // nothing applied yet: nothing worth a row
+			b, err := json.Marshal(rep.state)
+			if err != nil {
+				r.logger.Error("encode snapshot", "item", k.String(), "err", err)
+				failed[part] = true
+				r.markDirty(k)
+				continue
+			}
+			byPart[part] = append(byPart[part], Snapshot{Key: k, Seq: rep.seq, State: b})
 		}
 		if passivate {
 			// Safe before the write below: a new actor for k would load an

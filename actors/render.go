@@ -109,19 +109,36 @@ type RenderSummary struct {
 type renderState struct {
 	counts    RenderCounts
 	linkOpens int64
-	recent    [RecentLimit]RenderEvent // ring; recent[(head-1) mod N] is the newest
-	head, n   int
+	// recent is a ring of up to RecentLimit events, grown on demand so an
+	// item with few events costs little; recent[(head-1) mod len] is the newest.
+	recent []RenderEvent
+	head   int
 	// dedupe maps "shareId|type|ip" to the createdAt (ms) of the last
-	// recorded event. Bounded: past DedupeCapacity distinct keys inside one
-	// window the oldest key is forgotten and its next event is recorded.
+	// recorded event; created on the first deduped event. Bounded: past
+	// DedupeCapacity distinct keys inside one window the least recently used
+	// key is forgotten and its next event is recorded.
 	dedupe *simplelru.LRU[string, int64]
 	// newest createdAt applied, used to drop expired dedupe entries from snapshots
 	maxAt int64
 }
 
-func newRenderState() *renderState {
-	l, _ := simplelru.NewLRU[string, int64](DedupeCapacity, nil) // only fails for size <= 0
-	return &renderState{dedupe: l}
+func newRenderState() *renderState { return &renderState{} }
+
+func (s *renderState) dedupeLRU() *simplelru.LRU[string, int64] {
+	if s.dedupe == nil {
+		s.dedupe, _ = simplelru.NewLRU[string, int64](DedupeCapacity, nil) // only fails for size <= 0
+	}
+	return s.dedupe
+}
+
+// push adds ev as the newest recent event.
+func (s *renderState) push(ev RenderEvent) {
+	if len(s.recent) < RecentLimit {
+		s.recent = append(s.recent, ev)
+		return
+	}
+	s.recent[s.head] = ev
+	s.head = (s.head + 1) % RecentLimit
 }
 
 func dedupeKey(ev *RenderEvent) string {
@@ -148,11 +165,11 @@ func (s *renderState) apply(ev RenderEvent) bool {
 		s.maxAt = at
 	}
 	if ev.EventType.deduped() {
-		k := dedupeKey(&ev)
-		if last, ok := s.dedupe.Get(k); ok && at-last < DedupeWindowMS {
+		k, lru := dedupeKey(&ev), s.dedupeLRU()
+		if last, ok := lru.Get(k); ok && at-last < DedupeWindowMS {
 			return false
 		}
-		s.dedupe.Add(k, at)
+		lru.Add(k, at)
 	}
 	if string(ev.Metadata) == "null" {
 		ev.Metadata = nil // decoded from the log or a snapshot; same meaning, one form
@@ -161,18 +178,18 @@ func (s *renderState) apply(ev RenderEvent) bool {
 	if ev.EventType == Viewed && ev.ShareID != nil {
 		s.linkOpens++
 	}
-	s.recent[s.head] = ev
-	s.head = (s.head + 1) % RecentLimit
-	if s.n < RecentLimit {
-		s.n++
-	}
+	s.push(ev)
 	return true
 }
 
+func emptyRenderSummary() RenderSummary { return RenderSummary{Recent: []RenderEvent{}} }
+
 func (s *renderState) summary() RenderSummary {
-	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), Recent: make([]RenderEvent, 0, s.n)}
-	for i := 1; i <= s.n; i++ {
-		out.Recent = append(out.Recent, s.recent[(s.head-i+RecentLimit)%RecentLimit])
+	n := len(s.recent)
+	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), Recent: make([]RenderEvent, 0, n)}
+	for i := 1; i <= n; i++ {
+		// Before the ring is full head is 0 and the newest is the last.
+		out.Recent = append(out.Recent, s.recent[(s.head-i+n)%n])
 	}
 	return out
 }
@@ -194,7 +211,11 @@ type dedupeRecord struct {
 func (s *renderState) snapshot() *renderSnapshot {
 	sum := s.summary()
 	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, Recent: sum.Recent, MaxAt: s.maxAt}
-	for _, k := range s.dedupe.Keys() {
+	var keys []string
+	if s.dedupe != nil {
+		keys = s.dedupe.Keys()
+	}
+	for _, k := range keys {
 		at, _ := s.dedupe.Peek(k)
 		// An entry older than the window can never dedupe a later event,
 		// except one stamped a little earlier than maxAt; keep some slack.
@@ -208,16 +229,14 @@ func (s *renderState) snapshot() *renderSnapshot {
 func restoreRender(snap *renderSnapshot) *renderState {
 	s := newRenderState()
 	s.counts, s.linkOpens, s.maxAt = snap.Counts, snap.LinkOpens, snap.MaxAt
-	for i := len(snap.Recent) - 1; i >= 0 && s.n < RecentLimit; i-- {
+	for i := min(len(snap.Recent), RecentLimit) - 1; i >= 0; i-- {
 		if string(snap.Recent[i].Metadata) == "null" {
 			snap.Recent[i].Metadata = nil
 		}
-		s.recent[s.head] = snap.Recent[i]
-		s.head = (s.head + 1) % RecentLimit
-		s.n++
+		s.push(snap.Recent[i])
 	}
 	for _, d := range snap.Dedupe {
-		s.dedupe.Add(d.K, d.At)
+		s.dedupeLRU().Add(d.K, d.At)
 	}
 	return s
 }

@@ -58,7 +58,7 @@ func Defaults() Config {
 		SyncInterval:     time.Second,
 		SnapshotInterval: 2 * time.Second,
 		IdleTimeout:      5 * time.Minute,
-		MailboxSize:      64,
+		MailboxSize:      16,
 		RequestTimeout:   5 * time.Second,
 		MaxBodyBytes:     1 << 20,
 		MaxMetadataBytes: 8 << 10,

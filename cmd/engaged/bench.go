@@ -27,25 +27,26 @@ import (
 
 // benchOptions are the flags of `engaged bench`.
 type benchOptions struct {
-	url         string
-	natsURL     string
-	scenarios   []string
-	duration    time.Duration
-	conns       int
-	rate        int // requests/s, open loop; 0 = closed loop (as fast as answers come)
-	items       int
-	batch       int
-	ingestRate  int // background partner events/s during `read`
-	jsonOut     bool
-	progress    io.Writer
-	setupAdmin  bool
-	forwardedIP bool
+	url           string
+	natsURL       string
+	scenarios     []string
+	duration      time.Duration
+	conns         int
+	rate          int // requests/s, open loop; 0 = closed loop (as fast as answers come)
+	items         int
+	batch         int
+	ingestRate    int // background partner events/s during `read`
+	jsonOut       bool
+	progress      io.Writer
+	forwardedIP   bool
+	debugURL      string
+	passivateWait time.Duration
 }
 
 const benchUsage = `usage: engaged bench [flags] [scenario ...]
 
-Drives a running engaged over real HTTP. Scenarios: ingest-single, read, raw-js
-(default: ingest-single read raw-js). It creates its own project, keys and renders
+Drives a running engaged over real HTTP. Scenarios: ingest-single, read, raw-js,
+memory (default: ingest-single read raw-js). It creates its own project, keys and renders
 in the database the server uses (ENGAGED_DATABASE_URL or the private one).
 `
 
@@ -64,6 +65,8 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 	fs.IntVar(&o.batch, "batch", 100, "events per batch request (ingest-batch)")
 	fs.IntVar(&o.ingestRate, "ingest-rate", 0, "partner events/s sent in the background during read")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
+	fs.StringVar(&o.debugURL, "debug-url", "", "the server's ENGAGED_PPROF_ADDR as a URL, for the memory scenario's /debug/stats")
+	fs.DurationVar(&o.passivateWait, "passivate-wait", 2*time.Minute, "memory: how long to wait for idle actors to passivate")
 	fs.BoolVar(&o.forwardedIP, "forwarded-ip", true, "send a random X-Forwarded-For per event so the dedupe rule does not drop it (needs ENGAGED_TRUSTED_PROXIES on the server)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -103,6 +106,8 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 			r, err = benchRead(ctx, o, fx)
 		case "raw-js":
 			r, err = benchRawJetStream(ctx, o)
+		case "memory":
+			r, err = benchMemory(ctx, o, store, fx)
 		default:
 			return fmt.Errorf("unknown scenario %q", sc)
 		}
@@ -171,7 +176,7 @@ func load(ctx context.Context, o benchOptions, name string, rate int, fn func(w 
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	client := &fasthttp.HostClient{
-		Addr:                          strings.TrimPrefix(strings.TrimPrefix(o.url, "http://"), "https://"),
+		Addr:                          hostOf(o.url),
 		MaxConns:                      o.conns,
 		ReadTimeout:                   30 * time.Second,
 		WriteTimeout:                  30 * time.Second,
@@ -388,4 +393,8 @@ func printTable(w io.Writer, results []benchResult) {
 			fmt.Fprintf(w, "%s: %s\n", r.Scenario, r.Note)
 		}
 	}
+}
+
+func hostOf(url string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +10,12 @@ import (
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only on ENGAGED_PPROF_ADDR
+	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -103,7 +109,7 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 		Logger: logger,
 	}, store, reg, log)
 	if cfg.PprofAddr != "" {
-		stopPprof, err := servePprof(cfg.PprofAddr, logger)
+		stopPprof, err := servePprof(cfg.PprofAddr, reg, logger)
 		if err != nil {
 			return err
 		}
@@ -146,13 +152,29 @@ func syncMode(cfg config.Config) string {
 	return cfg.SyncInterval.String()
 }
 
-// servePprof serves net/http/pprof on its own listener, apart from the API.
-func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
+// servePprof serves net/http/pprof on its own listener, apart from the API,
+// and /debug/stats: live actors, goroutines and memory, which the load
+// tool's memory scenario reads (?gc=1 first returns freed memory to the OS).
+func servePprof(addr string, reg *actors.Registry, logger *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("ENGAGED_PPROF_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/debug/pprof/", http.DefaultServeMux)
+	mux.HandleFunc("/debug/stats", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("gc") == "1" {
+			debug.FreeOSMemory()
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"liveActors": reg.Live(), "goroutines": runtime.NumGoroutine(), "rssBytes": rss(),
+			"heapInuseBytes": ms.HeapInuse, "stackInuseBytes": ms.StackInuse,
+		})
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -162,4 +184,18 @@ func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
 	}()
 	logger.Info("pprof", "addr", ln.Addr().String())
 	return func() { srv.Close(); <-done }, nil
+}
+
+// rss returns the resident set size of this process, or 0 off Linux.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
 }
