@@ -3,7 +3,7 @@ GO      ?= go
 DATA    ?= ./data
 BIN     := bin/engaged
 
-.PHONY: run build test lint pg pg-stop clean
+.PHONY: run build test lint bench pg pg-stop clean
 
 ## build: compile bin/engaged
 build:
@@ -18,6 +18,10 @@ run: build
 ## test: the whole suite against real JetStream and a throwaway Postgres, with the race detector
 test:
 	$(GO) test -race -count=1 ./...
+
+## bench: a fresh engaged on a temp dir, the standard load scenarios and the raw JetStream ruler
+bench: build
+	scripts/bench.sh
 
 ## lint: go vet and a gofmt check
 lint:

@@ -33,7 +33,10 @@ fi
 case "$cmd" in
 start)
   mkdir -p "$pg"
-  [ ${#as_owner[@]} -gt 0 ] && chown "$owner" "$pg"
+  if [ ${#as_owner[@]} -gt 0 ]; then
+    chown "$owner" "$pg"
+    chmod a+x "$data" # the cluster's user must be able to reach $pg
+  fi
   if [ ! -f "$pg/data/PG_VERSION" ]; then
     "${as_owner[@]}" "$BIN/initdb" -D "$pg/data" -U postgres -A trust -E UTF8 >"$pg/initdb.log"
   fi

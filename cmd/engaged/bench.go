@@ -36,6 +36,7 @@ type benchOptions struct {
 	items         int
 	batch         int
 	ingestRate    int // background partner events/s during `read`
+	readRate      int // reads/s of read-mixed
 	jsonOut       bool
 	progress      io.Writer
 	forwardedIP   bool
@@ -45,8 +46,15 @@ type benchOptions struct {
 
 const benchUsage = `usage: engaged bench [flags] [scenario ...]
 
-Drives a running engaged over real HTTP. Scenarios: ingest-single, read, raw-js,
-memory (default: ingest-single read raw-js). It creates its own project, keys and renders
+Drives a running engaged over real HTTP. Scenarios:
+  ingest-single  partner events, POST /v1/renders/:id/events, with verdicts
+  read           GET /v1/renders/:id/engagement over --items renders
+  read-mixed     read while partner events arrive at --ingest-rate (default: half of
+                 the ingest-single rate measured earlier in the same run)
+  raw-js         plain async JetStream publishes of the same bytes (the ruler)
+  memory         activate --items renders, report RSS per live actor and after passivation
+                 (needs --debug-url: the server's ENGAGED_PPROF_ADDR)
+Default: ingest-single read read-mixed raw-js. It creates its own project, keys and renders
 in the database the server uses (ENGAGED_DATABASE_URL or the private one).
 `
 
@@ -63,7 +71,8 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 	fs.IntVar(&o.rate, "rate", 0, "target requests/s, open loop (0 = closed loop)")
 	fs.IntVar(&o.items, "items", 1000, "key space: renders to spread load over")
 	fs.IntVar(&o.batch, "batch", 100, "events per batch request (ingest-batch)")
-	fs.IntVar(&o.ingestRate, "ingest-rate", 0, "partner events/s sent in the background during read")
+	fs.IntVar(&o.ingestRate, "ingest-rate", 0, "partner events/s sent in the background during read and read-mixed")
+	fs.IntVar(&o.readRate, "read-rate", 2000, "reads/s of read-mixed (open loop) unless --rate is set")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
 	fs.StringVar(&o.debugURL, "debug-url", "", "the server's ENGAGED_PPROF_ADDR as a URL, for the memory scenario's /debug/stats")
 	fs.DurationVar(&o.passivateWait, "passivate-wait", 2*time.Minute, "memory: how long to wait for idle actors to passivate")
@@ -73,7 +82,7 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 	}
 	o.scenarios = fs.Args()
 	if len(o.scenarios) == 0 {
-		o.scenarios = []string{"ingest-single", "read", "raw-js"}
+		o.scenarios = []string{"ingest-single", "read", "read-mixed", "raw-js"}
 	}
 	o.progress = stderr
 	o.url = strings.TrimRight(o.url, "/")
@@ -97,13 +106,29 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 	}
 
 	var results []benchResult
+	var ingestMax float64 // req/s of the last ingest-single, for read-mixed
 	for _, sc := range o.scenarios {
 		var r benchResult
 		switch sc {
 		case "ingest-single":
 			r, err = benchIngestSingle(ctx, o, fx)
+			ingestMax = r.ReqPerSec
 		case "read":
 			r, err = benchRead(ctx, o, fx)
+		case "read-mixed":
+			// Reads while partner events arrive at half the ingest maximum
+			// measured just before (or --ingest-rate).
+			mixed := o
+			if mixed.ingestRate == 0 {
+				mixed.ingestRate = max(1, int(ingestMax/2))
+			}
+			// Open loop on both sides: closed-loop reads would take every
+			// spare cycle and starve the ingest they are meant to run beside.
+			if mixed.rate == 0 {
+				mixed.rate = o.readRate
+			}
+			r, err = benchRead(ctx, mixed, fx)
+			r.Scenario = "read-mixed"
 		case "raw-js":
 			r, err = benchRawJetStream(ctx, o)
 		case "memory":
@@ -347,7 +372,7 @@ func benchRead(ctx context.Context, o benchOptions, fx *fixture) (benchResult, e
 	if o.ingestRate > 0 {
 		bgOpts := o
 		bgOpts.progress = io.Discard
-		bgOpts.conns = max(4, o.conns/4)
+		bgOpts.rate = 0
 		bg.Add(1)
 		go func() {
 			defer bg.Done()
@@ -379,13 +404,12 @@ func printTable(w io.Writer, results []benchResult) {
 	fmt.Fprintln(tw, "scenario\treq/s\tevents/s\trequests\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\tstatuses\t")
 	ms := func(us int64) string { return strconv.FormatFloat(float64(us)/1000, 'f', 2, 64) }
 	for _, r := range results {
-		var st []string
-		for k, v := range r.Statuses {
-			st = append(st, k+":"+strconv.FormatInt(v, 10))
+		if r.LatencyUS == (latency{}) { // raw-js: throughput only
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t-\t-\t-\t-\t-\t%s\t\n", r.Scenario, r.ReqPerSec, r.EvPerSec, r.Requests, statusList(r))
+			continue
 		}
-		sort.Strings(st)
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.ReqPerSec, r.EvPerSec, r.Requests,
-			ms(r.LatencyUS.P50), ms(r.LatencyUS.P90), ms(r.LatencyUS.P99), ms(r.LatencyUS.P999), ms(r.LatencyUS.Max), strings.Join(st, " "))
+			ms(r.LatencyUS.P50), ms(r.LatencyUS.P90), ms(r.LatencyUS.P99), ms(r.LatencyUS.P999), ms(r.LatencyUS.Max), statusList(r))
 	}
 	tw.Flush()
 	for _, r := range results {
@@ -397,4 +421,13 @@ func printTable(w io.Writer, results []benchResult) {
 
 func hostOf(url string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://")
+}
+
+func statusList(r benchResult) string {
+	var st []string
+	for k, v := range r.Statuses {
+		st = append(st, k+":"+strconv.FormatInt(v, 10))
+	}
+	sort.Strings(st)
+	return strings.Join(st, " ")
 }
