@@ -51,7 +51,7 @@ func Defaults() Config {
 		HTTPAddr:         ":8080",
 		DataDir:          "./data",
 		NATSListen:       "127.0.0.1:4222",
-		Partitions:       32,
+		Partitions:       8,
 		StreamMaxAge:     7 * 24 * time.Hour,
 		StreamMaxBytes:   -1,
 		StreamReplicas:   1,

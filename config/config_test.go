@@ -16,7 +16,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != ":8080" || c.DataDir != "./data" || c.Partitions != 32 || c.NATSListen != "127.0.0.1:4222" ||
+	if c.HTTPAddr != ":8080" || c.DataDir != "./data" || c.Partitions != 8 || c.NATSListen != "127.0.0.1:4222" ||
 		c.SyncAlways || c.SyncInterval != time.Second || c.PublicBaseURL != "http://localhost:8080" {
 		t.Fatalf("defaults: %+v", c)
 	}
