@@ -47,11 +47,7 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 	if err != nil {
 		return err
 	}
-	url, err := cfg.ResolveDatabaseURL()
-	if err != nil {
-		return err
-	}
-	store, err := persist.Open(ctx, url)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -91,11 +91,7 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 	if err != nil {
 		return err
 	}
-	dbURL, err := cfg.ResolveDatabaseURL()
-	if err != nil {
-		return err
-	}
-	store, err := persist.Open(ctx, dbURL)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

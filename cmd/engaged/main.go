@@ -10,6 +10,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"engaged/config"
+	"engaged/persist"
 )
 
 func main() {
@@ -39,6 +42,16 @@ commands:
   bench [flags] [scenario ...]
                         load-test a running engaged (bench -h lists scenarios and flags)
 `
+
+// openStore opens the database the way every subcommand finds it:
+// ENGAGED_DATABASE_URL, else the private cluster that `make run` created.
+func openStore(ctx context.Context, cfg config.Config) (*persist.Store, error) {
+	url, err := cfg.ResolveDatabaseURL()
+	if err != nil {
+		return nil, err
+	}
+	return persist.Open(ctx, url)
+}
 
 // run is the whole program; main only calls it, and tests call it too.
 // lookupenv has the shape of os.LookupEnv.

@@ -23,7 +23,6 @@ import (
 
 	"engaged/actors"
 	"engaged/config"
-	"engaged/persist"
 	"engaged/transport"
 )
 
@@ -40,11 +39,7 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	dbURL, err := cfg.ResolveDatabaseURL()
-	if err != nil {
-		return err
-	}
-	store, err := persist.Open(ctx, dbURL)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
