@@ -43,6 +43,7 @@ const (
 	reqRead                        // reply with the render summary
 	reqSnapshot                    // reply with a snapshot of the state
 	reqStop                        // stop; sent only once the actor is out of the registry
+	reqShares                      // reply with the render's per-share counts
 )
 
 type request struct {
@@ -55,6 +56,7 @@ type request struct {
 type reply struct {
 	render RenderSummary
 	snap   Snapshot
+	shares map[string]ShareCounts
 	err    error
 }
 
@@ -111,6 +113,8 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		a.apply(r.seq, r.msg, true)
 	case reqRead:
 		r.reply <- reply{render: a.renderState().summary()}
+	case reqShares:
+		r.reply <- reply{shares: a.renderState().shareCounts()}
 	case reqSnapshot:
 		b, err := a.state.encode()
 		if err != nil {

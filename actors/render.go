@@ -117,6 +117,9 @@ type renderState struct {
 	dedupe *simplelru.LRU[string, int64]
 	// newest createdAt applied, used to drop expired dedupe entries from snapshots
 	maxAt int64
+	// shares holds each share link's own counts (shares.go); nil until the
+	// render sees an event with a shareId. Bounded by MaxSharesTracked.
+	shares *simplelru.LRU[string, *ShareCounts]
 }
 
 func newRenderState() *renderState {
@@ -147,6 +150,9 @@ func (s *renderState) apply(ev RenderEvent) bool {
 	if at > s.maxAt {
 		s.maxAt = at
 	}
+	if !s.shareRule(&ev) {
+		return false
+	}
 	if ev.EventType.deduped() {
 		k := dedupeKey(&ev)
 		if last, ok := s.dedupe.Get(k); ok && at-last < DedupeWindowMS {
@@ -161,6 +167,7 @@ func (s *renderState) apply(ev RenderEvent) bool {
 	if ev.EventType == Viewed && ev.ShareID != nil {
 		s.linkOpens++
 	}
+	s.countShare(&ev, i)
 	s.recent[s.head] = ev
 	s.head = (s.head + 1) % RecentLimit
 	if s.n < RecentLimit {
@@ -184,6 +191,7 @@ type renderSnapshot struct {
 	Recent    []RenderEvent  `json:"recent"` // newest first
 	Dedupe    []dedupeRecord `json:"dedupe"` // least recently used first
 	MaxAt     int64          `json:"maxAt"`
+	Shares    []shareRecord  `json:"shares,omitempty"` // least recently active first
 }
 
 type dedupeRecord struct {
@@ -193,7 +201,7 @@ type dedupeRecord struct {
 
 func (s *renderState) snapshot() *renderSnapshot {
 	sum := s.summary()
-	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, Recent: sum.Recent, MaxAt: s.maxAt}
+	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, Recent: sum.Recent, MaxAt: s.maxAt, Shares: s.shareRecords()}
 	for _, k := range s.dedupe.Keys() {
 		at, _ := s.dedupe.Peek(k)
 		// An entry older than the window can never dedupe a later event,
@@ -219,5 +227,6 @@ func restoreRender(snap *renderSnapshot) *renderState {
 	for _, d := range snap.Dedupe {
 		s.dedupe.Add(d.K, d.At)
 	}
+	s.restoreShares(snap.Shares)
 	return s
 }

@@ -36,6 +36,10 @@ func status(c actors.Code) int {
 		return http.StatusTooManyRequests
 	case actors.EUnavailable:
 		return http.StatusServiceUnavailable
+	case actors.EGone:
+		return http.StatusGone
+	case actors.EMailFailed:
+		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError
 	}
