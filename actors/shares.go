@@ -7,6 +7,30 @@ import (
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
+// Share is a share link of a render: its id is the capability that opens the
+// render's public page.
+type Share struct {
+	ID             string
+	ProjectID      string
+	RenderID       string
+	CreatedAt      time.Time
+	RevokedAt      *time.Time
+	RevokeRecorded bool    // the share_revoked event is in the log
+	DocumentURL    *string // the render's document URL; set by public lookups only
+}
+
+// EmailMessage is an e-mail sent with a share link; its tracking pixel
+// names it.
+type EmailMessage struct {
+	ID        string
+	ProjectID string
+	RenderID  string
+	ShareID   *string
+	Recipient string
+	CreatedAt time.Time
+	SentAt    *time.Time
+}
+
 // MaxSharesTracked bounds the share links a render's actor keeps own counts
 // for. Each costs about 200 bytes (counts, flags, id, LRU entry), so a render
 // at the bound holds about 400 KiB more than one without shares. The HTTP API
