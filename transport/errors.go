@@ -95,7 +95,7 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 			logger.Error("internal error", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)
 			e = &actors.Error{Code: actors.EInternal, Message: "internal error"}
 		}
-		if e.Code == actors.EUnavailable || e.Code == actors.ERateLimited {
+		if e.Code == actors.EUnavailable || e.Code == actors.ERateLimited || e.RetryAfter > 0 {
 			secs := int(math.Ceil(e.RetryAfter.Seconds()))
 			if secs < 1 {
 				secs = 1

@@ -89,6 +89,10 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 	}
 	defer cons.Stop()
 
+	shares, err := shareOptions(cfg, store, logger)
+	if err != nil {
+		return err
+	}
 	srv := transport.NewServer(transport.HTTPOptions{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		TrustedProxies: cfg.TrustedProxies, RequestTimeout: cfg.RequestTimeout,
@@ -99,7 +103,15 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 			return store.Ping(ctx)
 		},
 		Logger: logger,
+		Shares: shares,
 	}, store, reg, log)
+	// Internal publishers' system events; stopped before HTTP so that the
+	// requests it has in hand still find the log and the actors.
+	sys, err := srv.StartSystemEvents(nc)
+	if err != nil {
+		return err
+	}
+	defer sys.Stop()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("ENGAGED_HTTP_ADDR: %w", err)
@@ -122,6 +134,7 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	sys.Stop()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("http shutdown", "err", err)
 	}
