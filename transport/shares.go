@@ -51,10 +51,10 @@ const (
 // shares is the state of the share, public and e-mail routes.
 type shares struct {
 	ShareOptions
-	publicPath string // path of PublicBaseURL, prefix of the public page's own links
-	byIP    *limiterSet // public requests per client IP
-	byShare *limiterSet // public requests per share link ("s:<id>") or e-mail ("m:<id>")
-	stats   shareStats
+	publicPath string      // path of PublicBaseURL, prefix of the public page's own links
+	byIP       *limiterSet // public requests per client IP
+	byShare    *limiterSet // public requests per share link ("s:<id>") or e-mail ("m:<id>")
+	stats      shareStats
 }
 
 // shareStats are counters for /stats.
