@@ -40,7 +40,9 @@ func verifyPixel(key []byte, token string) (uuid.UUID, bool) {
 	if len(token) != base64.RawURLEncoding.EncodedLen(16+pixelMACLen) {
 		return uuid.UUID{}, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
+	// Strict: the last character's two spare bits must be zero, so one
+	// token has exactly one spelling.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(b) != 16+pixelMACLen {
 		return uuid.UUID{}, false
 	}
