@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"math"
@@ -203,7 +203,7 @@ func publicHeaders(c *fiber.Ctx, nonce string) {
 func (s *Server) html(c *fiber.Ctx, status int, t *template.Template, data pageData) error {
 	var nb [16]byte
 	_, _ = rand.Read(nb[:])
-	nonce := base64.RawStdEncoding.EncodeToString(nb[:])
+	nonce := hex.EncodeToString(nb[:])
 	data.setNonce(nonce)
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {

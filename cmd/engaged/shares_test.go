@@ -814,3 +814,23 @@ func TestAllSevenCountersAndActorKinds(t *testing.T) {
 	}
 	t.Logf("engagement after every route: %s", s.engagementJSON(t, tn))
 }
+
+// The document URL is what the share page embeds and redirects to: only an
+// absolute http(s) URL is accepted.
+func TestAdminRenderDocumentURL(t *testing.T) {
+	e := newEnv(t)
+	p := adminJSON(t, e, "project", "create", "--name", "docs")["id"].(string)
+	for _, bad := range []string{"javascript:alert(1)", "/relative/doc.pdf", "ftp://files.example.test/doc.pdf", "https://"} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"admin", "render", "create", "--project", p, "--document-url", bad}, e.lookup, &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), "--document-url") {
+			t.Fatalf("--document-url %q: %v, printed %q", bad, err, out.String())
+		}
+	}
+	if r := adminJSON(t, e, "render", "create", "--project", p, "--document-url", docURL); r["documentUrl"] != docURL {
+		t.Fatalf("render create: %v", r)
+	}
+	if list := adminJSON(t, e, "render", "list", "--project", p)["renders"].([]any); len(list) != 1 {
+		t.Fatalf("bad URLs created renders: %v", list)
+	}
+}
