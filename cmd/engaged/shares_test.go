@@ -143,7 +143,7 @@ func (s *service) stats(t *testing.T) map[string]map[string]float64 {
 	return decode[map[string]map[string]float64](t, r)
 }
 
-// counts returns the counters and a fingerprint of the whole summary.
+// counts returns the seven counters of tn.
 func (s *service) counts(t *testing.T, tn tenant) map[string]int64 {
 	t.Helper()
 	return s.engagement(t, tn).Counts
@@ -701,6 +701,9 @@ func TestSystemSubject(t *testing.T) {
 			t.Fatalf("%s: %v", tc.name, r)
 		}
 	}
+	if after := s.engagementJSON(t, tn); after != before {
+		t.Fatalf("an invalid message was applied:\nbefore %s\nafter  %s", before, after)
+	}
 	// Without a reply subject: applied or rejected just the same.
 	nc.Publish(subject, []byte(`garbage`))
 	nc.Publish(subject, []byte(ev(id5, "email_sent", "")))
@@ -715,7 +718,6 @@ func TestSystemSubject(t *testing.T) {
 	if other := s.engagement(t, other); other.Total != 0 {
 		t.Fatalf("other project's render changed: %v", other.Counts)
 	}
-	_ = before
 }
 
 func TestPublicRateLimits(t *testing.T) {
