@@ -43,6 +43,7 @@ const (
 	reqRead                        // reply with the render summary
 	reqSnapshot                    // reply with a snapshot of the state
 	reqStop                        // stop; sent only once the actor is out of the registry
+	reqShares                      // reply with the render's per-share counts
 )
 
 type request struct {
@@ -53,9 +54,10 @@ type request struct {
 }
 
 type reply struct {
-	render *RenderSummary // a pointer keeps the reply, and the actor's frames, small
-	state  *stateSnapshot // for reqSnapshot, encoded by the caller
-	seq    uint64         // for reqSnapshot
+	render *RenderSummary         // a pointer keeps the reply, and the actor's frames, small
+	state  *stateSnapshot         // for reqSnapshot, encoded by the caller
+	seq    uint64                 // for reqSnapshot
+	shares map[string]ShareCounts // for reqShares
 	err    error
 }
 
@@ -108,6 +110,8 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		a.apply(r.seq, r.msg, true)
 	case reqRead:
 		a.read(r)
+	case reqShares:
+		a.shares(r)
 	case reqSnapshot:
 		a.snapshot(r)
 	}
@@ -145,6 +149,11 @@ func (a *actor) read(r *request) {
 		sum = a.state.render.summary()
 	}
 	r.reply <- reply{render: &sum}
+}
+
+//go:noinline
+func (a *actor) shares(r *request) {
+	r.reply <- reply{shares: a.renderState().shareCounts()}
 }
 
 //go:noinline

@@ -25,6 +25,8 @@ const (
 	EUnavailable   Code = "unavailable" // try again: JetStream, Postgres or an actor is busy or down
 	EInternal      Code = "internal"
 	EMethodAllowed Code = "method_not_allowed"
+	EGone          Code = "gone"        // the thing existed and was withdrawn (a revoked share link)
+	EMailFailed    Code = "mail_failed" // the mail server refused the message or could not be reached
 )
 
 // Issues carries per-field validation messages, in the shape of zod's

@@ -120,6 +120,9 @@ type renderState struct {
 	dedupe *simplelru.LRU[string, int64]
 	// newest createdAt applied, used to drop expired dedupe entries from snapshots
 	maxAt int64
+	// shares holds each share link's own counts (shares.go); nil until the
+	// render sees an event with a shareId. Bounded by MaxSharesTracked.
+	shares *simplelru.LRU[string, *ShareCounts]
 }
 
 func newRenderState() *renderState { return &renderState{} }
@@ -164,6 +167,9 @@ func (s *renderState) apply(ev RenderEvent) bool {
 	if at > s.maxAt {
 		s.maxAt = at
 	}
+	if !s.shareRule(&ev) {
+		return false
+	}
 	if ev.EventType.deduped() {
 		k, lru := dedupeKey(&ev), s.dedupeLRU()
 		if last, ok := lru.Get(k); ok && at-last < DedupeWindowMS {
@@ -178,6 +184,7 @@ func (s *renderState) apply(ev RenderEvent) bool {
 	if ev.EventType == Viewed && ev.ShareID != nil {
 		s.linkOpens++
 	}
+	s.countShare(&ev, i)
 	s.push(ev)
 	return true
 }
@@ -201,6 +208,7 @@ type renderSnapshot struct {
 	Recent    []RenderEvent  `json:"recent"` // newest first
 	Dedupe    []dedupeRecord `json:"dedupe"` // least recently used first
 	MaxAt     int64          `json:"maxAt"`
+	Shares    []shareRecord  `json:"shares,omitempty"` // least recently active first
 }
 
 type dedupeRecord struct {
@@ -210,7 +218,7 @@ type dedupeRecord struct {
 
 func (s *renderState) snapshot() *renderSnapshot {
 	sum := s.summary()
-	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, Recent: sum.Recent, MaxAt: s.maxAt}
+	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, Recent: sum.Recent, MaxAt: s.maxAt, Shares: s.shareRecords()}
 	var keys []string
 	if s.dedupe != nil {
 		keys = s.dedupe.Keys()
@@ -238,5 +246,6 @@ func restoreRender(snap *renderSnapshot) *renderState {
 	for _, d := range snap.Dedupe {
 		s.dedupeLRU().Add(d.K, d.At)
 	}
+	s.restoreShares(snap.Shares)
 	return s
 }

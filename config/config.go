@@ -43,6 +43,13 @@ type Config struct {
 	MaxMetadataBytes int            // ENGAGED_MAX_METADATA_BYTES: encoded size limit of an event's metadata
 
 	PprofAddr string // ENGAGED_PPROF_ADDR: where net/http/pprof listens; empty = off
+
+	// Share links, e-mail and the public page (shares.go).
+	SMTPURL          string    // ENGAGED_SMTP_URL: smtp:// or smtps:// mail server; empty = e-mails are written to the log
+	MailFrom         string    // ENGAGED_MAIL_FROM: From of share e-mails (default no-reply@<public host>)
+	PixelSecret      string    // ENGAGED_PIXEL_SECRET: key that signs tracking-pixel tokens; empty = generated under DataDir
+	PublicIPLimit    RateLimit // ENGAGED_PUBLIC_IP_LIMIT: public requests per client IP
+	PublicShareLimit RateLimit // ENGAGED_PUBLIC_SHARE_LIMIT: public requests per share link or e-mail
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -62,6 +69,8 @@ func Defaults() Config {
 		RequestTimeout:   5 * time.Second,
 		MaxBodyBytes:     1 << 20,
 		MaxMetadataBytes: 8 << 10,
+		PublicIPLimit:    RateLimit{N: 60, Per: time.Minute},
+		PublicShareLimit: RateLimit{N: 600, Per: time.Minute},
 	}
 }
 
@@ -97,6 +106,11 @@ var Vars = []Var{
 	{"max-body-bytes", "ENGAGED_MAX_BODY_BYTES", "request body limit in bytes (also after decompression)"},
 	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "encoded metadata limit per event in bytes"},
 	{"pprof-addr", "ENGAGED_PPROF_ADDR", "address for net/http/pprof (profiling); empty = off"},
+	{"smtp-url", "ENGAGED_SMTP_URL", "mail server for share e-mails, smtp://[user:pass@]host[:port] or smtps://…; empty = write e-mails to the log"},
+	{"mail-from", "ENGAGED_MAIL_FROM", "From address of share e-mails (default no-reply@<public host>)"},
+	{"pixel-secret", "ENGAGED_PIXEL_SECRET", "key (at least 32 characters) that signs tracking-pixel tokens; empty = generated once under the data dir"},
+	{"public-ip-limit", "ENGAGED_PUBLIC_IP_LIMIT", "public page/pixel requests per client IP, N/duration (e.g. 60/1m) or off"},
+	{"public-share-limit", "ENGAGED_PUBLIC_SHARE_LIMIT", "public page/pixel requests per share link or e-mail, N/duration or off"},
 }
 
 // Load builds the configuration from defaults, then ENGAGED_* variables, then
@@ -150,6 +164,11 @@ func parse(raw map[string]string) (Config, error) {
 	p.integer("max-body-bytes", &c.MaxBodyBytes, 1024, 64<<20)
 	p.integer("max-metadata-bytes", &c.MaxMetadataBytes, 2, 1<<20)
 	p.str("pprof-addr", &c.PprofAddr)
+	p.str("smtp-url", &c.SMTPURL)
+	p.str("mail-from", &c.MailFrom)
+	p.str("pixel-secret", &c.PixelSecret)
+	p.rate("public-ip-limit", &c.PublicIPLimit)
+	p.rate("public-share-limit", &c.PublicShareLimit)
 	if p.err != nil {
 		return Config{}, p.err
 	}
@@ -176,6 +195,9 @@ func parse(raw map[string]string) (Config, error) {
 	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
 	if !strings.HasPrefix(c.PublicBaseURL, "http://") && !strings.HasPrefix(c.PublicBaseURL, "https://") {
 		return Config{}, fmt.Errorf("ENGAGED_PUBLIC_URL: %q is not an http(s) URL", c.PublicBaseURL)
+	}
+	if err := c.checkShares(); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -36,6 +36,10 @@ func status(c actors.Code) int {
 		return http.StatusTooManyRequests
 	case actors.EUnavailable:
 		return http.StatusServiceUnavailable
+	case actors.EGone:
+		return http.StatusGone
+	case actors.EMailFailed:
+		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError
 	}
@@ -91,7 +95,7 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 			logger.Error("internal error", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)
 			e = &actors.Error{Code: actors.EInternal, Message: "internal error"}
 		}
-		if e.Code == actors.EUnavailable || e.Code == actors.ERateLimited {
+		if e.Code == actors.EUnavailable || e.Code == actors.ERateLimited || e.RetryAfter > 0 {
 			secs := int(math.Ceil(e.RetryAfter.Seconds()))
 			if secs < 1 {
 				secs = 1

@@ -27,6 +27,7 @@ type Directory interface {
 type Engine interface {
 	Read(ctx context.Context, k actors.Key) (actors.RenderSummary, error)
 	Expect(eventID string) (wait func(context.Context) (bool, error), done func())
+	ShareCounts(ctx context.Context, k actors.Key) (map[string]actors.ShareCounts, error)
 }
 
 // HTTPOptions configures the HTTP API.
@@ -37,6 +38,7 @@ type HTTPOptions struct {
 	RequestTimeout   time.Duration
 	Ready            func(context.Context) error // for /readyz
 	Logger           *slog.Logger
+	Shares           ShareOptions // share links, public page, e-mail, pixel (shares.go)
 }
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
@@ -58,6 +60,7 @@ type Server struct {
 	// items caches registered items; items are never deleted, so a hit
 	// stays true (a deleted project is caught by auth first).
 	items *expirable.LRU[string, actors.Item]
+	sh    *shares // share links, public page, e-mail, pixel (shares.go)
 }
 
 type authResult struct {
@@ -76,6 +79,7 @@ func NewServer(o HTTPOptions, dir Directory, engine Engine, log *Log) *Server {
 		baseCtx: ctx, cancel: cancel,
 		auth:  expirable.NewLRU[string, authResult](100_000, nil, time.Second),
 		items: expirable.NewLRU[string, actors.Item](100_000, nil, 0),
+		sh:    newShares(o.Shares),
 	}
 	s.app = fiber.New(fiber.Config{
 		// Fiber enforces the raw body size; body() enforces it again after
@@ -100,6 +104,17 @@ func (s *Server) routes() {
 	v1 := s.app.Group("/v1", s.authenticate)
 	v1.Get("/renders/:id/engagement", s.secretOnly, s.getRenderEngagement)
 	v1.Post("/renders/:id/events", s.secretOnly, s.postRenderEvent)
+	v1.Post("/renders/:id/shares", s.secretOnly, s.postShare)
+	v1.Get("/renders/:id/shares", s.secretOnly, s.listShares)
+	v1.Delete("/renders/:id/shares/:shareId", s.secretOnly, s.deleteShare)
+	v1.Post("/renders/:id/emails", s.secretOnly, s.postEmail)
+
+	// Public, no key: the share id or the signed pixel token is the capability.
+	s.app.Get("/s/:shareId", s.getSharePage)
+	s.app.Get("/s/:shareId/download", s.getShareDownload)
+	s.app.Post("/s/:shareId/print", s.postSharePrint)
+	s.app.Get("/p/:token", s.getPixel)
+	s.app.Get("/stats", s.getStats)
 }
 
 // App exposes the Fiber app for app.Test in tests.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 
 	"engaged/actors"
 	"engaged/config"
@@ -82,7 +83,9 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 		}
 	case "render create":
 		if err = need("project", *project); err == nil {
-			out, err = store.CreateRender(ctx, *project, *docURL)
+			if err = checkDocumentURL(*docURL); err == nil {
+				out, err = store.CreateRender(ctx, *project, *docURL)
+			}
 		}
 	case "render list":
 		if err = need("project", *project); err == nil {
@@ -103,4 +106,17 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 		return err
 	}
 	return json.NewEncoder(stdout).Encode(out)
+}
+
+// checkDocumentURL accepts an empty URL or an absolute http(s) URL: the
+// share page embeds it and its download route redirects to it.
+func checkDocumentURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("admin render create: --document-url %q is not an absolute http(s) URL", s)
+	}
+	return nil
 }

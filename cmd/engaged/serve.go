@@ -92,6 +92,10 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 	}
 	defer cons.Stop()
 
+	shares, err := shareOptions(cfg, store, logger)
+	if err != nil {
+		return err
+	}
 	srv := transport.NewServer(transport.HTTPOptions{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		TrustedProxies: cfg.TrustedProxies, RequestTimeout: cfg.RequestTimeout,
@@ -102,6 +106,7 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 			return store.Ping(ctx)
 		},
 		Logger: logger,
+		Shares: shares,
 	}, store, reg, log)
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, reg, logger)
@@ -110,6 +115,13 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 		}
 		defer stopPprof()
 	}
+	// Internal publishers' system events; stopped before HTTP so that the
+	// requests it has in hand still find the log and the actors.
+	sys, err := srv.StartSystemEvents(nc)
+	if err != nil {
+		return err
+	}
+	defer sys.Stop()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("ENGAGED_HTTP_ADDR: %w", err)
@@ -132,6 +144,7 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	sys.Stop()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("http shutdown", "err", err)
 	}

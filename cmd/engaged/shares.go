@@ -1,0 +1,43 @@
+package main
+
+import (
+	"log/slog"
+	"net/url"
+
+	"engaged/config"
+	"engaged/persist"
+	"engaged/transport"
+)
+
+// shareOptions wires share links, the public page, e-mail and the pixel:
+// SMTP when ENGAGED_SMTP_URL is set, otherwise e-mails go to the log; the
+// pixel key from ENGAGED_PIXEL_SECRET or the data directory.
+func shareOptions(cfg config.Config, store *persist.Store, logger *slog.Logger) (transport.ShareOptions, error) {
+	key, err := cfg.PixelKey()
+	if err != nil {
+		return transport.ShareOptions{}, err
+	}
+	var mailer transport.Mailer = transport.LogMailer{Logger: logger}
+	mode := "log (ENGAGED_SMTP_URL is not set)"
+	if cfg.SMTPURL != "" {
+		mode = "smtp"
+		helo := "localhost"
+		if u, err := url.Parse(cfg.PublicBaseURL); err == nil && u.Hostname() != "" {
+			helo = u.Hostname()
+		}
+		if mailer, err = transport.NewSMTPMailer(cfg.SMTPURL, helo); err != nil {
+			return transport.ShareOptions{}, err
+		}
+	}
+	logger.Info("shares", "public_url", cfg.PublicBaseURL, "mail", mode, "system_subject", transport.SystemSubject,
+		"public_ip_limit", cfg.PublicIPLimit.String(), "public_share_limit", cfg.PublicShareLimit.String())
+	return transport.ShareOptions{
+		Store:         store,
+		Mailer:        mailer,
+		MailFrom:      cfg.MailFrom,
+		PublicBaseURL: cfg.PublicBaseURL,
+		PixelKey:      key,
+		IPLimit:       transport.RateLimit{N: cfg.PublicIPLimit.N, Per: cfg.PublicIPLimit.Per},
+		ShareLimit:    transport.RateLimit{N: cfg.PublicShareLimit.N, Per: cfg.PublicShareLimit.Per},
+	}, nil
+}
