@@ -43,6 +43,7 @@ const (
 	reqRead                        // reply with the render summary
 	reqSnapshot                    // reply with a snapshot of the state
 	reqStop                        // stop; sent only once the actor is out of the registry
+	reqVideo                       // reply with the SDK event summary
 )
 
 type request struct {
@@ -54,6 +55,7 @@ type request struct {
 
 type reply struct {
 	render RenderSummary
+	video  VideoSummary
 	snap   Snapshot
 	err    error
 }
@@ -111,6 +113,8 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		a.apply(r.seq, r.msg, true)
 	case reqRead:
 		r.reply <- reply{render: a.renderState().summary()}
+	case reqVideo:
+		r.reply <- reply{video: a.videoState().summary(a.key.Item)}
 	case reqSnapshot:
 		b, err := a.state.encode()
 		if err != nil {
@@ -160,6 +164,9 @@ func (a *actor) apply(seq uint64, m *Message, live bool) {
 			recorded := rs.apply(m.Render[i])
 			a.reg.verdicts.deliver(m.Render[i].ID, recorded)
 		}
+	}
+	if len(m.Video) > 0 {
+		a.applyVideo(m)
 	}
 	_ = live // live updates hook in here
 }

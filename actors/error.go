@@ -25,6 +25,7 @@ const (
 	EUnavailable   Code = "unavailable" // try again: JetStream, Postgres or an actor is busy or down
 	EInternal      Code = "internal"
 	EMethodAllowed Code = "method_not_allowed"
+	ETooOld        Code = "too_old" // an SDK event older than 24 hours
 )
 
 // Issues carries per-field validation messages, in the shape of zod's

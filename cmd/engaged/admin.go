@@ -27,6 +27,7 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 	project := fs.String("project", "", "project id")
 	kind := fs.String("kind", string(actors.SecretKey), "key kind: secret or publishable")
 	docURL := fs.String("document-url", "", "document URL of the render")
+	contentID := fs.String("id", "", "content id (default: generated)")
 	if err := fs.Parse(rest); err != nil {
 		return errUsage
 	}
@@ -87,6 +88,13 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 	case "render create":
 		if err = need("project", *project); err == nil {
 			out, err = store.CreateRender(ctx, *project, *docURL)
+		}
+	case "content create":
+		if err = need("project", *project); err == nil {
+			var it actors.Item
+			if it, err = store.CreateContent(ctx, *project, *contentID); err == nil {
+				out = map[string]any{"id": it.ID, "projectId": it.ProjectID, "kind": it.Kind, "createdAt": it.CreatedAt}
+			}
 		}
 	case "render list":
 		if err = need("project", *project); err == nil {

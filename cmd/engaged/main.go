@@ -1,5 +1,5 @@
 // Command engaged is the engagement-event service: `engaged serve` runs the
-// server, `engaged admin …` manages projects, keys and renders.
+// server, `engaged admin …` manages projects, keys, renders and content items.
 package main
 
 import (
@@ -36,6 +36,7 @@ commands:
       key revoke KEY_ID
       render create --project PROJECT_ID [--document-url URL]
       render list --project PROJECT_ID
+      content create --project PROJECT_ID [--id CONTENT_ID]
 `
 
 // run is the whole program; main only calls it, and tests call it too.

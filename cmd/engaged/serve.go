@@ -98,6 +98,7 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 			}
 			return store.Ping(ctx)
 		},
+		Now:    clock,
 		Logger: logger,
 	}, store, reg, log)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
