@@ -513,3 +513,57 @@ func BenchmarkVideoApply(b *testing.B) {
 		i++
 	}
 }
+
+// A full batch of 100 events: the envelope walk plus each event's parse.
+func BenchmarkParseVideoBatch(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"sentAt":"2026-05-03T10:29:59Z","events":[`)
+	for i := 0; i < MaxBatchEvents; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"event":"watchProgress","eventId":"0193c2c3-aaaa-7000-8000-%012d","contentId":"cnt_%d","sessionId":"sess_xyz789","timestamp":"2026-05-03T10:29:58Z","data":{"currentTime":%d.5,"duration":45.2,"percentComplete":34.3,"rendition":"720p"}}`, i, i%10, i%45)
+	}
+	sb.WriteString(`]}`)
+	body := []byte(sb.String())
+	o := ParseOptions{ReceivedAt: recv0}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if !json.Valid(body) {
+			b.Fatal("invalid")
+		}
+		evs, sent, err := SplitVideoBatch(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		o.SentAt = sent
+		for _, raw := range evs {
+			if p := ParseVideoEvent(raw, o); p.Err != nil {
+				b.Fatal(p.Err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*MaxBatchEvents), "ns/event")
+}
+
+// The log message of one item with 10 events, as the edge encodes it and a
+// partition consumer decodes it.
+func BenchmarkVideoMessageCodec(b *testing.B) {
+	m := &Message{Ref: "0123456789abcdef"}
+	for i := 0; i < 10; i++ {
+		m.Video = append(m.Video, VideoEvent{ID: fmt.Sprintf("0193c2c3-aaaa-7000-8000-%012d", i), Type: PlayStart, SessionID: "sess_xyz789",
+			At: recv0.UnixMilli(), Recv: recv0.UnixMilli(), StartupMS: 250, Data: json.RawMessage(`{"startupTime":250,"rendition":"720p","codec":"h264","autoplay":true}`)})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := m.Encode()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := DecodeMessage(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10), "ns/event")
+}
