@@ -74,10 +74,10 @@ const RoleSwipeOut = "out"
 // Times are Unix milliseconds, stamped or checked by the server, so a replay
 // makes the same decisions.
 type VideoEvent struct {
-	ID        string          `json:"id"`             // eventId: the client's, or evt_<UUIDv7>
-	Type      VideoType       `json:"type"`           //
-	Role      string          `json:"role,omitempty"` // "" or RoleSwipeOut
-	Other     string          `json:"other,omitempty"`
+	ID        string          `json:"id"`              // eventId: the client's, or evt_<UUIDv7>
+	Type      VideoType       `json:"type"`            // a documented or custom type
+	Role      string          `json:"role,omitempty"`  // "", or RoleSwipeOut on the swipe's copy for the item left
+	Other     string          `json:"other,omitempty"` // swipe: the other item (from on the event, to on the copy)
 	UserID    string          `json:"userId,omitempty"`
 	DeviceID  string          `json:"deviceId,omitempty"`
 	SessionID string          `json:"sessionId,omitempty"`

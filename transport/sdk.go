@@ -141,9 +141,39 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 	for i, raw := range raws {
 		parsed[i] = actors.ParseVideoEvent(raw, o)
 	}
+	if err := s.rejectUnknownContent(ctx, p.ProjectID, parsed); err != nil {
+		return res, err
+	}
+	groups := groupByItem(p.ProjectID, parsed, res)
+	counted, err := s.publish(ctx, groups, len(parsed))
+	if err != nil {
+		return res, err
+	}
+	for i := range parsed {
+		r := &res.results[i]
+		if r.Status != "" {
+			continue
+		}
+		switch {
+		case !counted[i]:
+			r.Status = statusDuplicate
+		case parsed[i].Adjusted:
+			r.Status = statusAdjusted
+		default:
+			r.Status = statusAccepted
+		}
+		if counted[i] {
+			t := actors.UnixMilli(parsed[i].Event.At)
+			r.Timestamp = &t
+		}
+	}
+	return res, nil
+}
 
-	// Unknown content ids reject their events. Each distinct id is looked
-	// up once per request; registered ids are cached.
+// rejectUnknownContent rejects the valid events whose content ids are not
+// registered in project. Each distinct id is looked up once per request, and
+// registered ids are cached.
+func (s *Server) rejectUnknownContent(ctx context.Context, project string, parsed []actors.ParsedVideoEvent) error {
 	known := map[string]bool{}
 	for i := range parsed {
 		if parsed[i].Err == nil {
@@ -154,9 +184,9 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 		}
 	}
 	for id := range known {
-		ok, err := s.contentExists(ctx, p.ProjectID, id)
+		ok, err := s.contentExists(ctx, project, id)
 		if err != nil {
-			return res, err
+			return err
 		}
 		known[id] = ok
 	}
@@ -177,10 +207,14 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 			ev.Err = &actors.Error{Code: actors.EInvalid, Message: "event refers to an unknown content item", Issues: is}
 		}
 	}
+	return nil
+}
 
-	// Ids: the client's, or one made here. An id repeated inside the request
-	// is a duplicate of its first valid occurrence, which alone is published.
-	groups := map[string]*itemGroup{}
+// groupByItem fills in the results of rejected events and of repeats inside
+// the request, gives events without an eventId one, and returns one message
+// per item holding the records of the rest, in request order.
+func groupByItem(project string, parsed []actors.ParsedVideoEvent, res ingestResult) []*itemGroup {
+	byItem := map[string]*itemGroup{}
 	var order []*itemGroup
 	first := map[string]bool{}
 	for i := range parsed {
@@ -199,88 +233,77 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 			ev.Event.ID = "evt_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
 			r.EventID = ptr(ev.Event.ID)
 		} else if first[ev.Event.ID] {
+			// A repeat of an earlier event of this request, which alone is
+			// published.
 			r.Status = statusDuplicate
 			continue
 		}
 		first[ev.Event.ID] = true
 		for _, rec := range ev.Records() {
-			g := groups[rec.Item]
+			g := byItem[rec.Item]
 			if g == nil {
-				g = &itemGroup{key: actors.Key{Project: p.ProjectID, Item: rec.Item}}
-				groups[rec.Item] = g
+				g = &itemGroup{key: actors.Key{Project: project, Item: rec.Item}}
+				byItem[rec.Item] = g
 				order = append(order, g)
 			}
 			g.msg.Video = append(g.msg.Video, rec.Event)
 			g.events = append(g.events, i)
 		}
 	}
+	return order
+}
 
-	// Register for every verdict, then publish every message, then await
-	// the acks: one round trip for the request, however many items.
+// publish registers for every verdict, publishes every message, then awaits
+// the acks (one round trip for the request however many items it touches)
+// and the verdicts. It reports, per request index, whether any record of the
+// event was counted.
+func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]bool, error) {
 	var dones []func()
 	defer func() {
 		for _, done := range dones {
 			done()
 		}
 	}()
-	for _, g := range order {
+	for _, g := range groups {
 		g.msg.Ref = newRef()
 		for j := range g.msg.Video {
 			wait, done := s.engine.Expect(actors.VideoVerdictKey(g.msg.Ref, j))
 			g.waits, dones = append(g.waits, wait), append(dones, done)
 		}
 	}
-	for _, g := range order {
+	for _, g := range groups {
 		payload, err := g.msg.Encode()
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		if g.ack, err = s.log.publishAck(g.key, videoMsgID(g.key, g.msg.Video), payload); err != nil {
-			return res, err
+			return nil, err
 		}
 	}
-	for _, g := range order {
+	for _, g := range groups {
 		pa, err := g.ack(ctx)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		g.dup = pa.Duplicate
 	}
-	counted := make([]bool, len(parsed))
-	for _, g := range order {
+	counted := make([]bool, n)
+	for _, g := range groups {
 		if g.dup {
-			// The same message was stored moments ago by an earlier try of
-			// this request; its events are duplicates of that one's.
+			// JetStream stored this very message moments ago, from an
+			// earlier try of this request; its events are duplicates of
+			// that one's, and their verdicts went to that try.
 			continue
 		}
 		for j, wait := range g.waits {
 			v, err := wait(ctx)
 			if err != nil {
-				return res, err
+				return nil, err
 			}
 			counted[g.events[j]] = counted[g.events[j]] || v
 		}
 	}
-
-	for i := range parsed {
-		r := &res.results[i]
-		if r.Status != "" {
-			continue
-		}
-		switch {
-		case !counted[i]:
-			r.Status = statusDuplicate
-		case parsed[i].Adjusted:
-			r.Status = statusAdjusted
-		default:
-			r.Status = statusAccepted
-		}
-		if counted[i] {
-			t := actors.UnixMilli(parsed[i].Event.At)
-			r.Timestamp = &t
-		}
-	}
-	return res, nil
+	return counted, nil
 }
 
 // newRef returns a reference unique among messages in flight.
