@@ -44,6 +44,7 @@ const (
 	reqSnapshot                    // reply with a snapshot of the state
 	reqStop                        // stop; sent only once the actor is out of the registry
 	reqShares                      // reply with the render's per-share counts
+	reqVideo                       // reply with the SDK event summary
 )
 
 type request struct {
@@ -58,6 +59,7 @@ type reply struct {
 	state  *stateSnapshot         // for reqSnapshot, encoded by the caller
 	seq    uint64                 // for reqSnapshot
 	shares map[string]ShareCounts // for reqShares
+	video  *VideoSummary          // for reqVideo
 	err    error
 }
 
@@ -112,6 +114,8 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		a.read(r)
 	case reqShares:
 		a.shares(r)
+	case reqVideo:
+		a.video(r)
 	case reqSnapshot:
 		a.snapshot(r)
 	}
@@ -149,6 +153,12 @@ func (a *actor) read(r *request) {
 		sum = a.state.render.summary()
 	}
 	r.reply <- reply{render: &sum}
+}
+
+//go:noinline
+func (a *actor) video(r *request) {
+	sum := a.videoState().summary(a.key.Item)
+	r.reply <- reply{video: &sum}
 }
 
 //go:noinline
@@ -199,6 +209,9 @@ func (a *actor) apply(seq uint64, m *Message, live bool) {
 			recorded := rs.apply(m.Render[i])
 			a.reg.verdicts.deliver(m.Render[i].ID, recorded)
 		}
+	}
+	if len(m.Video) > 0 {
+		a.applyVideo(m)
 	}
 	_ = live // live updates hook in here
 }

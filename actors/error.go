@@ -27,6 +27,7 @@ const (
 	EMethodAllowed Code = "method_not_allowed"
 	EGone          Code = "gone"        // the thing existed and was withdrawn (a revoked share link)
 	EMailFailed    Code = "mail_failed" // the mail server refused the message or could not be reached
+	ETooOld        Code = "too_old"     // an SDK event older than 24 hours
 )
 
 // Issues carries per-field validation messages, in the shape of zod's

@@ -7,6 +7,10 @@ import "encoding/json"
 // JetStream message per item per request, not one per event.
 type Message struct {
 	Render []RenderEvent `json:"render,omitempty"`
+	Video  []VideoEvent  `json:"video,omitempty"`
+	// Ref is unique per published message; verdicts of its SDK events are
+	// keyed by it (VideoVerdictKey).
+	Ref string `json:"ref,omitempty"`
 }
 
 // Encode returns the wire form of m.
@@ -31,10 +35,12 @@ type Snapshot struct {
 // itemState is everything an actor keeps for its item.
 type itemState struct {
 	render *renderState // nil until the item sees a render event or read
+	video  *videoState  // nil until the item sees an SDK event or read
 }
 
 type stateSnapshot struct {
 	Render *renderSnapshot `json:"render,omitempty"`
+	Video  *videoSnapshot  `json:"video,omitempty"`
 }
 
 // snapshot copies the state into its persisted form. The actor calls it; the
@@ -43,6 +49,9 @@ func (s *itemState) snapshot() *stateSnapshot {
 	var ss stateSnapshot
 	if s.render != nil {
 		ss.Render = s.render.snapshot()
+	}
+	if s.video != nil {
+		ss.Video = s.video.snapshot()
 	}
 	return &ss
 }
@@ -57,6 +66,13 @@ func restoreState(b []byte) (itemState, error) {
 	var s itemState
 	if ss.Render != nil {
 		s.render = restoreRender(ss.Render)
+	}
+	if ss.Video != nil {
+		v, err := restoreVideo(ss.Video)
+		if err != nil {
+			return itemState{}, err
+		}
+		s.video = v
 	}
 	return s, nil
 }

@@ -151,6 +151,24 @@ func (r *Registry) Read(ctx context.Context, k Key) (RenderSummary, error) {
 	}
 }
 
+// ReadContent returns the SDK event summary of item k as its actor sees it
+// now.
+func (r *Registry) ReadContent(ctx context.Context, k Key) (VideoSummary, error) {
+	req := &request{kind: reqVideo, reply: make(chan reply, 1)}
+	if _, err := r.send(ctx, k, req); err != nil {
+		return VideoSummary{}, err
+	}
+	select {
+	case rep := <-req.reply:
+		if rep.err != nil {
+			return VideoSummary{}, rep.err
+		}
+		return *rep.video, nil
+	case <-ctx.Done():
+		return VideoSummary{}, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
+	}
+}
+
 // Expect registers interest in the outcome of event id before it is
 // published. wait returns true if the event was recorded, false if the
 // dedupe rule dropped it; done must be called when the caller stops waiting.

@@ -16,7 +16,7 @@ import (
 // decides it.
 func status(c actors.Code) int {
 	switch c {
-	case actors.EInvalidJSON, actors.EInvalid:
+	case actors.EInvalidJSON, actors.EInvalid, actors.ETooOld:
 		return http.StatusBadRequest
 	case actors.EUnauthorized:
 		return http.StatusUnauthorized

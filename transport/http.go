@@ -21,11 +21,13 @@ import (
 type Directory interface {
 	Authenticate(ctx context.Context, secret string) (actors.Principal, error)
 	GetItem(ctx context.Context, projectID, id, kind string) (actors.Item, error)
+	CreateContent(ctx context.Context, projectID, id string) (actors.Item, error)
 }
 
 // Engine is what the HTTP API needs of the actors (actors.Registry).
 type Engine interface {
 	Read(ctx context.Context, k actors.Key) (actors.RenderSummary, error)
+	ReadContent(ctx context.Context, k actors.Key) (actors.VideoSummary, error)
 	Expect(eventID string) (wait func(context.Context) (bool, error), done func())
 	ShareCounts(ctx context.Context, k actors.Key) (map[string]actors.ShareCounts, error)
 }
@@ -37,6 +39,7 @@ type HTTPOptions struct {
 	TrustedProxies   []netip.Prefix
 	RequestTimeout   time.Duration
 	Ready            func(context.Context) error // for /readyz
+	Now              func() time.Time            // receive-time clock of SDK events; nil = time.Now
 	Logger           *slog.Logger
 	Shares           ShareOptions // share links, public page, e-mail, pixel (shares.go)
 }
@@ -115,6 +118,12 @@ func (s *Server) routes() {
 	s.app.Post("/s/:shareId/print", s.postSharePrint)
 	s.app.Get("/p/:token", s.getPixel)
 	s.app.Get("/stats", s.getStats)
+
+	// SDK events.
+	v1.Post("/events", s.postEvent) // publishable or secret key
+	v1.Post("/events/batch", s.postEventBatch)
+	v1.Post("/contents", s.secretOnly, s.postContent)
+	v1.Get("/contents/:id/engagement", s.secretOnly, s.getContentEngagement)
 }
 
 // App exposes the Fiber app for app.Test in tests.

@@ -120,10 +120,11 @@ func parseSubject(s string) (part int, k actors.Key, ok bool) {
 
 // PublishAsync stores payload on k's subject. msgID becomes Nats-Msg-Id, so
 // a retried publish is stored once. The returned wait blocks until JetStream
-// has stored the message (its sequence) or failed; callers publish several
-// messages and then wait on each, so a request costs one round trip however
-// many items it touches.
-func (l *Log) PublishAsync(k actors.Key, msgID string, payload []byte) (wait func(ctx context.Context) (uint64, error), err error) {
+// has stored the message or failed; its PubAck carries the sequence, and
+// Duplicate when JetStream already held msgID (nothing new was stored).
+// Callers publish several messages and then wait on each, so a request
+// costs one round trip however many items it touches.
+func (l *Log) PublishAsync(k actors.Key, msgID string, payload []byte) (wait func(ctx context.Context) (*jetstream.PubAck, error), err error) {
 	m := nats.NewMsg(l.Subject(k))
 	m.Data = payload
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
@@ -131,23 +132,23 @@ func (l *Log) PublishAsync(k actors.Key, msgID string, payload []byte) (wait fun
 	if err != nil {
 		return nil, unavailable("event log is overloaded", err)
 	}
-	return func(ctx context.Context) (uint64, error) {
+	return func(ctx context.Context) (*jetstream.PubAck, error) {
 		select {
 		case ack := <-f.Ok():
-			return ack.Sequence, nil
+			return ack, nil
 		case err := <-f.Err():
-			return 0, unavailable("event log did not store the event", err)
+			return nil, unavailable("event log did not store the event", err)
 		case <-ctx.Done():
-			return 0, unavailable("event log did not answer in time", ctx.Err())
+			return nil, unavailable("event log did not answer in time", ctx.Err())
 		}
 	}, nil
 }
 
 // Publish is PublishAsync followed by its wait.
-func (l *Log) Publish(ctx context.Context, k actors.Key, msgID string, payload []byte) (uint64, error) {
+func (l *Log) Publish(ctx context.Context, k actors.Key, msgID string, payload []byte) (*jetstream.PubAck, error) {
 	wait, err := l.PublishAsync(k, msgID, payload)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	return wait(ctx)
 }

@@ -60,18 +60,18 @@ func TestPublishReplay(t *testing.T) {
 		if i%3 == 0 {
 			k = b
 		}
-		seq, err := l.Publish(ctx, k, fmt.Sprintf("id-%d", i), msg(fmt.Sprintf("e%d", i)))
+		ack, err := l.Publish(ctx, k, fmt.Sprintf("id-%d", i), msg(fmt.Sprintf("e%d", i)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if k == a {
-			seqs = append(seqs, seq)
+			seqs = append(seqs, ack.Sequence)
 		}
 	}
 	// A retried publish (same Nats-Msg-Id) is stored once.
 	again, err := l.Publish(ctx, a, "id-1", msg("e1"))
-	if err != nil || again != seqs[0] {
-		t.Fatalf("duplicate publish: seq %d (first %d), %v", again, seqs[0], err)
+	if err != nil || again.Sequence != seqs[0] || !again.Duplicate {
+		t.Fatalf("duplicate publish: %+v (first seq %d), %v", again, seqs[0], err)
 	}
 	for _, after := range []uint64{0, seqs[10], seqs[len(seqs)-1]} {
 		var got []uint64

@@ -28,6 +28,7 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 	project := fs.String("project", "", "project id")
 	kind := fs.String("kind", string(actors.SecretKey), "key kind: secret or publishable")
 	docURL := fs.String("document-url", "", "document URL of the render")
+	contentID := fs.String("id", "", "content id (default: generated)")
 	if err := fs.Parse(rest); err != nil {
 		return errUsage
 	}
@@ -85,6 +86,13 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 		if err = need("project", *project); err == nil {
 			if err = checkDocumentURL(*docURL); err == nil {
 				out, err = store.CreateRender(ctx, *project, *docURL)
+			}
+		}
+	case "content create":
+		if err = need("project", *project); err == nil {
+			var it actors.Item
+			if it, err = store.CreateContent(ctx, *project, *contentID); err == nil {
+				out = map[string]any{"id": it.ID, "projectId": it.ProjectID, "kind": it.Kind, "createdAt": it.CreatedAt}
 			}
 		}
 	case "render list":

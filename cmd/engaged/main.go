@@ -1,5 +1,5 @@
 // Command engaged is the engagement-event service: `engaged serve` runs the
-// server, `engaged admin …` manages projects, keys and renders.
+// server, `engaged admin …` manages projects, keys, renders and content items.
 package main
 
 import (
@@ -39,6 +39,7 @@ commands:
       key revoke KEY_ID
       render create --project PROJECT_ID [--document-url URL]
       render list --project PROJECT_ID
+      content create --project PROJECT_ID [--id CONTENT_ID]
   bench [flags] [scenario ...]
                         load-test a running engaged (bench -h lists scenarios and flags)
 `

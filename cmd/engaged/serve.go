@@ -105,6 +105,7 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 			}
 			return store.Ping(ctx)
 		},
+		Now:    clock,
 		Logger: logger,
 		Shares: shares,
 	}, store, reg, log)

@@ -1,0 +1,653 @@
+package actors
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SDK event validation. ParseVideoEvent turns one wire event into the
+// VideoEvent the log stores, or into the field errors that reject it; it is a
+// pure function of the bytes and the request's receive time, so it runs at
+// the edge, once per event, before anything is published.
+
+// Timestamp rules.
+const (
+	MaxFutureSkew = 5 * time.Minute // a later timestamp is set to the receive time ("adjusted")
+	MaxEventAge   = 24 * time.Hour  // an older timestamp is rejected (too_old)
+)
+
+// Limits of one event's fields.
+const (
+	MaxEventIDLen  = 128  // eventId: printable ASCII without spaces
+	MaxStringLen   = 256  // userId, deviceId, sessionId and the data strings
+	MaxMessageLen  = 1024 // error.errorMessage
+	MaxSeconds     = 86400
+	MaxStartupMS   = 3_600_000
+	MaxRebufferMS  = 86_400_000
+	MaxCount       = 1_000_000 // position, loopCount
+	DefaultDataMax = 8 << 10
+)
+
+// ParseOptions is what one request gives every event it carries.
+type ParseOptions struct {
+	ReceivedAt   time.Time
+	SentAt       *time.Time // the batch's sentAt, used for events without their own
+	MaxDataBytes int        // encoded size limit of data; 0 = DefaultDataMax
+}
+
+// ParsedVideoEvent is the outcome of ParseVideoEvent.
+type ParsedVideoEvent struct {
+	// Event is what the log stores when Err is nil. Its ID is the client's
+	// eventId when that was a valid one (also when the event is rejected,
+	// so results can name it), and empty otherwise: the edge makes one.
+	Event     VideoEvent
+	ContentID string // the item the event is about; for a swipe, the item swiped to
+	// ContentField names the member ContentID came from ("contentId", or
+	// "data.toContentId" for a swipe without contentId), for field errors.
+	ContentField string
+	FromID       string // swipe only: the item swiped away from
+	Adjusted     bool   // the timestamp was more than MaxFutureSkew ahead and was set to ReceivedAt
+	Err          *Error // EInvalid with Issues, or ETooOld
+}
+
+// field kinds of the data schemas
+type kind uint8
+
+const (
+	kString kind = iota
+	kInt
+	kNumber
+	kBool
+	kID   // a content id
+	kCode // a string or an integer, kept as a string (errorCode)
+)
+
+type fieldSpec struct {
+	name     string
+	kind     kind
+	required bool
+	min, max float64  // numbers
+	maxLen   int      // strings; 0 = MaxStringLen
+	enum     []string // strings
+}
+
+// EntryPoints are the documented impression entry points.
+var EntryPoints = []string{"feed", "search", "direct", "share"}
+
+// videoSchemas are the data fields of each documented type. The README's
+// validation table is this table. swipe's toContentId and watchTime have
+// fallbacks (contentId, watchTimeOnFrom) and are checked in ParseVideoEvent.
+var videoSchemas = map[VideoType][]fieldSpec{
+	Impression: {
+		{name: "position", kind: kInt, required: true, max: MaxCount},
+		{name: "entryPoint", kind: kString, enum: EntryPoints},
+		{name: "feedId", kind: kString},
+	},
+	PlayStart: {
+		{name: "startupTime", kind: kInt, required: true, max: MaxStartupMS},
+		{name: "rendition", kind: kString},
+		{name: "codec", kind: kString},
+		{name: "autoplay", kind: kBool},
+	},
+	WatchProgress: {
+		{name: "currentTime", kind: kNumber, required: true, max: MaxSeconds},
+		{name: "duration", kind: kNumber, required: true, max: MaxSeconds},
+		{name: "percentComplete", kind: kNumber, max: 100},
+		{name: "rendition", kind: kString},
+	},
+	Completion: {
+		{name: "watchTime", kind: kNumber, required: true, max: MaxSeconds},
+		// Required by the seed's table, yet its own batch example sends a
+		// completion without it; absent means false.
+		{name: "looped", kind: kBool},
+		{name: "loopCount", kind: kInt, max: MaxCount},
+	},
+	Swipe: {
+		{name: "fromContentId", kind: kID, required: true},
+		{name: "toContentId", kind: kID},
+		{name: "watchTime", kind: kNumber, max: MaxSeconds},
+		{name: "watchTimeOnFrom", kind: kNumber, max: MaxSeconds},
+		{name: "direction", kind: kString},
+	},
+	Like: {},
+	SocialShare: {
+		{name: "platform", kind: kString, required: true, maxLen: MaxIDLen},
+	},
+	Save: {},
+	Rebuffer: {
+		{name: "duration", kind: kInt, required: true, max: MaxRebufferMS},
+		{name: "currentTime", kind: kNumber, required: true, max: MaxSeconds},
+		{name: "rendition", kind: kString},
+	},
+	QualityChange: {
+		{name: "fromQuality", kind: kString, required: true},
+		{name: "toQuality", kind: kString, required: true},
+	},
+	PlaybackError: {
+		{name: "errorCode", kind: kCode, required: true, maxLen: MaxIDLen},
+		{name: "errorMessage", kind: kString, required: true, maxLen: MaxMessageLen},
+	},
+}
+
+// wireEvent is one event as sent. Members stay raw until checked, so a wrong
+// type becomes a field error instead of failing the whole decode.
+type wireEvent struct {
+	Event, EventID, ContentID, UserID, DeviceID, SessionID, Timestamp, SentAt, Data []byte
+}
+
+func (w *wireEvent) set(key, v []byte) {
+	switch string(key) {
+	case "event":
+		w.Event = v
+	case "eventId":
+		w.EventID = v
+	case "contentId":
+		w.ContentID = v
+	case "userId":
+		w.UserID = v
+	case "deviceId":
+		w.DeviceID = v
+	case "sessionId":
+		w.SessionID = v
+	case "timestamp":
+		w.Timestamp = v
+	case "sentAt":
+		w.SentAt = v
+	case "data":
+		w.Data = v
+	}
+}
+
+// maxFields bounds the fields of one data schema.
+const maxFields = 8
+
+// dataValues holds the checked data fields of one event, by schema position.
+type dataValues struct {
+	specs []fieldSpec
+	v     [maxFields]struct {
+		s  string
+		n  float64
+		ok bool
+	}
+}
+
+func (d *dataValues) lookup(name string) int {
+	for i := range d.specs {
+		if d.specs[i].name == name {
+			if d.v[i].ok {
+				return i
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
+func (d *dataValues) str(name string) (string, bool) {
+	if i := d.lookup(name); i >= 0 {
+		return d.v[i].s, true
+	}
+	return "", false
+}
+
+func (d *dataValues) num(name string) (float64, bool) {
+	if i := d.lookup(name); i >= 0 {
+		return d.v[i].n, true
+	}
+	return 0, false
+}
+
+// ParseVideoEvent validates one wire event.
+func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
+	var out ParsedVideoEvent
+	is := &Issues{FormErrors: []string{}}
+	fail := func() ParsedVideoEvent {
+		if is.FieldErrors == nil {
+			is.FieldErrors = map[string][]string{}
+		}
+		out.Err = &Error{Code: EInvalid, Message: "event does not match the schema", Issues: is}
+		return out
+	}
+	var w wireEvent
+	if k := rawKind(raw); k != "object" {
+		is.FormErrors = append(is.FormErrors, "Expected object, received "+k)
+		return fail()
+	}
+	if err := eachMember(raw, w.set); err != nil {
+		is.FormErrors = append(is.FormErrors, "Invalid object")
+		return fail()
+	}
+	ev := &out.Event
+
+	if v, ok := present(w.EventID); ok {
+		if s, err := rawString(v); err != nil {
+			is.Add("eventId", expected("string", v))
+		} else if !validEventID(s) {
+			is.Add("eventId", "Must be 1 to "+strconv.Itoa(MaxEventIDLen)+" printable ASCII characters without spaces")
+		} else {
+			ev.ID = s
+		}
+	}
+	typ := VideoType("")
+	if v, ok := present(w.Event); !ok {
+		is.Add("event", "Required")
+	} else if s, err := rawString(v); err != nil {
+		is.Add("event", expected("string", v))
+	} else if typ = VideoType(s); !typ.Valid() {
+		is.Add("event", "Invalid event type. Expected one of "+typeList()+", or a custom type 'custom_<name>' ([A-Za-z0-9_], 64 characters at most), received '"+truncate(s, 64)+"'")
+		typ = ""
+	}
+	ev.Type = typ
+
+	if v, ok := present(w.ContentID); ok {
+		if s, err := rawString(v); err != nil {
+			is.Add("contentId", expected("string", v))
+		} else if !ValidID(s) {
+			is.Add("contentId", invalidID)
+		} else {
+			out.ContentID, out.ContentField = s, "contentId"
+		}
+	} else if typ != Swipe {
+		is.Add("contentId", "Required")
+	}
+	ev.UserID = optString(is, "userId", w.UserID, MaxStringLen)
+	ev.DeviceID = optString(is, "deviceId", w.DeviceID, MaxStringLen)
+	ev.SessionID = optString(is, "sessionId", w.SessionID, MaxStringLen)
+	ts, hasTS := optTime(is, "timestamp", w.Timestamp)
+	sentAt, hasSent := optTime(is, "sentAt", w.SentAt)
+
+	var dv dataValues
+	if v, ok := present(w.Data); ok {
+		if rawKind(v) != "object" {
+			is.Add("data", expected("object", v))
+		} else {
+			limit := o.MaxDataBytes
+			if limit <= 0 {
+				limit = DefaultDataMax
+			}
+			// Kept as sent: encoding a RawMessage compacts it anyway.
+			if len(v) > limit {
+				is.Add("data", "Data exceeds the limit of "+strconv.Itoa(limit)+" bytes")
+			} else {
+				ev.Data = v
+			}
+		}
+	}
+	if typ != "" && !typ.Custom() {
+		dv = checkData(is, typ, ev.Data)
+	}
+	if typ == Swipe {
+		out.FromID, _ = dv.str("fromContentId")
+		to, hasTo := dv.str("toContentId")
+		switch {
+		case hasTo && out.ContentID != "" && to != out.ContentID:
+			is.Add("data.toContentId", "Must equal contentId when both are given")
+		case hasTo:
+			out.ContentID, out.ContentField = to, "data.toContentId"
+		case out.ContentID == "" && len(is.FieldErrors["contentId"]) == 0:
+			is.Add("data.toContentId", "Required")
+		}
+		if out.FromID != "" && out.FromID == out.ContentID {
+			is.Add("data.fromContentId", "Must differ from toContentId")
+		}
+		wt, hasWT := dv.num("watchTime")
+		if !hasWT {
+			wt, hasWT = dv.num("watchTimeOnFrom")
+		}
+		if !hasWT && len(is.FieldErrors["data.watchTime"]) == 0 && len(is.FieldErrors["data.watchTimeOnFrom"]) == 0 && len(is.FieldErrors["data"]) == 0 {
+			is.Add("data.watchTime", "Required")
+		}
+		ev.WatchTime, ev.Other = wt, out.FromID
+	}
+	if !is.Empty() {
+		return fail()
+	}
+
+	switch typ {
+	case PlayStart:
+		n, _ := dv.num("startupTime")
+		ev.StartupMS = int64(n)
+	case Completion:
+		ev.WatchTime, _ = dv.num("watchTime")
+		n, _ := dv.num("loopCount")
+		ev.Loops = int64(n)
+	case Rebuffer:
+		n, _ := dv.num("duration")
+		ev.StallMS = int64(n)
+	case PlaybackError:
+		ev.Code, _ = dv.str("errorCode")
+	case SocialShare:
+		ev.Code, _ = dv.str("platform")
+	}
+
+	recv := o.ReceivedAt.UTC().Truncate(time.Millisecond)
+	at := recv
+	if hasTS {
+		at = ts
+		if !hasSent && o.SentAt != nil {
+			sentAt, hasSent = *o.SentAt, true
+		}
+		if hasSent {
+			// The device's clock is off by sentAt − receivedAt (less the
+			// network time, which is small next to real skews).
+			at = ts.Add(recv.Sub(sentAt))
+		}
+	}
+	if at.After(recv.Add(MaxFutureSkew)) {
+		at, out.Adjusted = recv, true
+	}
+	ev.At, ev.Recv = at.UnixMilli(), recv.UnixMilli()
+	if recv.Sub(at) > MaxEventAge {
+		is.Add("timestamp", "Event is older than 24 hours ("+NewTime(at).Format(TimeLayout)+" after clock-skew correction)")
+		out.Err = &Error{Code: ETooOld, Message: "event is older than 24 hours and is not processed", Issues: is}
+	}
+	return out
+}
+
+const invalidID = "Invalid contentId: 1 to 64 characters of letters, digits, '_' and '-'"
+
+// checkData validates data (compacted, or nil) against typ's schema.
+func checkData(is *Issues, typ VideoType, data json.RawMessage) dataValues {
+	specs := videoSchemas[typ]
+	dv := dataValues{specs: specs}
+	if len(specs) == 0 {
+		return dv
+	}
+	var raw [maxFields][]byte
+	if data != nil {
+		err := eachMember(data, func(key, val []byte) {
+			for i := range specs {
+				if specs[i].name == string(key) {
+					raw[i] = val
+				}
+			}
+		})
+		if err != nil {
+			is.Add("data", "Invalid object")
+			return dv
+		}
+	} else if len(is.FieldErrors["data"]) > 0 {
+		return dv // the data error says it all
+	}
+	for fi, f := range specs {
+		key := "data." + f.name
+		v, ok := present(raw[fi])
+		val := &dv.v[fi]
+		if !ok {
+			if f.required {
+				is.Add(key, "Required")
+			}
+			continue
+		}
+		maxLen := f.maxLen
+		if maxLen == 0 {
+			maxLen = MaxStringLen
+		}
+		switch f.kind {
+		case kString, kID:
+			s, err := rawString(v)
+			switch {
+			case err != nil:
+				is.Add(key, expected("string", v))
+			case f.kind == kID && !ValidID(s):
+				is.Add(key, invalidID)
+			case f.kind == kString && f.required && s == "":
+				is.Add(key, "String must contain at least 1 character(s)")
+			case len(s) > maxLen:
+				is.Add(key, "String must contain at most "+strconv.Itoa(maxLen)+" character(s)")
+			case f.enum != nil && !contains(f.enum, s):
+				is.Add(key, "Invalid enum value. Expected '"+strings.Join(f.enum, "' | '")+"', received '"+truncate(s, 64)+"'")
+			default:
+				val.s, val.ok = s, true
+			}
+		case kCode:
+			if rawKind(v) == "number" {
+				n, err := strconv.ParseInt(string(v), 10, 64)
+				if err != nil {
+					is.Add(key, "Expected string or integer, received float")
+				} else {
+					val.s, val.ok = strconv.FormatInt(n, 10), true
+				}
+				continue
+			}
+			s, err := rawString(v)
+			switch {
+			case err != nil:
+				is.Add(key, expected("string or integer", v))
+			case s == "":
+				is.Add(key, "String must contain at least 1 character(s)")
+			case len(s) > maxLen:
+				is.Add(key, "String must contain at most "+strconv.Itoa(maxLen)+" character(s)")
+			default:
+				val.s, val.ok = s, true
+			}
+		case kBool:
+			if k := rawKind(v); k != "boolean" {
+				is.Add(key, expected("boolean", v))
+			} else {
+				val.ok = true
+			}
+		case kInt, kNumber:
+			if k := rawKind(v); k != "number" {
+				want := "number"
+				if f.kind == kInt {
+					want = "integer"
+				}
+				is.Add(key, expected(want, v))
+				continue
+			}
+			n, err := strconv.ParseFloat(string(v), 64)
+			switch {
+			case err != nil || math.IsInf(n, 0):
+				is.Add(key, "Number is out of range")
+			case f.kind == kInt && n != math.Trunc(n):
+				is.Add(key, "Expected integer, received float")
+			case n < f.min:
+				is.Add(key, "Number must be greater than or equal to "+fmtNum(f.min))
+			case f.max > 0 && n > f.max:
+				is.Add(key, "Number must be less than or equal to "+fmtNum(f.max))
+			default:
+				val.n, val.ok = n, true
+			}
+		}
+	}
+	return dv
+}
+
+func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func typeList() string {
+	var b strings.Builder
+	for i, t := range VideoTypes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(t))
+	}
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func validEventID(s string) bool {
+	if len(s) == 0 || len(s) > MaxEventIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// present returns v unless it is absent or null.
+func present(v json.RawMessage) (json.RawMessage, bool) {
+	if len(v) == 0 || rawKind(v) == "null" {
+		return nil, false
+	}
+	return v, true
+}
+
+func optString(is *Issues, key string, v json.RawMessage, maxLen int) string {
+	v, ok := present(v)
+	if !ok {
+		return ""
+	}
+	s, err := rawString(v)
+	if err != nil {
+		is.Add(key, expected("string", v))
+		return ""
+	}
+	if len(s) > maxLen {
+		is.Add(key, "String must contain at most "+strconv.Itoa(maxLen)+" character(s)")
+		return ""
+	}
+	return s
+}
+
+// optTime parses an optional ISO-8601 date-time with a zone (RFC 3339).
+func optTime(is *Issues, key string, v json.RawMessage) (time.Time, bool) {
+	v, ok := present(v)
+	if !ok {
+		return time.Time{}, false
+	}
+	s, err := rawString(v)
+	if err != nil {
+		is.Add(key, expected("string", v))
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		is.Add(key, "Invalid datetime: expected ISO 8601 with a time zone, such as 2024-02-04T12:00:00Z")
+		return time.Time{}, false
+	}
+	return t.UTC().Truncate(time.Millisecond), true
+}
+
+func expected(want string, v json.RawMessage) string {
+	return "Expected " + want + ", received " + rawKind(v)
+}
+
+var errNotString = errors.New("not a string")
+
+func rawString(v json.RawMessage) (string, error) {
+	if rawKind(v) != "string" {
+		return "", errNotString
+	}
+	// Fast path: no escapes.
+	if len(v) >= 2 && bytes.IndexByte(v[1:len(v)-1], '\\') < 0 && bytes.IndexByte(v[1:len(v)-1], '"') < 0 {
+		return string(v[1 : len(v)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(v, &s)
+	return s, err
+}
+
+// rawKind names the JSON type of a value, as zod does.
+func rawKind(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "undefined"
+	}
+	switch v[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	default:
+		return "number"
+	}
+}
+
+// VideoRecord is one log record of an SDK event, for one item.
+type VideoRecord struct {
+	Item  string
+	Event VideoEvent
+}
+
+// Records returns the log records of a valid event: the event for its item
+// and, for a swipe, the RoleSwipeOut copy for the item swiped away from,
+// which carries only what that item counts.
+func (p *ParsedVideoEvent) Records() []VideoRecord {
+	out := []VideoRecord{{Item: p.ContentID, Event: p.Event}}
+	if p.Event.Type == Swipe {
+		ev := p.Event
+		out = append(out, VideoRecord{Item: p.FromID, Event: VideoEvent{
+			ID: ev.ID, Type: Swipe, Role: RoleSwipeOut, Other: p.ContentID,
+			At: ev.At, Recv: ev.Recv, WatchTime: ev.WatchTime,
+		}})
+	}
+	return out
+}
+
+// MaxBatchEvents is the most events one batch request may carry.
+const MaxBatchEvents = 100
+
+// SplitVideoBatch checks the envelope of a batch body, {"events":[…],
+// "sentAt"?}, and returns its events, still raw, and its sentAt. body must be
+// valid JSON. A body outside the envelope fails as a whole (EInvalid), and
+// so does one with more than MaxBatchEvents events; the events themselves
+// are checked one by one with ParseVideoEvent, so a bad one fails alone.
+func SplitVideoBatch(body []byte) (events [][]byte, sentAt *time.Time, err error) {
+	is := &Issues{FormErrors: []string{}, FieldErrors: map[string][]string{}}
+	if k := rawKind(body); k != "object" {
+		is.FormErrors = append(is.FormErrors, "Expected object, received "+k)
+		return nil, nil, &Error{Code: EInvalid, Message: "request body must be a JSON object", Issues: is}
+	}
+	var rawEvents, rawSent []byte
+	if eachMember(body, func(key, val []byte) {
+		switch string(key) {
+		case "events":
+			rawEvents = val
+		case "sentAt":
+			rawSent = val
+		}
+	}) != nil {
+		is.FormErrors = append(is.FormErrors, "Invalid object")
+		return nil, nil, &Error{Code: EInvalid, Message: "request body must be a JSON object", Issues: is}
+	}
+	if v, ok := present(rawEvents); !ok {
+		is.Add("events", "Required")
+	} else if k := rawKind(v); k != "array" {
+		is.Add("events", "Expected array, received "+k)
+	} else if eachElement(v, func(ev []byte) { events = append(events, ev) }) != nil {
+		is.Add("events", "Invalid array")
+	} else if len(events) == 0 {
+		is.Add("events", "Array must contain at least 1 element(s)")
+	} else if len(events) > MaxBatchEvents {
+		is.Add("events", "Array must contain at most "+strconv.Itoa(MaxBatchEvents)+" element(s)")
+	}
+	if t, ok := optTime(is, "sentAt", rawSent); ok {
+		sentAt = &t
+	}
+	if !is.Empty() {
+		return nil, nil, &Error{Code: EInvalid, Message: "request body does not match the schema", Issues: is}
+	}
+	return events, sentAt, nil
+}

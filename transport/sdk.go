@@ -1,0 +1,415 @@
+package transport
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"engaged/actors"
+)
+
+// The SDK events API: POST /v1/events and /v1/events/batch (publishable or
+// secret key), content registration and the per-content read (secret key).
+// Events are decoded and validated once, here; a request's valid events are
+// grouped into one log message per content item, all messages are published
+// at once and their acks awaited together, and each event's verdict
+// (counted, or a duplicate eventId) comes from its item's actor.
+
+// Result statuses of one event.
+const (
+	statusAccepted  = "accepted"
+	statusAdjusted  = "adjusted" // accepted, with its future timestamp set to the server's time
+	statusDuplicate = "duplicate"
+	statusRejected  = "rejected"
+)
+
+// eventResult is results[i] of a batch.
+type eventResult struct {
+	Status    string       `json:"status"`
+	EventID   *string      `json:"eventId"`             // null only for a rejected event that came without a usable eventId
+	Timestamp *actors.Time `json:"timestamp,omitempty"` // accepted and adjusted: the event time as stored
+	Error     *errorBody   `json:"error,omitempty"`     // rejected
+}
+
+type batchResult struct {
+	Received int           `json:"received"` // accepted, adjusted and duplicate: stored or already stored; do not resend
+	Failed   int           `json:"failed"`   // rejected: resending will not help
+	Results  []eventResult `json:"results"`
+}
+
+type envelope struct {
+	Data any  `json:"data"`
+	Meta meta `json:"meta"`
+}
+
+func (s *Server) ok(c *fiber.Ctx, status int, data any) error {
+	return c.Status(status).JSON(envelope{Data: data, Meta: meta{RequestID: requestID(c)}})
+}
+
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+// postEvent serves POST /v1/events: one event. A rejected event is the
+// request's error; otherwise {"received":true,"eventId":…}, also for a
+// duplicate (it was received before).
+func (s *Server) postEvent(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	b, err := body(c, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	if !json.Valid(b) {
+		return actors.Errorf(actors.EInvalidJSON, "request body is not valid JSON")
+	}
+	res, err := s.ingest(ctx, principal(c), [][]byte{b}, nil)
+	if err != nil {
+		return err
+	}
+	if res.errs[0] != nil {
+		return res.errs[0]
+	}
+	return s.ok(c, fiber.StatusOK, fiber.Map{"received": true, "eventId": res.results[0].EventID})
+}
+
+// postEventBatch serves POST /v1/events/batch: up to MaxBatchEvents events,
+// each accepted or rejected on its own.
+func (s *Server) postEventBatch(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	b, err := body(c, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	if !json.Valid(b) {
+		return actors.Errorf(actors.EInvalidJSON, "request body is not valid JSON")
+	}
+	events, sentAt, err := actors.SplitVideoBatch(b)
+	if err != nil {
+		return err
+	}
+	res, err := s.ingest(ctx, principal(c), events, sentAt)
+	if err != nil {
+		return err
+	}
+	out := batchResult{Results: res.results}
+	for _, r := range res.results {
+		if r.Status == statusRejected {
+			out.Failed++
+		} else {
+			out.Received++
+		}
+	}
+	return s.ok(c, fiber.StatusOK, out)
+}
+
+type ingestResult struct {
+	results []eventResult
+	errs    []*actors.Error // the rejection of event i, or nil
+}
+
+// itemGroup is one item's log message in a request.
+type itemGroup struct {
+	key    actors.Key
+	msg    actors.Message
+	events []int // request index of each record in msg.Video
+	waits  []func(context.Context) (bool, error)
+	ack    func(context.Context) (*jetstream.PubAck, error)
+	dup    bool // JetStream already held this exact message: a retried request
+}
+
+// ingest validates raws, publishes the valid ones and collects each event's
+// verdict. An error means nothing can be said about the events: the client
+// retries the whole request, and eventId dedupe makes that safe.
+func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, sentAt *time.Time) (ingestResult, error) {
+	o := actors.ParseOptions{ReceivedAt: s.now(), SentAt: sentAt, MaxDataBytes: s.opts.MaxMetadataBytes}
+	parsed := make([]actors.ParsedVideoEvent, len(raws))
+	res := ingestResult{results: make([]eventResult, len(raws)), errs: make([]*actors.Error, len(raws))}
+	for i, raw := range raws {
+		parsed[i] = actors.ParseVideoEvent(raw, o)
+	}
+	if err := s.rejectUnknownContent(ctx, p.ProjectID, parsed); err != nil {
+		return res, err
+	}
+	groups := groupByItem(p.ProjectID, parsed, res)
+	counted, err := s.publish(ctx, groups, len(parsed))
+	if err != nil {
+		return res, err
+	}
+	for i := range parsed {
+		r := &res.results[i]
+		if r.Status != "" {
+			continue
+		}
+		switch {
+		case !counted[i]:
+			r.Status = statusDuplicate
+		case parsed[i].Adjusted:
+			r.Status = statusAdjusted
+		default:
+			r.Status = statusAccepted
+		}
+		if counted[i] {
+			t := actors.UnixMilli(parsed[i].Event.At)
+			r.Timestamp = &t
+		}
+	}
+	return res, nil
+}
+
+// rejectUnknownContent rejects the valid events whose content ids are not
+// registered in project. Each distinct id is looked up once per request, and
+// registered ids are cached.
+func (s *Server) rejectUnknownContent(ctx context.Context, project string, parsed []actors.ParsedVideoEvent) error {
+	known := map[string]bool{}
+	for i := range parsed {
+		if parsed[i].Err == nil {
+			known[parsed[i].ContentID] = false
+			if parsed[i].FromID != "" {
+				known[parsed[i].FromID] = false
+			}
+		}
+	}
+	for id := range known {
+		ok, err := s.contentExists(ctx, project, id)
+		if err != nil {
+			return err
+		}
+		known[id] = ok
+	}
+	const unknown = "Unknown contentId: no content item with that id in this key's project"
+	for i := range parsed {
+		ev := &parsed[i]
+		if ev.Err != nil {
+			continue
+		}
+		is := &actors.Issues{FormErrors: []string{}}
+		if !known[ev.ContentID] {
+			is.Add(ev.ContentField, unknown)
+		}
+		if ev.FromID != "" && !known[ev.FromID] {
+			is.Add("data.fromContentId", unknown)
+		}
+		if !is.Empty() {
+			ev.Err = &actors.Error{Code: actors.EInvalid, Message: "event refers to an unknown content item", Issues: is}
+		}
+	}
+	return nil
+}
+
+// groupByItem fills in the results of rejected events and of repeats inside
+// the request, gives events without an eventId one, and returns one message
+// per item holding the records of the rest, in request order.
+func groupByItem(project string, parsed []actors.ParsedVideoEvent, res ingestResult) []*itemGroup {
+	byItem := map[string]*itemGroup{}
+	var order []*itemGroup
+	first := map[string]bool{}
+	for i := range parsed {
+		ev := &parsed[i]
+		r := &res.results[i]
+		if ev.Event.ID != "" {
+			r.EventID = ptr(ev.Event.ID)
+		}
+		if ev.Err != nil {
+			r.Status = statusRejected
+			r.Error = &errorBody{Code: ev.Err.Code, Message: ev.Err.Message, Issues: ev.Err.Issues}
+			res.errs[i] = ev.Err
+			continue
+		}
+		if ev.Event.ID == "" {
+			ev.Event.ID = "evt_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+			r.EventID = ptr(ev.Event.ID)
+		} else if first[ev.Event.ID] {
+			// A repeat of an earlier event of this request, which alone is
+			// published.
+			r.Status = statusDuplicate
+			continue
+		}
+		first[ev.Event.ID] = true
+		for _, rec := range ev.Records() {
+			g := byItem[rec.Item]
+			if g == nil {
+				g = &itemGroup{key: actors.Key{Project: project, Item: rec.Item}}
+				byItem[rec.Item] = g
+				order = append(order, g)
+			}
+			g.msg.Video = append(g.msg.Video, rec.Event)
+			g.events = append(g.events, i)
+		}
+	}
+	return order
+}
+
+// publish registers for every verdict, publishes every message, then awaits
+// the acks (one round trip for the request however many items it touches)
+// and the verdicts. It reports, per request index, whether any record of the
+// event was counted.
+func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]bool, error) {
+	var dones []func()
+	defer func() {
+		for _, done := range dones {
+			done()
+		}
+	}()
+	for _, g := range groups {
+		g.msg.Ref = newRef()
+		for j := range g.msg.Video {
+			wait, done := s.engine.Expect(actors.VideoVerdictKey(g.msg.Ref, j))
+			g.waits, dones = append(g.waits, wait), append(dones, done)
+		}
+	}
+	for _, g := range groups {
+		payload, err := g.msg.Encode()
+		if err != nil {
+			return nil, err
+		}
+		if g.ack, err = s.log.PublishAsync(g.key, videoMsgID(g.key, g.msg.Video), payload); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range groups {
+		pa, err := g.ack(ctx)
+		if err != nil {
+			return nil, err
+		}
+		g.dup = pa.Duplicate
+	}
+	counted := make([]bool, n)
+	for _, g := range groups {
+		if g.dup {
+			// JetStream stored this very message moments ago, from an
+			// earlier try of this request; its events are duplicates of
+			// that one's, and their verdicts went to that try.
+			continue
+		}
+		for j, wait := range g.waits {
+			v, err := wait(ctx)
+			if err != nil {
+				return nil, err
+			}
+			counted[g.events[j]] = counted[g.events[j]] || v
+		}
+	}
+	return counted, nil
+}
+
+// newRef returns a reference unique among messages in flight.
+func newRef() string {
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(rand.Uint32())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// videoMsgID is the Nats-Msg-Id of an item's message: a hash of the item and
+// of its records' ids and roles, so a retried request that produces the same
+// message within the stream's duplicate window is stored once.
+func videoMsgID(k actors.Key, evs []actors.VideoEvent) string {
+	h := sha256.New()
+	h.Write([]byte(k.Project))
+	h.Write([]byte{0})
+	h.Write([]byte(k.Item))
+	for i := range evs {
+		h.Write([]byte{0})
+		h.Write([]byte(evs[i].Role))
+		h.Write([]byte{1})
+		h.Write([]byte(evs[i].ID))
+	}
+	return "sdk-" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// contentExists reports whether id is a registered content item of project.
+func (s *Server) contentExists(ctx context.Context, project, id string) (bool, error) {
+	k := actors.Key{Project: project, Item: id}
+	if it, ok := s.items.Get(k.String()); ok {
+		return it.Kind == actors.ContentItem, nil
+	}
+	it, err := s.dir.GetItem(ctx, project, id, actors.ContentItem)
+	if actors.ErrorCode(err) == actors.ENotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.items.Add(k.String(), it)
+	return true, nil
+}
+
+// postContent serves POST /v1/contents: registers a content item, with the
+// given {"id"} or a generated one.
+func (s *Server) postContent(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	b, err := body(c, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var id string
+	if len(strings.TrimSpace(string(b))) > 0 {
+		obj, err := decodeObject(b)
+		if err != nil {
+			return err
+		}
+		if v, ok := obj["id"]; ok && jsonKind(v) != "null" {
+			if id, err = stringField(v); err != nil {
+				is := &actors.Issues{FormErrors: []string{}}
+				is.Add("id", "Expected string, received "+jsonKind(v))
+				return invalid(is)
+			}
+			if id == "" {
+				is := &actors.Issues{FormErrors: []string{}}
+				is.Add("id", "String must contain at least 1 character(s)")
+				return invalid(is)
+			}
+		}
+	}
+	it, err := s.dir.CreateContent(ctx, principal(c).ProjectID, id)
+	if err != nil {
+		return err
+	}
+	s.items.Add(actors.Key{Project: it.ProjectID, Item: it.ID}.String(), it)
+	return s.ok(c, fiber.StatusCreated, contentView(it))
+}
+
+func contentView(it actors.Item) fiber.Map {
+	return fiber.Map{"id": it.ID, "projectId": it.ProjectID, "createdAt": actors.NewTime(it.CreatedAt)}
+}
+
+// getContentEngagement serves GET /v1/contents/:id/engagement. An invalid
+// id, an unregistered one and another project's are the same 404.
+func (s *Server) getContentEngagement(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	id := c.Params("id")
+	p := principal(c)
+	notFound := actors.Errorf(actors.ENotFound, "no content item with that id in this key's project")
+	if !actors.ValidID(id) {
+		return notFound
+	}
+	id = strings.Clone(id)
+	ok, err := s.contentExists(ctx, p.ProjectID, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound
+	}
+	sum, err := s.engine.ReadContent(ctx, actors.Key{Project: p.ProjectID, Item: id})
+	if err != nil {
+		return err
+	}
+	return s.ok(c, fiber.StatusOK, sum)
+}

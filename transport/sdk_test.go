@@ -1,0 +1,65 @@
+package transport
+
+import (
+	"context"
+	"testing"
+
+	"engaged/actors"
+)
+
+// A retried request produces the same per-item message id, and JetStream
+// then reports the duplicate, which the SDK handler answers without waiting
+// for verdicts that will never come.
+func TestPublishAckReportsDuplicate(t *testing.T) {
+	ctx := context.Background()
+	l, _ := startLog(t, 4)
+	k := actors.Key{Project: "p1", Item: "cnt_a"}
+	evs := []actors.VideoEvent{{ID: "e1", Type: actors.Like}, {ID: "e2", Type: actors.Save}}
+	publish := func(ref string) (seq uint64, dup bool) {
+		t.Helper()
+		p, _ := (&actors.Message{Video: evs, Ref: ref}).Encode()
+		wait, err := l.PublishAsync(k, videoMsgID(k, evs), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ack, err := wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence, ack.Duplicate
+	}
+	s1, d1 := publish("r1")
+	s2, d2 := publish("r2") // another try, another ref: same message id
+	if d1 || !d2 || s1 != s2 {
+		t.Fatalf("first seq %d dup %v, retry seq %d dup %v", s1, d1, s2, d2)
+	}
+	var refs []string
+	if err := l.Replay(ctx, k, 0, func(_ uint64, m *actors.Message) { refs = append(refs, m.Ref) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 || refs[0] != "r1" {
+		t.Fatalf("stored %v, want the first try only", refs)
+	}
+}
+
+func TestVideoMsgIDDependsOnItemAndRecords(t *testing.T) {
+	k := actors.Key{Project: "p1", Item: "a"}
+	base := []actors.VideoEvent{{ID: "e1"}, {ID: "e2"}}
+	id := videoMsgID(k, base)
+	others := map[string]string{
+		"other item":    videoMsgID(actors.Key{Project: "p1", Item: "b"}, base),
+		"other project": videoMsgID(actors.Key{Project: "p2", Item: "a"}, base),
+		"other order":   videoMsgID(k, []actors.VideoEvent{{ID: "e2"}, {ID: "e1"}}),
+		"other role":    videoMsgID(k, []actors.VideoEvent{{ID: "e1", Role: actors.RoleSwipeOut}, {ID: "e2"}}),
+		"fewer":         videoMsgID(k, base[:1]),
+		"joined ids":    videoMsgID(k, []actors.VideoEvent{{ID: "e1e2"}}),
+	}
+	for name, other := range others {
+		if other == id {
+			t.Errorf("%s: same message id", name)
+		}
+	}
+	if videoMsgID(k, []actors.VideoEvent{{ID: "e1", Type: actors.Like, At: 5}, {ID: "e2"}}) != id {
+		t.Error("the id must depend only on item, roles and event ids")
+	}
+}
