@@ -13,11 +13,15 @@ type Message struct {
 	Ref string `json:"ref,omitempty"`
 }
 
-// Encode returns the wire form of m.
-func (m *Message) Encode() ([]byte, error) { return json.Marshal(m) }
+// Encode returns the wire form of m: the binary form of codec.go.
+func (m *Message) Encode() ([]byte, error) { return m.appendBinary(nil), nil }
 
-// DecodeMessage parses a log payload.
+// DecodeMessage parses a log payload: the binary form, or JSON (the first
+// format of the log, still readable so an old log replays).
 func DecodeMessage(b []byte) (*Message, error) {
+	if len(b) > 0 && b[0] == codecV1 {
+		return decodeBinary(b)
+	}
 	var m Message
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err

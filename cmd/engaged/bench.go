@@ -48,13 +48,14 @@ const benchUsage = `usage: engaged bench [flags] [scenario ...]
 
 Drives a running engaged over real HTTP. Scenarios:
   ingest-single  partner events, POST /v1/renders/:id/events, with verdicts
+  ingest-batch   SDK batches of --batch events over --items content items, POST /v1/events/batch
   read           GET /v1/renders/:id/engagement over --items renders
   read-mixed     read while partner events arrive at --ingest-rate (default: half of
                  the ingest-single rate measured earlier in the same run)
   raw-js         plain async JetStream publishes of the same bytes (the ruler)
   memory         activate --items renders, report RSS per live actor and after passivation
                  (needs --debug-url: the server's ENGAGED_PPROF_ADDR)
-Default: ingest-single read read-mixed raw-js. It creates its own project, keys and renders
+Default: ingest-batch ingest-single read read-mixed raw-js. It creates its own project, keys and renders
 in the database the server uses (ENGAGED_DATABASE_URL or the private one).
 `
 
@@ -82,7 +83,7 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 	}
 	o.scenarios = fs.Args()
 	if len(o.scenarios) == 0 {
-		o.scenarios = []string{"ingest-single", "read", "read-mixed", "raw-js"}
+		o.scenarios = []string{"ingest-batch", "ingest-single", "read", "read-mixed", "raw-js"}
 	}
 	o.progress = stderr
 	o.url = strings.TrimRight(o.url, "/")
@@ -102,7 +103,8 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 	}
 
 	var results []benchResult
-	var ingestMax float64 // req/s of the last ingest-single, for read-mixed
+	var ingestMax float64      // req/s of the last ingest-single, for read-mixed
+	var lastBatch *benchResult // the last ingest-batch, whose log bytes raw-js publishes again
 	for _, sc := range o.scenarios {
 		var r benchResult
 		switch sc {
@@ -125,8 +127,11 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 			}
 			r, err = benchRead(ctx, mixed, fx)
 			r.Scenario = "read-mixed"
+		case "ingest-batch":
+			r, err = benchIngestBatch(ctx, o, store, fx)
+			lastBatch = &r
 		case "raw-js":
-			r, err = benchRawJetStream(ctx, o)
+			r, err = benchRawJetStream(ctx, o, lastBatch)
 		case "memory":
 			r, err = benchMemory(ctx, o, store, fx)
 		default:
@@ -150,6 +155,8 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 type fixture struct {
 	project, secret string
 	renders         []string
+	publishable     string   // ingest-batch
+	contents        []string // ingest-batch
 }
 
 func newFixture(ctx context.Context, store *persist.Store, n int) (*fixture, error) {
@@ -170,17 +177,19 @@ func newFixture(ctx context.Context, store *persist.Store, n int) (*fixture, err
 
 // benchResult is one scenario's figures. Latencies are in microseconds.
 type benchResult struct {
-	Scenario   string           `json:"scenario"`
-	Duration   float64          `json:"durationSeconds"`
-	Requests   int64            `json:"requests"`
-	Events     int64            `json:"events"`
-	ReqPerSec  float64          `json:"requestsPerSecond"`
-	EvPerSec   float64          `json:"eventsPerSecond"`
-	Bytes      int64            `json:"bytes"`
-	Statuses   map[string]int64 `json:"statuses"`
-	LatencyUS  latency          `json:"latencyMicros"`
-	Note       string           `json:"note,omitempty"`
-	TargetRate int              `json:"targetRate,omitempty"`
+	Scenario     string           `json:"scenario"`
+	Duration     float64          `json:"durationSeconds"`
+	Requests     int64            `json:"requests"`
+	Events       int64            `json:"events"`
+	ReqPerSec    float64          `json:"requestsPerSecond"`
+	EvPerSec     float64          `json:"eventsPerSecond"`
+	Bytes        int64            `json:"bytes"`
+	Statuses     map[string]int64 `json:"statuses"`
+	LatencyUS    latency          `json:"latencyMicros"`
+	Note         string           `json:"note,omitempty"`
+	payloadBytes int              // bytes the scenario's log messages average, for raw-js
+	eventsPerMsg float64          // events per log message, for raw-js
+	TargetRate   int              `json:"targetRate,omitempty"`
 }
 
 type latency struct {

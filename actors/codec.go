@@ -1,0 +1,214 @@
+package actors
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+)
+
+// The log's binary message format. JSON cost about a fifth of the CPU of
+// batch ingest (encode at the edge, decode in the partition consumer), most
+// of it re-validating the raw metadata and data bags; this format copies
+// them as bytes. docs/BENCHMARKS.md has the before and after.
+//
+//	message     = codecV1 str(ref) uvarint(len render) renderEvent* uvarint(len video) videoEvent*
+//	renderEvent = str(id) str(type) str(actorKind) opt(shareId) opt(sourceIp) opt(userAgent)
+//	              bytes(metadata) varint(createdAt unix ms)
+//	videoEvent  = str(id) str(type) str(role) str(other) str(userId) str(deviceId) str(sessionId)
+//	              varint(at) varint(recv) bytes(data) varint(startupMs) f64(watchTime)
+//	              varint(stallMs) varint(loops) str(code)
+//	str, bytes  = uvarint(length) octets       opt = 0x00 | 0x01 str       f64 = 8 octets, little endian
+//
+// A message whose first byte is '{' is the JSON of Message (the log's first
+// format); DecodeMessage reads both.
+const codecV1 byte = 0xB1
+
+var errCodec = errors.New("malformed log message")
+
+func (m *Message) appendBinary(b []byte) []byte {
+	b = append(b, codecV1)
+	b = appendStr(b, m.Ref)
+	b = binary.AppendUvarint(b, uint64(len(m.Render)))
+	for i := range m.Render {
+		e := &m.Render[i]
+		b = appendStr(b, e.ID)
+		b = appendStr(b, string(e.EventType))
+		b = appendStr(b, string(e.ActorKind))
+		b = appendOpt(b, e.ShareID)
+		b = appendOpt(b, e.SourceIP)
+		b = appendOpt(b, e.UserAgent)
+		b = appendBytes(b, e.Metadata)
+		b = binary.AppendVarint(b, e.CreatedAt.UnixMilli())
+	}
+	b = binary.AppendUvarint(b, uint64(len(m.Video)))
+	for i := range m.Video {
+		e := &m.Video[i]
+		b = appendStr(b, e.ID)
+		b = appendStr(b, string(e.Type))
+		b = appendStr(b, e.Role)
+		b = appendStr(b, e.Other)
+		b = appendStr(b, e.UserID)
+		b = appendStr(b, e.DeviceID)
+		b = appendStr(b, e.SessionID)
+		b = binary.AppendVarint(b, e.At)
+		b = binary.AppendVarint(b, e.Recv)
+		b = appendBytes(b, e.Data)
+		b = binary.AppendVarint(b, e.StartupMS)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.WatchTime))
+		b = binary.AppendVarint(b, e.StallMS)
+		b = binary.AppendVarint(b, e.Loops)
+		b = appendStr(b, e.Code)
+	}
+	return b
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+func appendOpt(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, 0)
+	}
+	return appendStr(append(b, 1), *s)
+}
+
+// decoder reads the binary format. Strings are substrings of one copy of
+// the whole message, so decoding allocates once for all of them.
+type decoder struct {
+	s   string // the message
+	b   []byte // the same bytes, for byte fields
+	off int
+	err error
+}
+
+func decodeBinary(b []byte) (*Message, error) {
+	d := &decoder{s: string(b), b: b, off: 1}
+	m := &Message{Ref: d.str()}
+	if n := d.count(); n > 0 {
+		m.Render = make([]RenderEvent, n)
+		for i := range m.Render {
+			e := &m.Render[i]
+			e.ID, e.EventType, e.ActorKind = d.str(), EventType(d.str()), ActorKind(d.str())
+			e.ShareID, e.SourceIP, e.UserAgent = d.opt(), d.opt(), d.opt()
+			e.Metadata = d.bytes()
+			e.CreatedAt = UnixMilli(d.varint())
+		}
+	}
+	if n := d.count(); n > 0 {
+		m.Video = make([]VideoEvent, n)
+		for i := range m.Video {
+			e := &m.Video[i]
+			e.ID, e.Type, e.Role, e.Other = d.str(), VideoType(d.str()), d.str(), d.str()
+			e.UserID, e.DeviceID, e.SessionID = d.str(), d.str(), d.str()
+			e.At, e.Recv = d.varint(), d.varint()
+			e.Data = d.bytes()
+			e.StartupMS = d.varint()
+			if e.WatchTime = math.Float64frombits(d.u64()); math.IsNaN(e.WatchTime) || math.IsInf(e.WatchTime, 0) {
+				d.err = errCodec // never written: validation admits finite numbers only
+			}
+			e.StallMS, e.Loops = d.varint(), d.varint()
+			e.Code = d.str()
+		}
+	}
+	if d.err != nil || d.off != len(b) {
+		return nil, errCodec
+	}
+	return m, nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.err = errCodec
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b[d.off:])
+	if n <= 0 {
+		d.err = errCodec
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+// count reads a slice length, refusing one that the rest of the message
+// could not hold (every event takes at least one byte), so a corrupt length
+// cannot make a huge allocation.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)-d.off) {
+		d.err = errCodec
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) span() (int, int) {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)-d.off) {
+		d.err = errCodec
+		return 0, 0
+	}
+	start := d.off
+	d.off += int(n)
+	return start, d.off
+}
+
+func (d *decoder) str() string {
+	i, j := d.span()
+	return d.s[i:j]
+}
+
+func (d *decoder) bytes() []byte {
+	i, j := d.span()
+	if i == j {
+		return nil
+	}
+	return d.b[i:j:j]
+}
+
+func (d *decoder) opt() *string {
+	if d.err != nil || d.off >= len(d.b) {
+		d.err = errCodec
+		return nil
+	}
+	flag := d.b[d.off]
+	d.off++
+	switch flag {
+	case 0:
+		return nil
+	case 1:
+		s := d.str()
+		return &s
+	}
+	d.err = errCodec
+	return nil
+}
+
+func (d *decoder) u64() uint64 {
+	if d.err != nil || len(d.b)-d.off < 8 {
+		d.err = errCodec
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b[d.off:])
+	d.off += 8
+	return v
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+
+	"fmt"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
+
+	"engaged/actors"
+	"engaged/persist"
+)
+
+// batchFixture adds what ingest-batch needs: a publishable key and content
+// items.
+func (fx *fixture) addContent(ctx context.Context, store *persist.Store, n int) error {
+	if len(fx.contents) >= n {
+		return nil
+	}
+	_, pk, err := store.CreateKey(ctx, fx.project, actors.PublishableKey)
+	if err != nil {
+		return err
+	}
+	fx.publishable = pk
+	for len(fx.contents) < n {
+		it, err := store.CreateContent(ctx, fx.project, fmt.Sprintf("cnt_bench_%d", len(fx.contents)))
+		if err != nil {
+			return err
+		}
+		fx.contents = append(fx.contents, it.ID)
+	}
+	return nil
+}
+
+// sdkEvent writes one valid SDK event of a type that cycles through the
+// common ones, as a player would send them.
+func sdkEvent(b *strings.Builder, content string, i int, now string) {
+	b.WriteString(`{"eventId":"`)
+	b.WriteString(uuid.Must(uuid.NewV7()).String())
+	b.WriteString(`","contentId":"`)
+	b.WriteString(content)
+	b.WriteString(`","userId":"user_`)
+	b.WriteString(strconv.Itoa(rand.IntN(10000)))
+	b.WriteString(`","sessionId":"sess_bench","timestamp":"`)
+	b.WriteString(now)
+	switch i % 5 {
+	case 0:
+		b.WriteString(`","event":"impression","data":{"position":` + strconv.Itoa(i%20) + `,"entryPoint":"feed"}}`)
+	case 1:
+		b.WriteString(`","event":"playStart","data":{"startupTime":` + strconv.Itoa(100+rand.IntN(400)) + `,"rendition":"720p"}}`)
+	case 2:
+		b.WriteString(`","event":"watchProgress","data":{"currentTime":12.5,"duration":45.2,"percentComplete":27.6}}`)
+	case 3:
+		b.WriteString(`","event":"completion","data":{"watchTime":45.2,"looped":false}}`)
+	default:
+		b.WriteString(`","event":"like","data":{}}`)
+	}
+}
+
+// benchIngestBatch sends SDK batches of o.batch events, each spread over
+// the content items (a feed session touches several), with a publishable key.
+func benchIngestBatch(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture) (benchResult, error) {
+	if err := fx.addContent(ctx, store, o.items); err != nil {
+		return benchResult{}, err
+	}
+	before, err := logState(ctx, o.natsURL)
+	if err != nil {
+		return benchResult{}, err
+	}
+	var pool sync.Pool
+	r := load(ctx, o, "ingest-batch", o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
+		sb, _ := pool.Get().(*strings.Builder)
+		if sb == nil {
+			sb = &strings.Builder{}
+		}
+		sb.Reset()
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		// A batch covers a few items, as one viewer's session does: the
+		// service groups them into one log message per item.
+		base := rand.IntN(len(fx.contents))
+		sb.WriteString(`{"events":[`)
+		for i := 0; i < o.batch; i++ {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sdkEvent(sb, fx.contents[(base+i/10)%len(fx.contents)], i, now)
+		}
+		sb.WriteString(`]}`)
+		req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(res)
+		req.SetRequestURI(o.url + "/v1/events/batch")
+		req.Header.SetMethod("POST")
+		req.Header.Set("Authorization", "Bearer "+fx.publishable)
+		req.Header.SetContentType("application/json")
+		req.SetBodyString(sb.String())
+		pool.Put(sb)
+		err := c.Do(req, res)
+		st := status(res.StatusCode(), err)
+		if st != "200" {
+			return st, 0
+		}
+		return st, o.batch
+	})
+	after, err := logState(ctx, o.natsURL)
+	if err != nil {
+		return benchResult{}, err
+	}
+	// What the run wrote to the log, so raw-js can publish the same bytes.
+	if msgs := after.Msgs - before.Msgs; msgs > 0 {
+		r.payloadBytes = int((after.Bytes - before.Bytes) / msgs)
+		r.eventsPerMsg = float64(r.Events) / float64(msgs)
+	}
+	r.Bytes = int64(after.Bytes - before.Bytes)
+	r.Note = fmt.Sprintf("%d events per batch, 10 per content item, over %d items; the log grew by %d messages of %d bytes on average (%.1f events each)",
+		o.batch, len(fx.contents), after.Msgs-before.Msgs, r.payloadBytes, r.eventsPerMsg)
+	return r, nil
+}
+
+// logState reads the ENGAGED stream's message and byte counts.
+func logState(ctx context.Context, natsURL string) (jetstream.StreamState, error) {
+	nc, err := nats.Connect(natsURL, nats.Name("engaged-bench"))
+	if err != nil {
+		return jetstream.StreamState{}, fmt.Errorf("connect %s: %w", natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return jetstream.StreamState{}, err
+	}
+	s, err := js.Stream(ctx, "ENGAGED")
+	if err != nil {
+		return jetstream.StreamState{}, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return jetstream.StreamState{}, err
+	}
+	return info.State, nil
+}
