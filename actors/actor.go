@@ -43,6 +43,7 @@ const (
 	reqRead                        // reply with the render summary
 	reqSnapshot                    // reply with a snapshot of the state
 	reqStop                        // stop; sent only once the actor is out of the registry
+	reqCurrent                     // reply with the summary as an Update (live streams start from it)
 )
 
 type request struct {
@@ -50,11 +51,14 @@ type request struct {
 	seq   uint64
 	msg   *Message
 	reply chan reply // capacity 1, so a departed caller never blocks the actor
+
+	itemKind string // reqCurrent: which summary
 }
 
 type reply struct {
 	render RenderSummary
 	snap   Snapshot
+	update Update
 	err    error
 }
 
@@ -73,10 +77,12 @@ type actor struct {
 	ready   bool   // snapshot loaded and log replayed
 	applied uint64 // log sequence of the last message applied
 	state   itemState
+	upd     updater // live updates
 }
 
 func (a *actor) run(ctx context.Context) {
 	defer a.reg.wg.Done()
+	defer a.stopUpdates()
 	for {
 		select {
 		case r := <-a.mailbox:
@@ -84,6 +90,8 @@ func (a *actor) run(ctx context.Context) {
 			if stop := a.handle(ctx, r); stop {
 				return
 			}
+		case <-a.upd.due: // nil unless a trailing update is pending
+			a.trailingUpdate()
 		case <-ctx.Done():
 			return
 		}
@@ -109,6 +117,7 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 	switch r.kind {
 	case reqApply:
 		a.apply(r.seq, r.msg, true)
+		a.liveApplied(r.seq)
 	case reqRead:
 		r.reply <- reply{render: a.renderState().summary()}
 	case reqSnapshot:
@@ -118,6 +127,9 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 			return false
 		}
 		r.reply <- reply{snap: Snapshot{Key: a.key, Seq: a.applied, State: b}}
+	case reqCurrent:
+		u, err := a.encodeUpdate(r.itemKind)
+		r.reply <- reply{update: u, err: err}
 	}
 	return false
 }
@@ -135,6 +147,9 @@ func (a *actor) activate(ctx context.Context) error {
 		}
 		a.applied = snap.Seq
 	}
+	// Replayed messages publish nothing: a live message after them publishes
+	// the state they built (see liveApplied).
+	a.upd.pubSeq = a.applied
 	err = a.reg.log.Replay(ctx, a.key, a.applied, func(seq uint64, m *Message) { a.apply(seq, m, false) })
 	if err != nil {
 		a.reg.logger.Warn("replay failed", "item", a.key.String(), "err", err)
@@ -161,7 +176,7 @@ func (a *actor) apply(seq uint64, m *Message, live bool) {
 			a.reg.verdicts.deliver(m.Render[i].ID, recorded)
 		}
 	}
-	_ = live // live updates hook in here
+	_ = live // live updates are published by handle (liveApplied), which also sees messages a replay applied
 }
 
 func (a *actor) renderState() *renderState {

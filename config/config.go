@@ -41,6 +41,12 @@ type Config struct {
 	TrustedProxies   []netip.Prefix // ENGAGED_TRUSTED_PROXIES: peers whose X-Forwarded-For / X-Real-IP are believed
 	MaxBodyBytes     int            // ENGAGED_MAX_BODY_BYTES: request body limit, after decompression too
 	MaxMetadataBytes int            // ENGAGED_MAX_METADATA_BYTES: encoded size limit of an event's metadata
+
+	UpdateInterval time.Duration // ENGAGED_UPDATE_INTERVAL: at most one live update per item per interval (0 = every change)
+	SSEMaxStreams  int           // ENGAGED_SSE_MAX_STREAMS: open server-sent event streams per process
+	SSEMaxLifetime time.Duration // ENGAGED_SSE_MAX_LIFETIME: a stream is closed after this long (clients reconnect)
+	SSEHeartbeat   time.Duration // ENGAGED_SSE_HEARTBEAT: comment-line interval; also when a revoked key's streams end
+	SSEBuffer      int           // ENGAGED_SSE_BUFFER: updates queued per stream before a slow client is dropped
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -60,6 +66,11 @@ func Defaults() Config {
 		RequestTimeout:   5 * time.Second,
 		MaxBodyBytes:     1 << 20,
 		MaxMetadataBytes: 8 << 10,
+		UpdateInterval:   100 * time.Millisecond,
+		SSEMaxStreams:    1000,
+		SSEMaxLifetime:   time.Hour,
+		SSEHeartbeat:     15 * time.Second,
+		SSEBuffer:        64,
 	}
 }
 
@@ -94,6 +105,11 @@ var Vars = []Var{
 	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
 	{"max-body-bytes", "ENGAGED_MAX_BODY_BYTES", "request body limit in bytes (also after decompression)"},
 	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "encoded metadata limit per event in bytes"},
+	{"update-interval", "ENGAGED_UPDATE_INTERVAL", "live updates: at most one per item per interval (0 = every change)"},
+	{"sse-max-streams", "ENGAGED_SSE_MAX_STREAMS", "open server-sent event streams per process"},
+	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "a server-sent event stream is closed after this long"},
+	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "server-sent event heartbeat (and key re-check) interval"},
+	{"sse-buffer", "ENGAGED_SSE_BUFFER", "updates queued per stream before a slow client is dropped"},
 }
 
 // Load builds the configuration from defaults, then ENGAGED_* variables, then
@@ -146,6 +162,11 @@ func parse(raw map[string]string) (Config, error) {
 	p.proxies(&c.TrustedProxies)
 	p.integer("max-body-bytes", &c.MaxBodyBytes, 1024, 64<<20)
 	p.integer("max-metadata-bytes", &c.MaxMetadataBytes, 2, 1<<20)
+	p.duration("update-interval", &c.UpdateInterval, 0)
+	p.integer("sse-max-streams", &c.SSEMaxStreams, 1, 1<<20)
+	p.duration("sse-max-lifetime", &c.SSEMaxLifetime, 100*time.Millisecond)
+	p.duration("sse-heartbeat", &c.SSEHeartbeat, 10*time.Millisecond)
+	p.integer("sse-buffer", &c.SSEBuffer, 1, 1<<16)
 	if p.err != nil {
 		return Config{}, p.err
 	}
@@ -165,6 +186,10 @@ func parse(raw map[string]string) (Config, error) {
 	}
 	if c.MaxMetadataBytes > c.MaxBodyBytes {
 		return Config{}, errors.New("ENGAGED_MAX_METADATA_BYTES: must not exceed ENGAGED_MAX_BODY_BYTES")
+	}
+	if c.UpdateInterval > time.Minute {
+		// The trailing update of a burst waits up to one interval.
+		return Config{}, fmt.Errorf("ENGAGED_UPDATE_INTERVAL: %s is longer than a minute", c.UpdateInterval)
 	}
 	if c.PublicBaseURL == "" {
 		c.PublicBaseURL = defaultPublicURL(c.HTTPAddr)

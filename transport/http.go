@@ -27,6 +27,7 @@ type Directory interface {
 type Engine interface {
 	Read(ctx context.Context, k actors.Key) (actors.RenderSummary, error)
 	Expect(eventID string) (wait func(context.Context) (bool, error), done func())
+	Current(ctx context.Context, k actors.Key, kind string) (actors.Update, error)
 }
 
 // HTTPOptions configures the HTTP API.
@@ -37,6 +38,8 @@ type HTTPOptions struct {
 	RequestTimeout   time.Duration
 	Ready            func(context.Context) error // for /readyz
 	Logger           *slog.Logger
+
+	Streams StreamOptions // server-sent event streams (sse.go)
 }
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
@@ -51,6 +54,8 @@ type Server struct {
 
 	baseCtx context.Context // parent of request contexts; cancelled by Shutdown
 	cancel  context.CancelFunc
+
+	streams *streams // open SSE streams, which Shutdown ends
 
 	// auth caches key lookups for a second: a revoked key stops working on
 	// every instance within that second, and a hot key costs no query.
@@ -87,6 +92,7 @@ func NewServer(o HTTPOptions, dir Directory, engine Engine, log *Log) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
+	s.streams = newStreams(o.Streams)
 	s.routes()
 	return s
 }
@@ -96,10 +102,13 @@ func (s *Server) routes() {
 	s.app.Use(s.requestID)
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
+	s.app.Get("/dashboard", s.dashboard)
+	s.app.Get("/dashboard/:file", s.dashboardAsset)
 
 	v1 := s.app.Group("/v1", s.authenticate)
 	v1.Get("/renders/:id/engagement", s.secretOnly, s.getRenderEngagement)
 	v1.Post("/renders/:id/events", s.secretOnly, s.postRenderEvent)
+	v1.Get("/renders/:id/engagement/stream", s.secretOnly, s.streamRenderEngagement)
 }
 
 // App exposes the Fiber app for app.Test in tests.
@@ -108,11 +117,15 @@ func (s *Server) App() *fiber.App { return s.app }
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting connections and waits for requests in flight
-// until ctx ends.
+// Shutdown stops accepting connections, ends the SSE streams and waits for
+// requests in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.streams.closeAll()
 	err := s.app.ShutdownWithContext(ctx)
 	s.cancel()
+	if werr := s.streams.wait(ctx); err == nil {
+		err = werr
+	}
 	return err
 }
 

@@ -46,8 +46,8 @@ func binary(t *testing.T) string {
 type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
-	log  *lockedBuffer
-	base string
+	log    *lockedBuffer
+	base   string
 }
 
 func startProcess(t *testing.T, e env) *process {
@@ -155,7 +155,7 @@ func TestPostgresOutage(t *testing.T) {
 	post(10)
 	cluster.Stop(t)
 	before := acked
-	refused := post(20) // some pass on cached keys, the rest are 503; none may be lost
+	refused := post(20)                 // some pass on cached keys, the rest are 503; none may be lost
 	time.Sleep(1200 * time.Millisecond) // snapshot rounds fail meanwhile, and cached keys expire
 	refused += post(5)
 	t.Logf("during the outage: %d acknowledged, %d refused with 503", acked-before, refused)

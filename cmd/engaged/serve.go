@@ -68,9 +68,11 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 		return err
 	}
 
+	updates := transport.NewUpdates(nc, logger)
 	reg := actors.NewRegistry(actors.Options{
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, Logger: logger,
+		Updates: updates, UpdateInterval: cfg.UpdateInterval,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
@@ -99,6 +101,10 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 			return store.Ping(ctx)
 		},
 		Logger: logger,
+		Streams: transport.StreamOptions{
+			Updates: updates, MaxStreams: cfg.SSEMaxStreams, MaxLifetime: cfg.SSEMaxLifetime,
+			Heartbeat: cfg.SSEHeartbeat, Buffer: cfg.SSEBuffer,
+		},
 	}, store, reg, log)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
