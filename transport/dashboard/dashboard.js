@@ -33,8 +33,10 @@ function keyUI() {
 function setValue(name, value) {
   const el = document.querySelector(`[data-counter="${name}"]`);
   const text = String(value);
-  if (el.textContent === text) return;
+  const before = el.textContent;
+  if (before === text) return;
   el.textContent = text;
+  if (before === "–") return; // first figures: nothing changed yet
   const card = el.closest(".card");
   card.classList.remove("changed");
   void card.offsetWidth; // restart the highlight
