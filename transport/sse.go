@@ -98,13 +98,6 @@ func (ss *streams) wait(ctx context.Context) error {
 	}
 }
 
-// Open returns the number of open streams.
-func (ss *streams) count() int {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return len(ss.open)
-}
-
 type streamUpdate struct {
 	seq     uint64
 	payload []byte
@@ -238,6 +231,10 @@ func (s *Server) streamRenderEngagement(c *fiber.Ctx) error {
 // whose write timeout would otherwise end every stream after 30 s, and the
 // stream writes the response itself.
 func (s *Server) stream(ctx context.Context, c *fiber.Ctx, k actors.Key, kind string) error {
+	if c.Method() == fiber.MethodHead {
+		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
+		return nil
+	}
 	st, err := s.streams.reserve()
 	if err != nil {
 		return err

@@ -161,6 +161,32 @@ func TestUpdatesTrailingEdge(t *testing.T) {
 	sameAsRead(t, s, tn, u2)
 }
 
+// An update still pending when the item is passivated goes out then: a
+// burst's final state is never swallowed by an idle item.
+func TestUpdatesFlushedAtPassivation(t *testing.T) {
+	const idle = time.Second
+	e := newEnv(t).with("ENGAGED_NATS_LISTEN", "127.0.0.1:0", "ENGAGED_UPDATE_INTERVAL", "1m",
+		"ENGAGED_IDLE_TIMEOUT", idle.String(), "ENGAGED_TRUSTED_PROXIES", "127.0.0.1")
+	s := startService(t, e)
+	tn := newTenant(t, e)
+	sub := subscribeUpdates(t, s, "engaged.updates.>")
+
+	start := time.Now()
+	recorded(t, s.post(t, tn, `{"eventType":"viewed"}`, "X-Forwarded-For", "192.0.2.1"))
+	recorded(t, s.post(t, tn, `{"eventType":"viewed"}`, "X-Forwarded-For", "192.0.2.2"))
+	if time.Since(start) >= idle {
+		t.Skipf("two posts took longer than the idle timeout (%s); the item may have passivated in between", idle)
+	}
+	if u := nextUpdate(t, sub); u.total != 1 {
+		t.Fatalf("first update total %d, want 1", u.total)
+	}
+	// The second event is inside the one-minute interval: only the flush at
+	// passivation (after a second of idleness) can publish it in time.
+	if u := nextUpdate(t, sub); u.total != 2 {
+		t.Fatalf("update at passivation total %d, want 2", u.total)
+	}
+}
+
 // A long burst: never more than one update per interval, strictly rising
 // sequences, and the last update is the final state.
 func TestUpdatesAtMostOnePerInterval(t *testing.T) {
