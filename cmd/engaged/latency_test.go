@@ -70,8 +70,8 @@ func TestPostToUpdateLatency(t *testing.T) {
 	nc.Flush()
 
 	want := map[string]int64{}
-	visible := make([]time.Duration, 0, n) // POST sent -> update received
-	acked := make([]time.Duration, 0, n)   // POST sent -> response received
+	visible := make([]time.Duration, 0, n)  // POST sent -> update received
+	acked := make([]time.Duration, 0, n)    // POST sent -> response received
 	afterAck := make([]time.Duration, 0, n) // response received -> update received (negative: update first)
 	beforeAck := 0
 	start := time.Now()
