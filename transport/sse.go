@@ -312,8 +312,8 @@ func (st *stream) serve(conn net.Conn, reqID string, first actors.Update, keyVal
 	b = append(b, "\r\n\r\nretry: "...)
 	b = strconv.AppendInt(b, streamRetryMS, 10)
 	b = append(b, '\n')
-	b = appendEvent(b, first.Seq, first.Payload)
-	if write(conn, b) != nil {
+	b = appendSSEEvent(b, first.Seq, first.Payload)
+	if writeStream(conn, b) != nil {
 		return
 	}
 	last := first.Seq
@@ -329,14 +329,14 @@ func (st *stream) serve(conn net.Conn, reqID string, first actors.Update, keyVal
 				continue // already in the summary sent before it
 			}
 			last = u.seq
-			if write(conn, appendEvent(b[:0], u.seq, u.payload)) != nil {
+			if writeStream(conn, appendSSEEvent(b[:0], u.seq, u.payload)) != nil {
 				return
 			}
 		case <-hb.C:
 			if !keyValid() {
 				return
 			}
-			if write(conn, []byte(": heartbeat\n\n")) != nil {
+			if writeStream(conn, []byte(": heartbeat\n\n")) != nil {
 				return
 			}
 		case <-life.C:
@@ -347,7 +347,7 @@ func (st *stream) serve(conn net.Conn, reqID string, first actors.Update, keyVal
 	}
 }
 
-func appendEvent(b []byte, seq uint64, payload []byte) []byte {
+func appendSSEEvent(b []byte, seq uint64, payload []byte) []byte {
 	b = append(b, "id: "...)
 	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, "\ndata: "...)
@@ -355,7 +355,7 @@ func appendEvent(b []byte, seq uint64, payload []byte) []byte {
 	return append(b, "\n\n"...)
 }
 
-func write(conn net.Conn, b []byte) error {
+func writeStream(conn net.Conn, b []byte) error {
 	if err := conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
 		return err
 	}
