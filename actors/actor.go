@@ -45,6 +45,7 @@ const (
 	reqStop                        // stop; sent only once the actor is out of the registry
 	reqShares                      // reply with the render's per-share counts
 	reqVideo                       // reply with the SDK event summary
+	reqCurrent                     // reply with the summary as an Update (live streams start from it)
 )
 
 type request struct {
@@ -52,6 +53,8 @@ type request struct {
 	seq   uint64
 	msg   *Message
 	reply chan reply // capacity 1, so a departed caller never blocks the actor
+
+	itemKind string // reqCurrent: which summary
 }
 
 type reply struct {
@@ -60,6 +63,7 @@ type reply struct {
 	seq    uint64                 // for reqSnapshot
 	shares map[string]ShareCounts // for reqShares
 	video  *VideoSummary          // for reqVideo
+	update Update                 // for reqCurrent
 	err    error
 }
 
@@ -78,10 +82,12 @@ type actor struct {
 	ready   bool   // snapshot loaded and log replayed
 	applied uint64 // log sequence of the last message applied
 	state   itemState
+	upd     updater // live updates
 }
 
 func (a *actor) run(ctx context.Context) {
 	defer a.reg.wg.Done()
+	defer a.stopUpdates()
 	for {
 		select {
 		case r := <-a.mailbox:
@@ -89,6 +95,8 @@ func (a *actor) run(ctx context.Context) {
 			if stop := a.handle(ctx, r); stop {
 				return
 			}
+		case <-a.upd.due: // nil unless a trailing update is pending
+			a.trailingUpdate()
 		case <-ctx.Done():
 			return
 		}
@@ -110,6 +118,7 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 	switch r.kind {
 	case reqApply:
 		a.apply(r.seq, r.msg, true)
+		a.liveApplied(r.seq)
 	case reqRead:
 		a.read(r)
 	case reqShares:
@@ -118,6 +127,8 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		a.video(r)
 	case reqSnapshot:
 		a.snapshot(r)
+	case reqCurrent:
+		a.current(r)
 	}
 	return false
 }
@@ -167,6 +178,12 @@ func (a *actor) shares(r *request) {
 }
 
 //go:noinline
+func (a *actor) current(r *request) {
+	u, err := a.encodeUpdate(r.itemKind)
+	r.reply <- reply{update: u, err: err}
+}
+
+//go:noinline
 func (a *actor) snapshot(r *request) {
 	r.reply <- reply{state: a.state.snapshot(), seq: a.applied}
 }
@@ -184,6 +201,9 @@ func (a *actor) activate(ctx context.Context) error {
 		}
 		a.applied = snap.Seq
 	}
+	// Replayed messages publish nothing: a live message after them publishes
+	// the state they built (see liveApplied).
+	a.upd.pubSeq = a.applied
 	err = a.reg.log.Replay(ctx, a.key, a.applied, func(seq uint64, m *Message) { a.apply(seq, m, false) })
 	if err != nil {
 		a.reg.logger.Warn("replay failed", "item", a.key.String(), "err", err)
@@ -213,7 +233,7 @@ func (a *actor) apply(seq uint64, m *Message, live bool) {
 	if len(m.Video) > 0 {
 		a.applyVideo(m)
 	}
-	_ = live // live updates hook in here
+	_ = live // live updates are published by handle (liveApplied), which also sees messages a replay applied
 }
 
 func (a *actor) renderState() *renderState {

@@ -16,6 +16,13 @@ type Options struct {
 	SnapshotInterval time.Duration // period of snapshot rounds
 	IdleTimeout      time.Duration // an actor idle this long is passivated at the next round
 	Logger           *slog.Logger
+
+	// Updates receives each item's summary after live events (nil: none).
+	// UpdateInterval coalesces them per item: the first after a quiet
+	// interval goes at once, then at most one per interval, and the last
+	// state of a burst always goes out.
+	Updates        UpdateSink
+	UpdateInterval time.Duration
 }
 
 // Registry keeps at most one live actor per item in this process, starts

@@ -50,6 +50,12 @@ type Config struct {
 	PixelSecret      string    // ENGAGED_PIXEL_SECRET: key that signs tracking-pixel tokens; empty = generated under DataDir
 	PublicIPLimit    RateLimit // ENGAGED_PUBLIC_IP_LIMIT: public requests per client IP
 	PublicShareLimit RateLimit // ENGAGED_PUBLIC_SHARE_LIMIT: public requests per share link or e-mail
+
+	UpdateInterval time.Duration // ENGAGED_UPDATE_INTERVAL: at most one live update per item per interval (0 = every change)
+	SSEMaxStreams  int           // ENGAGED_SSE_MAX_STREAMS: open server-sent event streams per process
+	SSEMaxLifetime time.Duration // ENGAGED_SSE_MAX_LIFETIME: a stream is closed after this long (clients reconnect)
+	SSEHeartbeat   time.Duration // ENGAGED_SSE_HEARTBEAT: comment-line interval; also when a revoked key's streams end
+	SSEBuffer      int           // ENGAGED_SSE_BUFFER: updates queued per stream before a slow client is dropped
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -71,6 +77,11 @@ func Defaults() Config {
 		MaxMetadataBytes: 8 << 10,
 		PublicIPLimit:    RateLimit{N: 60, Per: time.Minute},
 		PublicShareLimit: RateLimit{N: 600, Per: time.Minute},
+		UpdateInterval:   100 * time.Millisecond,
+		SSEMaxStreams:    1000,
+		SSEMaxLifetime:   time.Hour,
+		SSEHeartbeat:     15 * time.Second,
+		SSEBuffer:        64,
 	}
 }
 
@@ -111,6 +122,11 @@ var Vars = []Var{
 	{"pixel-secret", "ENGAGED_PIXEL_SECRET", "key (at least 32 characters) that signs tracking-pixel tokens; empty = generated once under the data dir"},
 	{"public-ip-limit", "ENGAGED_PUBLIC_IP_LIMIT", "public page/pixel requests per client IP, N/duration (e.g. 60/1m) or off"},
 	{"public-share-limit", "ENGAGED_PUBLIC_SHARE_LIMIT", "public page/pixel requests per share link or e-mail, N/duration or off"},
+	{"update-interval", "ENGAGED_UPDATE_INTERVAL", "live updates: at most one per item per interval (0 = every change)"},
+	{"sse-max-streams", "ENGAGED_SSE_MAX_STREAMS", "open server-sent event streams per process"},
+	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "a server-sent event stream is closed after this long"},
+	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "server-sent event heartbeat (and key re-check) interval"},
+	{"sse-buffer", "ENGAGED_SSE_BUFFER", "updates queued per stream before a slow client is dropped"},
 }
 
 // Load builds the configuration from defaults, then ENGAGED_* variables, then
@@ -169,6 +185,11 @@ func parse(raw map[string]string) (Config, error) {
 	p.str("pixel-secret", &c.PixelSecret)
 	p.rate("public-ip-limit", &c.PublicIPLimit)
 	p.rate("public-share-limit", &c.PublicShareLimit)
+	p.duration("update-interval", &c.UpdateInterval, 0)
+	p.integer("sse-max-streams", &c.SSEMaxStreams, 1, 1<<20)
+	p.duration("sse-max-lifetime", &c.SSEMaxLifetime, 100*time.Millisecond)
+	p.duration("sse-heartbeat", &c.SSEHeartbeat, 10*time.Millisecond)
+	p.integer("sse-buffer", &c.SSEBuffer, 1, 1<<16)
 	if p.err != nil {
 		return Config{}, p.err
 	}
@@ -188,6 +209,10 @@ func parse(raw map[string]string) (Config, error) {
 	}
 	if c.MaxMetadataBytes > c.MaxBodyBytes {
 		return Config{}, errors.New("ENGAGED_MAX_METADATA_BYTES: must not exceed ENGAGED_MAX_BODY_BYTES")
+	}
+	if c.UpdateInterval > time.Minute {
+		// The trailing update of a burst waits up to one interval.
+		return Config{}, fmt.Errorf("ENGAGED_UPDATE_INTERVAL: %s is longer than a minute", c.UpdateInterval)
 	}
 	if c.PublicBaseURL == "" {
 		c.PublicBaseURL = defaultPublicURL(c.HTTPAddr)

@@ -57,6 +57,12 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"ENGAGED_HTTP_ADDR", ""},
 		{"ENGAGED_PUBLIC_URL", "ftp://x"},
 		{"ENGAGED_MAILBOX", "0"},
+		{"ENGAGED_UPDATE_INTERVAL", "-1ms"},
+		{"ENGAGED_UPDATE_INTERVAL", "2m"},
+		{"ENGAGED_SSE_MAX_STREAMS", "0"},
+		{"ENGAGED_SSE_MAX_LIFETIME", "1ms"},
+		{"ENGAGED_SSE_HEARTBEAT", "often"},
+		{"ENGAGED_SSE_BUFFER", "0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
@@ -77,5 +83,25 @@ func TestResolveDatabaseURL(t *testing.T) {
 	c.DatabaseURL = "postgres://x"
 	if u, _ := c.ResolveDatabaseURL(); u != "postgres://x" {
 		t.Fatal(u)
+	}
+}
+
+func TestLiveUpdateSettings(t *testing.T) {
+	c, err := Load(nil, lookup(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UpdateInterval != 100*time.Millisecond || c.SSEMaxStreams != 1000 || c.SSEMaxLifetime != time.Hour ||
+		c.SSEHeartbeat != 15*time.Second || c.SSEBuffer != 64 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = Load([]string{"-sse-buffer", "8"}, lookup(map[string]string{
+		"ENGAGED_UPDATE_INTERVAL": "0", "ENGAGED_SSE_MAX_STREAMS": "3", "ENGAGED_SSE_MAX_LIFETIME": "2s", "ENGAGED_SSE_HEARTBEAT": "50ms",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UpdateInterval != 0 || c.SSEMaxStreams != 3 || c.SSEMaxLifetime != 2*time.Second || c.SSEHeartbeat != 50*time.Millisecond || c.SSEBuffer != 8 {
+		t.Fatalf("got %+v", c)
 	}
 }

@@ -17,7 +17,17 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return actors.Errorf(actors.EUnauthorized, "missing, invalid, or revoked API key")
 	}
-	secret = strings.TrimSpace(secret)
+	p, err := s.lookupKey(strings.TrimSpace(secret))
+	if err != nil {
+		return err
+	}
+	c.Locals(localPrincipal, p)
+	return c.Next()
+}
+
+// lookupKey resolves a secret through the one-second cache. Open SSE streams
+// call it again at every heartbeat, so a revoked key ends them too.
+func (s *Server) lookupKey(secret string) (actors.Principal, error) {
 	res, ok := s.auth.Get(secret)
 	if !ok {
 		ctx, cancel := s.requestCtx()
@@ -29,11 +39,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 			s.auth.Add(strings.Clone(secret), res)
 		}
 	}
-	if res.err != nil {
-		return res.err
-	}
-	c.Locals(localPrincipal, res.p)
-	return c.Next()
+	return res.p, res.err
 }
 
 // secretOnly admits secret keys only; publishable keys may only send SDK events.

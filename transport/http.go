@@ -30,6 +30,7 @@ type Engine interface {
 	ReadContent(ctx context.Context, k actors.Key) (actors.VideoSummary, error)
 	Expect(eventID string) (wait func(context.Context) (bool, error), done func())
 	ShareCounts(ctx context.Context, k actors.Key) (map[string]actors.ShareCounts, error)
+	Current(ctx context.Context, k actors.Key, kind string) (actors.Update, error)
 }
 
 // HTTPOptions configures the HTTP API.
@@ -41,7 +42,8 @@ type HTTPOptions struct {
 	Ready            func(context.Context) error // for /readyz
 	Now              func() time.Time            // receive-time clock of SDK events; nil = time.Now
 	Logger           *slog.Logger
-	Shares           ShareOptions // share links, public page, e-mail, pixel (shares.go)
+	Shares           ShareOptions  // share links, public page, e-mail, pixel (shares.go)
+	Streams          StreamOptions // server-sent event streams (sse.go)
 }
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
@@ -56,6 +58,8 @@ type Server struct {
 
 	baseCtx context.Context // parent of request contexts; cancelled by Shutdown
 	cancel  context.CancelFunc
+
+	streams *streams // open SSE streams, which Shutdown ends
 
 	// auth caches key lookups for a second: a revoked key stops working on
 	// every instance within that second, and a hot key costs no query.
@@ -94,6 +98,7 @@ func NewServer(o HTTPOptions, dir Directory, engine Engine, log *Log) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
+	s.streams = newStreams(o.Streams)
 	s.routes()
 	return s
 }
@@ -103,6 +108,8 @@ func (s *Server) routes() {
 	s.app.Use(s.requestID)
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
+	s.app.Get("/dashboard", s.dashboard)
+	s.app.Get("/dashboard/:file", s.dashboardAsset)
 
 	v1 := s.app.Group("/v1", s.authenticate)
 	v1.Get("/renders/:id/engagement", s.secretOnly, s.getRenderEngagement)
@@ -124,6 +131,9 @@ func (s *Server) routes() {
 	v1.Post("/events/batch", s.postEventBatch)
 	v1.Post("/contents", s.secretOnly, s.postContent)
 	v1.Get("/contents/:id/engagement", s.secretOnly, s.getContentEngagement)
+
+	// Live updates.
+	v1.Get("/renders/:id/engagement/stream", s.secretOnly, s.streamRenderEngagement)
 }
 
 // App exposes the Fiber app for app.Test in tests.
@@ -132,11 +142,15 @@ func (s *Server) App() *fiber.App { return s.app }
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting connections and waits for requests in flight
-// until ctx ends.
+// Shutdown stops accepting connections, ends the SSE streams and waits for
+// requests in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.streams.closeAll()
 	err := s.app.ShutdownWithContext(ctx)
 	s.cancel()
+	if werr := s.streams.wait(ctx); err == nil {
+		err = werr
+	}
 	return err
 }
 

@@ -69,6 +69,10 @@ func (l *lockedBuffer) String() string {
 
 var listenRE = regexp.MustCompile(`msg=listening http=(\S+)`)
 
+// natsRE finds the embedded NATS client URL in the log of a service started
+// with ENGAGED_NATS_LISTEN=127.0.0.1:0.
+var natsRE = regexp.MustCompile(`msg=listening .*nats=(nats://\S+)`)
+
 // service is one `engaged serve` started through run.
 type service struct {
 	t      *testing.T

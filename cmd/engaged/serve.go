@@ -71,9 +71,11 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 		return err
 	}
 
+	updates := transport.NewUpdates(nc, logger)
 	reg := actors.NewRegistry(actors.Options{
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, Logger: logger,
+		Updates: updates, UpdateInterval: cfg.UpdateInterval,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
@@ -108,6 +110,10 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 		Now:    clock,
 		Logger: logger,
 		Shares: shares,
+		Streams: transport.StreamOptions{
+			Updates: updates, MaxStreams: cfg.SSEMaxStreams, MaxLifetime: cfg.SSEMaxLifetime,
+			Heartbeat: cfg.SSEHeartbeat, Buffer: cfg.SSEBuffer,
+		},
 	}, store, reg, log)
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, reg, logger)

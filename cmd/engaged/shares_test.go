@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -610,8 +609,6 @@ func TestEmailSendFailures(t *testing.T) {
 	}
 	wantCounts(t, s2.counts(t, tn), map[string]int64{"email_sent": 1, "share_created": 1})
 }
-
-var natsRE = regexp.MustCompile(`msg=listening http=\S+ nats=(\S+)`)
 
 func TestSystemSubject(t *testing.T) {
 	e := newEnv(t).with("ENGAGED_NATS_LISTEN", "127.0.0.1:0")

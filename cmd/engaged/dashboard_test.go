@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds Debian's Chromium. The browser test is skipped only when
+// there is none, and says so loudly: CI (.ci/run) installs it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "\n" + strings.Repeat("!", 78) + "\n" +
+		"!!! SKIPPING THE BROWSER TEST: no Chromium found (install Debian's `chromium`;\n" +
+		"!!! .ci/run does: apt-get install -y chromium)\n" +
+		strings.Repeat("!", 78)
+	fmt.Fprintln(os.Stderr, msg)
+	t.Skip(msg)
+	return ""
+}
+
+// browser starts a headless Chromium with a fresh profile and returns a tab.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	profile, err := os.MkdirTemp("", "engaged-chromium")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Chromium's helpers may still write to the profile for a moment
+		// after the browser stops.
+		for i := 0; i < 50; i++ {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true), // tests run as root
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 900),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	// The first Run starts the browser; it lives as long as ctx.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// waitFor polls a JavaScript predicate in the page.
+func waitFor(t *testing.T, ctx context.Context, what, predicate string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main").innerText + "\nstatus: " + document.querySelector("#status").innerText`))
+		t.Fatalf("%s: %v\npage:\n%s", what, err, page)
+	}
+}
+
+func counterIs(name string, v int) string {
+	return fmt.Sprintf(`document.querySelector('[data-counter="%s"]').textContent === "%d"`, name, v)
+}
+
+// The dashboard, in a real browser, shows a render's counters and recent
+// events and follows them live as events are posted through the API.
+func TestDashboardInBrowser(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_TRUSTED_PROXIES", "127.0.0.1")
+	s := startService(t, e)
+	tn := newTenant(t, e)
+	ctx := browser(t)
+
+	// The key is typed once; the render id comes from the URL.
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/dashboard?render="+tn.render),
+		chromedp.WaitVisible(chromedp.ID("key")),
+		chromedp.SendKeys(chromedp.ID("key"), tn.key),
+		chromedp.Click(chromedp.ID("go")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "stream connected", `document.querySelector("#status-text").textContent === "live" && `+counterIs("total", 0))
+
+	// The key stays in this tab's sessionStorage only: not in the URL, not in
+	// localStorage, not in a cookie.
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(
+		`sessionStorage.getItem("engaged.secretKey") === %q && localStorage.length === 0 && document.cookie === "" && !location.href.includes(%q)`,
+		tn.key, tn.key)))
+	if err != nil || !ok {
+		t.Fatalf("key storage check: %v %v", ok, err)
+	}
+
+	recorded(t, s.post(t, tn, `{"eventType":"viewed","metadata":{"source":"dashboard test"}}`, "X-Forwarded-For", "203.0.113.10", "User-Agent", "browser-test"))
+	waitFor(t, ctx, "first event shown", counterIs("total", 1)+" && "+counterIs("viewed", 1))
+
+	events := []string{
+		`{"eventType":"viewed","metadata":{"campaign":"spring"}}`,
+		`{"eventType":"downloaded","metadata":{"format":"pdf"}}`,
+		`{"eventType":"printed"}`,
+		`{"eventType":"downloaded","metadata":{"format":"docx","userId":"u_42"}}`,
+	}
+	for i, body := range events {
+		recorded(t, s.post(t, tn, body, "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1)))
+	}
+	waitFor(t, ctx, "counters follow the events",
+		counterIs("total", 5)+" && "+counterIs("viewed", 2)+" && "+counterIs("downloaded", 2)+" && "+
+			counterIs("printed", 1)+" && "+counterIs("linkOpens", 0)+" && "+counterIs("email_sent", 0)+" && "+
+			`document.querySelectorAll("#recent tr").length === 5`)
+
+	// The newest event is on top, and metadata is shown as text.
+	top, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#recent tr:first-child")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(top, "downloaded") || !strings.Contains(top, `"userId":"u_42"`) {
+		t.Fatalf("newest row: %q", top)
+	}
+	// What the page shows is what the API reads.
+	sum := s.engagement(t, tn)
+	seq, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("seq")))
+	if err != nil || seq == "–" || sum.Total != 5 {
+		t.Fatalf("seq %q (%v), total %d", seq, err, sum.Total)
+	}
+
+	// A still picture: wait for the change highlights to fade.
+	waitFor(t, ctx, "highlights faded", `document.getAnimations().length === 0 && !document.querySelector(".changed")`)
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv("TEST_OUTPUT")
+	if dir == "" {
+		dir = t.ArtifactDir() // kept with `go test -artifacts`
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "dashboard.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}

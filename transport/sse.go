@@ -1,0 +1,364 @@
+package transport
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/nats-io/nats.go"
+
+	"engaged/actors"
+)
+
+// StreamOptions bounds the server-sent event streams.
+type StreamOptions struct {
+	Updates     *Updates      // where updates come from; nil: streams answer 503
+	MaxStreams  int           // open streams per process; one more gets 503
+	MaxLifetime time.Duration // a stream is closed after this long; the client reconnects
+	Heartbeat   time.Duration // comment-line interval; the key is checked again at each one
+	Buffer      int           // updates queued per stream; a stream that falls further behind is dropped
+}
+
+const (
+	// streamWriteTimeout bounds one write to a stream's client. A client
+	// that does not read for this long is dropped.
+	streamWriteTimeout = 10 * time.Second
+	// streamHandoff bounds the time between the handler returning and
+	// fasthttp handing the connection over; it always does, at once, unless
+	// the connection broke in between.
+	streamHandoff = 10 * time.Second
+	// streamRetryMS is the reconnect delay suggested to EventSource clients.
+	streamRetryMS = 1000
+)
+
+// streams tracks the open SSE streams of a Server so that their number is
+// bounded and Shutdown can end them: a stream runs on a hijacked connection,
+// which fasthttp's own shutdown neither waits for nor closes.
+type streams struct {
+	opts StreamOptions
+
+	mu      sync.Mutex // guards the fields below
+	closing bool
+	open    map[*stream]struct{}
+	wg      sync.WaitGroup // one per entry of open
+}
+
+func newStreams(o StreamOptions) *streams {
+	return &streams{opts: o, open: map[*stream]struct{}{}}
+}
+
+// reserve takes a slot for a new stream, or fails with 503 when the server
+// is at MaxStreams or shutting down.
+func (ss *streams) reserve() (*stream, error) {
+	if ss.opts.Updates == nil {
+		return nil, &actors.Error{Code: actors.EUnavailable, Message: "live updates are not enabled", RetryAfter: time.Minute}
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closing {
+		return nil, &actors.Error{Code: actors.EUnavailable, Message: "server is shutting down", RetryAfter: time.Second}
+	}
+	if len(ss.open) >= ss.opts.MaxStreams {
+		return nil, &actors.Error{Code: actors.EUnavailable, Message: "too many open streams on this server", RetryAfter: 5 * time.Second}
+	}
+	st := &stream{ss: ss, ch: make(chan streamUpdate, ss.opts.Buffer), done: make(chan struct{})}
+	ss.open[st] = struct{}{}
+	ss.wg.Add(1)
+	return st, nil
+}
+
+// closeAll refuses new streams and ends the open ones; their goroutines
+// finish on their own, wait waits for them.
+func (ss *streams) closeAll() {
+	ss.mu.Lock()
+	ss.closing = true
+	all := make([]*stream, 0, len(ss.open))
+	for st := range ss.open {
+		all = append(all, st)
+	}
+	ss.mu.Unlock()
+	for _, st := range all {
+		st.kill()
+	}
+}
+
+// wait blocks until every stream has finished or ctx ends.
+func (ss *streams) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { ss.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type streamUpdate struct {
+	seq     uint64
+	payload []byte
+}
+
+// stream is one SSE client. Three goroutines touch it: the subscription's
+// callback (queues updates, never blocks), serve (the only writer to the
+// connection) and watchClient (notices a client that went away).
+type stream struct {
+	ss   *streams
+	ch   chan streamUpdate // bounded: Buffer
+	sub  *nats.Subscription
+	done chan struct{} // closed by kill
+
+	mu      sync.Mutex // guards the fields below
+	conn    net.Conn   // set by claim
+	killed  bool
+	claimed bool
+	handoff *time.Timer // abandons the stream if the connection is never handed over
+
+	finished sync.Once
+}
+
+// deliver is the subscription callback. A full buffer means the client is
+// not keeping up: it is dropped rather than allowed to slow anybody.
+func (st *stream) deliver(seq uint64, payload []byte) {
+	select {
+	case st.ch <- streamUpdate{seq, payload}:
+	default:
+		st.drop()
+	}
+}
+
+// kill ends the stream: closing the connection unblocks a write in progress.
+// What the socket still holds is delivered before the end of the stream.
+func (st *stream) kill() { st.end(false) }
+
+// drop ends the stream of a client that fell behind with a reset: the
+// backlog in the socket is stale (the client will get the whole current
+// summary when it reconnects), and a client that does not read would keep
+// it in kernel memory for a long time.
+func (st *stream) drop() { st.end(true) }
+
+func (st *stream) end(reset bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.killed {
+		return
+	}
+	st.killed = true
+	close(st.done)
+	if st.conn != nil {
+		if tc, ok := st.conn.(*net.TCPConn); ok && reset {
+			_ = tc.SetLinger(0)
+		}
+		st.conn.Close()
+	}
+}
+
+// claim gives conn to the stream; false if it was killed or abandoned first.
+func (st *stream) claim(conn net.Conn) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.handoff != nil {
+		st.handoff.Stop()
+	}
+	if st.killed {
+		return false
+	}
+	st.claimed, st.conn = true, conn
+	return true
+}
+
+// abandon releases a stream whose connection never arrived.
+func (st *stream) abandon() {
+	st.mu.Lock()
+	claimed := st.claimed
+	st.mu.Unlock()
+	if !claimed {
+		st.kill()
+		st.finish()
+	}
+}
+
+// finish releases the subscription and the slot, once.
+func (st *stream) finish() {
+	st.finished.Do(func() {
+		st.kill()
+		if st.sub != nil {
+			_ = st.sub.Unsubscribe()
+		}
+		st.ss.mu.Lock()
+		delete(st.ss.open, st)
+		st.ss.mu.Unlock()
+		st.ss.wg.Done()
+	})
+}
+
+// watchClient reads until the client closes the connection (an SSE client
+// sends nothing after its request), so a closed tab frees its slot at once
+// instead of at the next write.
+func (st *stream) watchClient(conn net.Conn) {
+	var buf [512]byte
+	for {
+		if _, err := conn.Read(buf[:]); err != nil {
+			st.kill()
+			return
+		}
+	}
+}
+
+// streamRenderEngagement serves GET /v1/renders/:id/engagement/stream.
+func (s *Server) streamRenderEngagement(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	k, _, err := s.render(ctx, c)
+	if err != nil {
+		return err
+	}
+	return s.stream(ctx, c, k, actors.RenderItem)
+}
+
+// stream turns the request into a server-sent event stream of item k's
+// summaries of the given kind: the current one first, then one per live
+// update, each with id = the log sequence it reflects. Updates are whole
+// summaries, so a reconnecting client (Last-Event-ID) needs nothing replayed:
+// the current summary it gets first supersedes everything it missed.
+//
+// Errors before the first byte (unknown item, too many streams) are the
+// usual JSON envelope. After that the connection is hijacked from fasthttp,
+// whose write timeout would otherwise end every stream after 30 s, and the
+// stream writes the response itself.
+func (s *Server) stream(ctx context.Context, c *fiber.Ctx, k actors.Key, kind string) error {
+	if c.Method() == fiber.MethodHead {
+		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
+		return nil
+	}
+	st, err := s.streams.reserve()
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			st.finish()
+		}
+	}()
+	// Subscribe before reading the current summary, so that no update
+	// falls between the two; the flush makes sure the server has the
+	// subscription before the read (updates may come from another
+	// connection in external mode).
+	if st.sub, err = s.streams.opts.Updates.subscribe(k, st.deliver); err != nil {
+		return unavailable("live updates are unavailable", err)
+	}
+	if err := s.streams.opts.Updates.nc.FlushWithContext(ctx); err != nil {
+		return unavailable("live updates are unavailable", err)
+	}
+	first, err := s.engine.Current(ctx, k, kind)
+	if err != nil {
+		return err
+	}
+	// Everything the stream needs from the request, copied: Fiber reuses
+	// its buffers once the handler returns.
+	_, secret, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	secret = strings.Clone(strings.TrimSpace(secret))
+	project := principal(c).ProjectID
+	reqID := requestID(c)
+	check := func() bool {
+		p, err := s.lookupKey(secret)
+		switch actors.ErrorCode(err) {
+		case actors.EUnauthorized, actors.EForbidden:
+			return false
+		}
+		return err != nil || p.ProjectID == project // a lookup that failed for another reason keeps the stream
+	}
+
+	st.mu.Lock()
+	st.handoff = time.AfterFunc(streamHandoff, st.abandon)
+	st.mu.Unlock()
+	c.Context().HijackSetNoResponse(true)
+	c.Context().Hijack(func(conn net.Conn) { st.serve(conn, reqID, first, check) })
+	ok = true
+	return nil
+}
+
+// serve writes the stream until the lifetime ends, the key stops working,
+// the client leaves or falls behind, or the server shuts down. It runs on
+// fasthttp's hijack goroutine, which closes conn when serve returns.
+func (st *stream) serve(conn net.Conn, reqID string, first actors.Update, keyValid func() bool) {
+	defer st.finish()
+	// fasthttp's hijacked conn ignores Close (it closes the connection after
+	// serve); kill needs the real one to unblock a write or read.
+	raw := conn
+	if u, ok := conn.(interface{ UnsafeConn() net.Conn }); ok {
+		raw = u.UnsafeConn()
+	}
+	if !st.claim(raw) {
+		return
+	}
+	watching := make(chan struct{})
+	go func() { defer close(watching); st.watchClient(conn) }()
+	defer func() { st.kill(); <-watching }()
+
+	b := make([]byte, 0, 512+len(first.Payload))
+	b = append(b, "HTTP/1.1 200 OK\r\n"+
+		"Content-Type: text/event-stream; charset=utf-8\r\n"+
+		"Cache-Control: no-cache, no-store\r\n"+
+		"Connection: close\r\n"+
+		"X-Accel-Buffering: no\r\n"+
+		"X-Request-Id: "...)
+	b = append(b, reqID...)
+	b = append(b, "\r\n\r\nretry: "...)
+	b = strconv.AppendInt(b, streamRetryMS, 10)
+	b = append(b, '\n')
+	b = appendSSEEvent(b, first.Seq, first.Payload)
+	if writeStream(conn, b) != nil {
+		return
+	}
+	last := first.Seq
+
+	hb := time.NewTicker(st.ss.opts.Heartbeat)
+	defer hb.Stop()
+	life := time.NewTimer(st.ss.opts.MaxLifetime)
+	defer life.Stop()
+	for {
+		select {
+		case u := <-st.ch:
+			if u.seq <= last {
+				continue // already in the summary sent before it
+			}
+			last = u.seq
+			if writeStream(conn, appendSSEEvent(b[:0], u.seq, u.payload)) != nil {
+				return
+			}
+		case <-hb.C:
+			if !keyValid() {
+				return
+			}
+			if writeStream(conn, []byte(": heartbeat\n\n")) != nil {
+				return
+			}
+		case <-life.C:
+			return
+		case <-st.done:
+			return
+		}
+	}
+}
+
+func appendSSEEvent(b []byte, seq uint64, payload []byte) []byte {
+	b = append(b, "id: "...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, "\ndata: "...)
+	b = append(b, payload...) // one line: encoding/json escapes newlines
+	return append(b, "\n\n"...)
+}
+
+func writeStream(conn net.Conn, b []byte) error {
+	if err := conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
+		return err
+	}
+	_, err := conn.Write(b)
+	return err
+}

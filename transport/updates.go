@@ -1,0 +1,84 @@
+package transport
+
+import (
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"engaged/actors"
+)
+
+// updatePrefix starts every live update subject:
+// engaged.updates.<project>.<item>. Project and item ids are validated
+// ([A-Za-z0-9_-]) before they reach a subject, so `engaged.updates.<project>.>`
+// is exactly one project's items.
+const updatePrefix = "engaged.updates."
+
+// SeqHeader carries an update's log sequence, so that a subscriber (the SSE
+// streams) can order and skip updates without decoding the payload.
+const SeqHeader = "Engaged-Seq"
+
+// UpdateSubject returns the core NATS subject of item k's live updates.
+func UpdateSubject(k actors.Key) string { return updatePrefix + k.Project + "." + k.Item }
+
+// Updates publishes the actors' live updates on core NATS and subscribes the
+// SSE streams to them. It implements actors.UpdateSink. Safe for concurrent use.
+//
+// Updates are core NATS messages, not JetStream: they are a view of state that
+// the log already holds, a subscriber that misses one gets the complete state
+// in the next, and nothing waits for an acknowledgement.
+type Updates struct {
+	nc     *nats.Conn
+	logger *slog.Logger
+
+	failures atomic.Int64 // publishes that failed, e.g. while NATS reconnects with a full buffer
+	lastWarn atomic.Int64 // unix nanos of the last failure logged
+}
+
+var _ actors.UpdateSink = (*Updates)(nil)
+
+// NewUpdates publishes and subscribes on nc.
+func NewUpdates(nc *nats.Conn, logger *slog.Logger) *Updates {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Updates{nc: nc, logger: logger}
+}
+
+// Publish sends u on k's update subject. It runs on actor goroutines and never
+// waits: nats.Conn buffers the message (also while reconnecting, up to its
+// reconnect buffer), and a failure drops this update only; the item's next
+// update carries the complete state again.
+func (u *Updates) Publish(k actors.Key, up actors.Update) {
+	m := &nats.Msg{
+		Subject: UpdateSubject(k),
+		Header:  nats.Header{SeqHeader: []string{strconv.FormatUint(up.Seq, 10)}},
+		Data:    up.Payload,
+	}
+	if err := u.nc.PublishMsg(m); err != nil {
+		u.failures.Add(1)
+		now := time.Now().UnixNano()
+		if last := u.lastWarn.Load(); now-last > int64(10*time.Second) && u.lastWarn.CompareAndSwap(last, now) {
+			u.logger.Warn("live update not published", "item", k.String(), "err", err, "failures", u.failures.Load())
+		}
+	}
+}
+
+// Failures returns how many updates could not be published.
+func (u *Updates) Failures() int64 { return u.failures.Load() }
+
+// subscribe calls fn for every update of item k until the returned
+// subscription is unsubscribed. fn runs on the subscription's own goroutine
+// and must not block: a slow SSE client must never hold up another's updates.
+func (u *Updates) subscribe(k actors.Key, fn func(seq uint64, payload []byte)) (*nats.Subscription, error) {
+	return u.nc.Subscribe(UpdateSubject(k), func(m *nats.Msg) {
+		seq, err := strconv.ParseUint(m.Header.Get(SeqHeader), 10, 64)
+		if err != nil {
+			return // not ours
+		}
+		fn(seq, m.Data)
+	})
+}

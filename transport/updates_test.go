@@ -1,0 +1,82 @@
+package transport
+
+import (
+	"testing"
+	"time"
+
+	"engaged/actors"
+)
+
+// Updates go out on engaged.updates.<project>.<item> with the sequence in a
+// header, to plain NATS subscribers and to the SSE subscription path alike,
+// in publish order.
+func TestUpdatesSubjectsAndOrder(t *testing.T) {
+	_, nc := startLog(t, 4)
+	u := NewUpdates(nc, nil)
+	k := actors.Key{Project: "p-1", Item: "item_1"}
+	other := actors.Key{Project: "p-1", Item: "item_2"}
+
+	plain, err := nc.SubscribeSync("engaged.updates.p-1.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		seq     uint64
+		payload string
+	}
+	ch := make(chan got, 16)
+	sub, err := u.subscribe(k, func(seq uint64, p []byte) { ch <- got{seq, string(p)} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	u.Publish(k, actors.Update{Seq: 7, Payload: []byte(`{"seq":7}`)})
+	u.Publish(other, actors.Update{Seq: 8, Payload: []byte(`{"seq":8}`)})
+	u.Publish(k, actors.Update{Seq: 9, Payload: []byte(`{"seq":9}`)})
+
+	for _, want := range []struct {
+		subject, seq, payload string
+	}{
+		{"engaged.updates.p-1.item_1", "7", `{"seq":7}`},
+		{"engaged.updates.p-1.item_2", "8", `{"seq":8}`},
+		{"engaged.updates.p-1.item_1", "9", `{"seq":9}`},
+	} {
+		m, err := plain.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != want.subject || m.Header.Get(SeqHeader) != want.seq || string(m.Data) != want.payload {
+			t.Fatalf("got %s %s %s, want %+v", m.Subject, m.Header.Get(SeqHeader), m.Data, want)
+		}
+	}
+	// The item's own subscription sees only its updates, in order.
+	for _, want := range []got{{7, `{"seq":7}`}, {9, `{"seq":9}`}} {
+		select {
+		case g := <-ch:
+			if g != want {
+				t.Fatalf("subscription got %+v, want %+v", g, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("subscription got nothing")
+		}
+	}
+	if u.Failures() != 0 {
+		t.Fatalf("%d failures", u.Failures())
+	}
+}
+
+// A publish on a closed connection is counted and never blocks the caller
+// (an actor).
+func TestUpdatesPublishAfterClose(t *testing.T) {
+	_, nc := startLog(t, 4)
+	u := NewUpdates(nc, nil)
+	nc.Close()
+	u.Publish(actors.Key{Project: "p", Item: "i"}, actors.Update{Seq: 1, Payload: []byte(`{}`)})
+	if u.Failures() != 1 {
+		t.Fatalf("failures = %d, want 1", u.Failures())
+	}
+}
