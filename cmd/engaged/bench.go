@@ -52,10 +52,12 @@ Drives a running engaged over real HTTP. Scenarios:
   read           GET /v1/renders/:id/engagement over --items renders
   read-mixed     read while partner events arrive at --ingest-rate (default: half of
                  the ingest-single rate measured earlier in the same run)
+  visible        event-to-visible: partner event sent → its NATS live update, at --rate
+                 (default 500/s) round-robin over the renders
   raw-js         plain async JetStream publishes of the same bytes (the ruler)
   memory         activate --items renders, report RSS per live actor and after passivation
                  (needs --debug-url: the server's ENGAGED_PPROF_ADDR)
-Default: ingest-batch ingest-single read read-mixed raw-js. It creates its own project, keys and renders
+Default: ingest-batch ingest-single read read-mixed visible raw-js. It creates its own project, keys and renders
 in the database the server uses (ENGAGED_DATABASE_URL or the private one).
 `
 
@@ -83,7 +85,7 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 	}
 	o.scenarios = fs.Args()
 	if len(o.scenarios) == 0 {
-		o.scenarios = []string{"ingest-batch", "ingest-single", "read", "read-mixed", "raw-js"}
+		o.scenarios = []string{"ingest-batch", "ingest-single", "read", "read-mixed", "visible", "raw-js"}
 	}
 	o.progress = stderr
 	o.url = strings.TrimRight(o.url, "/")
@@ -132,6 +134,8 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 			lastBatch = &r
 		case "raw-js":
 			r, err = benchRawJetStream(ctx, o, lastBatch)
+		case "visible":
+			r, err = benchVisible(ctx, o, fx)
 		case "memory":
 			r, err = benchMemory(ctx, o, store, fx)
 		default:
