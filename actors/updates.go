@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -39,12 +38,6 @@ type updater struct {
 	due     <-chan time.Time
 }
 
-// renderUpdate is the update payload of a render.
-type renderUpdate struct {
-	Seq uint64 `json:"seq"`
-	RenderSummary
-}
-
 // liveKind is the item kind whose summary a's live updates carry. An item
 // holds state of one family only; SDK content items plug in here and in
 // encodeUpdate.
@@ -64,7 +57,8 @@ func (a *actor) encodeUpdate(kind string) (Update, error) {
 	)
 	switch kind {
 	case RenderItem:
-		b, err = json.Marshal(renderUpdate{Seq: a.applied, RenderSummary: a.renderState().summary()})
+		sum := a.renderState().summary()
+		b = sum.appendJSONWithSeq(make([]byte, 0, 1024), a.applied)
 	default:
 		return Update{}, fmt.Errorf("no live summary for item kind %q", kind)
 	}

@@ -49,7 +49,8 @@ func (s *Server) getRenderEngagement(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(sum)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(sum.AppendJSON(make([]byte, 0, 1024)))
 }
 
 // postRenderEvent serves POST /v1/renders/:id/events: a partner-side

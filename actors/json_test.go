@@ -1,0 +1,66 @@
+package actors
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The hand-written encoder and encoding/json write the same document.
+func TestRenderSummaryJSON(t *testing.T) {
+	tricky := []string{"", "plain", `quo"te`, `back\slash`, "new\nline\ttab\r\x01\x1f", "<script>&amp;", "é ü 日本 🙂",
+		"bad \xff utf8 \xc3", "line\u2028sep\u2029", "Mozilla/5.0 (X11; Linux x86_64)"}
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := 0; n < 300; n++ {
+		s := newRenderState()
+		for i := r.IntN(40); i >= 0; i-- {
+			e := ev(tricky[r.IntN(len(tricky))], RenderEventTypes[r.IntN(7)], tricky[r.IntN(len(tricky))], tricky[r.IntN(len(tricky))], time.Duration(r.IntN(1e6))*time.Millisecond)
+			if r.IntN(2) == 0 {
+				ua := tricky[r.IntN(len(tricky))]
+				e.UserAgent = &ua
+			}
+			if r.IntN(2) == 0 {
+				e.Metadata = json.RawMessage(`{"k":"v","n":[1,2,{"x":null}]}`)
+			}
+			if r.IntN(5) == 0 {
+				e.ShareID = nil
+			}
+			s.apply(e)
+		}
+		sum := s.summary()
+		want, err := json.Marshal(sum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := sum.AppendJSON(nil)
+		if string(got) != string(want) {
+			t.Fatalf("summary %d:\n got %s\nwant %s", n, got, want)
+		}
+		withSeq := sum.appendJSONWithSeq(nil, 42)
+		var a, b map[string]any
+		if err := json.Unmarshal(withSeq, &a); err != nil {
+			t.Fatalf("update is not JSON: %v\n%s", err, withSeq)
+		}
+		json.Unmarshal(want, &b)
+		b["seq"] = float64(42)
+		if !reflect.DeepEqual(a, b) || !strings.HasPrefix(string(withSeq), `{"seq":42,"counts":`) {
+			t.Fatalf("update differs from summary plus seq:\n%s", withSeq)
+		}
+	}
+}
+
+func BenchmarkRenderSummaryAppendJSON(b *testing.B) {
+	s := newRenderState()
+	for _, e := range benchEvents(100) {
+		s.apply(e)
+	}
+	sum := s.summary()
+	buf := make([]byte, 0, 16<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = sum.AppendJSON(buf[:0])
+	}
+}
