@@ -41,6 +41,7 @@ type requestKind uint8
 const (
 	reqApply    requestKind = iota // apply a log message (from a partition consumer)
 	reqRead                        // reply with the render summary
+	reqReadJSON                    // reply with the render summary as JSON
 	reqSnapshot                    // reply with a snapshot of the state
 	reqStop                        // stop; sent only once the actor is out of the registry
 	reqShares                      // reply with the render's per-share counts
@@ -121,6 +122,8 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		a.liveApplied(r.seq)
 	case reqRead:
 		a.read(r)
+	case reqReadJSON:
+		a.readJSON(r)
 	case reqShares:
 		a.shares(r)
 	case reqVideo:
@@ -170,6 +173,18 @@ func (a *actor) read(r *request) {
 func (a *actor) video(r *request) {
 	sum := a.videoState().summary(a.key.Item)
 	r.reply <- reply{video: &sum}
+}
+
+//go:noinline
+func (a *actor) readJSON(r *request) {
+	var u Update
+	if a.state.render == nil {
+		e := emptyRenderSummary()
+		u.Payload = e.AppendJSON(nil)
+	} else {
+		u.Payload = a.state.render.appendJSON(make([]byte, 0, 1024), 0, false)
+	}
+	r.reply <- reply{update: u}
 }
 
 //go:noinline

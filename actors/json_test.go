@@ -39,6 +39,12 @@ func TestRenderSummaryJSON(t *testing.T) {
 		if string(got) != string(want) {
 			t.Fatalf("summary %d:\n got %s\nwant %s", n, got, want)
 		}
+		if cached := s.appendJSON(nil, 0, false); string(cached) != string(want) {
+			t.Fatalf("summary %d from cached events:\n got %s\nwant %s", n, cached, want)
+		}
+		if cached, direct := s.appendJSON(nil, 42, true), sum.appendJSONWithSeq(nil, 42); string(cached) != string(direct) {
+			t.Fatalf("update %d from cached events:\n got %s\nwant %s", n, cached, direct)
+		}
 		withSeq := sum.appendJSONWithSeq(nil, 42)
 		var a, b map[string]any
 		if err := json.Unmarshal(withSeq, &a); err != nil {

@@ -158,6 +158,22 @@ func (r *Registry) Read(ctx context.Context, k Key) (RenderSummary, error) {
 	}
 }
 
+// ReadJSON returns the render summary of item k as the JSON body of
+// GET /v1/renders/:id/engagement, encoded by the actor from its cached
+// event encodings.
+func (r *Registry) ReadJSON(ctx context.Context, k Key) ([]byte, error) {
+	req := &request{kind: reqReadJSON, reply: make(chan reply, 1)}
+	if _, err := r.send(ctx, k, req); err != nil {
+		return nil, err
+	}
+	select {
+	case rep := <-req.reply:
+		return rep.update.Payload, rep.err
+	case <-ctx.Done():
+		return nil, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
+	}
+}
+
 // ReadContent returns the SDK event summary of item k as its actor sees it
 // now.
 func (r *Registry) ReadContent(ctx context.Context, k Key) (VideoSummary, error) {

@@ -112,7 +112,10 @@ type renderState struct {
 	// recent is a ring of up to RecentLimit events, grown on demand so an
 	// item with few events costs little; recent[(head-1) mod len] is the newest.
 	recent []RenderEvent
-	head   int
+	// recentJSON[i] is recent[i] encoded once, when it was pushed: reads and
+	// live updates then copy bytes instead of encoding 25 events each time.
+	recentJSON [][]byte
+	head       int
 	// dedupe maps "shareId|type|ip" to the createdAt (ms) of the last
 	// recorded event; created on the first deduped event. Bounded: past
 	// DedupeCapacity distinct keys inside one window the least recently used
@@ -136,12 +139,36 @@ func (s *renderState) dedupeLRU() *simplelru.LRU[string, int64] {
 
 // push adds ev as the newest recent event.
 func (s *renderState) push(ev RenderEvent) {
+	enc := ev.appendJSON(nil)
 	if len(s.recent) < RecentLimit {
 		s.recent = append(s.recent, ev)
+		s.recentJSON = append(s.recentJSON, enc)
 		return
 	}
 	s.recent[s.head] = ev
+	s.recentJSON[s.head] = enc
 	s.head = (s.head + 1) % RecentLimit
+}
+
+// appendJSON appends the summary as JSON, with "seq" first if withSeq (a
+// live update): the same document as RenderSummary.AppendJSON, from the
+// events' cached encodings.
+func (s *renderState) appendJSON(b []byte, seq uint64, withSeq bool) []byte {
+	sum := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total()}
+	if withSeq {
+		b = sum.appendJSONWithSeq(b, seq)
+	} else {
+		b = sum.AppendJSON(b)
+	}
+	b = b[:len(b)-2] // reopen the empty "recent" array
+	n := len(s.recentJSON)
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, s.recentJSON[(s.head-i+n)%n]...)
+	}
+	return append(b, "]}"...)
 }
 
 func dedupeKey(ev *RenderEvent) string {

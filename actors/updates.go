@@ -57,8 +57,7 @@ func (a *actor) encodeUpdate(kind string) (Update, error) {
 	)
 	switch kind {
 	case RenderItem:
-		sum := a.renderState().summary()
-		b = sum.appendJSONWithSeq(make([]byte, 0, 1024), a.applied)
+		b = a.renderState().appendJSON(make([]byte, 0, 1024), a.applied, true)
 	default:
 		return Update{}, fmt.Errorf("no live summary for item kind %q", kind)
 	}

@@ -45,12 +45,12 @@ func (s *Server) getRenderEngagement(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sum, err := s.engine.Read(ctx, k)
+	body, err := s.engine.ReadJSON(ctx, k)
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(sum.AppendJSON(make([]byte, 0, 1024)))
+	return c.Send(body)
 }
 
 // postRenderEvent serves POST /v1/renders/:id/events: a partner-side
