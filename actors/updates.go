@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -15,7 +16,8 @@ type UpdateSink interface {
 
 // Update is an item's summary as of log sequence Seq, encoded as the JSON that
 // update subscribers see: the item's engagement read (for a render, the body
-// of GET /v1/renders/:id/engagement) with "seq" added.
+// of GET /v1/renders/:id/engagement; for an SDK content item, the "data" of
+// GET /v1/contents/:id/engagement) with "seq" added.
 type Update struct {
 	Seq     uint64
 	Payload []byte
@@ -38,13 +40,21 @@ type updater struct {
 	due     <-chan time.Time
 }
 
+// contentUpdate is the update payload of an SDK content item.
+type contentUpdate struct {
+	Seq uint64 `json:"seq"`
+	VideoSummary
+}
+
 // liveKind is the item kind whose summary a's live updates carry. An item
-// holds state of one family only; SDK content items plug in here and in
-// encodeUpdate.
+// holds state of one family only: the HTTP edge sends render events and
+// reads only to renders, and SDK events and reads only to content items.
 func (a *actor) liveKind() string {
 	switch {
 	case a.state.render != nil:
 		return RenderItem
+	case a.state.video != nil:
+		return ContentItem
 	}
 	return ""
 }
@@ -58,6 +68,8 @@ func (a *actor) encodeUpdate(kind string) (Update, error) {
 	switch kind {
 	case RenderItem:
 		b = a.renderState().appendJSON(make([]byte, 0, 1024), a.applied, true)
+	case ContentItem:
+		b, err = a.encodeContentUpdate()
 	default:
 		return Update{}, fmt.Errorf("no live summary for item kind %q", kind)
 	}
@@ -65,6 +77,15 @@ func (a *actor) encodeUpdate(kind string) (Update, error) {
 		return Update{}, fmt.Errorf("encode update %s: %w", a.key, err)
 	}
 	return Update{Seq: a.applied, Payload: b}, nil
+}
+
+// encodeContentUpdate is encodeUpdate's content case, in a frame of its own:
+// a VideoSummary is a few hundred bytes, and the actor's frames stay small
+// (see handle).
+//
+//go:noinline
+func (a *actor) encodeContentUpdate() ([]byte, error) {
+	return json.Marshal(&contentUpdate{Seq: a.applied, VideoSummary: a.videoState().summary(a.key.Item)})
 }
 
 // liveApplied runs after the live log message seq was handled. seq may have
@@ -120,9 +141,10 @@ func (a *actor) publishUpdate(now time.Time) {
 	a.upd.pubSeq, a.upd.lastPub = u.Seq, now
 }
 
-// Current returns item k's current summary of the given kind (RenderItem, …)
-// in the same encoding and with the same Seq as its live updates, so a
-// subscriber can start from it and skip updates at or below its Seq.
+// Current returns item k's current summary of the given kind (RenderItem or
+// ContentItem) in the same encoding and with the same Seq as its live
+// updates, so a subscriber can start from it and skip updates at or below its
+// Seq.
 func (r *Registry) Current(ctx context.Context, k Key, kind string) (Update, error) {
 	req := &request{kind: reqCurrent, itemKind: kind, reply: make(chan reply, 1)}
 	if _, err := r.send(ctx, k, req); err != nil {

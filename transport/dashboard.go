@@ -27,7 +27,7 @@ var dashboardTypes = map[string]string{
 const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-// dashboard serves GET /dashboard (optionally ?render=<id>).
+// dashboard serves GET /dashboard (optionally ?render=<id> or ?content=<id>).
 func (s *Server) dashboard(c *fiber.Ctx) error { return serveDashboardFile(c, "index.html") }
 
 // dashboardAsset serves GET /dashboard/:file.

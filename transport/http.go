@@ -135,6 +135,7 @@ func (s *Server) routes() {
 
 	// Live updates.
 	v1.Get("/renders/:id/engagement/stream", s.secretOnly, s.streamRenderEngagement)
+	v1.Get("/contents/:id/engagement/stream", s.secretOnly, s.streamContentEngagement)
 }
 
 // App exposes the Fiber app for app.Test in tests.

@@ -388,26 +388,36 @@ func contentView(it actors.Item) fiber.Map {
 	return fiber.Map{"id": it.ID, "projectId": it.ProjectID, "createdAt": actors.NewTime(it.CreatedAt)}
 }
 
-// getContentEngagement serves GET /v1/contents/:id/engagement. An invalid
-// id, an unregistered one and another project's are the same 404.
-func (s *Server) getContentEngagement(c *fiber.Ctx) error {
-	ctx, cancel := s.requestCtx()
-	defer cancel()
+// content resolves the :id parameter to a content item of the caller's
+// project. An invalid id, an unregistered one and another project's are the
+// same 404, and an id never reaches a NATS subject unvalidated.
+func (s *Server) content(ctx context.Context, c *fiber.Ctx) (actors.Key, error) {
 	id := c.Params("id")
 	p := principal(c)
 	notFound := actors.Errorf(actors.ENotFound, "no content item with that id in this key's project")
 	if !actors.ValidID(id) {
-		return notFound
+		return actors.Key{}, notFound
 	}
 	id = strings.Clone(id)
 	ok, err := s.contentExists(ctx, p.ProjectID, id)
 	if err != nil {
-		return err
+		return actors.Key{}, err
 	}
 	if !ok {
-		return notFound
+		return actors.Key{}, notFound
 	}
-	sum, err := s.engine.ReadContent(ctx, actors.Key{Project: p.ProjectID, Item: id})
+	return actors.Key{Project: p.ProjectID, Item: id}, nil
+}
+
+// getContentEngagement serves GET /v1/contents/:id/engagement.
+func (s *Server) getContentEngagement(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	k, err := s.content(ctx, c)
+	if err != nil {
+		return err
+	}
+	sum, err := s.engine.ReadContent(ctx, k)
 	if err != nil {
 		return err
 	}

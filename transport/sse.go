@@ -220,6 +220,19 @@ func (s *Server) streamRenderEngagement(c *fiber.Ctx) error {
 	return s.stream(ctx, c, k, actors.RenderItem)
 }
 
+// streamContentEngagement serves GET /v1/contents/:id/engagement/stream:
+// the SDK content item's summaries, each the "data" of its engagement read
+// plus "seq".
+func (s *Server) streamContentEngagement(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	k, err := s.content(ctx, c)
+	if err != nil {
+		return err
+	}
+	return s.stream(ctx, c, k, actors.ContentItem)
+}
+
 // stream turns the request into a server-sent event stream of item k's
 // summaries of the given kind: the current one first, then one per live
 // update, each with id = the log sequence it reflects. Updates are whole

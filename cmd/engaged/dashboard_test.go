@@ -148,18 +148,25 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// A still picture: wait for the change highlights to fade.
 	waitFor(t, ctx, "highlights faded", `document.getAnimations().length === 0 && !document.querySelector(".changed")`)
+	saveScreenshot(t, ctx, "dashboard.png")
+}
+
+// saveScreenshot saves the whole page as name in $TEST_OUTPUT, else in the
+// test's artifact directory (kept with `go test -artifacts`).
+func saveScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := os.Getenv("TEST_OUTPUT")
 	if dir == "" {
-		dir = t.ArtifactDir() // kept with `go test -artifacts`
+		dir = t.ArtifactDir()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "dashboard.png")
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,12 @@
 
 const KEY_ITEM = "engaged.secretKey";
 const COUNTERS = ["viewed", "downloaded", "printed", "email_opened", "email_sent", "share_created", "share_revoked"];
+// The two kinds of item a page can watch: a render (?render=<id>) or an SDK
+// content item (?content=<id>).
+const KINDS = {
+  render: { path: "renders", label: "Render id", placeholder: "0197…-…" },
+  content: { path: "contents", label: "Content id", placeholder: "cnt_…" },
+};
 const $ = (sel) => document.querySelector(sel);
 
 let current = null; // AbortController of the running stream
@@ -31,12 +37,21 @@ function keyUI() {
 }
 
 function setValue(name, value) {
-  const el = document.querySelector(`[data-counter="${name}"]`);
-  const text = String(value);
+  setText(document.querySelector(`[data-counter="${name}"]`), String(value));
+}
+
+function setFigure(name, text) {
+  setText(document.querySelector(`[data-figure="${name}"]`), text);
+}
+
+// setText shows a figure and highlights its card when it changed.
+function setText(el, text) {
   const before = el.textContent;
+  const first = !el.dataset.shown; // first figures: nothing changed yet
+  el.dataset.shown = "1";
   if (before === text) return;
   el.textContent = text;
-  if (before === "–") return; // first figures: nothing changed yet
+  if (first) return;
   const card = el.closest(".card");
   card.classList.remove("changed");
   void card.offsetWidth; // restart the highlight
@@ -54,7 +69,6 @@ function cell(text, cls) {
 let seen = new Set();
 
 // render shows a render summary (GET /v1/renders/:id/engagement plus seq).
-// SDK content summaries would get a renderer of their own here.
 function render(sum) {
   setValue("total", sum.total);
   setValue("linkOpens", sum.linkOpens);
@@ -95,16 +109,105 @@ function render(sum) {
   seen = next;
 }
 
+const NONE = "—"; // a ratio or percentile without data (null in the summary)
+
+function percent(x, digits) {
+  return x == null ? NONE : Number((x * 100).toFixed(digits)) + "%";
+}
+
+function millis(n) {
+  return n == null ? NONE : n + " ms";
+}
+
+// duration shows seconds watched: 42.5 s, 3 m 20 s, 2 h 5 m.
+function duration(sec) {
+  if (sec < 60) return Number(sec.toFixed(1)) + " s";
+  const s = Math.floor(sec);
+  if (s < 3600) return `${Math.floor(s / 60)} m ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} m`;
+}
+
+// fillCounts lists name → count rows, or one "none" row.
+function fillCounts(body, rows, empty) {
+  body.replaceChildren();
+  if (!rows.length) {
+    const tr = document.createElement("tr");
+    tr.className = "empty";
+    tr.appendChild(cell(empty)).colSpan = 2;
+    body.appendChild(tr);
+    return;
+  }
+  for (const [name, n] of rows) {
+    const tr = document.createElement("tr");
+    const label = cell("");
+    const pill = document.createElement("span");
+    pill.className = "pill";
+    pill.textContent = name;
+    label.appendChild(pill);
+    tr.appendChild(label);
+    tr.appendChild(cell(String(n), "num"));
+    body.appendChild(tr);
+  }
+}
+
+const byCount = (m) => Object.entries(m || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+
+// showContent shows an SDK content summary (the data of
+// GET /v1/contents/:id/engagement plus seq); the README's "Figures" define
+// every number.
+function showContent(sum) {
+  setFigure("impressions", String(sum.impressions));
+  setFigure("plays", String(sum.plays));
+  setFigure("completions", String(sum.completions));
+  setFigure("completionRate", percent(sum.completionRate, 1));
+  setFigure("watchTime", duration(sum.watchTime.total));
+  setFigure("startupP50", millis(sum.startupTime.p50));
+  setFigure("startupP95", millis(sum.startupTime.p95));
+  setFigure("rebufferRatio", percent(sum.rebuffer.ratio, 2));
+  setFigure("errors", String(sum.errors.total));
+  setFigure("likes", String(sum.likes));
+  setFigure("shares", String(sum.shares));
+  setFigure("saves", String(sum.saves));
+  setFigure("swipesIn", String(sum.swipes.in));
+  setFigure("swipesOut", String(sum.swipes.out));
+  $("#content-seq").textContent = sum.seq;
+  $("#content-last").textContent = sum.lastEventAt ? new Date(sum.lastEventAt).toLocaleString() : "none";
+  $("#content-updated").textContent = new Date().toLocaleTimeString();
+
+  const types = Object.entries(sum.counts).concat(Object.entries(sum.customCounts || {}).sort());
+  fillCounts($("#by-type"), types, "No events yet.");
+  fillCounts($("#by-error"), byCount(sum.errors.byCode), "No errors.");
+  fillCounts($("#by-platform"), byCount(sum.sharesByPlatform), "No shares.");
+}
+
+// showView shows the figures of one kind of item, cleared until the first
+// summary arrives.
+function showView(kind) {
+  $("#render-view").hidden = kind !== "render";
+  $("#content-view").hidden = kind !== "content";
+  for (const el of document.querySelectorAll("[data-counter], [data-figure]")) {
+    el.textContent = "–";
+    delete el.dataset.shown;
+  }
+}
+
+function kindUI() {
+  const k = KINDS[$("#kind").value];
+  $("#item-label").textContent = k.label;
+  $("#item").placeholder = k.placeholder;
+}
+
 const sleep = (ms, signal) => new Promise((resolve) => {
   const t = setTimeout(resolve, ms);
   signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
 });
 
-// watch streams one render until it is replaced, the key is refused or the
-// render does not exist. Connection losses and server-side stream ends
+// watch streams one item until it is replaced, the key is refused or the
+// item does not exist. Connection losses and server-side stream ends
 // (lifetime, shutdown, a dropped slow client) reconnect with Last-Event-ID;
 // the first event after a reconnect is the complete current summary.
-async function watch(id) {
+async function watch(kind, id) {
+  const show = kind === "content" ? showContent : render;
   if (current) current.abort();
   const ctl = new AbortController();
   current = ctl;
@@ -118,7 +221,7 @@ async function watch(id) {
     try {
       const headers = { "Authorization": "Bearer " + key, "Accept": "text/event-stream" };
       if (lastId) headers["Last-Event-ID"] = lastId;
-      res = await fetch(`/v1/renders/${encodeURIComponent(id)}/engagement/stream`, { headers, cache: "no-store", signal: ctl.signal });
+      res = await fetch(`/v1/${KINDS[kind].path}/${encodeURIComponent(id)}/engagement/stream`, { headers, cache: "no-store", signal: ctl.signal });
     } catch (e) {
       if (ctl.signal.aborted) return;
       setStatus("error", "offline, retrying");
@@ -165,7 +268,7 @@ async function watch(id) {
             else if (field === "retry" && /^\d+$/.test(val)) retry = Number(val);
           }
           if (id) lastId = id;
-          if (data) render(JSON.parse(data));
+          if (data) show(JSON.parse(data));
         }
       }
     } catch (e) {
@@ -179,17 +282,20 @@ async function watch(id) {
 
 function start(e) {
   if (e) e.preventDefault();
-  const id = $("#render").value.trim();
+  const kind = $("#kind").value;
+  const id = $("#item").value.trim();
   const key = $("#key").value.trim();
   if (key) { sessionStorage.setItem(KEY_ITEM, key); $("#key").value = ""; }
   keyUI();
   if (!id) return;
-  if (!sessionStorage.getItem(KEY_ITEM)) { showMessage("Enter a secret key (sk_…) to watch this render."); return; }
+  if (!sessionStorage.getItem(KEY_ITEM)) { showMessage("Enter a secret key (sk_…) to watch this item."); return; }
   const url = new URL(location.href);
-  url.searchParams.set("render", id);
+  for (const k of Object.keys(KINDS)) url.searchParams.delete(k);
+  url.searchParams.set(kind, id);
   history.replaceState(null, "", url);
   seen = new Set();
-  watch(id);
+  showView(kind);
+  watch(kind, id);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -200,7 +306,17 @@ document.addEventListener("DOMContentLoaded", () => {
     setStatus("idle", "key needed");
     keyUI();
   });
+  $("#kind").addEventListener("change", kindUI);
   keyUI();
-  const id = new URL(location.href).searchParams.get("render");
-  if (id) { $("#render").value = id; if (sessionStorage.getItem(KEY_ITEM)) start(); }
+  const params = new URL(location.href).searchParams;
+  for (const kind of Object.keys(KINDS)) {
+    const id = params.get(kind);
+    if (!id) continue;
+    $("#kind").value = kind;
+    $("#item").value = id;
+    showView(kind);
+    if (sessionStorage.getItem(KEY_ITEM)) start();
+    break;
+  }
+  kindUI();
 });
