@@ -70,3 +70,17 @@ func BenchmarkRenderSummaryAppendJSON(b *testing.B) {
 		buf = sum.AppendJSON(buf[:0])
 	}
 }
+
+// What a read or a live update costs now: counts plus the 25 cached event
+// encodings.
+func BenchmarkRenderSummaryCachedJSON(b *testing.B) {
+	s := newRenderState()
+	for _, e := range benchEvents(100) {
+		s.apply(e)
+	}
+	buf := make([]byte, 0, 16<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = s.appendJSON(buf[:0], 7, true)
+	}
+}
