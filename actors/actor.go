@@ -182,7 +182,7 @@ func (a *actor) readJSON(r *request) {
 		e := emptyRenderSummary()
 		u.Payload = e.AppendJSON(nil)
 	} else {
-		u.Payload = a.state.render.appendJSON(make([]byte, 0, 1024), 0, false)
+		u.Payload = a.state.render.appendJSON(nil, 0, false)
 	}
 	r.reply <- reply{update: u}
 }

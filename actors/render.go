@@ -150,10 +150,22 @@ func (s *renderState) push(ev RenderEvent) {
 	s.head = (s.head + 1) % RecentLimit
 }
 
+// jsonSize bounds the size of appendJSON's output.
+func (s *renderState) jsonSize() int {
+	n := 320 // counts, totals, seq and punctuation
+	for _, e := range s.recentJSON {
+		n += len(e) + 1
+	}
+	return n
+}
+
 // appendJSON appends the summary as JSON, with "seq" first if withSeq (a
 // live update): the same document as RenderSummary.AppendJSON, from the
 // events' cached encodings.
 func (s *renderState) appendJSON(b []byte, seq uint64, withSeq bool) []byte {
+	if need := s.jsonSize(); cap(b)-len(b) < need {
+		b = append(make([]byte, 0, len(b)+need), b...) // one allocation, not a series of doublings
+	}
 	sum := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total()}
 	if withSeq {
 		b = sum.appendJSONWithSeq(b, seq)

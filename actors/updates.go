@@ -67,7 +67,7 @@ func (a *actor) encodeUpdate(kind string) (Update, error) {
 	)
 	switch kind {
 	case RenderItem:
-		b = a.renderState().appendJSON(make([]byte, 0, 1024), a.applied, true)
+		b = a.renderState().appendJSON(nil, a.applied, true)
 	case ContentItem:
 		b, err = a.encodeContentUpdate()
 	default:
