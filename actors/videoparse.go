@@ -214,7 +214,7 @@ func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
 		return out
 	}
 	var w wireEvent
-	if k := rawKind(raw); k != "object" {
+	if k := JSONKind(raw); k != "object" {
 		is.FormErrors = append(is.FormErrors, "Expected object, received "+k)
 		return fail()
 	}
@@ -263,7 +263,7 @@ func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
 
 	var dv dataValues
 	if v, ok := present(w.Data); ok {
-		if rawKind(v) != "object" {
+		if JSONKind(v) != "object" {
 			is.Add("data", expected("object", v))
 		} else {
 			limit := o.MaxDataBytes
@@ -406,7 +406,7 @@ func checkData(is *Issues, typ VideoType, data json.RawMessage) dataValues {
 				val.s, val.ok = s, true
 			}
 		case kCode:
-			if rawKind(v) == "number" {
+			if JSONKind(v) == "number" {
 				n, err := strconv.ParseInt(string(v), 10, 64)
 				if err != nil {
 					is.Add(key, "Expected string or integer, received float")
@@ -427,13 +427,13 @@ func checkData(is *Issues, typ VideoType, data json.RawMessage) dataValues {
 				val.s, val.ok = s, true
 			}
 		case kBool:
-			if k := rawKind(v); k != "boolean" {
+			if k := JSONKind(v); k != "boolean" {
 				is.Add(key, expected("boolean", v))
 			} else {
 				val.ok = true
 			}
 		case kInt, kNumber:
-			if k := rawKind(v); k != "number" {
+			if k := JSONKind(v); k != "number" {
 				want := "number"
 				if f.kind == kInt {
 					want = "integer"
@@ -502,7 +502,7 @@ func validEventID(s string) bool {
 
 // present returns v unless it is absent or null.
 func present(v json.RawMessage) (json.RawMessage, bool) {
-	if len(v) == 0 || rawKind(v) == "null" {
+	if len(v) == 0 || JSONKind(v) == "null" {
 		return nil, false
 	}
 	return v, true
@@ -545,13 +545,13 @@ func optTime(is *Issues, key string, v json.RawMessage) (time.Time, bool) {
 }
 
 func expected(want string, v json.RawMessage) string {
-	return "Expected " + want + ", received " + rawKind(v)
+	return "Expected " + want + ", received " + JSONKind(v)
 }
 
 var errNotString = errors.New("not a string")
 
 func rawString(v json.RawMessage) (string, error) {
-	if rawKind(v) != "string" {
+	if JSONKind(v) != "string" {
 		return "", errNotString
 	}
 	// Fast path: no escapes.
@@ -564,7 +564,7 @@ func rawString(v json.RawMessage) (string, error) {
 }
 
 // rawKind names the JSON type of a value, as zod does.
-func rawKind(v json.RawMessage) string {
+func JSONKind(v json.RawMessage) string {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 {
 		return "undefined"
@@ -616,7 +616,7 @@ const MaxBatchEvents = 100
 // are checked one by one with ParseVideoEvent, so a bad one fails alone.
 func SplitVideoBatch(body []byte) (events [][]byte, sentAt *time.Time, err error) {
 	is := &Issues{FormErrors: []string{}, FieldErrors: map[string][]string{}}
-	if k := rawKind(body); k != "object" {
+	if k := JSONKind(body); k != "object" {
 		is.FormErrors = append(is.FormErrors, "Expected object, received "+k)
 		return nil, nil, &Error{Code: EInvalid, Message: "request body must be a JSON object", Issues: is}
 	}
@@ -634,7 +634,7 @@ func SplitVideoBatch(body []byte) (events [][]byte, sentAt *time.Time, err error
 	}
 	if v, ok := present(rawEvents); !ok {
 		is.Add("events", "Required")
-	} else if k := rawKind(v); k != "array" {
+	} else if k := JSONKind(v); k != "array" {
 		is.Add("events", "Expected array, received "+k)
 	} else if eachElement(v, func(ev []byte) { events = append(events, ev) }) != nil {
 		is.Add("events", "Invalid array")

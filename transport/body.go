@@ -49,6 +49,16 @@ func body(c *fiber.Ctx, limit int) ([]byte, error) {
 	return out, nil
 }
 
+// objectBody reads the request body (body) and parses it as a JSON object
+// (decodeObject): the start of every handler that takes a JSON object.
+func objectBody(c *fiber.Ctx, limit int) (map[string]json.RawMessage, error) {
+	b, err := body(c, limit)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(b)
+}
+
 // decodeObject parses b as a JSON object into its raw members. A body that is
 // not JSON at all is invalid_json; JSON that is not an object is
 // invalid_request.
@@ -58,42 +68,20 @@ func decodeObject(b []byte) (map[string]json.RawMessage, error) {
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
-		is := &actors.Issues{FormErrors: []string{"Expected object, received " + jsonKind(b)}, FieldErrors: map[string][]string{}}
+		is := &actors.Issues{FormErrors: []string{"Expected object, received " + actors.JSONKind(b)}, FieldErrors: map[string][]string{}}
 		return nil, &actors.Error{Code: actors.EInvalid, Message: "request body must be a JSON object", Issues: is}
 	}
 	return obj, nil
 }
 
-// jsonKind names the JSON type of a valid JSON value, as zod does.
-func jsonKind(v json.RawMessage) string {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return "undefined"
-	}
-	switch v[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
-}
-
 // metadataField validates an optional metadata member: absent or null is
 // nil, an object is returned compacted, anything else is a field error.
 func metadataField(v json.RawMessage, present bool, limit int, is *actors.Issues) json.RawMessage {
-	if !present || jsonKind(v) == "null" {
+	if !present || actors.JSONKind(v) == "null" {
 		return nil
 	}
-	if jsonKind(v) != "object" {
-		is.Add("metadata", "Expected object, received "+jsonKind(v))
+	if actors.JSONKind(v) != "object" {
+		is.Add("metadata", "Expected object, received "+actors.JSONKind(v))
 		return nil
 	}
 	var buf bytes.Buffer
@@ -116,7 +104,7 @@ var errNotString = errors.New("not a string")
 
 // stringField decodes a JSON string member.
 func stringField(v json.RawMessage) (string, error) {
-	if jsonKind(v) != "string" {
+	if actors.JSONKind(v) != "string" {
 		return "", errNotString
 	}
 	var s string

@@ -53,28 +53,24 @@ func (s *Server) postEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	b, err := body(c, s.opts.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	obj, err := decodeObject(b)
+	obj, err := objectBody(c, s.opts.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
 	is := &actors.Issues{FormErrors: []string{}}
 	var to, shareID string
-	if v, ok := obj["to"]; !ok || jsonKind(v) == "null" {
+	if v, ok := obj["to"]; !ok || actors.JSONKind(v) == "null" {
 		is.Add("to", "Required")
 	} else if str, err := stringField(v); err != nil {
-		is.Add("to", "Expected string, received "+jsonKind(v))
+		is.Add("to", "Expected string, received "+actors.JSONKind(v))
 	} else if a, err := mail.ParseAddress(str); err != nil || len(a.Address) > maxRecipient {
 		is.Add("to", "Invalid email")
 	} else {
 		to = a.Address
 	}
-	if v, ok := obj["shareId"]; ok && jsonKind(v) != "null" {
+	if v, ok := obj["shareId"]; ok && actors.JSONKind(v) != "null" {
 		if str, err := stringField(v); err != nil {
-			is.Add("shareId", "Expected string, received "+jsonKind(v))
+			is.Add("shareId", "Expected string, received "+actors.JSONKind(v))
 		} else if shareID, ok = canonicalUUID(str); !ok {
 			is.Add("shareId", "Invalid uuid")
 		}

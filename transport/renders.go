@@ -64,20 +64,16 @@ func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	b, err := body(c, s.opts.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	obj, err := decodeObject(b)
+	obj, err := objectBody(c, s.opts.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
 	is := &actors.Issues{FormErrors: []string{}}
 	var typ actors.EventType
-	if v, ok := obj["eventType"]; !ok || jsonKind(v) == "null" {
+	if v, ok := obj["eventType"]; !ok || actors.JSONKind(v) == "null" {
 		is.Add("eventType", "Required")
 	} else if str, err := stringField(v); err != nil {
-		is.Add("eventType", "Expected string, received "+jsonKind(v))
+		is.Add("eventType", "Expected string, received "+actors.JSONKind(v))
 	} else if typ = actors.EventType(str); !typ.PartnerType() {
 		is.Add("eventType", "Invalid enum value. Expected 'viewed' | 'downloaded' | 'printed', received '"+str+"'")
 	}

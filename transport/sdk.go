@@ -363,10 +363,10 @@ func (s *Server) postContent(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		if v, ok := obj["id"]; ok && jsonKind(v) != "null" {
+		if v, ok := obj["id"]; ok && actors.JSONKind(v) != "null" {
 			if id, err = stringField(v); err != nil {
 				is := &actors.Issues{FormErrors: []string{}}
-				is.Add("id", "Expected string, received "+jsonKind(v))
+				is.Add("id", "Expected string, received "+actors.JSONKind(v))
 				return invalid(is)
 			}
 			if id == "" {

@@ -150,11 +150,7 @@ func (s *Server) postShare(c *fiber.Ctx) error {
 	}
 	var metadata []byte
 	if len(c.Request().Body()) > 0 {
-		b, err := body(c, s.opts.MaxBodyBytes)
-		if err != nil {
-			return err
-		}
-		obj, err := decodeObject(b)
+		obj, err := objectBody(c, s.opts.MaxBodyBytes)
 		if err != nil {
 			return err
 		}

@@ -167,7 +167,7 @@ func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.Key, ac
 	}
 	uuidField := func(name string, required bool) string {
 		v, ok := obj[name]
-		if !ok || jsonKind(v) == "null" {
+		if !ok || actors.JSONKind(v) == "null" {
 			if required {
 				is.Add(name, "Required")
 			}
@@ -175,7 +175,7 @@ func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.Key, ac
 		}
 		str, err := stringField(v)
 		if err != nil {
-			is.Add(name, "Expected string, received "+jsonKind(v))
+			is.Add(name, "Expected string, received "+actors.JSONKind(v))
 			return ""
 		}
 		id, ok := canonicalUUID(str)
@@ -188,10 +188,10 @@ func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.Key, ac
 	project := uuidField("projectId", true)
 	render := uuidField("renderId", true)
 	share := uuidField("shareId", false)
-	if v, ok := obj["eventType"]; !ok || jsonKind(v) == "null" {
+	if v, ok := obj["eventType"]; !ok || actors.JSONKind(v) == "null" {
 		is.Add("eventType", "Required")
 	} else if str, err := stringField(v); err != nil {
-		is.Add("eventType", "Expected string, received "+jsonKind(v))
+		is.Add("eventType", "Expected string, received "+actors.JSONKind(v))
 	} else if ev.EventType = actors.EventType(str); !systemTypes[ev.EventType] {
 		is.Add("eventType", "Invalid enum value. Expected 'email_sent' | 'share_created' | 'share_revoked', received '"+str+"'")
 	} else if ev.EventType != actors.EmailSent && share == "" && is.FieldErrors["shareId"] == nil {
