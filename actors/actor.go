@@ -40,7 +40,6 @@ type requestKind uint8
 
 const (
 	reqApply    requestKind = iota // apply a log message (from a partition consumer)
-	reqRead                        // reply with the render summary
 	reqReadJSON                    // reply with the render summary as JSON
 	reqSnapshot                    // reply with a snapshot of the state
 	reqStop                        // stop; sent only once the actor is out of the registry
@@ -59,12 +58,11 @@ type request struct {
 }
 
 type reply struct {
-	render *RenderSummary         // a pointer keeps the reply, and the actor's frames, small
 	state  *stateSnapshot         // for reqSnapshot, encoded by the caller
 	seq    uint64                 // for reqSnapshot
 	shares map[string]ShareCounts // for reqShares
 	video  *VideoSummary          // for reqVideo
-	update Update                 // for reqCurrent
+	update Update                 // for reqCurrent and reqReadJSON
 	err    error
 }
 
@@ -120,8 +118,6 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 	case reqApply:
 		a.apply(r.seq, r.msg, true)
 		a.liveApplied(r.seq)
-	case reqRead:
-		a.read(r)
 	case reqReadJSON:
 		a.readJSON(r)
 	case reqShares:
@@ -156,17 +152,6 @@ func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
 		return false
 	}
 	return true
-}
-
-//go:noinline
-func (a *actor) read(r *request) {
-	var sum RenderSummary
-	if a.state.render == nil {
-		sum = emptyRenderSummary() // no state allocated for a read
-	} else {
-		sum = a.state.render.summary()
-	}
-	r.reply <- reply{render: &sum}
 }
 
 //go:noinline

@@ -141,23 +141,6 @@ func (r *Registry) Deliver(ctx context.Context, k Key, seq uint64, m *Message, a
 	return nil
 }
 
-// Read returns the render summary of item k as its actor sees it now.
-func (r *Registry) Read(ctx context.Context, k Key) (RenderSummary, error) {
-	req := &request{kind: reqRead, reply: make(chan reply, 1)}
-	if _, err := r.send(ctx, k, req); err != nil {
-		return RenderSummary{}, err
-	}
-	select {
-	case rep := <-req.reply:
-		if rep.err != nil {
-			return RenderSummary{}, rep.err
-		}
-		return *rep.render, nil
-	case <-ctx.Done():
-		return RenderSummary{}, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
-	}
-}
-
 // ReadJSON returns the render summary of item k as the JSON body of
 // GET /v1/renders/:id/engagement, encoded by the actor from its cached
 // event encodings.

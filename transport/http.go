@@ -26,7 +26,6 @@ type Directory interface {
 
 // Engine is what the HTTP API needs of the actors (actors.Registry).
 type Engine interface {
-	Read(ctx context.Context, k actors.Key) (actors.RenderSummary, error)
 	ReadJSON(ctx context.Context, k actors.Key) ([]byte, error)
 	ReadContent(ctx context.Context, k actors.Key) (actors.VideoSummary, error)
 	Expect(eventID string) (wait func(context.Context) (bool, error), done func())
