@@ -57,11 +57,11 @@ func (s *RenderSummary) appendFields(b []byte) []byte {
 
 func (e *RenderEvent) appendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, e.ID)
+	b = AppendJSONString(b, e.ID)
 	b = append(b, `,"eventType":`...)
-	b = appendJSONString(b, string(e.EventType))
+	b = AppendJSONString(b, string(e.EventType))
 	b = append(b, `,"actorKind":`...)
-	b = appendJSONString(b, string(e.ActorKind))
+	b = AppendJSONString(b, string(e.ActorKind))
 	b = append(b, `,"shareId":`...)
 	b = appendJSONOpt(b, e.ShareID)
 	b = append(b, `,"sourceIp":`...)
@@ -84,15 +84,15 @@ func appendJSONOpt(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, *s)
+	return AppendJSONString(b, *s)
 }
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string, escaping as encoding/json
-// does: quotes, backslashes, control characters, <, >, & and U+2028/U+2029;
+// AppendJSONString appends s as a JSON string, escaping as encoding/json
+// does (transport's hand-written responses use it too): quotes, backslashes, control characters, <, >, & and U+2028/U+2029;
 // invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {

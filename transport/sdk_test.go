@@ -2,7 +2,9 @@ package transport
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"engaged/actors"
 )
@@ -61,5 +63,25 @@ func TestVideoMsgIDDependsOnItemAndRecords(t *testing.T) {
 	}
 	if videoMsgID(k, []actors.VideoEvent{{ID: "e1", Type: actors.Like, At: 5}, {ID: "e2"}}) != id {
 		t.Error("the id must depend only on item, roles and event ids")
+	}
+}
+
+// The hand-written batch response is the JSON encoding/json writes.
+func TestBatchResultJSON(t *testing.T) {
+	id1, id2 := "evt_1", `we"ird<&>`
+	ts := actors.NewTime(time.Date(2026, 5, 3, 10, 20, 0, 0, time.UTC))
+	r := batchResult{Received: 2, Failed: 2, Results: []eventResult{
+		{Status: statusAccepted, EventID: &id1, Timestamp: &ts},
+		{Status: "duplicate", EventID: &id2},
+		{Status: statusRejected, EventID: nil, Error: &errorBody{Code: actors.EInvalid, Message: "m",
+			Issues: &actors.Issues{FormErrors: []string{}, FieldErrors: map[string][]string{"contentId": {"Required"}}}}},
+		{Status: statusRejected, EventID: &id1, Error: &errorBody{Code: actors.ETooOld, Message: "old"}},
+	}}
+	want, err := json.Marshal(envelope{Data: r, Meta: meta{RequestID: "req_1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.appendEnvelope(nil, "req_1"); string(got) != string(want) {
+		t.Fatalf("\n got %s\nwant %s", got, want)
 	}
 }
