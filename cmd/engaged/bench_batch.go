@@ -10,9 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
 	"engaged/actors"
@@ -40,15 +40,23 @@ func (fx *fixture) addContent(ctx context.Context, store *persist.Store, n int) 
 	return nil
 }
 
+var (
+	benchRunID    = "b" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
+	benchEventSeq atomic.Int64
+)
+
 // sdkEvent writes one valid SDK event of a type that cycles through the
 // common ones, as a player would send them.
 func sdkEvent(b *strings.Builder, content string, i int, now string) {
+	// Unique per run without crypto/rand per event: the load tool must not
+	// take the cores it is measuring.
 	b.WriteString(`{"eventId":"`)
-	b.WriteString(uuid.Must(uuid.NewV7()).String())
+	b.WriteString(benchRunID)
+	b.WriteString(strconv.FormatInt(benchEventSeq.Add(1), 36))
 	b.WriteString(`","contentId":"`)
 	b.WriteString(content)
 	b.WriteString(`","userId":"user_`)
-	b.WriteString(strconv.Itoa(rand.IntN(10000)))
+	b.WriteString(strconv.Itoa(i % 97))
 	b.WriteString(`","sessionId":"sess_bench","timestamp":"`)
 	b.WriteString(now)
 	switch i % 5 {
