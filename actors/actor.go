@@ -36,6 +36,9 @@ type Log interface {
 	Replay(ctx context.Context, k Key, afterSeq uint64, fn func(seq uint64, m *Message)) error
 }
 
+// activationTimeout bounds loading a snapshot and replaying the log after it.
+const activationTimeout = 30 * time.Second
+
 type requestKind uint8
 
 const (
@@ -190,6 +193,10 @@ func (a *actor) snapshot(r *request) {
 
 // activate loads the newest snapshot and replays the item's log after it.
 func (a *actor) activate(ctx context.Context) error {
+	// Bounded: a hung Postgres or NATS must not hold this actor, and the
+	// partition consumer feeding it, forever; the next request retries.
+	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
+	defer cancel()
 	snap, found, err := a.reg.store.LoadSnapshot(ctx, a.key)
 	if err != nil {
 		return &Error{Code: EUnavailable, Message: "item state is unavailable", RetryAfter: time.Second}
