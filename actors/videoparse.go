@@ -205,12 +205,12 @@ func (d *dataValues) num(name string) (float64, bool) {
 // ParseVideoEvent validates one wire event.
 func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
 	var out ParsedVideoEvent
-	is := &Issues{FormErrors: []string{}}
+	// The issues live on the stack and are copied out only for a rejected
+	// event: a valid one (nearly all of them) then costs no allocation here.
+	var issues Issues
+	is := &issues
 	fail := func() ParsedVideoEvent {
-		if is.FieldErrors == nil {
-			is.FieldErrors = map[string][]string{}
-		}
-		out.Err = &Error{Code: EInvalid, Message: "event does not match the schema", Issues: is}
+		out.Err = &Error{Code: EInvalid, Message: "event does not match the schema", Issues: is.escape()}
 		return out
 	}
 	var w wireEvent
@@ -344,7 +344,7 @@ func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
 	ev.At, ev.Recv = at.UnixMilli(), recv.UnixMilli()
 	if recv.Sub(at) > MaxEventAge {
 		is.Add("timestamp", "Event is older than 24 hours ("+NewTime(at).Format(TimeLayout)+" after clock-skew correction)")
-		out.Err = &Error{Code: ETooOld, Message: "event is older than 24 hours and is not processed", Issues: is}
+		out.Err = &Error{Code: ETooOld, Message: "event is older than 24 hours and is not processed", Issues: is.escape()}
 	}
 	return out
 }
