@@ -19,6 +19,8 @@ import (
 // keeps a deposed partition owner from overwriting a newer owner's work).
 type SnapshotStore interface {
 	LoadSnapshot(ctx context.Context, k Key) (snap Snapshot, found bool, err error)
+	// Epochs returns every partition's current epoch.
+	Epochs(ctx context.Context) (map[int]int64, error)
 	// ClaimPartition bumps part's epoch and returns the new one.
 	ClaimPartition(ctx context.Context, part int) (epoch int64, err error)
 	// SaveSnapshots writes snaps, all of partition part, if epoch is still
@@ -49,6 +51,7 @@ const (
 	reqShares                      // reply with the render's per-share counts
 	reqVideo                       // reply with the SDK event summary
 	reqCurrent                     // reply with the summary as an Update (live streams start from it)
+	reqCatchUp                     // apply the item's log up to now (no reply; see Registry.CatchUp)
 )
 
 type request struct {
@@ -56,6 +59,9 @@ type request struct {
 	seq   uint64
 	msg   *Message
 	reply chan reply // capacity 1, so a departed caller never blocks the actor
+	// catchUp: apply the log up to now before answering, because no
+	// partition consumer delivers this item's events to this instance.
+	catchUp bool
 
 	itemKind string // reqCurrent: which summary
 }
@@ -114,7 +120,12 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 	if r.kind == reqStop {
 		return true
 	}
-	if !a.ready && !a.activateOrFail(ctx, r) {
+	activated := !a.ready
+	if activated && !a.activateOrFail(ctx, r) {
+		return false
+	}
+	// Activation has just replayed the log to its end.
+	if (r.catchUp || r.kind == reqCatchUp) && !activated && !a.catchUpOrFail(ctx, r) {
 		return false
 	}
 	switch r.kind {
@@ -161,6 +172,24 @@ func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
 func (a *actor) video(r *request) {
 	sum := a.videoState().summary(a.key.Item)
 	r.reply <- reply{video: &sum}
+}
+
+// catchUpOrFail applies the log after a.applied; on failure the request
+// gets the error, because an answer from behind the log would be wrong.
+//
+//go:noinline
+func (a *actor) catchUpOrFail(ctx context.Context, r *request) bool {
+	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
+	defer cancel()
+	err := a.reg.log.Replay(ctx, a.key, a.applied, func(seq uint64, m *Message) { a.apply(seq, m, false) })
+	if err != nil {
+		a.reg.logger.Warn("catch up", "item", a.key.String(), "err", err)
+		if r.reply != nil {
+			r.reply <- reply{err: &Error{Code: EUnavailable, Message: "item log is unavailable", RetryAfter: time.Second}}
+		}
+		return false
+	}
+	return true
 }
 
 //go:noinline

@@ -43,13 +43,17 @@ type Registry struct {
 	stopActors  context.CancelFunc
 	wg          sync.WaitGroup // actor goroutines
 	verdicts    verdicts
-	epochs      map[int]int64 // claimed partitions; owned by Run
-	roundNumber int           // owned by Run
+	roundNumber int // owned by Run
 
 	mu    sync.Mutex // guards the fields below and actor.pending
 	items map[Key]*actor
 	dirty map[Key]struct{} // items with messages enqueued since their last snapshot
 	acks  map[int]func()   // per partition: acknowledges everything delivered up to its newest message
+	// epochs holds the partitions this instance owns: it claimed them (its
+	// partition consumers delivered their events here) and no other
+	// instance has claimed them since. Reads of items elsewhere catch up
+	// from the log first (see CatchUp).
+	epochs map[int]int64
 }
 
 // NewRegistry returns a registry that loads snapshots from store and replays
@@ -65,6 +69,28 @@ func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
 		epochs: map[int]int64{},
 		items:  map[Key]*actor{}, dirty: map[Key]struct{}{}, acks: map[int]func(){},
 	}
+}
+
+// owns reports whether this instance owns k's partition.
+func (r *Registry) owns(k Key) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.epochs[r.Partition(k)]
+	return ok
+}
+
+// CatchUp makes k's actor apply k's log up to now, unless this instance owns
+// k's partition, whose consumer delivers every event here anyway. With
+// several instances, a request served by one that does not own the item
+// publishes its event and then calls CatchUp, so that the verdict (Expect)
+// still comes from an actor that applied the log in order; the same
+// deterministic rules make it the owner's verdict too.
+func (r *Registry) CatchUp(ctx context.Context, k Key) error {
+	if r.owns(k) {
+		return nil
+	}
+	_, err := r.send(ctx, k, &request{kind: reqCatchUp})
+	return err
 }
 
 // Partition returns the partition of k in this registry's stream.
@@ -111,6 +137,11 @@ func (r *Registry) passivate(a *actor) {
 // send puts req in a's mailbox, waiting while it is full (backpressure)
 // until ctx ends.
 func (r *Registry) send(ctx context.Context, k Key, req *request) (*actor, error) {
+	switch req.kind {
+	case reqApply, reqSnapshot, reqStop, reqCatchUp:
+	default: // a read: from the log itself where no consumer feeds this instance
+		req.catchUp = !r.owns(k)
+	}
 	a := r.acquire(k)
 	defer r.release(a)
 	select {
@@ -228,13 +259,17 @@ func (r *Registry) Flush(ctx context.Context) { r.round(ctx, false) }
 // acknowledges each partition whose writes all succeeded.
 func (r *Registry) round(ctx context.Context, final bool) {
 	r.roundNumber++
+	r.checkEpochs(ctx)
 	now := time.Now().UnixNano()
 	r.mu.Lock()
 	acks := r.acks
 	r.acks = map[int]func(){}
-	keys := map[Key]bool{} // item -> passivate after the snapshot
-	for k := range r.dirty {
+	keys := map[Key]bool{}      // item -> passivate after the snapshot
+	delivered := map[int]bool{} // partitions whose consumer delivered here since the last round
+	dirty := r.dirty
+	for k := range dirty {
 		keys[k] = false
+		delivered[r.Partition(k)] = true
 	}
 	r.dirty = map[Key]struct{}{}
 	for k, a := range r.items {
@@ -261,7 +296,9 @@ func (r *Registry) round(ctx context.Context, final bool) {
 		}
 		if err != nil {
 			failed[part] = true
-			r.markDirty(k)
+			if _, ok := dirty[k]; ok {
+				r.markDirty(k) // try again; an idle, never-delivered item has nothing to write
+			}
 			r.logger.Warn("snapshot", "item", k.String(), "err", err)
 			continue
 		}
@@ -283,7 +320,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 	}
 
 	for part, snaps := range byPart {
-		if err := r.save(ctx, part, snaps); err != nil {
+		if err := r.save(ctx, part, snaps, delivered[part]); err != nil {
 			failed[part] = true
 			for _, s := range snaps {
 				r.markDirty(s.Key)
@@ -315,24 +352,63 @@ func (r *Registry) markDirty(k Key) {
 	r.mu.Unlock()
 }
 
-func (r *Registry) save(ctx context.Context, part int, snaps []Snapshot) error {
+// save writes snaps of partition part. It claims part first if it was
+// delivered here (delivered) and is not yet owned; a partition neither owned
+// nor delivered here only had read-only actors, whose state is the owner's
+// to write.
+func (r *Registry) save(ctx context.Context, part int, snaps []Snapshot, delivered bool) error {
+	r.mu.Lock()
 	epoch, ok := r.epochs[part]
+	r.mu.Unlock()
 	if !ok {
+		if !delivered {
+			return nil
+		}
 		var err error
 		if epoch, err = r.store.ClaimPartition(ctx, part); err != nil {
 			return err
 		}
+		r.mu.Lock()
 		r.epochs[part] = epoch
+		r.mu.Unlock()
 	}
 	return r.store.SaveSnapshots(ctx, part, epoch, snaps)
+}
+
+// checkEpochs drops the partitions another instance has claimed since this
+// one did: their actors are stopped, and reads of their items catch up from
+// the log until a consumer delivers them here again.
+func (r *Registry) checkEpochs(ctx context.Context) {
+	r.mu.Lock()
+	n := len(r.epochs)
+	r.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	current, err := r.store.Epochs(ctx)
+	if err != nil {
+		r.logger.Warn("check partition epochs", "err", err)
+		return
+	}
+	r.mu.Lock()
+	var lost []int
+	for part, epoch := range r.epochs {
+		if current[part] != epoch {
+			lost = append(lost, part)
+		}
+	}
+	r.mu.Unlock()
+	for _, part := range lost {
+		r.dropPartition(part)
+	}
 }
 
 // dropPartition stops every actor of part without a snapshot: another
 // instance owns part now and its state wins.
 func (r *Registry) dropPartition(part int) {
 	r.logger.Warn("partition taken over by another instance; dropping its actors", "partition", part)
-	delete(r.epochs, part)
 	r.mu.Lock()
+	delete(r.epochs, part)
 	var drop []*actor
 	for k, a := range r.items {
 		if a.part == part {

@@ -28,6 +28,25 @@ func (s *Store) LoadSnapshot(ctx context.Context, k actors.Key) (actors.Snapshot
 	return snap, true, nil
 }
 
+// Epochs returns every claimed partition's epoch.
+func (s *Store) Epochs(ctx context.Context) (map[int]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT part, epoch FROM partitions`)
+	if err != nil {
+		return nil, fmt.Errorf("partition epochs: %w", translate(err))
+	}
+	out := map[int]int64{}
+	var part int
+	var epoch int64
+	_, err = pgx.ForEachRow(rows, []any{&part, &epoch}, func() error {
+		out[part] = epoch
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partition epochs: %w", translate(err))
+	}
+	return out, nil
+}
+
 // ClaimPartition bumps the epoch of part and returns it.
 func (s *Store) ClaimPartition(ctx context.Context, part int) (int64, error) {
 	var epoch int64

@@ -29,6 +29,9 @@ type Engine interface {
 	ReadJSON(ctx context.Context, k actors.Key) ([]byte, error)
 	ReadContent(ctx context.Context, k actors.Key) (actors.VideoSummary, error)
 	Expect(eventID string) (wait func(context.Context) (bool, error), done func())
+	// CatchUp makes k's actor apply the log up to now if this instance does
+	// not own k's partition (no partition consumer delivers it here).
+	CatchUp(ctx context.Context, k actors.Key) error
 	ShareCounts(ctx context.Context, k actors.Key) (map[string]actors.ShareCounts, error)
 	Current(ctx context.Context, k actors.Key, kind string) (actors.Update, error)
 }

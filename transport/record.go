@@ -28,6 +28,9 @@ func (s *Server) recordAll(ctx context.Context, k actors.Key, msgID string, evs 
 	if ack.Duplicate {
 		return nil, true, nil
 	}
+	if err := s.engine.CatchUp(ctx, k); err != nil {
+		return nil, false, err
+	}
 	recorded = make([]bool, len(evs))
 	for i, wait := range waits {
 		if recorded[i], err = wait(ctx); err != nil {

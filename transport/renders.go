@@ -102,16 +102,11 @@ func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 
 // record publishes one render event and waits for its actor's verdict.
 func (s *Server) record(ctx context.Context, k actors.Key, ev actors.RenderEvent) (bool, error) {
-	payload, err := (&actors.Message{Render: []actors.RenderEvent{ev}}).Encode()
+	recorded, _, err := s.recordAll(ctx, k, ev.ID, ev)
 	if err != nil {
 		return false, err
 	}
-	wait, done := s.engine.Expect(ev.ID)
-	defer done()
-	if _, err := s.log.Publish(ctx, k, ev.ID, payload); err != nil {
-		return false, err
-	}
-	return wait(ctx)
+	return recorded[0], nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -329,6 +329,11 @@ func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]boo
 			return nil, err
 		}
 		g.dup = pa.Duplicate
+		if !g.dup {
+			if err := s.engine.CatchUp(ctx, g.key); err != nil {
+				return nil, err
+			}
+		}
 	}
 	counted := make([]bool, n)
 	for _, g := range groups {
