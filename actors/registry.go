@@ -53,7 +53,9 @@ type Registry struct {
 	// partition consumers delivered their events here) and no other
 	// instance has claimed them since. Reads of items elsewhere catch up
 	// from the log first (see CatchUp).
-	epochs map[int]int64
+	epochs   map[int]int64
+	claiming map[int]bool // claims requested, not yet made
+	claims   chan int     // partitions to claim, for claimLoop
 }
 
 // NewRegistry returns a registry that loads snapshots from store and replays
@@ -66,7 +68,7 @@ func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
 	return &Registry{
 		opts: opts, store: store, log: log, logger: opts.Logger,
 		actorCtx: ctx, stopActors: cancel,
-		epochs: map[int]int64{},
+		epochs: map[int]int64{}, claiming: map[int]bool{}, claims: make(chan int, 1024),
 		items:  map[Key]*actor{}, dirty: map[Key]struct{}{}, acks: map[int]func(){},
 	}
 }
@@ -168,8 +170,45 @@ func (r *Registry) Deliver(ctx context.Context, k Key, seq uint64, m *Message, a
 	r.mu.Lock()
 	r.dirty[k] = struct{}{}
 	r.acks[part] = ack
+	r.requestClaimLocked(part)
 	r.mu.Unlock()
 	return nil
+}
+
+// requestClaimLocked asks claimLoop to claim part unless this instance owns
+// it or has asked already. A delivery means JetStream pinned part's consumer
+// here, so the claim follows at once rather than at the next round.
+func (r *Registry) requestClaimLocked(part int) {
+	if _, owned := r.epochs[part]; owned || r.claiming[part] {
+		return
+	}
+	select {
+	case r.claims <- part:
+		r.claiming[part] = true
+	default: // full: the next delivery asks again
+	}
+}
+
+// claimLoop makes the claims requested by deliveries. It is the only code
+// that claims, so this instance never holds two epochs for one partition.
+func (r *Registry) claimLoop(ctx context.Context) {
+	for {
+		select {
+		case part := <-r.claims:
+			epoch, err := r.store.ClaimPartition(ctx, part)
+			r.mu.Lock()
+			delete(r.claiming, part)
+			if err == nil {
+				r.epochs[part] = epoch
+			}
+			r.mu.Unlock()
+			if err != nil {
+				r.logger.Warn("claim partition", "partition", part, "err", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // ReadJSON returns the render summary of item k as the JSON body of
@@ -235,6 +274,10 @@ func (r *Registry) Live() int {
 func (r *Registry) Run(ctx context.Context, finalTimeout time.Duration) error {
 	t := time.NewTicker(r.opts.SnapshotInterval)
 	defer t.Stop()
+	claimCtx, stopClaims := context.WithCancel(context.Background())
+	claimsDone := make(chan struct{})
+	go func() { defer close(claimsDone); r.claimLoop(claimCtx) }()
+	defer func() { stopClaims(); <-claimsDone }()
 	for {
 		select {
 		case <-t.C:
@@ -249,10 +292,6 @@ func (r *Registry) Run(ctx context.Context, finalTimeout time.Duration) error {
 		}
 	}
 }
-
-// Flush runs one snapshot round now. It is for tests and must not run
-// concurrently with Run.
-func (r *Registry) Flush(ctx context.Context) { r.round(ctx, false) }
 
 // round snapshots every dirty actor and passivates idle ones (all of them if
 // final), writes the snapshots per partition under its epoch, and then
@@ -327,7 +366,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 			}
 			if errors.Is(err, ErrFenced) {
 				r.dropPartition(part)
-			} else {
+			} else if !errors.Is(err, errNotClaimed) {
 				r.logger.Warn("save snapshots", "partition", part, "err", err)
 			}
 		}
@@ -352,25 +391,25 @@ func (r *Registry) markDirty(k Key) {
 	r.mu.Unlock()
 }
 
-// save writes snaps of partition part. It claims part first if it was
-// delivered here (delivered) and is not yet owned; a partition neither owned
-// nor delivered here only had read-only actors, whose state is the owner's
-// to write.
+// errNotClaimed: a partition delivered here whose claim is not made yet;
+// its snapshots wait for the next round.
+var errNotClaimed = errors.New("partition not claimed yet")
+
+// save writes snaps of partition part under this instance's epoch. A
+// partition neither owned nor delivered here only had read-only actors,
+// whose state is the owner's to write.
 func (r *Registry) save(ctx context.Context, part int, snaps []Snapshot, delivered bool) error {
 	r.mu.Lock()
 	epoch, ok := r.epochs[part]
+	if !ok && delivered {
+		r.requestClaimLocked(part)
+	}
 	r.mu.Unlock()
-	if !ok {
-		if !delivered {
-			return nil
-		}
-		var err error
-		if epoch, err = r.store.ClaimPartition(ctx, part); err != nil {
-			return err
-		}
-		r.mu.Lock()
-		r.epochs[part] = epoch
-		r.mu.Unlock()
+	switch {
+	case !ok && delivered:
+		return errNotClaimed
+	case !ok:
+		return nil
 	}
 	return r.store.SaveSnapshots(ctx, part, epoch, snaps)
 }
