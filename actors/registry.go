@@ -69,7 +69,7 @@ func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
 		opts: opts, store: store, log: log, logger: opts.Logger,
 		actorCtx: ctx, stopActors: cancel,
 		epochs: map[int]int64{}, claiming: map[int]bool{}, claims: make(chan int, 1024),
-		items:  map[Key]*actor{}, dirty: map[Key]struct{}{}, acks: map[int]func(){},
+		items: map[Key]*actor{}, dirty: map[Key]struct{}{}, acks: map[int]func(){},
 	}
 }
 
