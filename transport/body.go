@@ -49,6 +49,18 @@ func body(c *fiber.Ctx, limit int) ([]byte, error) {
 	return out, nil
 }
 
+// jsonBody reads the request body (body) and checks that it is JSON.
+func jsonBody(c *fiber.Ctx, limit int) ([]byte, error) {
+	b, err := body(c, limit)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(b) {
+		return nil, actors.Errorf(actors.EInvalidJSON, "request body is not valid JSON")
+	}
+	return b, nil
+}
+
 // objectBody reads the request body (body) and parses it as a JSON object
 // (decodeObject): the start of every handler that takes a JSON object.
 func objectBody(c *fiber.Ctx, limit int) (map[string]json.RawMessage, error) {

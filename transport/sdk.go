@@ -110,12 +110,9 @@ func (s *Server) now() time.Time {
 func (s *Server) postEvent(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	b, err := body(c, s.opts.MaxBodyBytes)
+	b, err := jsonBody(c, s.opts.MaxBodyBytes)
 	if err != nil {
 		return err
-	}
-	if !json.Valid(b) {
-		return actors.Errorf(actors.EInvalidJSON, "request body is not valid JSON")
 	}
 	res, err := s.ingest(ctx, principal(c), [][]byte{b}, nil)
 	if err != nil {
@@ -132,12 +129,9 @@ func (s *Server) postEvent(c *fiber.Ctx) error {
 func (s *Server) postEventBatch(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	b, err := body(c, s.opts.MaxBodyBytes)
+	b, err := jsonBody(c, s.opts.MaxBodyBytes)
 	if err != nil {
 		return err
-	}
-	if !json.Valid(b) {
-		return actors.Errorf(actors.EInvalidJSON, "request body is not valid JSON")
 	}
 	events, sentAt, err := actors.SplitVideoBatch(b)
 	if err != nil {
