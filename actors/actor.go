@@ -85,6 +85,7 @@ type actor struct {
 
 	pending    int          // senders between acquire and release; guarded by reg.mu
 	lastActive atomic.Int64 // unix nanos of the last request, read by the snapshot round
+	running    atomic.Bool  // a goroutine runs the actor; see run and wake
 
 	// owned by run
 	ready   bool   // snapshot loaded and log replayed
@@ -93,21 +94,62 @@ type actor struct {
 	upd     updater // live updates
 }
 
+// run serves the mailbox until it is empty and no trailing update is due,
+// and then exits: an idle actor has no goroutine, only its state, and the
+// next request starts one again (wake). At most one goroutine runs an actor
+// at a time, handing the state on through running, so the actor still has
+// one owner; an idle million costs their state, not a million stacks.
 func (a *actor) run(ctx context.Context) {
 	defer a.reg.wg.Done()
-	defer a.stopUpdates()
 	for {
 		select {
 		case r := <-a.mailbox:
-			a.lastActive.Store(time.Now().UnixNano())
-			if stop := a.handle(ctx, r); stop {
+			if a.serve(ctx, r) {
 				return
 			}
-		case <-a.upd.due: // nil unless a trailing update is pending
+			continue
+		default:
+		}
+		if a.upd.due == nil {
+			// A sender that enqueues after this store starts a new
+			// goroutine (wake); one that saw running still true left its
+			// request for this one, which finds it here.
+			a.running.Store(false)
+			if len(a.mailbox) == 0 || !a.running.CompareAndSwap(false, true) {
+				return
+			}
+			continue
+		}
+		select {
+		case r := <-a.mailbox:
+			if a.serve(ctx, r) {
+				return
+			}
+		case <-a.upd.due:
 			a.trailingUpdate()
 		case <-ctx.Done():
+			a.stopUpdates()
 			return
 		}
+	}
+}
+
+// serve handles one request and reports whether the actor stopped for good.
+func (a *actor) serve(ctx context.Context, r *request) bool {
+	a.lastActive.Store(time.Now().UnixNano())
+	if a.handle(ctx, r) {
+		a.stopUpdates()
+		return true
+	}
+	return false
+}
+
+// wake starts the actor's goroutine unless one is running. Every enqueue
+// into the mailbox is followed by a wake.
+func (a *actor) wake() {
+	if a.running.CompareAndSwap(false, true) {
+		a.reg.wg.Add(1)
+		go a.run(a.reg.actorCtx)
 	}
 }
 

@@ -108,8 +108,6 @@ func (r *Registry) acquire(k Key) *actor {
 		a = &actor{key: k, part: r.Partition(k), reg: r, mailbox: make(chan *request, r.opts.MailboxSize)}
 		a.lastActive.Store(time.Now().UnixNano())
 		r.items[k] = a
-		r.wg.Add(1)
-		go a.run(r.actorCtx)
 	}
 	a.pending++
 	return a
@@ -133,6 +131,7 @@ func (r *Registry) passivate(a *actor) {
 	r.mu.Unlock()
 	if idle {
 		a.mailbox <- &request{kind: reqStop}
+		a.wake()
 	}
 }
 
@@ -148,6 +147,7 @@ func (r *Registry) send(ctx context.Context, k Key, req *request) (*actor, error
 	defer r.release(a)
 	select {
 	case a.mailbox <- req:
+		a.wake()
 		return a, nil
 	case <-ctx.Done():
 		return nil, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
@@ -465,6 +465,7 @@ func (r *Registry) dropPartition(part int) {
 	for _, a := range drop {
 		select {
 		case a.mailbox <- &request{kind: reqStop}:
+			a.wake()
 		default:
 			// Mailbox full: the actor is out of the map already, so nothing
 			// new reaches it, and it stops with the registry.
