@@ -75,8 +75,9 @@ type reply struct {
 	err    error
 }
 
-// actor owns one item's state. Its goroutine (run) is the only code that
-// reads or writes the fields below the line.
+// actor owns one item's state. Its goroutine (run; at most one at a time,
+// started by wake) is the only code that reads or writes the fields below
+// the line.
 type actor struct {
 	key     Key
 	part    int
@@ -156,8 +157,8 @@ func (a *actor) wake() {
 // handle serves one request and reports whether the actor has stopped.
 //
 // Each case calls a separate non-inlined method so that handle's own frame
-// stays small: an actor parked in run should fit the runtime's initial 2 KiB
-// stack, which is most of what a live actor costs.
+// stays small and an actor's goroutine fits the runtime's initial 2 KiB
+// stack: starting one (wake) then costs no stack growth.
 func (a *actor) handle(ctx context.Context, r *request) bool {
 	if r.kind == reqStop {
 		return true
