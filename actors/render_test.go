@@ -84,7 +84,15 @@ func TestSnapshotRestoreIsExact(t *testing.T) {
 	for i := 0; i < 400; i++ {
 		events = append(events, ev(fmt.Sprintf("e%d", i), types[i%4], fmt.Sprintf("s%d", i%3), fmt.Sprintf("ip%d", i%5), time.Duration(i)*7*time.Second))
 	}
-	for _, cut := range []int{0, 1, 57, 200, 399} {
+	checkRestoreExact(t, events, []int{0, 1, 57, 200, 399})
+}
+
+// checkRestoreExact applies events[:cut] to a state, restores a second state
+// from its snapshot, and requires both to decide events[cut:] alike and to
+// end with the same summary and per-share counts.
+func checkRestoreExact(t *testing.T, events []RenderEvent, cuts []int) {
+	t.Helper()
+	for _, cut := range cuts {
 		live := newRenderState()
 		for _, e := range events[:cut] {
 			live.apply(e)
@@ -105,6 +113,9 @@ func TestSnapshotRestoreIsExact(t *testing.T) {
 		}
 		if !reflect.DeepEqual(live.summary(), restored.summary()) {
 			t.Fatalf("cut %d: summaries differ", cut)
+		}
+		if !reflect.DeepEqual(live.shareCounts(), restored.shareCounts()) {
+			t.Fatalf("cut %d: share counts differ", cut)
 		}
 	}
 }

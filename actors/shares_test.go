@@ -101,30 +101,5 @@ func TestShareSnapshotRestoreIsExact(t *testing.T) {
 			events = append(events, sysEv(fmt.Sprintf("r%d", i), ShareRevoked, fmt.Sprintf("s%d", i%7), at))
 		}
 	}
-	for _, cut := range []int{0, 3, 500, MaxSharesTracked + 100} {
-		live := newRenderState()
-		for _, e := range events[:cut] {
-			live.apply(e)
-		}
-		b, err := (&itemState{render: live}).encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := restoreState(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		restored := st.render
-		for i, e := range events[cut:] {
-			if a, b := live.apply(e), restored.apply(e); a != b {
-				t.Fatalf("cut %d, event %d: live recorded %v, restored %v", cut, cut+i, a, b)
-			}
-		}
-		if !reflect.DeepEqual(live.shareCounts(), restored.shareCounts()) {
-			t.Fatalf("cut %d: share counts differ", cut)
-		}
-		if !reflect.DeepEqual(live.summary(), restored.summary()) {
-			t.Fatalf("cut %d: summaries differ", cut)
-		}
-	}
+	checkRestoreExact(t, events, []int{0, 3, 500, MaxSharesTracked + 100})
 }

@@ -206,9 +206,6 @@ func validUUID(s string) bool {
 	return err == nil && len(s) == 36
 }
 
-// ValidUUID reports whether s is a UUID in canonical 36-character form.
-func ValidUUID(s string) bool { return validUUID(s) }
-
 // CreateRenders registers n renders in project projectID in one statement
 // and returns their ids; the load tool uses it to set up a key space.
 func (s *Store) CreateRenders(ctx context.Context, projectID string, n int) ([]string, error) {

@@ -140,9 +140,6 @@ func (s *Server) routes() {
 	v1.Get("/contents/:id/engagement/stream", s.secretOnly, s.streamContentEngagement)
 }
 
-// App exposes the Fiber app for app.Test in tests.
-func (s *Server) App() *fiber.App { return s.app }
-
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 

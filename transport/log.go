@@ -93,9 +93,6 @@ func OpenLog(ctx context.Context, nc *nats.Conn, o LogOptions) (*Log, error) {
 	return &Log{js: js, stream: stream, parts: o.Partitions}, nil
 }
 
-// Partitions returns P.
-func (l *Log) Partitions() int { return l.parts }
-
 // Subject returns the event subject of item k.
 func (l *Log) Subject(k actors.Key) string {
 	return subjectPrefix + strconv.Itoa(k.Partition(l.parts)) + "." + k.Project + "." + k.Item
