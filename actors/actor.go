@@ -32,10 +32,19 @@ type SnapshotStore interface {
 // ErrFenced means another instance claimed the partition since this one did.
 var ErrFenced = errors.New("partition fenced by a newer owner")
 
-// Log is the event log as the actors need it: the item's own messages after
-// a sequence, in order.
+// Log is the event log as the actors need it: publishing an item's
+// messages, and reading them back in order.
 type Log interface {
-	Replay(ctx context.Context, k Key, afterSeq uint64, fn func(seq uint64, m *Message)) error
+	// Publish stores payload on k's subject under msgID: equal ids inside
+	// the log's duplicate window are stored once. It does not wait; wait
+	// blocks until the log stored the message and returns its sequence, or
+	// reports dup when msgID was stored before (nothing new was stored).
+	Publish(k Key, msgID string, payload []byte) (wait func(ctx context.Context) (seq uint64, dup bool, err error), err error)
+	// Replay calls fn, in order, for every message on k's subject after
+	// after, to the subject's end. atLeast (0: none) is a sequence the log
+	// stored: Replay returns nil only once it has passed it, asking a
+	// replica that has not caught up yet again until ctx ends.
+	Replay(ctx context.Context, k Key, after, atLeast uint64, fn func(seq uint64, m *Message)) error
 }
 
 // activationTimeout bounds loading a snapshot and replaying the log after it.
@@ -51,14 +60,18 @@ const (
 	reqShares                      // reply with the render's per-share counts
 	reqVideo                       // reply with the SDK event summary
 	reqCurrent                     // reply with the summary as an Update (live streams start from it)
-	reqCatchUp                     // apply the item's log up to now (no reply; see Registry.CatchUp)
+	reqSync                        // apply the item's log through seq, then reply (see Registry.Submit)
 )
 
 type request struct {
-	kind  requestKind
-	seq   uint64
-	msg   *Message
-	reply chan reply // capacity 1, so a departed caller never blocks the actor
+	kind requestKind
+	seq  uint64 // reqApply: the message's sequence; reqSync: apply the log through it
+	msg  *Message
+	// session (reqApply) is the partition's delivery session the message
+	// came in (see Registry.Deliver): the actor applies it directly only if
+	// its own state is continuous with that session.
+	session uint64
+	reply   chan reply // capacity 1, so a departed caller never blocks the actor
 	// catchUp: apply the log up to now before answering, because no
 	// partition consumer delivers this item's events to this instance.
 	catchUp bool
@@ -90,7 +103,12 @@ type actor struct {
 
 	// owned by run
 	ready   bool   // snapshot loaded and log replayed
-	applied uint64 // log sequence of the last message applied
+	applied uint64 // log sequence of the last message applied; the state holds every message of the item up to it
+	// session is the delivery session of the item's partition that the
+	// state is continuous with: every message of the item after applied
+	// comes to this actor in that session. 0: none (the state came from a
+	// replay only), so the next delivery catches up from the log first.
+	session uint64
 	state   itemState
 	upd     updater // live updates
 }
@@ -168,13 +186,14 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		return false
 	}
 	// Activation has just replayed the log to its end.
-	if (r.catchUp || r.kind == reqCatchUp) && !activated && !a.catchUpOrFail(ctx, r) {
+	if r.catchUp && !activated && !a.catchUpOrFail(ctx, r, 0) {
 		return false
 	}
 	switch r.kind {
 	case reqApply:
-		a.apply(r.seq, r.msg, true)
-		a.liveApplied(r.seq)
+		a.deliver(ctx, r, activated)
+	case reqSync:
+		a.sync(ctx, r)
 	case reqReadJSON:
 		a.readJSON(r)
 	case reqShares:
@@ -189,6 +208,47 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 	return false
 }
 
+// deliver applies a message from a partition consumer. The actor applies it
+// directly only when its state is continuous with the message's delivery
+// session; otherwise messages of this item may lie between applied and
+// r.seq (delivered to another instance, or before this session began), and
+// it catches up from the log (at least through r.seq) instead. Skipping that gap is how
+// acknowledged events were once lost when a partition moved.
+//
+//go:noinline
+func (a *actor) deliver(ctx context.Context, r *request, activated bool) {
+	if activated || r.seq <= a.applied {
+		// Activation replayed the log past r.seq, or the state already
+		// holds it: either way the session delivers everything after it.
+		a.session = r.session
+		a.liveApplied(r.seq)
+		return
+	}
+	if a.session != r.session {
+		if !a.catchUpOrFail(ctx, r, r.seq) {
+			// Not applied: the state stays exact as of applied, the
+			// session stays unknown, and the next delivery tries again.
+			return
+		}
+		a.session = r.session
+		a.liveApplied(r.seq)
+		return
+	}
+	a.apply(r.seq, r.msg)
+	a.liveApplied(r.seq)
+}
+
+// sync makes the state hold the log at least through r.seq and replies; the verdicts
+// of the messages it applies go to their waiting requests on the way.
+//
+//go:noinline
+func (a *actor) sync(ctx context.Context, r *request) {
+	if a.applied < r.seq && !a.catchUpOrFail(ctx, r, r.seq) {
+		return
+	}
+	r.reply <- reply{seq: a.applied}
+}
+
 // activateOrFail activates the actor and reports whether it is ready; if
 // not, the request gets the error. Activation is retried on every request
 // until it succeeds: an apply that arrives while Postgres is down is dropped
@@ -201,7 +261,11 @@ func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
 	// deep pgx and NATS calls would otherwise grow this goroutine's stack
 	// for good.
 	done := make(chan error, 1)
-	go func() { done <- a.activate(ctx) }()
+	var atLeast uint64
+	if r.kind == reqApply || r.kind == reqSync {
+		atLeast = r.seq // the log stored it, even if a replica has not yet
+	}
+	go func() { done <- a.activate(ctx, atLeast) }()
 	if err := <-done; err != nil {
 		if r.reply != nil {
 			r.reply <- reply{err: err}
@@ -217,14 +281,15 @@ func (a *actor) video(r *request) {
 	r.reply <- reply{video: &sum}
 }
 
-// catchUpOrFail applies the log after a.applied; on failure the request
-// gets the error, because an answer from behind the log would be wrong.
+// catchUpOrFail applies the log after a.applied to its end, at least
+// through atLeast; on failure the request gets the error, because an answer
+// from behind the log would be wrong.
 //
 //go:noinline
-func (a *actor) catchUpOrFail(ctx context.Context, r *request) bool {
+func (a *actor) catchUpOrFail(ctx context.Context, r *request, atLeast uint64) bool {
 	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
 	defer cancel()
-	err := a.reg.log.Replay(ctx, a.key, a.applied, func(seq uint64, m *Message) { a.apply(seq, m, false) })
+	err := a.reg.log.Replay(ctx, a.key, a.applied, atLeast, a.apply)
 	if err != nil {
 		a.reg.logger.Warn("catch up", "item", a.key.String(), "err", err)
 		if r.reply != nil {
@@ -263,8 +328,9 @@ func (a *actor) snapshot(r *request) {
 	r.reply <- reply{state: a.state.snapshot(), seq: a.applied}
 }
 
-// activate loads the newest snapshot and replays the item's log after it.
-func (a *actor) activate(ctx context.Context) error {
+// activate loads the newest snapshot and replays the item's log after it
+// to its end, at least through atLeast.
+func (a *actor) activate(ctx context.Context, atLeast uint64) error {
 	// Bounded: a hung Postgres or NATS must not hold this actor, and the
 	// partition consumer feeding it, forever; the next request retries.
 	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
@@ -273,7 +339,7 @@ func (a *actor) activate(ctx context.Context) error {
 	if err != nil {
 		return &Error{Code: EUnavailable, Message: "item state is unavailable", RetryAfter: time.Second}
 	}
-	a.state, a.applied = itemState{}, 0
+	a.state, a.applied, a.session = itemState{}, 0, 0
 	if found {
 		if a.state, err = restoreState(snap.State); err != nil {
 			return fmt.Errorf("restore snapshot %s: %w", a.key, err)
@@ -283,7 +349,7 @@ func (a *actor) activate(ctx context.Context) error {
 	// Replayed messages publish nothing: a live message after them publishes
 	// the state they built (see liveApplied).
 	a.upd.pubSeq = a.applied
-	err = a.reg.log.Replay(ctx, a.key, a.applied, func(seq uint64, m *Message) { a.apply(seq, m, false) })
+	err = a.reg.log.Replay(ctx, a.key, a.applied, atLeast, a.apply)
 	if err != nil {
 		a.reg.logger.Warn("replay failed", "item", a.key.String(), "err", err)
 		return &Error{Code: EUnavailable, Message: "item log is unavailable", RetryAfter: time.Second}
@@ -292,27 +358,37 @@ func (a *actor) activate(ctx context.Context) error {
 	return nil
 }
 
-// apply applies one log message once: a sequence at or below the last
-// applied one (a redelivery, or a message already covered by the replay) is
-// skipped. Verdicts go to waiting requests, also during a replay, because
-// the request that published an event may be waiting while its item
-// activates.
-func (a *actor) apply(seq uint64, m *Message, live bool) {
+// apply applies the log message seq, the next one of this item after
+// applied: callers make sure nothing of the item lies between (a replay
+// reads every message of the item in order; deliver checks its session). A
+// sequence at or below applied (a redelivery, or a message a replay already
+// covered) is skipped. Verdicts go to waiting requests, also during a
+// replay, because the request that published an event may be waiting while
+// its item activates or catches up.
+func (a *actor) apply(seq uint64, m *Message) {
 	if seq <= a.applied {
 		return
 	}
 	a.applied = seq
 	if len(m.Render) > 0 {
 		rs := a.renderState()
+		var out []bool
+		if a.reg.verdicts.waiting(m.Ref) {
+			out = make([]bool, len(m.Render))
+		}
 		for i := range m.Render {
 			recorded := rs.apply(m.Render[i])
-			a.reg.verdicts.deliver(m.Render[i].ID, recorded)
+			if out != nil {
+				out[i] = recorded
+			}
+		}
+		if out != nil {
+			a.reg.verdicts.deliver(m.Ref, out)
 		}
 	}
 	if len(m.Video) > 0 {
 		a.applyVideo(m)
 	}
-	_ = live // live updates are published by handle (liveApplied), which also sees messages a replay applied
 }
 
 func (a *actor) renderState() *renderState {

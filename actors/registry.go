@@ -2,9 +2,12 @@ package actors
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -56,6 +59,20 @@ type Registry struct {
 	epochs   map[int]int64
 	claiming map[int]bool // claims requested, not yet made
 	claims   chan int     // partitions to claim, for claimLoop
+	// sessions holds, per partition, the delivery session its consumer is
+	// in here: deliveries whose consumer sequences follow one another
+	// without a gap. A gap means the consumer delivered messages elsewhere
+	// (the partition was pinned to another instance) or a new consumer
+	// started, so actors must not assume they saw everything in between.
+	sessions    map[int]*deliverySession
+	lastSession uint64 // the newest session number handed out; sessions are never reused
+}
+
+// deliverySession is one unbroken run of a partition consumer's deliveries
+// to this instance.
+type deliverySession struct {
+	id          uint64
+	consumerSeq uint64 // consumer sequence of the last delivery
 }
 
 // NewRegistry returns a registry that loads snapshots from store and replays
@@ -70,6 +87,7 @@ func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
 		actorCtx: ctx, stopActors: cancel,
 		epochs: map[int]int64{}, claiming: map[int]bool{}, claims: make(chan int, 1024),
 		items: map[Key]*actor{}, dirty: map[Key]struct{}{}, acks: map[int]func(){},
+		sessions: map[int]*deliverySession{},
 	}
 }
 
@@ -79,20 +97,6 @@ func (r *Registry) owns(k Key) bool {
 	defer r.mu.Unlock()
 	_, ok := r.epochs[r.Partition(k)]
 	return ok
-}
-
-// CatchUp makes k's actor apply k's log up to now, unless this instance owns
-// k's partition, whose consumer delivers every event here anyway. With
-// several instances, a request served by one that does not own the item
-// publishes its event and then calls CatchUp, so that the verdict (Expect)
-// still comes from an actor that applied the log in order; the same
-// deterministic rules make it the owner's verdict too.
-func (r *Registry) CatchUp(ctx context.Context, k Key) error {
-	if r.owns(k) {
-		return nil
-	}
-	_, err := r.send(ctx, k, &request{kind: reqCatchUp})
-	return err
 }
 
 // Partition returns the partition of k in this registry's stream.
@@ -139,7 +143,7 @@ func (r *Registry) passivate(a *actor) {
 // until ctx ends.
 func (r *Registry) send(ctx context.Context, k Key, req *request) (*actor, error) {
 	switch req.kind {
-	case reqApply, reqSnapshot, reqStop, reqCatchUp:
+	case reqApply, reqSnapshot, reqStop, reqSync:
 	default: // a read: from the log itself where no consumer feeds this instance
 		req.catchUp = !r.owns(k)
 	}
@@ -154,19 +158,44 @@ func (r *Registry) send(ctx context.Context, k Key, req *request) (*actor, error
 	}
 }
 
-// Deliver hands the log message seq of item k to its actor. It blocks while
-// the actor's mailbox is full, which slows the calling partition consumer
-// instead of growing memory. ack acknowledges every message of partition
-// part up to this one; the registry calls it once a snapshot round has
-// persisted everything delivered before it.
-func (r *Registry) Deliver(ctx context.Context, k Key, seq uint64, m *Message, ack func()) error {
-	if _, err := r.send(ctx, k, &request{kind: reqApply, seq: seq, msg: m}); err != nil {
+// Delivery places a message a partition consumer delivered: its sequence
+// in the stream, and the consumer's own delivery sequence, which counts
+// every delivery of the consumer (to any instance, redeliveries included)
+// one by one.
+type Delivery struct {
+	Seq         uint64
+	ConsumerSeq uint64
+}
+
+// Deliver hands the log message d.Seq of item k to its actor. Each
+// partition's consumer calls it from one goroutine, in delivery order. It
+// blocks while the actor's mailbox is full, which slows the calling
+// partition consumer instead of growing memory. ack acknowledges every
+// message of the partition up to this one; the registry calls it once a
+// snapshot round has persisted everything delivered before it.
+func (r *Registry) Deliver(ctx context.Context, k Key, d Delivery, m *Message, ack func()) error {
+	part := r.Partition(k)
+	r.mu.Lock()
+	s := r.sessions[part]
+	if s == nil || d.ConsumerSeq != s.consumerSeq+1 {
+		// The first delivery here, or deliveries went elsewhere since
+		// the last one: a new session.
+		r.lastSession++
+		s = &deliverySession{id: r.lastSession}
+		r.sessions[part] = s
+	}
+	s.consumerSeq = d.ConsumerSeq
+	session := s.id
+	r.mu.Unlock()
+	if _, err := r.send(ctx, k, &request{kind: reqApply, seq: d.Seq, msg: m, session: session}); err != nil {
+		r.mu.Lock()
+		delete(r.sessions, part) // this message never reached its actor
+		r.mu.Unlock()
 		return err
 	}
 	// Marked dirty only after the enqueue, and the ack recorded after the
 	// mark: a snapshot round that takes this ack has then also taken this
 	// item's mark, and its snapshot request queues behind this message.
-	part := r.Partition(k)
 	r.mu.Lock()
 	r.dirty[k] = struct{}{}
 	r.acks[part] = ack
@@ -245,20 +274,117 @@ func (r *Registry) ReadContent(ctx context.Context, k Key) (VideoSummary, error)
 	}
 }
 
-// Expect registers interest in the outcome of event id before it is
-// published. wait returns true if the event was recorded, false if the
-// dedupe rule dropped it; done must be called when the caller stops waiting.
-func (r *Registry) Expect(id string) (wait func(ctx context.Context) (bool, error), done func()) {
-	ch := r.verdicts.expect(id)
-	wait = func(ctx context.Context) (bool, error) {
-		select {
-		case v := <-ch:
-			return v, nil
-		case <-ctx.Done():
-			return false, &Error{Code: EUnavailable, Message: "event stored but not applied yet", RetryAfter: time.Second}
+// Submission is one log message to publish for item Key, and, once Submit
+// returns, its outcome.
+type Submission struct {
+	Key   Key
+	MsgID string // Nats-Msg-Id: a retried request that produces the same id inside the log's duplicate window is stored once
+	Msg   Message
+
+	Counted   []bool // per event of Msg: counted, or dropped by the item's dedupe rule
+	Duplicate bool   // the log held MsgID already: nothing new was stored, and there are no verdicts
+}
+
+// ownerGrace is how long Submit waits for this instance's own partition
+// consumer to deliver a message before it catches the item up from the log
+// itself: the partition may have moved to another instance meanwhile.
+const ownerGrace = 500 * time.Millisecond
+
+// Submit is the one ingest path: it publishes every submission's message,
+// waits until the log stored all of them (one round trip however many items
+// a request touches), and then gets each message's verdicts from the item's
+// actor here, once that actor has applied the log through the message's own
+// sequence. Where a partition consumer feeds the item to this instance, the
+// delivery brings it there; otherwise, or if it does not come within
+// ownerGrace, the actor catches up from the log through that sequence. An
+// error means nothing can be said of the events: the client retries, and
+// the dedupe rules make that safe.
+func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
+	type pending struct {
+		verdict chan []bool
+		wait    func(context.Context) (uint64, bool, error)
+		seq     uint64
+	}
+	ps := make([]pending, len(subs))
+	for i, s := range subs {
+		s.Msg.Ref = newRef()
+		ps[i].verdict = r.verdicts.expect(s.Msg.Ref)
+		defer r.verdicts.forget(s.Msg.Ref)
+	}
+	for i, s := range subs {
+		payload, err := s.Msg.Encode()
+		if err != nil {
+			return err
+		}
+		if ps[i].wait, err = r.log.Publish(s.Key, s.MsgID, payload); err != nil {
+			return err
 		}
 	}
-	return wait, func() { r.verdicts.forget(id) }
+	for i, s := range subs {
+		seq, dup, err := ps[i].wait(ctx)
+		if err != nil {
+			return err
+		}
+		ps[i].seq, s.Duplicate = seq, dup
+	}
+	grace := time.NewTimer(ownerGrace)
+	defer grace.Stop()
+	for i, s := range subs {
+		if s.Duplicate {
+			continue
+		}
+		out, err := r.verdict(ctx, s.Key, ps[i].seq, ps[i].verdict, grace.C)
+		if err != nil {
+			return err
+		}
+		s.Counted = out
+	}
+	return nil
+}
+
+// verdict returns the verdicts of message seq of item k once k's actor has
+// applied it. grace fires when an owner has waited long enough for its
+// consumer's delivery.
+func (r *Registry) verdict(ctx context.Context, k Key, seq uint64, ch chan []bool, grace <-chan time.Time) ([]bool, error) {
+	notApplied := &Error{Code: EUnavailable, Message: "event stored but not applied yet", RetryAfter: time.Second}
+	if r.owns(k) {
+		select {
+		case out := <-ch:
+			return out, nil
+		case <-grace:
+		case <-ctx.Done():
+			return nil, notApplied
+		}
+	}
+	req := &request{kind: reqSync, seq: seq, reply: make(chan reply, 1)}
+	if _, err := r.send(ctx, k, req); err != nil {
+		return nil, err
+	}
+	select {
+	case rep := <-req.reply:
+		if rep.err != nil {
+			return nil, rep.err
+		}
+	case <-ctx.Done():
+		return nil, notApplied
+	}
+	select {
+	case out := <-ch:
+		return out, nil
+	default:
+		// The actor's state reached seq through a snapshot another
+		// instance wrote after applying the message: the event is
+		// counted, but its verdict was decided there.
+		return nil, notApplied
+	}
+}
+
+// newRef returns a reference unique among messages in flight, which keys
+// the verdicts of one published message.
+func newRef() string {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+	return hex.EncodeToString(b[:])
 }
 
 // Live returns the number of live actors.
@@ -448,6 +574,7 @@ func (r *Registry) dropPartition(part int) {
 	r.logger.Warn("partition taken over by another instance; dropping its actors", "partition", part)
 	r.mu.Lock()
 	delete(r.epochs, part)
+	delete(r.sessions, part)
 	var drop []*actor
 	for k, a := range r.items {
 		if a.part == part {

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/bits"
 	"sort"
-	"strconv"
 )
 
 // VideoType is the type of an SDK event: one of the eleven the API documents
@@ -378,21 +377,22 @@ func restoreVideo(snap *videoSnapshot) (*videoState, error) {
 	return s, nil
 }
 
-// VideoVerdictKey names the verdict of event i of a log message with
-// reference ref (Message.Ref). Client eventIds are not unique enough for
-// this: two requests in flight may carry the same one (a retry), and other
-// projects may use it too; a reference made per published message is.
-func VideoVerdictKey(ref string, i int) string { return ref + "/" + strconv.Itoa(i) }
-
-// applyVideo applies the SDK events of one log message and sends each one's
-// verdict (counted, or a duplicate) to the request waiting for it, if any.
+// applyVideo applies the SDK events of one log message and sends their
+// verdicts (counted, or a duplicate) to the request waiting for them, if any.
 func (a *actor) applyVideo(m *Message) {
 	vs := a.videoState()
+	var out []bool
+	if a.reg.verdicts.waiting(m.Ref) {
+		out = make([]bool, len(m.Video))
+	}
 	for i := range m.Video {
 		counted := vs.apply(&m.Video[i])
-		if m.Ref != "" && a.reg.verdicts.n.Load() > 0 {
-			a.reg.verdicts.deliver(VideoVerdictKey(m.Ref, i), counted)
+		if out != nil {
+			out[i] = counted
 		}
+	}
+	if out != nil {
+		a.reg.verdicts.deliver(m.Ref, out)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // Deliver may block (a full mailbox) and ack must be called only once
 // everything delivered up to that message is safely in a snapshot.
 type Deliverer interface {
-	Deliver(ctx context.Context, k actors.Key, seq uint64, m *actors.Message, ack func()) error
+	Deliver(ctx context.Context, k actors.Key, d actors.Delivery, m *actors.Message, ack func()) error
 }
 
 // ConsumerOptions configures the partition consumers.
@@ -104,7 +104,8 @@ func (c *Consumers) handle(d Deliverer) jetstream.MessageHandler {
 			}
 			m = &actors.Message{}
 		}
-		if err := d.Deliver(c.ctx, k, md.Sequence.Stream, m, func() { _ = msg.Ack() }); err != nil {
+		at := actors.Delivery{Seq: md.Sequence.Stream, ConsumerSeq: md.Sequence.Consumer}
+		if err := d.Deliver(c.ctx, k, at, m, func() { _ = msg.Ack() }); err != nil {
 			// Stopping: the message stays unacknowledged and comes back.
 			c.logger.Debug("deliver", "item", k.String(), "err", err)
 		}

@@ -28,10 +28,9 @@ type Directory interface {
 type Engine interface {
 	ReadJSON(ctx context.Context, k actors.Key) ([]byte, error)
 	ReadContent(ctx context.Context, k actors.Key) (actors.VideoSummary, error)
-	Expect(eventID string) (wait func(context.Context) (bool, error), done func())
-	// CatchUp makes k's actor apply the log up to now if this instance does
-	// not own k's partition (no partition consumer delivers it here).
-	CatchUp(ctx context.Context, k actors.Key) error
+	// Submit publishes each submission's message and fills in its
+	// verdicts: the one ingest path of every route that records events.
+	Submit(ctx context.Context, subs ...*actors.Submission) error
 	ShareCounts(ctx context.Context, k actors.Key) (map[string]actors.ShareCounts, error)
 	Current(ctx context.Context, k actors.Key, kind string) (actors.Update, error)
 }
@@ -56,7 +55,6 @@ type Server struct {
 	opts   HTTPOptions
 	dir    Directory
 	engine Engine
-	log    *Log
 	logger *slog.Logger
 
 	baseCtx context.Context // parent of request contexts; cancelled by Shutdown
@@ -79,13 +77,13 @@ type authResult struct {
 }
 
 // NewServer builds the API with every route.
-func NewServer(o HTTPOptions, dir Directory, engine Engine, log *Log) *Server {
+func NewServer(o HTTPOptions, dir Directory, engine Engine) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		opts: o, dir: dir, engine: engine, log: log, logger: o.Logger,
+		opts: o, dir: dir, engine: engine, logger: o.Logger,
 		baseCtx: ctx, cancel: cancel,
 		auth:  expirable.NewLRU[string, authResult](100_000, nil, time.Second),
 		items: expirable.NewLRU[string, actors.Item](100_000, nil, 0),

@@ -115,13 +115,13 @@ func parseSubject(s string) (part int, k actors.Key, ok bool) {
 	return part, actors.Key{Project: f[1], Item: f[2]}, true
 }
 
-// PublishAsync stores payload on k's subject. msgID becomes Nats-Msg-Id, so
-// a retried publish is stored once. The returned wait blocks until JetStream
-// has stored the message or failed; its PubAck carries the sequence, and
-// Duplicate when JetStream already held msgID (nothing new was stored).
-// Callers publish several messages and then wait on each, so a request
-// costs one round trip however many items it touches.
-func (l *Log) PublishAsync(k actors.Key, msgID string, payload []byte) (wait func(ctx context.Context) (*jetstream.PubAck, error), err error) {
+// Publish stores payload on k's subject. msgID becomes Nats-Msg-Id, so a
+// retried publish is stored once. The returned wait blocks until JetStream
+// has stored the message or failed, and returns its sequence, or dup when
+// JetStream already held msgID (nothing new was stored). Callers publish
+// several messages and then wait on each, so a request costs one round trip
+// however many items it touches.
+func (l *Log) Publish(k actors.Key, msgID string, payload []byte) (wait func(ctx context.Context) (seq uint64, dup bool, err error), err error) {
 	m := nats.NewMsg(l.Subject(k))
 	m.Data = payload
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
@@ -129,25 +129,16 @@ func (l *Log) PublishAsync(k actors.Key, msgID string, payload []byte) (wait fun
 	if err != nil {
 		return nil, unavailable("event log is overloaded", err)
 	}
-	return func(ctx context.Context) (*jetstream.PubAck, error) {
+	return func(ctx context.Context) (uint64, bool, error) {
 		select {
 		case ack := <-f.Ok():
-			return ack, nil
+			return ack.Sequence, ack.Duplicate, nil
 		case err := <-f.Err():
-			return nil, unavailable("event log did not store the event", err)
+			return 0, false, unavailable("event log did not store the event", err)
 		case <-ctx.Done():
-			return nil, unavailable("event log did not answer in time", ctx.Err())
+			return 0, false, unavailable("event log did not answer in time", ctx.Err())
 		}
 	}, nil
-}
-
-// Publish is PublishAsync followed by its wait.
-func (l *Log) Publish(ctx context.Context, k actors.Key, msgID string, payload []byte) (*jetstream.PubAck, error) {
-	wait, err := l.PublishAsync(k, msgID, payload)
-	if err != nil {
-		return nil, err
-	}
-	return wait(ctx)
 }
 
 func unavailable(msg string, cause error) error {
@@ -155,29 +146,74 @@ func unavailable(msg string, cause error) error {
 	return &actors.Error{Code: actors.EUnavailable, Message: msg, RetryAfter: time.Second}
 }
 
-// Replay calls fn for every message on k's subject after afterSeq, in order,
-// up to the last message stored when Replay started.
-func (l *Log) Replay(ctx context.Context, k actors.Key, afterSeq uint64, fn func(seq uint64, m *actors.Message)) error {
+// directReplay is how many messages Replay reads one by one with direct
+// gets before it makes a consumer for the rest. Most items have a handful
+// of messages after their snapshot; a direct get is one round trip, a
+// consumer three (create, fetch, delete).
+const directReplay = 16
+
+// replayRetry is the pause before asking again for a message the log
+// acknowledged but the replica that answered does not hold yet.
+const replayRetry = 20 * time.Millisecond
+
+// Replay calls fn for every message on k's subject after after, in order, to
+// the subject's end (see actors.Log). The end is where the log has nothing
+// more for the subject, and never before atLeast: an answer that falls short
+// of it (a replica behind the leader, a consumer that lost its responder) is
+// asked again until ctx ends.
+func (l *Log) Replay(ctx context.Context, k actors.Key, after, atLeast uint64, fn func(seq uint64, m *actors.Message)) error {
 	subj := l.Subject(k)
-	last, err := l.stream.GetLastMsgForSubject(ctx, subj)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil
+	for n := 0; ; n++ {
+		if n == directReplay {
+			return l.replayConsumer(ctx, subj, after, atLeast, fn)
+		}
+		msg, err := l.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) && after >= atLeast {
+			return nil
+		}
+		if err != nil {
+			if err := pause(ctx, replayRetry); err != nil {
+				return fmt.Errorf("replay %s after %d: %w", subj, after, err)
+			}
+			continue
+		}
+		apply(fn, msg.Sequence, msg.Data)
+		after = msg.Sequence
 	}
-	if err != nil {
-		return fmt.Errorf("last message of %s: %w", subj, err)
+}
+
+// replayConsumer is Replay with an ordered consumer, for a long tail.
+func (l *Log) replayConsumer(ctx context.Context, subj string, after, atLeast uint64, fn func(seq uint64, m *actors.Message)) error {
+	for {
+		next, err := l.consume(ctx, subj, after, fn)
+		if err == nil && next >= atLeast {
+			return nil
+		}
+		if next > after {
+			after = next
+			continue
+		}
+		if err == nil {
+			err = fmt.Errorf("log holds nothing after %d yet", after)
+		}
+		if perr := pause(ctx, replayRetry); perr != nil {
+			return fmt.Errorf("replay %s through %d: %w (last: %v)", subj, atLeast, perr, err)
+		}
 	}
-	if last.Sequence <= afterSeq {
-		return nil
-	}
+}
+
+// consume reads subj from after+1 to its end with one ordered consumer and
+// returns the sequence it got to.
+func (l *Log) consume(ctx context.Context, subj string, after uint64, fn func(seq uint64, m *actors.Message)) (uint64, error) {
 	oc, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subj},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    afterSeq + 1,
+		OptStartSeq:    after + 1,
 		// A backstop only: the consumer is deleted when the replay ends.
 		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
-		return fmt.Errorf("replay %s: %w", subj, err)
+		return after, err
 	}
 	defer func() {
 		if info := oc.CachedInfo(); info != nil {
@@ -185,32 +221,48 @@ func (l *Log) Replay(ctx context.Context, k actors.Key, afterSeq uint64, fn func
 		}
 	}()
 	for {
-		batch, err := oc.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+		// No wait: what the stream holds now comes at once, and the
+		// fetch ends with it instead of lingering until a timeout.
+		batch, err := oc.FetchNoWait(256)
 		if err != nil {
-			return fmt.Errorf("replay %s: %w", subj, err)
+			return after, err
 		}
 		n := 0
 		for msg := range batch.Messages() {
 			n++
 			md, err := msg.Metadata()
 			if err != nil {
-				return fmt.Errorf("replay %s: %w", subj, err)
+				return after, err
 			}
-			if m, err := actors.DecodeMessage(msg.Data()); err == nil {
-				fn(md.Sequence.Stream, m)
-			}
-			if md.Sequence.Stream >= last.Sequence {
-				return nil
-			}
+			apply(fn, md.Sequence.Stream, msg.Data())
+			after = md.Sequence.Stream
 		}
 		if err := batch.Error(); err != nil {
-			return fmt.Errorf("replay %s: %w", subj, err)
+			return after, err
 		}
 		if n == 0 {
-			return fmt.Errorf("replay %s: log ended at an earlier sequence than %d", subj, last.Sequence)
+			return after, nil
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	}
+}
+
+// apply decodes one log message for fn. An undecodable message (none is
+// ever published) is passed on empty, so its sequence still counts as read.
+func apply(fn func(seq uint64, m *actors.Message), seq uint64, data []byte) {
+	m, err := actors.DecodeMessage(data)
+	if err != nil {
+		m = &actors.Message{}
+	}
+	fn(seq, m)
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

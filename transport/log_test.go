@@ -49,6 +49,20 @@ func msg(ids ...string) []byte {
 	return b
 }
 
+// publish stores payload and waits for the log's answer.
+func publish(t *testing.T, l *Log, k actors.Key, msgID string, payload []byte) (seq uint64, dup bool) {
+	t.Helper()
+	wait, err := l.Publish(k, msgID, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, dup, err = wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq, dup
+}
+
 func TestPublishReplay(t *testing.T) {
 	ctx := context.Background()
 	l, _ := startLog(t, 4)
@@ -60,22 +74,21 @@ func TestPublishReplay(t *testing.T) {
 		if i%3 == 0 {
 			k = b
 		}
-		ack, err := l.Publish(ctx, k, fmt.Sprintf("id-%d", i), msg(fmt.Sprintf("e%d", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		seq, _ := publish(t, l, k, fmt.Sprintf("id-%d", i), msg(fmt.Sprintf("e%d", i)))
 		if k == a {
-			seqs = append(seqs, ack.Sequence)
+			seqs = append(seqs, seq)
 		}
 	}
 	// A retried publish (same Nats-Msg-Id) is stored once.
-	again, err := l.Publish(ctx, a, "id-1", msg("e1"))
-	if err != nil || again.Sequence != seqs[0] || !again.Duplicate {
-		t.Fatalf("duplicate publish: %+v (first seq %d), %v", again, seqs[0], err)
+	again, dup := publish(t, l, a, "id-1", msg("e1"))
+	if again != seqs[0] || !dup {
+		t.Fatalf("duplicate publish: seq %d dup %v (first seq %d)", again, dup, seqs[0])
 	}
-	for _, after := range []uint64{0, seqs[10], seqs[len(seqs)-1]} {
+	// Replays after several points: a short tail (direct gets only), a
+	// long one (an ordered consumer after the first directReplay), none.
+	for _, after := range []uint64{0, seqs[10], seqs[len(seqs)-5], seqs[len(seqs)-1]} {
 		var got []uint64
-		err := l.Replay(ctx, a, after, func(seq uint64, m *actors.Message) {
+		err := l.Replay(ctx, a, after, seqs[len(seqs)-1], func(seq uint64, m *actors.Message) {
 			if len(m.Render) != 1 {
 				t.Fatalf("message %d: %+v", seq, m)
 			}
@@ -94,7 +107,14 @@ func TestPublishReplay(t *testing.T) {
 			t.Fatalf("replay after %d: got %d messages, want %d", after, len(got), len(want))
 		}
 	}
-	if err := l.Replay(ctx, actors.Key{Project: "p1", Item: "none"}, 0, func(uint64, *actors.Message) { t.Fatal("called") }); err != nil {
+	// A sequence the log has not stored is never taken for the end: Replay
+	// waits for it until its context ends.
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := l.Replay(short, a, seqs[len(seqs)-1], seqs[len(seqs)-1]+1000, func(uint64, *actors.Message) {}); err == nil {
+		t.Fatal("replay ended before a sequence it was told the log holds")
+	}
+	if err := l.Replay(ctx, actors.Key{Project: "p1", Item: "none"}, 0, 0, func(uint64, *actors.Message) { t.Fatal("called") }); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,14 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"engaged/actors"
 )
@@ -163,9 +161,6 @@ type itemGroup struct {
 	key    actors.Key
 	msg    actors.Message
 	events []int // request index of each record in msg.Video
-	waits  []func(context.Context) (bool, error)
-	ack    func(context.Context) (*jetstream.PubAck, error)
-	dup    bool // JetStream already held this exact message: a retried request
 }
 
 // ingest validates raws, publishes the valid ones and collects each event's
@@ -290,71 +285,27 @@ func groupByItem(project string, parsed []actors.ParsedVideoEvent, res ingestRes
 	return order
 }
 
-// publish registers for every verdict, publishes every message, then awaits
-// the acks (one round trip for the request however many items it touches)
-// and the verdicts. It reports, per request index, whether any record of the
-// event was counted.
+// publish submits one message per item through the one ingest path
+// (actors.Registry.Submit: all published at once, then the verdicts) and
+// reports, per request index, whether any record of the event was counted.
 func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]bool, error) {
-	var dones []func()
-	defer func() {
-		for _, done := range dones {
-			done()
-		}
-	}()
-	for _, g := range groups {
-		g.msg.Ref = newRef()
-		for j := range g.msg.Video {
-			wait, done := s.engine.Expect(actors.VideoVerdictKey(g.msg.Ref, j))
-			g.waits, dones = append(g.waits, wait), append(dones, done)
-		}
+	subs := make([]*actors.Submission, len(groups))
+	for i, g := range groups {
+		subs[i] = &actors.Submission{Key: g.key, MsgID: videoMsgID(g.key, g.msg.Video), Msg: g.msg}
 	}
-	for _, g := range groups {
-		payload, err := g.msg.Encode()
-		if err != nil {
-			return nil, err
-		}
-		if g.ack, err = s.log.PublishAsync(g.key, videoMsgID(g.key, g.msg.Video), payload); err != nil {
-			return nil, err
-		}
-	}
-	for _, g := range groups {
-		pa, err := g.ack(ctx)
-		if err != nil {
-			return nil, err
-		}
-		g.dup = pa.Duplicate
-		if !g.dup {
-			if err := s.engine.CatchUp(ctx, g.key); err != nil {
-				return nil, err
-			}
-		}
+	if err := s.engine.Submit(ctx, subs...); err != nil {
+		return nil, err
 	}
 	counted := make([]bool, n)
-	for _, g := range groups {
-		if g.dup {
-			// JetStream stored this very message moments ago, from an
-			// earlier try of this request; its events are duplicates of
-			// that one's, and their verdicts went to that try.
-			continue
-		}
-		for j, wait := range g.waits {
-			v, err := wait(ctx)
-			if err != nil {
-				return nil, err
-			}
+	for i, g := range groups {
+		// A duplicate: JetStream stored this very message moments ago,
+		// from an earlier try of this request; its events are duplicates
+		// of that one's, and their verdicts went to that try.
+		for j, v := range subs[i].Counted {
 			counted[g.events[j]] = counted[g.events[j]] || v
 		}
 	}
 	return counted, nil
-}
-
-// newRef returns a reference unique among messages in flight.
-func newRef() string {
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(rand.Uint32())
-	}
-	return hex.EncodeToString(b[:])
 }
 
 // videoMsgID is the Nats-Msg-Id of an item's message: a hash of the item and

@@ -20,15 +20,7 @@ func TestPublishAckReportsDuplicate(t *testing.T) {
 	publish := func(ref string) (seq uint64, dup bool) {
 		t.Helper()
 		p, _ := (&actors.Message{Video: evs, Ref: ref}).Encode()
-		wait, err := l.PublishAsync(k, videoMsgID(k, evs), p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ack, err := wait(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ack.Sequence, ack.Duplicate
+		return publish(t, l, k, videoMsgID(k, evs), p)
 	}
 	s1, d1 := publish("r1")
 	s2, d2 := publish("r2") // another try, another ref: same message id
@@ -36,7 +28,7 @@ func TestPublishAckReportsDuplicate(t *testing.T) {
 		t.Fatalf("first seq %d dup %v, retry seq %d dup %v", s1, d1, s2, d2)
 	}
 	var refs []string
-	if err := l.Replay(ctx, k, 0, func(_ uint64, m *actors.Message) { refs = append(refs, m.Ref) }); err != nil {
+	if err := l.Replay(ctx, k, 0, 0, func(_ uint64, m *actors.Message) { refs = append(refs, m.Ref) }); err != nil {
 		t.Fatal(err)
 	}
 	if len(refs) != 1 || refs[0] != "r1" {

@@ -114,7 +114,7 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 			Updates: updates, MaxStreams: cfg.SSEMaxStreams, MaxLifetime: cfg.SSEMaxLifetime,
 			Heartbeat: cfg.SSEHeartbeat, Buffer: cfg.SSEBuffer,
 		},
-	}, store, reg, log)
+	}, store, reg)
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, reg, logger)
 		if err != nil {

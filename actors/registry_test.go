@@ -1,0 +1,317 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The registry's lifecycle rules against small in-memory ports: activation,
+// catch-up, delivery sessions, Submit's verdicts, passivation and fencing.
+// The same rules run against real JetStream and Postgres in cmd/engaged.
+
+// memLog is an in-memory Log: one stream, one subject per item.
+type memLog struct {
+	mu   sync.Mutex // guards the fields below
+	msgs []memMsg   // msgs[i] has sequence i+1
+	ids  map[string]uint64
+}
+
+type memMsg struct {
+	key     Key
+	payload []byte
+}
+
+func newMemLog() *memLog { return &memLog{ids: map[string]uint64{}} }
+
+func (l *memLog) Publish(k Key, msgID string, payload []byte) (func(context.Context) (uint64, bool, error), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq, ok := l.ids[msgID]; ok {
+		return func(context.Context) (uint64, bool, error) { return seq, true, nil }, nil
+	}
+	l.msgs = append(l.msgs, memMsg{key: k, payload: payload})
+	seq := uint64(len(l.msgs))
+	l.ids[msgID] = seq
+	return func(context.Context) (uint64, bool, error) { return seq, false, nil }, nil
+}
+
+// append stores m on k's subject as if another instance published it and
+// returns its sequence.
+func (l *memLog) append(t *testing.T, k Key, m Message) uint64 {
+	t.Helper()
+	m.Ref = newRef()
+	b, _ := m.Encode()
+	wait, _ := l.Publish(k, m.Ref, b)
+	seq, _, _ := wait(context.Background())
+	return seq
+}
+
+func (l *memLog) message(t *testing.T, seq uint64) (Key, *Message) {
+	t.Helper()
+	l.mu.Lock()
+	mm := l.msgs[seq-1]
+	l.mu.Unlock()
+	m, err := DecodeMessage(mm.payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mm.key, m
+}
+
+func (l *memLog) Replay(ctx context.Context, k Key, after, atLeast uint64, fn func(uint64, *Message)) error {
+	l.mu.Lock()
+	msgs := l.msgs
+	l.mu.Unlock()
+	if atLeast > uint64(len(msgs)) {
+		return fmt.Errorf("sequence %d not stored", atLeast)
+	}
+	for seq := after + 1; seq <= uint64(len(msgs)); seq++ {
+		if msgs[seq-1].key != k {
+			continue
+		}
+		m, err := DecodeMessage(msgs[seq-1].payload)
+		if err != nil {
+			return err
+		}
+		fn(seq, m)
+	}
+	return nil
+}
+
+// memStore is an in-memory SnapshotStore shared by the "instances" of a test.
+type memStore struct {
+	mu     sync.Mutex // guards the fields below
+	snaps  map[Key]Snapshot
+	epochs map[int]int64
+	saves  int
+}
+
+func newMemStore() *memStore { return &memStore{snaps: map[Key]Snapshot{}, epochs: map[int]int64{}} }
+
+func (s *memStore) LoadSnapshot(_ context.Context, k Key) (Snapshot, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap, ok := s.snaps[k]
+	return snap, ok, nil
+}
+
+func (s *memStore) saveCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saves
+}
+
+func (s *memStore) Epochs(context.Context) (map[int]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int]int64{}
+	for p, e := range s.epochs {
+		out[p] = e
+	}
+	return out, nil
+}
+
+func (s *memStore) ClaimPartition(_ context.Context, part int) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.epochs[part]++
+	return s.epochs[part], nil
+}
+
+func (s *memStore) SaveSnapshots(_ context.Context, part int, epoch int64, snaps []Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.epochs[part] != epoch {
+		return ErrFenced
+	}
+	for _, snap := range snaps {
+		if old, ok := s.snaps[snap.Key]; !ok || old.Seq < snap.Seq {
+			s.snaps[snap.Key] = snap
+			s.saves++
+		}
+	}
+	return nil
+}
+
+// instance is one registry over the shared log and store, with Run going.
+type instance struct {
+	*Registry
+	stop func()
+}
+
+func startRegistry(t *testing.T, l *memLog, s *memStore, idle time.Duration) *instance {
+	t.Helper()
+	r := NewRegistry(Options{Partitions: 1, MailboxSize: 64, SnapshotInterval: time.Hour, IdleTimeout: idle}, s, l)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx, 5*time.Second) }()
+	in := &instance{Registry: r}
+	var once sync.Once
+	in.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(in.stop)
+	return in
+}
+
+// deliver hands message seq to r as its partition consumer would, with the
+// consumer's delivery sequence cseq.
+func (in *instance) deliver(t *testing.T, l *memLog, seq, cseq uint64) {
+	t.Helper()
+	k, m := l.message(t, seq)
+	if err := in.Deliver(context.Background(), k, Delivery{Seq: seq, ConsumerSeq: cseq}, m, func() {}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (in *instance) viewed(t *testing.T, k Key) int64 {
+	t.Helper()
+	b, err := in.ReadJSON(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum RenderSummary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum.Counts.Viewed
+}
+
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !f(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func viewedFrom(ip string) Message {
+	return Message{Render: []RenderEvent{ev("", Viewed, "", ip, 0)}}
+}
+
+// An actor never applies a delivered message past a gap in its item's log:
+// here it was built from the log while another instance owned the
+// partition, and messages of its item went to that instance before the
+// partition moved here. It catches up from the log instead of skipping them.
+func TestDeliveryAfterOwnershipMoveCatchesUp(t *testing.T) {
+	l, s := newMemLog(), newMemStore()
+	k := Key{Project: "p", Item: "r"}
+	l.append(t, k, viewedFrom("10.0.0.1"))
+	a := startRegistry(t, l, s, time.Hour)
+	if got := a.viewed(t, k); got != 1 { // a non-owner: the read catches up from the log
+		t.Fatalf("viewed = %d before the move, want 1", got)
+	}
+	// Two events the other owner consumed, then the partition moves here
+	// and its consumer delivers the next one.
+	l.append(t, k, viewedFrom("10.0.0.2"))
+	l.append(t, k, viewedFrom("10.0.0.3"))
+	a.deliver(t, l, l.append(t, k, viewedFrom("10.0.0.4")), 40)
+	waitFor(t, "the claim", func() bool { return a.owns(k) })
+	if got := a.viewed(t, k); got != 4 {
+		t.Fatalf("viewed = %d after the move, want 4 (the gap skipped)", got)
+	}
+	// Deliveries that follow one another apply directly; a jump in the
+	// consumer sequence (deliveries went elsewhere) catches up again.
+	a.deliver(t, l, l.append(t, k, viewedFrom("10.0.0.5")), 41)
+	l.append(t, k, viewedFrom("10.0.0.6")) // delivered elsewhere as 42
+	a.deliver(t, l, l.append(t, k, viewedFrom("10.0.0.7")), 43)
+	if got := a.viewed(t, k); got != 7 {
+		t.Fatalf("viewed = %d after a session gap, want 7", got)
+	}
+	// The snapshot written by the new owner is exact, so an instance that
+	// starts from it counts the same.
+	a.stop()
+	b := startRegistry(t, l, s, time.Hour)
+	if got := b.viewed(t, k); got != 7 {
+		t.Fatalf("viewed = %d after a restart, want 7", got)
+	}
+}
+
+// Submit decides a request's verdicts from the log position of its own
+// message: on an instance that owns nothing, the actor catches up through
+// that sequence; dedupe holds across messages other instances published.
+func TestSubmitVerdicts(t *testing.T) {
+	l, s := newMemLog(), newMemStore()
+	k := Key{Project: "p", Item: "r"}
+	r := startRegistry(t, l, s, time.Hour)
+	l.append(t, k, viewedFrom("10.0.0.1")) // another instance's
+	submit := func(msgID, ip string) *Submission {
+		t.Helper()
+		sub := &Submission{Key: k, MsgID: msgID, Msg: viewedFrom(ip)}
+		sub.Msg.Render[0].ID = msgID
+		if err := r.Submit(context.Background(), sub); err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+	for _, tc := range []struct {
+		name, msgID, ip string
+		counted, dup    bool
+	}{
+		{"new viewer", "e1", "10.0.0.2", true, false},
+		{"same viewer as another instance's event", "e2", "10.0.0.1", false, false},
+		{"retried publish", "e1", "10.0.0.2", false, true},
+	} {
+		sub := submit(tc.msgID, tc.ip)
+		if sub.Duplicate != tc.dup || (!tc.dup && sub.Counted[0] != tc.counted) {
+			t.Errorf("%s: counted %v duplicate %v, want %v %v", tc.name, sub.Counted, sub.Duplicate, tc.counted, tc.dup)
+		}
+	}
+	if got := r.viewed(t, k); got != 2 {
+		t.Fatalf("viewed = %d, want 2", got)
+	}
+}
+
+// Idle actors are snapshotted and passivated; a new activation starts from
+// the snapshot and replays only what follows it.
+func TestPassivateAndReactivate(t *testing.T) {
+	l, s := newMemLog(), newMemStore()
+	k := Key{Project: "p", Item: "r"}
+	r := startRegistry(t, l, s, time.Nanosecond)
+	for i := 1; i <= 3; i++ {
+		r.deliver(t, l, l.append(t, k, viewedFrom(fmt.Sprintf("10.0.0.%d", i))), uint64(i))
+	}
+	waitFor(t, "the claim", func() bool { return r.owns(k) })
+	r.round(context.Background(), false)
+	if r.Live() != 0 {
+		t.Fatalf("%d live actors after an idle round, want 0", r.Live())
+	}
+	snap, ok, _ := s.LoadSnapshot(context.Background(), k)
+	if !ok || snap.Seq != 3 {
+		t.Fatalf("snapshot %+v found %v, want seq 3", snap, ok)
+	}
+	l.append(t, k, viewedFrom("10.0.0.4"))
+	if got := r.viewed(t, k); got != 4 { // the snapshot (3) and the log after it
+		t.Fatalf("viewed = %d, want 4", got)
+	}
+	r.deliver(t, l, 4, 4) // the consumer's delivery of what the activation replayed
+	if got := r.viewed(t, k); got != 4 {
+		t.Fatalf("viewed = %d after the delivery, want 4", got)
+	}
+}
+
+// An instance whose partition another instance claimed drops its actors at
+// the next round without writing: the newer owner's state wins.
+func TestFencedOwnerDropsItsActors(t *testing.T) {
+	l, s := newMemLog(), newMemStore()
+	k := Key{Project: "p", Item: "r"}
+	r := startRegistry(t, l, s, time.Hour)
+	r.deliver(t, l, l.append(t, k, viewedFrom("10.0.0.1")), 1)
+	waitFor(t, "the claim", func() bool { return r.owns(k) })
+	if _, err := s.ClaimPartition(context.Background(), 0); err != nil { // another instance
+		t.Fatal(err)
+	}
+	r.deliver(t, l, l.append(t, k, viewedFrom("10.0.0.2")), 2)
+	saves := s.saveCount()
+	r.round(context.Background(), false)
+	if r.owns(k) || r.Live() != 0 {
+		t.Fatalf("after the round: owns %v, %d live actors; want the partition dropped", r.owns(k), r.Live())
+	}
+	if s.saveCount() != saves {
+		t.Fatal("a fenced owner wrote a snapshot")
+	}
+}
