@@ -541,8 +541,8 @@ func (r *Registry) save(ctx context.Context, part int, snaps []Snapshot, deliver
 }
 
 // checkEpochs drops the partitions another instance has claimed since this
-// one did: their actors are stopped, and reads of their items catch up from
-// the log until a consumer delivers them here again.
+// one did: reads of their items catch up from the log until a consumer
+// delivers them here again.
 func (r *Registry) checkEpochs(ctx context.Context) {
 	r.mu.Lock()
 	n := len(r.epochs)
@@ -568,34 +568,24 @@ func (r *Registry) checkEpochs(ctx context.Context) {
 	}
 }
 
-// dropPartition stops every actor of part without a snapshot: another
-// instance owns part now and its state wins.
+// dropPartition gives up part: another instance claimed it since this one
+// did, so its state is the one written from now on. This instance's actors
+// of part stay live, as any instance's actors of partitions it does not own:
+// their state is exact as of what they applied, reads catch them up from the
+// log, and a delivery here again starts a new session, which catches them up
+// first. Only what this instance would have written or acknowledged for
+// part is forgotten. (Stopping them instead raced with requests already
+// sent to them, which then waited out their timeouts.)
 func (r *Registry) dropPartition(part int) {
-	r.logger.Warn("partition taken over by another instance; dropping its actors", "partition", part)
+	r.logger.Warn("partition taken over by another instance", "partition", part)
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	delete(r.epochs, part)
 	delete(r.sessions, part)
-	var drop []*actor
-	for k, a := range r.items {
-		if a.part == part {
-			drop = append(drop, a)
-			delete(r.items, k)
-		}
-	}
 	for k := range r.dirty {
 		if r.Partition(k) == part {
 			delete(r.dirty, k)
 		}
 	}
 	delete(r.acks, part)
-	r.mu.Unlock()
-	for _, a := range drop {
-		select {
-		case a.mailbox <- &request{kind: reqStop}:
-			a.wake()
-		default:
-			// Mailbox full: the actor is out of the map already, so nothing
-			// new reaches it, and it stops with the registry.
-		}
-	}
 }
