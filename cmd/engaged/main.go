@@ -40,8 +40,6 @@ commands:
       render create --project PROJECT_ID [--document-url URL]
       render list --project PROJECT_ID
       content create --project PROJECT_ID [--id CONTENT_ID]
-  bench [flags] [scenario ...]
-                        load-test a running engaged (bench -h lists scenarios and flags)
 `
 
 // openStore opens the database the way every subcommand finds it:
@@ -66,8 +64,6 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 		return serve(ctx, args[1:], lookupenv, stderr)
 	case "admin":
 		return admin(ctx, args[1:], lookupenv, stdout, stderr)
-	case "bench":
-		return bench(ctx, args[1:], lookupenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
