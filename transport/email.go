@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"html"
-	"net/mail"
 	"net/url"
 	"strconv"
 	"time"
@@ -14,14 +13,12 @@ import (
 	"github.com/google/uuid"
 
 	"engaged/actors"
+	"engaged/transport/wire"
 )
 
 // mailTimeout bounds one SMTP conversation. It is longer than a request's
 // usual timeout because mail servers are slow to greet (anti-spam delays).
 const mailTimeout = 30 * time.Second
-
-// maxRecipient is the longest address RFC 5321 allows in a path.
-const maxRecipient = 254
 
 // emailJSON is the answer of POST /v1/renders/:id/emails.
 type emailJSON struct {
@@ -53,46 +50,28 @@ func (s *Server) postEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	obj, err := objectBody(c, s.opts.MaxBodyBytes)
+	b, err := body(c, s.opts.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
-	is := &actors.Issues{FormErrors: []string{}}
-	var to, shareID string
-	if v, ok := obj["to"]; !ok || actors.JSONKind(v) == "null" {
-		is.Add("to", "Required")
-	} else if str, err := stringField(v); err != nil {
-		is.Add("to", "Expected string, received "+actors.JSONKind(v))
-	} else if a, err := mail.ParseAddress(str); err != nil || len(a.Address) > maxRecipient {
-		is.Add("to", "Invalid email")
-	} else {
-		to = a.Address
+	req, err := wire.DecodeEmail(b)
+	if err != nil {
+		return err
 	}
-	if v, ok := obj["shareId"]; ok && actors.JSONKind(v) != "null" {
-		if str, err := stringField(v); err != nil {
-			is.Add("shareId", "Expected string, received "+actors.JSONKind(v))
-		} else if shareID, ok = canonicalUUID(str); !ok {
-			is.Add("shareId", "Invalid uuid")
-		}
-	}
-	if !is.Empty() {
-		return invalid(is)
-	}
+	to := req.To
 
 	var sh actors.Share
 	created := false
-	if shareID != "" {
-		sh, err = st.GetShare(ctx, k.Project, k.Item, shareID)
+	if req.ShareID != "" {
+		sh, err = st.GetShare(ctx, k.Project, k.Item, req.ShareID)
 		if actors.ErrorCode(err) == actors.ENotFound {
-			is.Add("shareId", "No share with that id on this render")
-			return invalid(is)
+			return wire.FieldError("shareId", "No share with that id on this render")
 		}
 		if err != nil {
 			return err
 		}
 		if sh.RevokedAt != nil {
-			is.Add("shareId", "The share has been revoked")
-			return invalid(is)
+			return wire.FieldError("shareId", "The share has been revoked")
 		}
 	} else {
 		if sh, err = st.CreateShare(ctx, k.Project, k.Item); err != nil {

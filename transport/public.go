@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"engaged/actors"
+	"engaged/transport/wire"
 )
 
 // The public side: GET /s/:shareId (viewer page), GET /s/:shareId/download,
@@ -44,7 +45,7 @@ func (s *Server) publicShare(ctx context.Context, c *fiber.Ctx) (actors.Share, e
 		return actors.Share{}, err
 	}
 	notFound := actors.Errorf(actors.ENotFound, "no such link")
-	id, ok := canonicalUUID(c.Params("shareId"))
+	id, ok := wire.UUID(c.Params("shareId"))
 	if !ok {
 		return actors.Share{}, notFound
 	}
