@@ -119,7 +119,7 @@ func (s *Server) postEmail(c *fiber.Ctx) error {
 	sentAt, err := st.MarkEmailSent(ctx2, msgID.String())
 	if err != nil {
 		s.logger.Warn("mark e-mail sent", "message", msgID.String(), "err", err)
-		sentAt = time.Now()
+		sentAt = s.now()
 	}
 	out.SentAt = actors.NewTime(sentAt)
 	meta, _ := json.Marshal(map[string]string{"messageId": out.ID, "to": to})
@@ -173,7 +173,7 @@ func (s *Server) shareMail(e emailJSON) *Mail {
 		`</body></html>`
 	return &Mail{
 		From: s.sh.MailFrom, To: e.To, Subject: "A document has been shared with you",
-		Text: text, HTML: body, MessageID: e.ID + "@" + host, Date: time.Now(),
+		Text: text, HTML: body, MessageID: e.ID + "@" + host, Date: s.now(),
 	}
 }
 
@@ -253,7 +253,7 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 	meta, _ := json.Marshal(md)
 	ev := actors.RenderEvent{
 		ID: uuid.Must(uuid.NewV7()).String(), EventType: actors.EmailOpened, ActorKind: actors.Recipient,
-		ShareID: m.ShareID, SourceIP: ptr(ip), UserAgent: ua, Metadata: meta, CreatedAt: actors.NewTime(time.Now()),
+		ShareID: m.ShareID, SourceIP: ptr(ip), UserAgent: ua, Metadata: meta, CreatedAt: actors.NewTime(s.now()),
 	}
 	if _, err := s.record(ctx, actors.Key{Project: m.ProjectID, Item: m.RenderID}, ev); err != nil {
 		s.sh.stats.opensNotRecorded.Add(1)

@@ -69,7 +69,8 @@ func (s *Server) publicShare(ctx context.Context, c *fiber.Ctx) (actors.Share, e
 }
 
 // takePublic spends a token of key's bucket in set, or returns rate_limited
-// with the wait until the next token.
+// with the wait until the next token. The buckets refill on the real clock,
+// not the server's: they measure request rates, not event times.
 func (s *Server) takePublic(set *limiterSet, key string) error {
 	if d := set.take(key, time.Now()); d > 0 {
 		s.sh.stats.rateLimited.Add(1)
@@ -88,7 +89,7 @@ func (s *Server) recordRecipient(ctx context.Context, c *fiber.Ctx, sh actors.Sh
 		SourceIP:  ptr(s.sourceIP(c)),
 		UserAgent: userAgent(c),
 		Metadata:  metadata,
-		CreatedAt: actors.NewTime(time.Now()),
+		CreatedAt: actors.NewTime(s.now()),
 	}
 	return s.record(ctx, actors.Key{Project: sh.ProjectID, Item: sh.RenderID}, ev)
 }

@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -79,7 +78,7 @@ func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 		ActorKind: actors.Partner,
 		SourceIP:  ptr(s.sourceIP(c)),
 		Metadata:  req.Metadata,
-		CreatedAt: actors.NewTime(time.Now()),
+		CreatedAt: actors.NewTime(s.now()),
 	}
 	if ua := c.Get(fiber.HeaderUserAgent); ua != "" {
 		ev.UserAgent = ptr(strings.Clone(ua))

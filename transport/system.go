@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go"
@@ -164,7 +163,7 @@ func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.Key, ac
 	if share != "" {
 		ev.ShareID = &share
 	}
-	ev.CreatedAt = actors.NewTime(time.Now())
+	ev.CreatedAt = actors.NewTime(s.now())
 	return actors.Key{Project: project, Item: render}, ev, nil
 }
 
