@@ -217,10 +217,7 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 	// A privacy proxy fetches for many recipients from few addresses: it is
 	// exempt from the per-IP limit, not from the per-message one.
 	limited := func(err error) int {
-		var e *actors.Error
-		if errors.As(err, &e) {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(e.RetryAfter.Seconds()+0.999))))
-		}
+		setRetryAfter(c, err)
 		return fiber.StatusTooManyRequests
 	}
 	if proxy == "" {
@@ -243,7 +240,7 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 	if err != nil {
 		s.sh.stats.opensNotRecorded.Add(1)
 		s.logger.Warn("pixel lookup", "message", id.String(), "err", err)
-		c.Set(fiber.HeaderRetryAfter, "1")
+		setRetryAfter(c, err)
 		return fiber.StatusServiceUnavailable
 	}
 	md := map[string]string{"messageId": m.ID}
@@ -258,7 +255,7 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 	if _, err := s.record(ctx, actors.Key{Project: m.ProjectID, Item: m.RenderID}, ev); err != nil {
 		s.sh.stats.opensNotRecorded.Add(1)
 		s.logger.Warn("pixel open not stored", "message", m.ID, "err", err)
-		c.Set(fiber.HeaderRetryAfter, "1")
+		setRetryAfter(c, err)
 		return fiber.StatusServiceUnavailable
 	}
 	return fiber.StatusOK

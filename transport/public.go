@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"html/template"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -232,11 +231,7 @@ func (s *Server) htmlError(c *fiber.Ctx, err error) error {
 	case actors.EGone:
 		d = errorData{Title: "Link revoked", Message: "The owner of this document has revoked this link."}
 	case actors.ERateLimited, actors.EUnavailable:
-		secs := int(math.Ceil(e.RetryAfter.Seconds()))
-		if secs < 1 {
-			secs = 1
-		}
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+		secs := setRetryAfter(c, e)
 		d = errorData{Title: "Please wait", Message: "Too many requests or a busy server. Try again in " + strconv.Itoa(secs) + " seconds."}
 	}
 	return s.html(c, status(e.Code), errorPage, &d)
