@@ -2,12 +2,14 @@
 GO      ?= go
 DATA    ?= ./data
 BIN     := bin/engaged
+BENCH   := bin/engaged-bench
 
 .PHONY: run build test lint bench pg pg-stop clean
 
-## build: compile bin/engaged
+## build: compile bin/engaged (the server) and bin/engaged-bench (the load tool)
 build:
 	$(GO) build -o $(BIN) ./cmd/engaged
+	$(GO) build -o $(BENCH) ./cmd/engaged-bench
 
 ## run: build, make sure Postgres is there (ENGAGED_DATABASE_URL, or a private
 ## cluster under $(DATA)/pg), and serve with embedded NATS (JetStream in $(DATA)/jetstream)

@@ -45,19 +45,6 @@ func (is *Issues) Add(field, msg string) {
 	is.FieldErrors[field] = append(is.FieldErrors[field], msg)
 }
 
-// escape returns a heap copy of is with both members non-nil, as the API
-// shows them ("formErrors": [], "fieldErrors": {}).
-func (is *Issues) escape() *Issues {
-	cp := *is
-	if cp.FormErrors == nil {
-		cp.FormErrors = []string{}
-	}
-	if cp.FieldErrors == nil {
-		cp.FieldErrors = map[string][]string{}
-	}
-	return &cp
-}
-
 // Empty reports whether nothing was recorded.
 func (is *Issues) Empty() bool { return len(is.FormErrors) == 0 && len(is.FieldErrors) == 0 }
 

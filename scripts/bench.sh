@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: a fresh engaged (embedded NATS, private Postgres, all under a
-# temporary directory) driven by `engaged bench` for a short fixed time, then
+# temporary directory) driven by bin/engaged-bench for a short fixed time, then
 # the table. Knobs: BENCH_DURATION (per scenario, default 10s),
-# BENCH_SCENARIOS (default: engaged bench's standard list),
+# BENCH_SCENARIOS (default: engaged-bench's standard list),
 # BENCH_MEMORY_ITEMS (memory scenario on its own, default 100000; 0 skips it),
 # BENCH_SERVER_BIN (the server binary, default bin/engaged: for before/after runs).
 # Any ENGAGED_* variable set by the caller (ENGAGED_SYNC, ENGAGED_PARTITIONS…)
-# reaches the server. Extra arguments go to `engaged bench`.
+# reaches the server. Extra arguments go to engaged-bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${BENCH_DURATION:-10s}
@@ -27,8 +27,8 @@ done
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(go version | cut -d' ' -f3)"
 echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
-ENGAGED_PPROF_ADDR= bin/engaged bench -url "http://$ENGAGED_HTTP_ADDR" -nats "nats://$ENGAGED_NATS_LISTEN" \
+ENGAGED_PPROF_ADDR= bin/engaged-bench -url "http://$ENGAGED_HTTP_ADDR" -nats "nats://$ENGAGED_NATS_LISTEN" \
   -duration "$dur" "$@" ${BENCH_SCENARIOS:-}
 [ "$items" = 0 ] && exit 0
-ENGAGED_PPROF_ADDR= bin/engaged bench -url "http://$ENGAGED_HTTP_ADDR" -debug-url "http://$ENGAGED_PPROF_ADDR" \
+ENGAGED_PPROF_ADDR= bin/engaged-bench -url "http://$ENGAGED_HTTP_ADDR" -debug-url "http://$ENGAGED_PPROF_ADDR" \
   -items "$items" -connections 16 -passivate-wait 90s memory

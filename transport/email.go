@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"html"
-	"net/mail"
 	"net/url"
 	"strconv"
 	"time"
@@ -14,14 +13,12 @@ import (
 	"github.com/google/uuid"
 
 	"engaged/actors"
+	"engaged/transport/wire"
 )
 
 // mailTimeout bounds one SMTP conversation. It is longer than a request's
 // usual timeout because mail servers are slow to greet (anti-spam delays).
 const mailTimeout = 30 * time.Second
-
-// maxRecipient is the longest address RFC 5321 allows in a path.
-const maxRecipient = 254
 
 // emailJSON is the answer of POST /v1/renders/:id/emails.
 type emailJSON struct {
@@ -53,46 +50,28 @@ func (s *Server) postEmail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	obj, err := objectBody(c, s.opts.MaxBodyBytes)
+	b, err := body(c, s.opts.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
-	is := &actors.Issues{FormErrors: []string{}}
-	var to, shareID string
-	if v, ok := obj["to"]; !ok || actors.JSONKind(v) == "null" {
-		is.Add("to", "Required")
-	} else if str, err := stringField(v); err != nil {
-		is.Add("to", "Expected string, received "+actors.JSONKind(v))
-	} else if a, err := mail.ParseAddress(str); err != nil || len(a.Address) > maxRecipient {
-		is.Add("to", "Invalid email")
-	} else {
-		to = a.Address
+	req, err := wire.DecodeEmail(b)
+	if err != nil {
+		return err
 	}
-	if v, ok := obj["shareId"]; ok && actors.JSONKind(v) != "null" {
-		if str, err := stringField(v); err != nil {
-			is.Add("shareId", "Expected string, received "+actors.JSONKind(v))
-		} else if shareID, ok = canonicalUUID(str); !ok {
-			is.Add("shareId", "Invalid uuid")
-		}
-	}
-	if !is.Empty() {
-		return invalid(is)
-	}
+	to := req.To
 
 	var sh actors.Share
 	created := false
-	if shareID != "" {
-		sh, err = st.GetShare(ctx, k.Project, k.Item, shareID)
+	if req.ShareID != "" {
+		sh, err = st.GetShare(ctx, k.Project, k.Item, req.ShareID)
 		if actors.ErrorCode(err) == actors.ENotFound {
-			is.Add("shareId", "No share with that id on this render")
-			return invalid(is)
+			return wire.FieldError("shareId", "No share with that id on this render")
 		}
 		if err != nil {
 			return err
 		}
 		if sh.RevokedAt != nil {
-			is.Add("shareId", "The share has been revoked")
-			return invalid(is)
+			return wire.FieldError("shareId", "The share has been revoked")
 		}
 	} else {
 		if sh, err = st.CreateShare(ctx, k.Project, k.Item); err != nil {
@@ -140,7 +119,7 @@ func (s *Server) postEmail(c *fiber.Ctx) error {
 	sentAt, err := st.MarkEmailSent(ctx2, msgID.String())
 	if err != nil {
 		s.logger.Warn("mark e-mail sent", "message", msgID.String(), "err", err)
-		sentAt = time.Now()
+		sentAt = s.now()
 	}
 	out.SentAt = actors.NewTime(sentAt)
 	meta, _ := json.Marshal(map[string]string{"messageId": out.ID, "to": to})
@@ -194,7 +173,7 @@ func (s *Server) shareMail(e emailJSON) *Mail {
 		`</body></html>`
 	return &Mail{
 		From: s.sh.MailFrom, To: e.To, Subject: "A document has been shared with you",
-		Text: text, HTML: body, MessageID: e.ID + "@" + host, Date: time.Now(),
+		Text: text, HTML: body, MessageID: e.ID + "@" + host, Date: s.now(),
 	}
 }
 
@@ -238,10 +217,7 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 	// A privacy proxy fetches for many recipients from few addresses: it is
 	// exempt from the per-IP limit, not from the per-message one.
 	limited := func(err error) int {
-		var e *actors.Error
-		if errors.As(err, &e) {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(e.RetryAfter.Seconds()+0.999))))
-		}
+		setRetryAfter(c, err)
 		return fiber.StatusTooManyRequests
 	}
 	if proxy == "" {
@@ -264,7 +240,7 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 	if err != nil {
 		s.sh.stats.opensNotRecorded.Add(1)
 		s.logger.Warn("pixel lookup", "message", id.String(), "err", err)
-		c.Set(fiber.HeaderRetryAfter, "1")
+		setRetryAfter(c, err)
 		return fiber.StatusServiceUnavailable
 	}
 	md := map[string]string{"messageId": m.ID}
@@ -274,12 +250,12 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 	meta, _ := json.Marshal(md)
 	ev := actors.RenderEvent{
 		ID: uuid.Must(uuid.NewV7()).String(), EventType: actors.EmailOpened, ActorKind: actors.Recipient,
-		ShareID: m.ShareID, SourceIP: ptr(ip), UserAgent: ua, Metadata: meta, CreatedAt: actors.NewTime(time.Now()),
+		ShareID: m.ShareID, SourceIP: ptr(ip), UserAgent: ua, Metadata: meta, CreatedAt: actors.NewTime(s.now()),
 	}
 	if _, err := s.record(ctx, actors.Key{Project: m.ProjectID, Item: m.RenderID}, ev); err != nil {
 		s.sh.stats.opensNotRecorded.Add(1)
 		s.logger.Warn("pixel open not stored", "message", m.ID, "err", err)
-		c.Set(fiber.HeaderRetryAfter, "1")
+		setRetryAfter(c, err)
 		return fiber.StatusServiceUnavailable
 	}
 	return fiber.StatusOK

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -60,9 +61,23 @@ func fromFiber(fe *fiber.Error) *actors.Error {
 	case http.StatusUnsupportedMediaType:
 		return actors.Errorf(actors.EUnsupported, "%s", fe.Message)
 	case http.StatusRequestTimeout, http.StatusServiceUnavailable:
-		return &actors.Error{Code: actors.EUnavailable, Message: fe.Message, RetryAfter: 1e9}
+		return &actors.Error{Code: actors.EUnavailable, Message: fe.Message, RetryAfter: time.Second}
 	}
 	return nil
+}
+
+// setRetryAfter sets the Retry-After header for err and returns its value:
+// err's RetryAfter in whole seconds, rounded up, and at least 1, also for an
+// error that names no wait. Every response that carries the header gets it
+// here, JSON, HTML page or pixel alike.
+func setRetryAfter(c *fiber.Ctx, err error) int {
+	secs := 1
+	var e *actors.Error
+	if errors.As(err, &e) {
+		secs = max(1, int(math.Ceil(e.RetryAfter.Seconds())))
+	}
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+	return secs
 }
 
 type errorBody struct {
@@ -96,11 +111,7 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 			e = &actors.Error{Code: actors.EInternal, Message: "internal error"}
 		}
 		if e.Code == actors.EUnavailable || e.Code == actors.ERateLimited || e.RetryAfter > 0 {
-			secs := int(math.Ceil(e.RetryAfter.Seconds()))
-			if secs < 1 {
-				secs = 1
-			}
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+			setRetryAfter(c, e)
 		}
 		if e.Code == actors.EInternal {
 			e = &actors.Error{Code: actors.EInternal, Message: "internal error"}

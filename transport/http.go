@@ -42,7 +42,7 @@ type HTTPOptions struct {
 	TrustedProxies   []netip.Prefix
 	RequestTimeout   time.Duration
 	Ready            func(context.Context) error // for /readyz
-	Now              func() time.Time            // receive-time clock of SDK events; nil = time.Now
+	Now              func() time.Time            // the clock of receive and event times, system events included; nil = time.Now
 	Logger           *slog.Logger
 	Shares           ShareOptions  // share links, public page, e-mail, pixel (shares.go)
 	Streams          StreamOptions // server-sent event streams (sse.go)

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"html/template"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"engaged/actors"
+	"engaged/transport/wire"
 )
 
 // The public side: GET /s/:shareId (viewer page), GET /s/:shareId/download,
@@ -44,7 +44,7 @@ func (s *Server) publicShare(ctx context.Context, c *fiber.Ctx) (actors.Share, e
 		return actors.Share{}, err
 	}
 	notFound := actors.Errorf(actors.ENotFound, "no such link")
-	id, ok := canonicalUUID(c.Params("shareId"))
+	id, ok := wire.UUID(c.Params("shareId"))
 	if !ok {
 		return actors.Share{}, notFound
 	}
@@ -68,7 +68,8 @@ func (s *Server) publicShare(ctx context.Context, c *fiber.Ctx) (actors.Share, e
 }
 
 // takePublic spends a token of key's bucket in set, or returns rate_limited
-// with the wait until the next token.
+// with the wait until the next token. The buckets refill on the real clock,
+// not the server's: they measure request rates, not event times.
 func (s *Server) takePublic(set *limiterSet, key string) error {
 	if d := set.take(key, time.Now()); d > 0 {
 		s.sh.stats.rateLimited.Add(1)
@@ -87,7 +88,7 @@ func (s *Server) recordRecipient(ctx context.Context, c *fiber.Ctx, sh actors.Sh
 		SourceIP:  ptr(s.sourceIP(c)),
 		UserAgent: userAgent(c),
 		Metadata:  metadata,
-		CreatedAt: actors.NewTime(time.Now()),
+		CreatedAt: actors.NewTime(s.now()),
 	}
 	return s.record(ctx, actors.Key{Project: sh.ProjectID, Item: sh.RenderID}, ev)
 }
@@ -230,11 +231,7 @@ func (s *Server) htmlError(c *fiber.Ctx, err error) error {
 	case actors.EGone:
 		d = errorData{Title: "Link revoked", Message: "The owner of this document has revoked this link."}
 	case actors.ERateLimited, actors.EUnavailable:
-		secs := int(math.Ceil(e.RetryAfter.Seconds()))
-		if secs < 1 {
-			secs = 1
-		}
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+		secs := setRetryAfter(c, e)
 		d = errorData{Title: "Please wait", Message: "Too many requests or a busy server. Try again in " + strconv.Itoa(secs) + " seconds."}
 	}
 	return s.html(c, status(e.Code), errorPage, &d)

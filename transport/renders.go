@@ -3,12 +3,12 @@ package transport
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
 	"engaged/actors"
+	"engaged/transport/wire"
 )
 
 // render resolves the :id parameter to a render of the caller's project.
@@ -64,31 +64,21 @@ func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	obj, err := objectBody(c, s.opts.MaxBodyBytes)
+	b, err := body(c, s.opts.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
-	is := &actors.Issues{FormErrors: []string{}}
-	var typ actors.EventType
-	if v, ok := obj["eventType"]; !ok || actors.JSONKind(v) == "null" {
-		is.Add("eventType", "Required")
-	} else if str, err := stringField(v); err != nil {
-		is.Add("eventType", "Expected string, received "+actors.JSONKind(v))
-	} else if typ = actors.EventType(str); !typ.PartnerType() {
-		is.Add("eventType", "Invalid enum value. Expected 'viewed' | 'downloaded' | 'printed', received '"+str+"'")
-	}
-	md, hasMD := obj["metadata"]
-	metadata := metadataField(md, hasMD, s.opts.MaxMetadataBytes, is)
-	if !is.Empty() {
-		return invalid(is)
+	req, err := wire.DecodePartnerEvent(b, s.opts.MaxMetadataBytes)
+	if err != nil {
+		return err
 	}
 	ev := actors.RenderEvent{
 		ID:        uuid.Must(uuid.NewV7()).String(),
-		EventType: typ,
+		EventType: req.Type,
 		ActorKind: actors.Partner,
 		SourceIP:  ptr(s.sourceIP(c)),
-		Metadata:  metadata,
-		CreatedAt: actors.NewTime(time.Now()),
+		Metadata:  req.Metadata,
+		CreatedAt: actors.NewTime(s.now()),
 	}
 	if ua := c.Get(fiber.HeaderUserAgent); ua != "" {
 		ev.UserAgent = ptr(strings.Clone(ua))

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"engaged/actors"
+	"engaged/transport/wire"
 )
 
 // The SDK events API: POST /v1/events and /v1/events/batch (publishable or
@@ -131,7 +132,7 @@ func (s *Server) postEventBatch(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	events, sentAt, err := actors.SplitVideoBatch(b)
+	events, sentAt, err := wire.SplitVideoBatch(b)
 	if err != nil {
 		return err
 	}
@@ -167,11 +168,11 @@ type itemGroup struct {
 // verdict. An error means nothing can be said about the events: the client
 // retries the whole request, and eventId dedupe makes that safe.
 func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, sentAt *time.Time) (ingestResult, error) {
-	o := actors.ParseOptions{ReceivedAt: s.now(), SentAt: sentAt, MaxDataBytes: s.opts.MaxMetadataBytes}
+	o := wire.ParseOptions{ReceivedAt: s.now(), SentAt: sentAt, MaxDataBytes: s.opts.MaxMetadataBytes}
 	parsed := make([]actors.ParsedVideoEvent, len(raws))
 	res := ingestResult{results: make([]eventResult, len(raws)), errs: make([]*actors.Error, len(raws))}
 	for i, raw := range raws {
-		parsed[i] = actors.ParseVideoEvent(raw, o)
+		parsed[i] = wire.ParseVideoEvent(raw, o)
 	}
 	if err := s.rejectUnknownContent(ctx, p.ProjectID, parsed); err != nil {
 		return res, err
@@ -351,24 +352,9 @@ func (s *Server) postContent(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var id string
-	if len(strings.TrimSpace(string(b))) > 0 {
-		obj, err := decodeObject(b)
-		if err != nil {
-			return err
-		}
-		if v, ok := obj["id"]; ok && actors.JSONKind(v) != "null" {
-			if id, err = stringField(v); err != nil {
-				is := &actors.Issues{FormErrors: []string{}}
-				is.Add("id", "Expected string, received "+actors.JSONKind(v))
-				return invalid(is)
-			}
-			if id == "" {
-				is := &actors.Issues{FormErrors: []string{}}
-				is.Add("id", "String must contain at least 1 character(s)")
-				return invalid(is)
-			}
-		}
+	id, err := wire.DecodeContent(b)
+	if err != nil {
+		return err
 	}
 	it, err := s.dir.CreateContent(ctx, principal(c).ProjectID, id)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"engaged/actors"
+	"engaged/transport/wire"
 )
 
 // ShareStore is what share links, the public page and e-mail need of the
@@ -117,17 +118,6 @@ func (s *Server) shareJSON(sh actors.Share, c actors.ShareCounts) shareJSON {
 	return out
 }
 
-// canonicalUUID lower-cases s and reports whether it is a UUID in its
-// canonical 36-character form; the result is a copy Fiber does not own.
-func canonicalUUID(s string) (string, bool) {
-	s = strings.ToLower(s)
-	u, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 || u.String() != s {
-		return "", false
-	}
-	return strings.Clone(s), true
-}
-
 // cleanupCtx is for undoing a half-done request after its own context may
 // have ended.
 func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -150,15 +140,12 @@ func (s *Server) postShare(c *fiber.Ctx) error {
 	}
 	var metadata []byte
 	if len(c.Request().Body()) > 0 {
-		obj, err := objectBody(c, s.opts.MaxBodyBytes)
+		b, err := body(c, s.opts.MaxBodyBytes)
 		if err != nil {
 			return err
 		}
-		is := &actors.Issues{FormErrors: []string{}}
-		md, hasMD := obj["metadata"]
-		metadata = metadataField(md, hasMD, s.opts.MaxMetadataBytes, is)
-		if !is.Empty() {
-			return invalid(is)
+		if metadata, err = wire.DecodeShare(b, s.opts.MaxMetadataBytes); err != nil {
+			return err
 		}
 	}
 	sh, err := st.CreateShare(ctx, k.Project, k.Item)
@@ -235,7 +222,7 @@ func (s *Server) deleteShare(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	id, ok := canonicalUUID(c.Params("shareId"))
+	id, ok := wire.UUID(c.Params("shareId"))
 	if !ok {
 		return actors.Errorf(actors.ENotFound, "no share with that id on this render")
 	}

@@ -5,15 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go"
 
 	"engaged/actors"
+	"engaged/transport/wire"
 )
 
 // SystemSubject is the core NATS subject on which trusted services inside
@@ -28,9 +26,6 @@ const (
 	systemWorkers = 4   // messages handled at once per instance
 	systemBuffer  = 256 // messages waiting per instance; past it NATS drops (slow consumer)
 )
-
-// systemTypes are the event types internal publishers may record.
-var systemTypes = map[actors.EventType]bool{actors.EmailSent: true, actors.ShareCreated: true, actors.ShareRevoked: true}
 
 // SystemEvents consumes SystemSubject: it validates each message and
 // republishes valid ones onto the log, with the message's id as Nats-Msg-Id
@@ -141,8 +136,6 @@ func (se *SystemEvents) handle(m *nats.Msg) {
 	reply(systemReply{OK: true, Recorded: &rec[0]})
 }
 
-var systemFields = map[string]bool{"id": true, "projectId": true, "renderId": true, "eventType": true, "shareId": true, "metadata": true}
-
 // parseSystemEvent validates one message of SystemSubject against the
 // documented schema and checks that its project and render exist.
 func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.Key, actors.RenderEvent, error) {
@@ -150,58 +143,12 @@ func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.Key, ac
 	if len(b) > s.opts.MaxBodyBytes {
 		return actors.Key{}, ev, actors.Errorf(actors.ETooLarge, "message exceeds %d bytes", s.opts.MaxBodyBytes)
 	}
-	obj, err := decodeObject(b)
+	m, err := wire.DecodeSystemEvent(b, s.opts.MaxMetadataBytes)
 	if err != nil {
 		return actors.Key{}, ev, err
 	}
-	is := &actors.Issues{FormErrors: []string{}}
-	var unknown []string
-	for f := range obj {
-		if !systemFields[f] {
-			unknown = append(unknown, "'"+f+"'")
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		is.FormErrors = append(is.FormErrors, "Unrecognized key(s) in object: "+strings.Join(unknown, ", "))
-	}
-	uuidField := func(name string, required bool) string {
-		v, ok := obj[name]
-		if !ok || actors.JSONKind(v) == "null" {
-			if required {
-				is.Add(name, "Required")
-			}
-			return ""
-		}
-		str, err := stringField(v)
-		if err != nil {
-			is.Add(name, "Expected string, received "+actors.JSONKind(v))
-			return ""
-		}
-		id, ok := canonicalUUID(str)
-		if !ok {
-			is.Add(name, "Invalid uuid")
-		}
-		return id
-	}
-	ev.ID = uuidField("id", true)
-	project := uuidField("projectId", true)
-	render := uuidField("renderId", true)
-	share := uuidField("shareId", false)
-	if v, ok := obj["eventType"]; !ok || actors.JSONKind(v) == "null" {
-		is.Add("eventType", "Required")
-	} else if str, err := stringField(v); err != nil {
-		is.Add("eventType", "Expected string, received "+actors.JSONKind(v))
-	} else if ev.EventType = actors.EventType(str); !systemTypes[ev.EventType] {
-		is.Add("eventType", "Invalid enum value. Expected 'email_sent' | 'share_created' | 'share_revoked', received '"+str+"'")
-	} else if ev.EventType != actors.EmailSent && share == "" && is.FieldErrors["shareId"] == nil {
-		is.Add("shareId", "Required for "+str)
-	}
-	md, hasMD := obj["metadata"]
-	ev.Metadata = metadataField(md, hasMD, s.opts.MaxMetadataBytes, is)
-	if !is.Empty() {
-		return actors.Key{}, ev, &actors.Error{Code: actors.EInvalid, Message: "message does not match the schema", Issues: is}
-	}
+	ev.ID, ev.EventType, ev.Metadata = m.ID, m.Type, m.Metadata
+	project, render, share := m.Project, m.Render, m.ShareID
 	st, err := s.store()
 	if err != nil {
 		return actors.Key{}, ev, err
@@ -216,7 +163,7 @@ func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.Key, ac
 	if share != "" {
 		ev.ShareID = &share
 	}
-	ev.CreatedAt = actors.NewTime(time.Now())
+	ev.CreatedAt = actors.NewTime(s.now())
 	return actors.Key{Project: project, Item: render}, ev, nil
 }
 

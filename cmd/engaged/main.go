@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"engaged/config"
 	"engaged/persist"
@@ -40,8 +41,6 @@ commands:
       render create --project PROJECT_ID [--document-url URL]
       render list --project PROJECT_ID
       content create --project PROJECT_ID [--id CONTENT_ID]
-  bench [flags] [scenario ...]
-                        load-test a running engaged (bench -h lists scenarios and flags)
 `
 
 // openStore opens the database the way every subcommand finds it:
@@ -57,17 +56,29 @@ func openStore(ctx context.Context, cfg config.Config) (*persist.Store, error) {
 // run is the whole program; main only calls it, and tests call it too.
 // lookupenv has the shape of os.LookupEnv.
 func run(ctx context.Context, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
+	return runWith(ctx, options{now: time.Now}, args, lookupenv, stdout, stderr)
+}
+
+// options are what a test may set on a run beyond its arguments and
+// environment; run uses the real ones.
+type options struct {
+	// now is the server's clock: receive times of SDK events and the time
+	// of every event it records. Tests replay the seed's examples, dated
+	// 2024-02-04, which a real clock would reject as more than 24 hours old.
+	now func() time.Time
+}
+
+// runWith is run with o.
+func runWith(ctx context.Context, o options, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], lookupenv, stderr)
+		return serve(ctx, o, args[1:], lookupenv, stderr)
 	case "admin":
 		return admin(ctx, args[1:], lookupenv, stdout, stderr)
-	case "bench":
-		return bench(ctx, args[1:], lookupenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -84,9 +84,20 @@ type service struct {
 
 func startService(t *testing.T, e env) *service {
 	t.Helper()
+	return startServiceWith(t, e, options{now: time.Now})
+}
+
+// startServiceAt starts a service whose clock stands still at at.
+func startServiceAt(t *testing.T, e env, at time.Time) *service {
+	t.Helper()
+	return startServiceWith(t, e, options{now: func() time.Time { return at }})
+}
+
+func startServiceWith(t *testing.T, e env, o options) *service {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &service{t: t, cancel: cancel, done: make(chan error, 1), log: &lockedBuffer{}}
-	go func() { s.done <- run(ctx, []string{"serve"}, e.lookup, io.Discard, s.log) }()
+	go func() { s.done <- runWith(ctx, o, []string{"serve"}, e.lookup, io.Discard, s.log) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if m := listenRE.FindStringSubmatch(s.log.String()); m != nil {

@@ -34,14 +34,6 @@ func newSDKTenant(t *testing.T, e env, contents ...string) sdkTenant {
 	return sdkTenant{project: p, sk: sk, pk: pk["key"].(string)}
 }
 
-// setClock moves the service's clock to at (and keeps it there) for the
-// services this test starts after it.
-func setClock(t *testing.T, at time.Time) {
-	t.Helper()
-	clock = func() time.Time { return at }
-	t.Cleanup(func() { clock = time.Now })
-}
-
 func (s *service) event(t *testing.T, key, body string) response {
 	t.Helper()
 	return do(t, "POST", s.base+"/v1/events", key, body)
@@ -221,8 +213,7 @@ func TestSDKSeedExamples(t *testing.T) {
 		t.Fatalf("%d curl commands in the seed, want 5", len(reqs))
 	}
 	e := newEnv(t)
-	setClock(t, time.Date(2024, 2, 4, 12, 1, 0, 0, time.UTC))
-	s := startService(t, e)
+	s := startServiceAt(t, e, time.Date(2024, 2, 4, 12, 1, 0, 0, time.UTC))
 	tn := newSDKTenant(t, e)
 
 	for i, r := range reqs[:4] {
@@ -408,8 +399,7 @@ func TestSDKEventTableRows(t *testing.T) {
 func TestSDKBatchIsolation(t *testing.T) {
 	e := newEnv(t)
 	at := time.Date(2026, 5, 3, 10, 30, 0, 0, time.UTC)
-	setClock(t, at)
-	s := startService(t, e)
+	s := startServiceAt(t, e, at)
 	tn := newSDKTenant(t, e)
 	b := s.batch(t, tn.pk, `{"events":[
 		{"eventId":"ok-1","event":"impression","contentId":"cnt_abc123","data":{"position":0}},
@@ -515,8 +505,7 @@ func TestSDKBatchLimits(t *testing.T) {
 func TestSDKTimestamps(t *testing.T) {
 	e := newEnv(t)
 	now := time.Date(2026, 5, 3, 10, 30, 0, 0, time.UTC)
-	setClock(t, now)
-	s := startService(t, e)
+	s := startServiceAt(t, e, now)
 	tn := newSDKTenant(t, e)
 	iso := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339Nano) }
 	ev := func(id, ts, sent string) string {
@@ -710,8 +699,7 @@ func TestSDKAggregatesFromTestdata(t *testing.T) {
 	delete(want, "_comment")
 
 	e := newEnv(t)
-	setClock(t, in.ReceivedAt)
-	s := startService(t, e)
+	s := startServiceAt(t, e, in.ReceivedAt)
 	tn := newSDKTenant(t, e, "cnt_a", "cnt_b")
 	if b := s.batch(t, tn.pk, string(raw)); b.Data.Received != 27 || b.Data.Failed != 0 {
 		t.Fatalf("received %d failed %d: %v", b.Data.Received, b.Data.Failed, b.statuses())

@@ -32,7 +32,7 @@ const shutdownTimeout = 15 * time.Second
 // serve starts everything in dependency order (Postgres, NATS, the log, the
 // actors, the partition consumers, HTTP), runs until ctx ends, and stops in
 // reverse order: HTTP, consumers, actors (final snapshots), NATS, Postgres.
-func serve(ctx context.Context, args []string, lookupenv func(string) (string, bool), stderr io.Writer) error {
+func serve(ctx context.Context, o options, args []string, lookupenv func(string) (string, bool), stderr io.Writer) error {
 	cfg, err := config.Load(args, lookupenv, stderr)
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func serve(ctx context.Context, args []string, lookupenv func(string) (string, b
 			}
 			return store.Ping(ctx)
 		},
-		Now:    clock,
+		Now:    o.now,
 		Logger: logger,
 		Shares: shares,
 		Streams: transport.StreamOptions{

@@ -1,19 +1,19 @@
-package actors
+package wire
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"engaged/actors"
 )
 
 // SDK event validation. ParseVideoEvent turns one wire event into the
-// VideoEvent the log stores, or into the field errors that reject it; it is a
-// pure function of the bytes and the request's receive time, so it runs at
-// the edge, once per event, before anything is published.
+// actors.VideoEvent the log stores, or into the field errors that reject it;
+// it is a pure function of the bytes and the request's receive time, so it
+// runs at the edge, once per event, before anything is published.
 
 // Timestamp rules.
 const (
@@ -38,21 +38,6 @@ type ParseOptions struct {
 	ReceivedAt   time.Time
 	SentAt       *time.Time // the batch's sentAt, used for events without their own
 	MaxDataBytes int        // encoded size limit of data; 0 = DefaultDataMax
-}
-
-// ParsedVideoEvent is the outcome of ParseVideoEvent.
-type ParsedVideoEvent struct {
-	// Event is what the log stores when Err is nil. Its ID is the client's
-	// eventId when that was a valid one (also when the event is rejected,
-	// so results can name it), and empty otherwise: the edge makes one.
-	Event     VideoEvent
-	ContentID string // the item the event is about; for a swipe, the item swiped to
-	// ContentField names the member ContentID came from ("contentId", or
-	// "data.toContentId" for a swipe without contentId), for field errors.
-	ContentField string
-	FromID       string // swipe only: the item swiped away from
-	Adjusted     bool   // the timestamp was more than MaxFutureSkew ahead and was set to ReceivedAt
-	Err          *Error // EInvalid with Issues, or ETooOld
 }
 
 // field kinds of the data schemas
@@ -82,54 +67,54 @@ var EntryPoints = []string{"feed", "search", "direct", "share"}
 // videoSchemas are the data fields of each documented type. The README's
 // validation table is this table. swipe's toContentId and watchTime have
 // fallbacks (contentId, watchTimeOnFrom) and are checked in ParseVideoEvent.
-var videoSchemas = map[VideoType][]fieldSpec{
-	Impression: {
+var videoSchemas = map[actors.VideoType][]fieldSpec{
+	actors.Impression: {
 		{name: "position", kind: kInt, required: true, max: MaxCount},
 		{name: "entryPoint", kind: kString, enum: EntryPoints},
 		{name: "feedId", kind: kString},
 	},
-	PlayStart: {
+	actors.PlayStart: {
 		{name: "startupTime", kind: kInt, required: true, max: MaxStartupMS},
 		{name: "rendition", kind: kString},
 		{name: "codec", kind: kString},
 		{name: "autoplay", kind: kBool},
 	},
-	WatchProgress: {
+	actors.WatchProgress: {
 		{name: "currentTime", kind: kNumber, required: true, max: MaxSeconds},
 		{name: "duration", kind: kNumber, required: true, max: MaxSeconds},
 		{name: "percentComplete", kind: kNumber, max: 100},
 		{name: "rendition", kind: kString},
 	},
-	Completion: {
+	actors.Completion: {
 		{name: "watchTime", kind: kNumber, required: true, max: MaxSeconds},
 		// Required by the seed's table, yet its own batch example sends a
 		// completion without it; absent means false.
 		{name: "looped", kind: kBool},
 		{name: "loopCount", kind: kInt, max: MaxCount},
 	},
-	Swipe: {
+	actors.Swipe: {
 		{name: "fromContentId", kind: kID, required: true},
 		{name: "toContentId", kind: kID},
 		{name: "watchTime", kind: kNumber, max: MaxSeconds},
 		{name: "watchTimeOnFrom", kind: kNumber, max: MaxSeconds},
 		{name: "direction", kind: kString},
 	},
-	Like: {},
-	SocialShare: {
-		{name: "platform", kind: kString, required: true, maxLen: MaxIDLen},
+	actors.Like: {},
+	actors.SocialShare: {
+		{name: "platform", kind: kString, required: true, maxLen: actors.MaxIDLen},
 	},
-	Save: {},
-	Rebuffer: {
+	actors.Save: {},
+	actors.Rebuffer: {
 		{name: "duration", kind: kInt, required: true, max: MaxRebufferMS},
 		{name: "currentTime", kind: kNumber, required: true, max: MaxSeconds},
 		{name: "rendition", kind: kString},
 	},
-	QualityChange: {
+	actors.QualityChange: {
 		{name: "fromQuality", kind: kString, required: true},
 		{name: "toQuality", kind: kString, required: true},
 	},
-	PlaybackError: {
-		{name: "errorCode", kind: kCode, required: true, maxLen: MaxIDLen},
+	actors.PlaybackError: {
+		{name: "errorCode", kind: kCode, required: true, maxLen: actors.MaxIDLen},
 		{name: "errorMessage", kind: kString, required: true, maxLen: MaxMessageLen},
 	},
 }
@@ -203,19 +188,19 @@ func (d *dataValues) num(name string) (float64, bool) {
 }
 
 // ParseVideoEvent validates one wire event.
-func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
-	var out ParsedVideoEvent
+func ParseVideoEvent(raw []byte, o ParseOptions) actors.ParsedVideoEvent {
+	var out actors.ParsedVideoEvent
 	// The issues live on the stack and are copied out only for a rejected
 	// event: a valid one (nearly all of them) then costs no allocation here.
-	var issues Issues
+	var issues actors.Issues
 	is := &issues
-	fail := func() ParsedVideoEvent {
-		out.Err = &Error{Code: EInvalid, Message: "event does not match the schema", Issues: is.escape()}
+	fail := func() actors.ParsedVideoEvent {
+		out.Err = &actors.Error{Code: actors.EInvalid, Message: "event does not match the schema", Issues: escape(is)}
 		return out
 	}
 	var w wireEvent
-	if k := JSONKind(raw); k != "object" {
-		is.FormErrors = append(is.FormErrors, "Expected object, received "+k)
+	if Kind(raw) != "object" {
+		is.FormErrors = append(is.FormErrors, Expected("object", raw))
 		return fail()
 	}
 	if err := eachMember(raw, w.set); err != nil {
@@ -224,36 +209,29 @@ func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
 	}
 	ev := &out.Event
 
-	if v, ok := present(w.EventID); ok {
-		if s, err := rawString(v); err != nil {
-			is.Add("eventId", expected("string", v))
-		} else if !validEventID(s) {
+	if s, ok := stringMember(is, "eventId", w.EventID, false); ok {
+		if !validEventID(s) {
 			is.Add("eventId", "Must be 1 to "+strconv.Itoa(MaxEventIDLen)+" printable ASCII characters without spaces")
 		} else {
 			ev.ID = s
 		}
 	}
-	typ := VideoType("")
-	if v, ok := present(w.Event); !ok {
-		is.Add("event", "Required")
-	} else if s, err := rawString(v); err != nil {
-		is.Add("event", expected("string", v))
-	} else if typ = VideoType(s); !typ.Valid() {
-		is.Add("event", "Invalid event type. Expected one of "+typeList()+", or a custom type 'custom_<name>' ([A-Za-z0-9_], 64 characters at most), received '"+truncate(s, 64)+"'")
-		typ = ""
+	typ := actors.VideoType("")
+	if s, ok := stringMember(is, "event", w.Event, true); ok {
+		if typ = actors.VideoType(s); !typ.Valid() {
+			is.Add("event", "Invalid event type. Expected one of "+typeList()+", or a custom type 'custom_<name>' ([A-Za-z0-9_], 64 characters at most), received '"+truncate(s, 64)+"'")
+			typ = ""
+		}
 	}
 	ev.Type = typ
 
-	if v, ok := present(w.ContentID); ok {
-		if s, err := rawString(v); err != nil {
-			is.Add("contentId", expected("string", v))
-		} else if !ValidID(s) {
+	// A swipe may name its item in data.toContentId instead.
+	if s, ok := stringMember(is, "contentId", w.ContentID, typ != actors.Swipe); ok {
+		if !actors.ValidID(s) {
 			is.Add("contentId", invalidID)
 		} else {
 			out.ContentID, out.ContentField = s, "contentId"
 		}
-	} else if typ != Swipe {
-		is.Add("contentId", "Required")
 	}
 	ev.UserID = optString(is, "userId", w.UserID, MaxStringLen)
 	ev.DeviceID = optString(is, "deviceId", w.DeviceID, MaxStringLen)
@@ -263,8 +241,8 @@ func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
 
 	var dv dataValues
 	if v, ok := present(w.Data); ok {
-		if JSONKind(v) != "object" {
-			is.Add("data", expected("object", v))
+		if Kind(v) != "object" {
+			is.Add("data", Expected("object", v))
 		} else {
 			limit := o.MaxDataBytes
 			if limit <= 0 {
@@ -281,7 +259,7 @@ func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
 	if typ != "" && !typ.Custom() {
 		dv = checkData(is, typ, ev.Data)
 	}
-	if typ == Swipe {
+	if typ == actors.Swipe {
 		out.FromID, _ = dv.str("fromContentId")
 		to, hasTo := dv.str("toContentId")
 		switch {
@@ -309,19 +287,19 @@ func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
 	}
 
 	switch typ {
-	case PlayStart:
+	case actors.PlayStart:
 		n, _ := dv.num("startupTime")
 		ev.StartupMS = int64(n)
-	case Completion:
+	case actors.Completion:
 		ev.WatchTime, _ = dv.num("watchTime")
 		n, _ := dv.num("loopCount")
 		ev.Loops = int64(n)
-	case Rebuffer:
+	case actors.Rebuffer:
 		n, _ := dv.num("duration")
 		ev.StallMS = int64(n)
-	case PlaybackError:
+	case actors.PlaybackError:
 		ev.Code, _ = dv.str("errorCode")
-	case SocialShare:
+	case actors.SocialShare:
 		ev.Code, _ = dv.str("platform")
 	}
 
@@ -343,8 +321,8 @@ func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
 	}
 	ev.At, ev.Recv = at.UnixMilli(), recv.UnixMilli()
 	if recv.Sub(at) > MaxEventAge {
-		is.Add("timestamp", "Event is older than 24 hours ("+NewTime(at).Format(TimeLayout)+" after clock-skew correction)")
-		out.Err = &Error{Code: ETooOld, Message: "event is older than 24 hours and is not processed", Issues: is.escape()}
+		is.Add("timestamp", "Event is older than 24 hours ("+actors.NewTime(at).Format(actors.TimeLayout)+" after clock-skew correction)")
+		out.Err = &actors.Error{Code: actors.ETooOld, Message: "event is older than 24 hours and is not processed", Issues: escape(is)}
 	}
 	return out
 }
@@ -352,7 +330,7 @@ func ParseVideoEvent(raw []byte, o ParseOptions) ParsedVideoEvent {
 const invalidID = "Invalid contentId: 1 to 64 characters of letters, digits, '_' and '-'"
 
 // checkData validates data (compacted, or nil) against typ's schema.
-func checkData(is *Issues, typ VideoType, data json.RawMessage) dataValues {
+func checkData(is *actors.Issues, typ actors.VideoType, data json.RawMessage) dataValues {
 	specs := videoSchemas[typ]
 	dv := dataValues{specs: specs}
 	if len(specs) == 0 {
@@ -390,23 +368,23 @@ func checkData(is *Issues, typ VideoType, data json.RawMessage) dataValues {
 		}
 		switch f.kind {
 		case kString, kID:
-			s, err := rawString(v)
+			s, err := String(v)
 			switch {
 			case err != nil:
-				is.Add(key, expected("string", v))
-			case f.kind == kID && !ValidID(s):
+				is.Add(key, Expected("string", v))
+			case f.kind == kID && !actors.ValidID(s):
 				is.Add(key, invalidID)
 			case f.kind == kString && f.required && s == "":
-				is.Add(key, "String must contain at least 1 character(s)")
+				is.Add(key, nonEmpty)
 			case len(s) > maxLen:
-				is.Add(key, "String must contain at most "+strconv.Itoa(maxLen)+" character(s)")
+				is.Add(key, maxChars(maxLen))
 			case f.enum != nil && !contains(f.enum, s):
-				is.Add(key, "Invalid enum value. Expected '"+strings.Join(f.enum, "' | '")+"', received '"+truncate(s, 64)+"'")
+				is.Add(key, enumError(f.enum, truncate(s, 64)))
 			default:
 				val.s, val.ok = s, true
 			}
 		case kCode:
-			if JSONKind(v) == "number" {
+			if Kind(v) == "number" {
 				n, err := strconv.ParseInt(string(v), 10, 64)
 				if err != nil {
 					is.Add(key, "Expected string or integer, received float")
@@ -415,30 +393,30 @@ func checkData(is *Issues, typ VideoType, data json.RawMessage) dataValues {
 				}
 				continue
 			}
-			s, err := rawString(v)
+			s, err := String(v)
 			switch {
 			case err != nil:
-				is.Add(key, expected("string or integer", v))
+				is.Add(key, Expected("string or integer", v))
 			case s == "":
-				is.Add(key, "String must contain at least 1 character(s)")
+				is.Add(key, nonEmpty)
 			case len(s) > maxLen:
-				is.Add(key, "String must contain at most "+strconv.Itoa(maxLen)+" character(s)")
+				is.Add(key, maxChars(maxLen))
 			default:
 				val.s, val.ok = s, true
 			}
 		case kBool:
-			if k := JSONKind(v); k != "boolean" {
-				is.Add(key, expected("boolean", v))
+			if k := Kind(v); k != "boolean" {
+				is.Add(key, Expected("boolean", v))
 			} else {
 				val.ok = true
 			}
 		case kInt, kNumber:
-			if k := JSONKind(v); k != "number" {
+			if k := Kind(v); k != "number" {
 				want := "number"
 				if f.kind == kInt {
 					want = "integer"
 				}
-				is.Add(key, expected(want, v))
+				is.Add(key, Expected(want, v))
 				continue
 			}
 			n, err := strconv.ParseFloat(string(v), 64)
@@ -472,7 +450,7 @@ func contains(list []string, s string) bool {
 
 func typeList() string {
 	var b strings.Builder
-	for i, t := range VideoTypes {
+	for i, t := range actors.VideoTypes {
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -500,40 +478,22 @@ func validEventID(s string) bool {
 	return true
 }
 
-// present returns v unless it is absent or null.
-func present(v json.RawMessage) (json.RawMessage, bool) {
-	if len(v) == 0 || JSONKind(v) == "null" {
-		return nil, false
-	}
-	return v, true
-}
-
-func optString(is *Issues, key string, v json.RawMessage, maxLen int) string {
-	v, ok := present(v)
+func optString(is *actors.Issues, key string, v json.RawMessage, maxLen int) string {
+	s, ok := stringMember(is, key, v, false)
 	if !ok {
 		return ""
 	}
-	s, err := rawString(v)
-	if err != nil {
-		is.Add(key, expected("string", v))
-		return ""
-	}
 	if len(s) > maxLen {
-		is.Add(key, "String must contain at most "+strconv.Itoa(maxLen)+" character(s)")
+		is.Add(key, maxChars(maxLen))
 		return ""
 	}
 	return s
 }
 
 // optTime parses an optional ISO-8601 date-time with a zone (RFC 3339).
-func optTime(is *Issues, key string, v json.RawMessage) (time.Time, bool) {
-	v, ok := present(v)
+func optTime(is *actors.Issues, key string, v json.RawMessage) (time.Time, bool) {
+	s, ok := stringMember(is, key, v, false)
 	if !ok {
-		return time.Time{}, false
-	}
-	s, err := rawString(v)
-	if err != nil {
-		is.Add(key, expected("string", v))
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
@@ -542,68 +502,6 @@ func optTime(is *Issues, key string, v json.RawMessage) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t.UTC().Truncate(time.Millisecond), true
-}
-
-func expected(want string, v json.RawMessage) string {
-	return "Expected " + want + ", received " + JSONKind(v)
-}
-
-var errNotString = errors.New("not a string")
-
-func rawString(v json.RawMessage) (string, error) {
-	if JSONKind(v) != "string" {
-		return "", errNotString
-	}
-	// Fast path: no escapes.
-	if len(v) >= 2 && bytes.IndexByte(v[1:len(v)-1], '\\') < 0 && bytes.IndexByte(v[1:len(v)-1], '"') < 0 {
-		return string(v[1 : len(v)-1]), nil
-	}
-	var s string
-	err := json.Unmarshal(v, &s)
-	return s, err
-}
-
-// rawKind names the JSON type of a value, as zod does.
-func JSONKind(v json.RawMessage) string {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return "undefined"
-	}
-	switch v[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
-}
-
-// VideoRecord is one log record of an SDK event, for one item.
-type VideoRecord struct {
-	Item  string
-	Event VideoEvent
-}
-
-// Records returns the log records of a valid event: the event for its item
-// and, for a swipe, the RoleSwipeOut copy for the item swiped away from,
-// which carries only what that item counts.
-func (p *ParsedVideoEvent) Records() []VideoRecord {
-	out := []VideoRecord{{Item: p.ContentID, Event: p.Event}}
-	if p.Event.Type == Swipe {
-		ev := p.Event
-		out = append(out, VideoRecord{Item: p.FromID, Event: VideoEvent{
-			ID: ev.ID, Type: Swipe, Role: RoleSwipeOut, Other: p.ContentID,
-			At: ev.At, Recv: ev.Recv, WatchTime: ev.WatchTime,
-		}})
-	}
-	return out
 }
 
 // MaxBatchEvents is the most events one batch request may carry.
@@ -615,10 +513,10 @@ const MaxBatchEvents = 100
 // so does one with more than MaxBatchEvents events; the events themselves
 // are checked one by one with ParseVideoEvent, so a bad one fails alone.
 func SplitVideoBatch(body []byte) (events [][]byte, sentAt *time.Time, err error) {
-	is := &Issues{FormErrors: []string{}, FieldErrors: map[string][]string{}}
-	if k := JSONKind(body); k != "object" {
-		is.FormErrors = append(is.FormErrors, "Expected object, received "+k)
-		return nil, nil, &Error{Code: EInvalid, Message: "request body must be a JSON object", Issues: is}
+	is := &actors.Issues{FormErrors: []string{}, FieldErrors: map[string][]string{}}
+	if Kind(body) != "object" {
+		is.FormErrors = append(is.FormErrors, Expected("object", body))
+		return nil, nil, &actors.Error{Code: actors.EInvalid, Message: "request body must be a JSON object", Issues: is}
 	}
 	var rawEvents, rawSent []byte
 	if eachMember(body, func(key, val []byte) {
@@ -630,12 +528,12 @@ func SplitVideoBatch(body []byte) (events [][]byte, sentAt *time.Time, err error
 		}
 	}) != nil {
 		is.FormErrors = append(is.FormErrors, "Invalid object")
-		return nil, nil, &Error{Code: EInvalid, Message: "request body must be a JSON object", Issues: is}
+		return nil, nil, &actors.Error{Code: actors.EInvalid, Message: "request body must be a JSON object", Issues: is}
 	}
 	if v, ok := present(rawEvents); !ok {
 		is.Add("events", "Required")
-	} else if k := JSONKind(v); k != "array" {
-		is.Add("events", "Expected array, received "+k)
+	} else if Kind(v) != "array" {
+		is.Add("events", Expected("array", v))
 	} else if eachElement(v, func(ev []byte) { events = append(events, ev) }) != nil {
 		is.Add("events", "Invalid array")
 	} else if len(events) == 0 {
@@ -647,7 +545,7 @@ func SplitVideoBatch(body []byte) (events [][]byte, sentAt *time.Time, err error
 		sentAt = &t
 	}
 	if !is.Empty() {
-		return nil, nil, &Error{Code: EInvalid, Message: "request body does not match the schema", Issues: is}
+		return nil, nil, &actors.Error{Code: actors.EInvalid, Message: "request body does not match the schema", Issues: is}
 	}
 	return events, sentAt, nil
 }

@@ -25,7 +25,7 @@ import (
 	"engaged/persist"
 )
 
-// benchOptions are the flags of `engaged bench`.
+// benchOptions are the flags of engaged-bench.
 type benchOptions struct {
 	url           string
 	natsURL       string
@@ -44,7 +44,7 @@ type benchOptions struct {
 	passivateWait time.Duration
 }
 
-const benchUsage = `usage: engaged bench [flags] [scenario ...]
+const benchUsage = `usage: engaged-bench [flags] [scenario ...]
 
 Drives a running engaged over real HTTP. Scenarios:
   ingest-single  partner events, POST /v1/renders/:id/events, with verdicts
@@ -61,9 +61,10 @@ Default: ingest-batch ingest-single read read-mixed visible raw-js. It creates i
 in the database the server uses (ENGAGED_DATABASE_URL or the private one).
 `
 
-// bench runs the load tool.
-func bench(ctx context.Context, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("engaged bench", flag.ContinueOnError)
+// run is the whole load tool; main only calls it. lookupenv has the shape
+// of os.LookupEnv.
+func run(ctx context.Context, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("engaged-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
 	var o benchOptions
@@ -94,7 +95,13 @@ func bench(ctx context.Context, args []string, lookupenv func(string) (string, b
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	// The database the server uses: ENGAGED_DATABASE_URL, else the private
+	// cluster that `make run` created.
+	dbURL, err := cfg.ResolveDatabaseURL()
+	if err != nil {
+		return err
+	}
+	store, err := persist.Open(ctx, dbURL)
 	if err != nil {
 		return err
 	}

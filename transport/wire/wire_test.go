@@ -1,0 +1,37 @@
+package wire
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// String must decode every JSON string as encoding/json does, fast path
+// included (invalid UTF-8 becomes U+FFFD either way); other values are
+// type errors, which the decoders word with Expected.
+func FuzzStringMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"esc\"aped"`, `"\u00e9t\u00e9"`, `"été"`, "\"\xff\xfe\"", `""`, `1`, `null`, `{"a":"b"}`, `"tab\there"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) || Kind(b) != "string" {
+			return
+		}
+		got, err := String(b)
+		var want string
+		wantErr := json.Unmarshal(b, &want)
+		if (err == nil) != (wantErr == nil) || got != want {
+			t.Fatalf("%q: String = %q, %v; encoding/json %q, %v", b, got, err, want, wantErr)
+		}
+	})
+}
+
+func TestExpected(t *testing.T) {
+	for raw, want := range map[string]string{
+		`"s"`: "Expected object, received string", `1.5`: "Expected object, received number", `true`: "Expected object, received boolean",
+		`null`: "Expected object, received null", `[]`: "Expected object, received array", ` {}`: "Expected object, received object", ``: "Expected object, received undefined",
+	} {
+		if got := Expected("object", []byte(raw)); got != want {
+			t.Errorf("%q: %q, want %q", raw, got, want)
+		}
+	}
+}
