@@ -18,7 +18,7 @@ import (
 // SnapshotStore keeps item snapshots and partition epochs (the fence that
 // keeps a deposed partition owner from overwriting a newer owner's work).
 type SnapshotStore interface {
-	LoadSnapshot(ctx context.Context, k Key) (snap Snapshot, found bool, err error)
+	LoadSnapshot(ctx context.Context, k ItemID) (snap Snapshot, found bool, err error)
 	// Epochs returns every partition's current epoch.
 	Epochs(ctx context.Context) (map[int]int64, error)
 	// ClaimPartition bumps part's epoch and returns the new one.
@@ -39,12 +39,12 @@ type Log interface {
 	// the log's duplicate window are stored once. It does not wait; wait
 	// blocks until the log stored the message and returns its sequence, or
 	// reports dup when msgID was stored before (nothing new was stored).
-	Publish(k Key, msgID string, payload []byte) (wait func(ctx context.Context) (seq uint64, dup bool, err error), err error)
+	Publish(k ItemID, msgID string, payload []byte) (wait func(ctx context.Context) (seq uint64, dup bool, err error), err error)
 	// Replay calls fn, in order, for every message on k's subject after
 	// after, to the subject's end. atLeast (0: none) is a sequence the log
 	// stored: Replay returns nil only once it has passed it, asking a
 	// replica that has not caught up yet again until ctx ends.
-	Replay(ctx context.Context, k Key, after, atLeast uint64, fn func(seq uint64, m *Message)) error
+	Replay(ctx context.Context, k ItemID, after, atLeast uint64, fn func(seq uint64, m *Message)) error
 }
 
 // activationTimeout bounds loading a snapshot and replaying the log after it.
@@ -58,7 +58,7 @@ const (
 	reqSnapshot                    // reply with a snapshot of the state
 	reqStop                        // stop; sent only once the actor is out of the registry
 	reqShares                      // reply with the render's per-share counts
-	reqVideo                       // reply with the SDK event summary
+	reqContent                     // reply with the SDK event summary
 	reqCurrent                     // reply with the summary as an Update (live streams start from it)
 	reqSync                        // apply the item's log through seq, then reply (see Registry.Submit)
 )
@@ -80,19 +80,19 @@ type request struct {
 }
 
 type reply struct {
-	state  *stateSnapshot         // for reqSnapshot, encoded by the caller
-	seq    uint64                 // for reqSnapshot
-	shares map[string]ShareCounts // for reqShares
-	video  *VideoSummary          // for reqVideo
-	update Update                 // for reqCurrent and reqReadJSON
-	err    error
+	state   *stateSnapshot         // for reqSnapshot, encoded by the caller
+	seq     uint64                 // for reqSnapshot
+	shares  map[string]ShareCounts // for reqShares
+	content *ContentSummary        // for reqContent
+	update  Update                 // for reqCurrent and reqReadJSON
+	err     error
 }
 
 // actor owns one item's state. Its goroutine (run; at most one at a time,
 // started by wake) is the only code that reads or writes the fields below
 // the line.
 type actor struct {
-	key     Key
+	key     ItemID
 	part    int
 	reg     *Registry
 	mailbox chan *request
@@ -198,8 +198,8 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		a.readJSON(r)
 	case reqShares:
 		a.shares(r)
-	case reqVideo:
-		a.video(r)
+	case reqContent:
+		a.content(r)
 	case reqSnapshot:
 		a.snapshot(r)
 	case reqCurrent:
@@ -276,9 +276,9 @@ func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
 }
 
 //go:noinline
-func (a *actor) video(r *request) {
-	sum := a.videoState().summary(a.key.Item)
-	r.reply <- reply{video: &sum}
+func (a *actor) content(r *request) {
+	sum := a.contentState().summary(a.key.Item)
+	r.reply <- reply{content: &sum}
 }
 
 // catchUpOrFail applies the log after a.applied to its end, at least
@@ -386,8 +386,8 @@ func (a *actor) apply(seq uint64, m *Message) {
 			a.reg.verdicts.deliver(m.Ref, out)
 		}
 	}
-	if len(m.Video) > 0 {
-		a.applyVideo(m)
+	if len(m.Content) > 0 {
+		a.applyContent(m)
 	}
 }
 

@@ -40,9 +40,9 @@ func (m *Message) appendBinary(b []byte) []byte {
 		b = appendBytes(b, e.Metadata)
 		b = binary.AppendVarint(b, e.CreatedAt.UnixMilli())
 	}
-	b = binary.AppendUvarint(b, uint64(len(m.Video)))
-	for i := range m.Video {
-		e := &m.Video[i]
+	b = binary.AppendUvarint(b, uint64(len(m.Content)))
+	for i := range m.Content {
+		e := &m.Content[i]
 		b = appendStr(b, e.ID)
 		b = appendStr(b, string(e.Type))
 		b = appendStr(b, e.Role)
@@ -102,10 +102,10 @@ func decodeBinary(b []byte) (*Message, error) {
 		}
 	}
 	if n := d.count(); n > 0 {
-		m.Video = make([]VideoEvent, n)
-		for i := range m.Video {
-			e := &m.Video[i]
-			e.ID, e.Type, e.Role, e.Other = d.str(), VideoType(d.str()), d.str(), d.str()
+		m.Content = make([]ContentEvent, n)
+		for i := range m.Content {
+			e := &m.Content[i]
+			e.ID, e.Type, e.Role, e.Other = d.str(), ContentEventType(d.str()), d.str(), d.str()
 			e.UserID, e.DeviceID, e.SessionID = d.str(), d.str(), d.str()
 			e.At, e.Recv = d.varint(), d.varint()
 			e.Data = d.bytes()

@@ -34,7 +34,7 @@ func randomMessage(r *rand.Rand) *Message {
 			ShareID: opt(), SourceIP: opt(), UserAgent: opt(), Metadata: raw(), CreatedAt: UnixMilli(r.Int64N(1 << 42))})
 	}
 	for i := r.IntN(4); i > 0; i-- {
-		m.Video = append(m.Video, VideoEvent{ID: str(), Type: VideoType(str()), Role: str(), Other: str(), UserID: str(),
+		m.Content = append(m.Content, ContentEvent{ID: str(), Type: ContentEventType(str()), Role: str(), Other: str(), UserID: str(),
 			DeviceID: str(), SessionID: str(), At: r.Int64() - r.Int64(), Recv: r.Int64N(1 << 42), Data: raw(),
 			StartupMS: r.Int64N(10000), WatchTime: r.Float64() * 100, StallMS: -r.Int64N(5), Loops: r.Int64N(3), Code: str()})
 	}

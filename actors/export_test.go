@@ -1,9 +1,9 @@
 package actors
 
-// VideoState gives actors_test an item's SDK aggregates outside an actor
+// ContentState gives actors_test an item's SDK aggregates outside an actor
 // (video_wire_test.go).
-type VideoState struct{ s *videoState }
+type ContentState struct{ s *contentState }
 
-func NewVideoState() VideoState                       { return VideoState{newVideoState()} }
-func (v VideoState) Apply(ev VideoEvent) bool         { return v.s.apply(&ev) }
-func (v VideoState) Summary(item string) VideoSummary { return v.s.summary(item) }
+func NewContentState() ContentState                       { return ContentState{newContentState()} }
+func (v ContentState) Apply(ev ContentEvent) bool         { return v.s.apply(&ev) }
+func (v ContentState) Summary(item string) ContentSummary { return v.s.summary(item) }

@@ -23,17 +23,17 @@ func ValidID(s string) bool {
 	return true
 }
 
-// Key names one item (a render or an SDK content item) of one project.
-type Key struct {
+// ItemID names one item (a render or an SDK content item) of one project.
+type ItemID struct {
 	Project string
 	Item    string
 }
 
-func (k Key) String() string { return k.Project + "/" + k.Item }
+func (k ItemID) String() string { return k.Project + "/" + k.Item }
 
 // Partition returns hash(project, item) mod n: the shard that owns the item.
 // It must never change for a stream, because it picks the item's subject.
-func (k Key) Partition(n int) int {
+func (k ItemID) Partition(n int) int {
 	h := fnv.New32a()
 	h.Write([]byte(k.Project))
 	h.Write([]byte{0})

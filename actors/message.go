@@ -6,10 +6,10 @@ import "encoding/json"
 // one item. Grouping a request's events per item keeps ingest at one
 // JetStream message per item per request, not one per event.
 type Message struct {
-	Render []RenderEvent `json:"render,omitempty"`
-	Video  []VideoEvent  `json:"video,omitempty"`
-	// Ref is unique per published message; verdicts of its SDK events are
-	// keyed by it (VideoVerdictKey).
+	Render  []RenderEvent  `json:"render,omitempty"`
+	Content []ContentEvent `json:"video,omitempty"`
+	// Ref is unique per published message (Registry.Submit makes it); the
+	// verdicts of its events are keyed by it (see verdicts).
 	Ref string `json:"ref,omitempty"`
 }
 
@@ -31,20 +31,20 @@ func DecodeMessage(b []byte) (*Message, error) {
 
 // Snapshot is the persisted state of one item as of log sequence Seq.
 type Snapshot struct {
-	Key   Key
+	Key   ItemID
 	Seq   uint64
 	State []byte // JSON, written by the item's actor and read back only by restoreState
 }
 
 // itemState is everything an actor keeps for its item.
 type itemState struct {
-	render *renderState // nil until the item sees a render event or read
-	video  *videoState  // nil until the item sees an SDK event or read
+	render  *renderState  // nil until the item sees a render event or read
+	content *contentState // nil until the item sees an SDK event or read
 }
 
 type stateSnapshot struct {
-	Render *renderSnapshot `json:"render,omitempty"`
-	Video  *videoSnapshot  `json:"video,omitempty"`
+	Render  *renderSnapshot  `json:"render,omitempty"`
+	Content *contentSnapshot `json:"video,omitempty"`
 }
 
 // snapshot copies the state into its persisted form. The actor calls it; the
@@ -54,8 +54,8 @@ func (s *itemState) snapshot() *stateSnapshot {
 	if s.render != nil {
 		ss.Render = s.render.snapshot()
 	}
-	if s.video != nil {
-		ss.Video = s.video.snapshot()
+	if s.content != nil {
+		ss.Content = s.content.snapshot()
 	}
 	return &ss
 }
@@ -71,12 +71,12 @@ func restoreState(b []byte) (itemState, error) {
 	if ss.Render != nil {
 		s.render = restoreRender(ss.Render)
 	}
-	if ss.Video != nil {
-		v, err := restoreVideo(ss.Video)
+	if ss.Content != nil {
+		v, err := restoreContent(ss.Content)
 		if err != nil {
 			return itemState{}, err
 		}
-		s.video = v
+		s.content = v
 	}
 	return s, nil
 }

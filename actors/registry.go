@@ -49,9 +49,9 @@ type Registry struct {
 	roundNumber int // owned by Run
 
 	mu    sync.Mutex // guards the fields below and actor.pending
-	items map[Key]*actor
-	dirty map[Key]struct{} // items with messages enqueued since their last snapshot
-	acks  map[int]func()   // per partition: acknowledges everything delivered up to its newest message
+	items map[ItemID]*actor
+	dirty map[ItemID]struct{} // items with messages enqueued since their last snapshot
+	acks  map[int]func()      // per partition: acknowledges everything delivered up to its newest message
 	// epochs holds the partitions this instance owns: it claimed them (its
 	// partition consumers delivered their events here) and no other
 	// instance has claimed them since. Reads of items elsewhere catch up
@@ -86,13 +86,13 @@ func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
 		opts: opts, store: store, log: log, logger: opts.Logger,
 		actorCtx: ctx, stopActors: cancel,
 		epochs: map[int]int64{}, claiming: map[int]bool{}, claims: make(chan int, 1024),
-		items: map[Key]*actor{}, dirty: map[Key]struct{}{}, acks: map[int]func(){},
+		items: map[ItemID]*actor{}, dirty: map[ItemID]struct{}{}, acks: map[int]func(){},
 		sessions: map[int]*deliverySession{},
 	}
 }
 
 // owns reports whether this instance owns k's partition.
-func (r *Registry) owns(k Key) bool {
+func (r *Registry) owns(k ItemID) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, ok := r.epochs[r.Partition(k)]
@@ -100,11 +100,11 @@ func (r *Registry) owns(k Key) bool {
 }
 
 // Partition returns the partition of k in this registry's stream.
-func (r *Registry) Partition(k Key) int { return k.Partition(r.opts.Partitions) }
+func (r *Registry) Partition(k ItemID) int { return k.Partition(r.opts.Partitions) }
 
 // acquire returns k's actor, starting it if needed, and counts the caller as
 // pending so that the actor cannot passivate before release.
-func (r *Registry) acquire(k Key) *actor {
+func (r *Registry) acquire(k ItemID) *actor {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	a, ok := r.items[k]
@@ -141,7 +141,7 @@ func (r *Registry) passivate(a *actor) {
 
 // send puts req in a's mailbox, waiting while it is full (backpressure)
 // until ctx ends.
-func (r *Registry) send(ctx context.Context, k Key, req *request) (*actor, error) {
+func (r *Registry) send(ctx context.Context, k ItemID, req *request) (*actor, error) {
 	switch req.kind {
 	case reqApply, reqSnapshot, reqStop, reqSync:
 	default: // a read: from the log itself where no consumer feeds this instance
@@ -173,7 +173,7 @@ type Delivery struct {
 // partition consumer instead of growing memory. ack acknowledges every
 // message of the partition up to this one; the registry calls it once a
 // snapshot round has persisted everything delivered before it.
-func (r *Registry) Deliver(ctx context.Context, k Key, d Delivery, m *Message, ack func()) error {
+func (r *Registry) Deliver(ctx context.Context, k ItemID, d Delivery, m *Message, ack func()) error {
 	part := r.Partition(k)
 	r.mu.Lock()
 	s := r.sessions[part]
@@ -243,7 +243,7 @@ func (r *Registry) claimLoop(ctx context.Context) {
 // ReadJSON returns the render summary of item k as the JSON body of
 // GET /v1/renders/:id/engagement, encoded by the actor from its cached
 // event encodings.
-func (r *Registry) ReadJSON(ctx context.Context, k Key) ([]byte, error) {
+func (r *Registry) ReadJSON(ctx context.Context, k ItemID) ([]byte, error) {
 	req := &request{kind: reqReadJSON, reply: make(chan reply, 1)}
 	if _, err := r.send(ctx, k, req); err != nil {
 		return nil, err
@@ -258,26 +258,26 @@ func (r *Registry) ReadJSON(ctx context.Context, k Key) ([]byte, error) {
 
 // ReadContent returns the SDK event summary of item k as its actor sees it
 // now.
-func (r *Registry) ReadContent(ctx context.Context, k Key) (VideoSummary, error) {
-	req := &request{kind: reqVideo, reply: make(chan reply, 1)}
+func (r *Registry) ReadContent(ctx context.Context, k ItemID) (ContentSummary, error) {
+	req := &request{kind: reqContent, reply: make(chan reply, 1)}
 	if _, err := r.send(ctx, k, req); err != nil {
-		return VideoSummary{}, err
+		return ContentSummary{}, err
 	}
 	select {
 	case rep := <-req.reply:
 		if rep.err != nil {
-			return VideoSummary{}, rep.err
+			return ContentSummary{}, rep.err
 		}
-		return *rep.video, nil
+		return *rep.content, nil
 	case <-ctx.Done():
-		return VideoSummary{}, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
+		return ContentSummary{}, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
 	}
 }
 
 // Submission is one log message to publish for item Key, and, once Submit
 // returns, its outcome.
 type Submission struct {
-	Key   Key
+	Key   ItemID
 	MsgID string // Nats-Msg-Id: a retried request that produces the same id inside the log's duplicate window is stored once
 	Msg   Message
 
@@ -345,7 +345,7 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 // verdict returns the verdicts of message seq of item k once k's actor has
 // applied it. grace fires when an owner has waited long enough for its
 // consumer's delivery.
-func (r *Registry) verdict(ctx context.Context, k Key, seq uint64, ch chan []bool, grace <-chan time.Time) ([]bool, error) {
+func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []bool, grace <-chan time.Time) ([]bool, error) {
 	notApplied := &Error{Code: EUnavailable, Message: "event stored but not applied yet", RetryAfter: time.Second}
 	if r.owns(k) {
 		select {
@@ -429,14 +429,14 @@ func (r *Registry) round(ctx context.Context, final bool) {
 	r.mu.Lock()
 	acks := r.acks
 	r.acks = map[int]func(){}
-	keys := map[Key]bool{}      // item -> passivate after the snapshot
+	keys := map[ItemID]bool{}   // item -> passivate after the snapshot
 	delivered := map[int]bool{} // partitions whose consumer delivered here since the last round
 	dirty := r.dirty
 	for k := range dirty {
 		keys[k] = false
 		delivered[r.Partition(k)] = true
 	}
-	r.dirty = map[Key]struct{}{}
+	r.dirty = map[ItemID]struct{}{}
 	for k, a := range r.items {
 		if final || now-a.lastActive.Load() >= int64(r.opts.IdleTimeout) {
 			keys[k] = true
@@ -511,7 +511,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 	r.mu.Unlock()
 }
 
-func (r *Registry) markDirty(k Key) {
+func (r *Registry) markDirty(k ItemID) {
 	r.mu.Lock()
 	r.dirty[k] = struct{}{}
 	r.mu.Unlock()

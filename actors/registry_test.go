@@ -21,13 +21,13 @@ type memLog struct {
 }
 
 type memMsg struct {
-	key     Key
+	key     ItemID
 	payload []byte
 }
 
 func newMemLog() *memLog { return &memLog{ids: map[string]uint64{}} }
 
-func (l *memLog) Publish(k Key, msgID string, payload []byte) (func(context.Context) (uint64, bool, error), error) {
+func (l *memLog) Publish(k ItemID, msgID string, payload []byte) (func(context.Context) (uint64, bool, error), error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if seq, ok := l.ids[msgID]; ok {
@@ -41,7 +41,7 @@ func (l *memLog) Publish(k Key, msgID string, payload []byte) (func(context.Cont
 
 // append stores m on k's subject as if another instance published it and
 // returns its sequence.
-func (l *memLog) append(t *testing.T, k Key, m Message) uint64 {
+func (l *memLog) append(t *testing.T, k ItemID, m Message) uint64 {
 	t.Helper()
 	m.Ref = newRef()
 	b, _ := m.Encode()
@@ -50,7 +50,7 @@ func (l *memLog) append(t *testing.T, k Key, m Message) uint64 {
 	return seq
 }
 
-func (l *memLog) message(t *testing.T, seq uint64) (Key, *Message) {
+func (l *memLog) message(t *testing.T, seq uint64) (ItemID, *Message) {
 	t.Helper()
 	l.mu.Lock()
 	mm := l.msgs[seq-1]
@@ -62,7 +62,7 @@ func (l *memLog) message(t *testing.T, seq uint64) (Key, *Message) {
 	return mm.key, m
 }
 
-func (l *memLog) Replay(ctx context.Context, k Key, after, atLeast uint64, fn func(uint64, *Message)) error {
+func (l *memLog) Replay(ctx context.Context, k ItemID, after, atLeast uint64, fn func(uint64, *Message)) error {
 	l.mu.Lock()
 	msgs := l.msgs
 	l.mu.Unlock()
@@ -85,14 +85,14 @@ func (l *memLog) Replay(ctx context.Context, k Key, after, atLeast uint64, fn fu
 // memStore is an in-memory SnapshotStore shared by the "instances" of a test.
 type memStore struct {
 	mu     sync.Mutex // guards the fields below
-	snaps  map[Key]Snapshot
+	snaps  map[ItemID]Snapshot
 	epochs map[int]int64
 	saves  int
 }
 
-func newMemStore() *memStore { return &memStore{snaps: map[Key]Snapshot{}, epochs: map[int]int64{}} }
+func newMemStore() *memStore { return &memStore{snaps: map[ItemID]Snapshot{}, epochs: map[int]int64{}} }
 
-func (s *memStore) LoadSnapshot(_ context.Context, k Key) (Snapshot, bool, error) {
+func (s *memStore) LoadSnapshot(_ context.Context, k ItemID) (Snapshot, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap, ok := s.snaps[k]
@@ -166,7 +166,7 @@ func (in *instance) deliver(t *testing.T, l *memLog, seq, cseq uint64) {
 	}
 }
 
-func (in *instance) viewed(t *testing.T, k Key) int64 {
+func (in *instance) viewed(t *testing.T, k ItemID) int64 {
 	t.Helper()
 	b, err := in.ReadJSON(context.Background(), k)
 	if err != nil {
@@ -199,7 +199,7 @@ func viewedFrom(ip string) Message {
 // partition moved here. It catches up from the log instead of skipping them.
 func TestDeliveryAfterOwnershipMoveCatchesUp(t *testing.T) {
 	l, s := newMemLog(), newMemStore()
-	k := Key{Project: "p", Item: "r"}
+	k := ItemID{Project: "p", Item: "r"}
 	l.append(t, k, viewedFrom("10.0.0.1"))
 	a := startRegistry(t, l, s, time.Hour)
 	if got := a.viewed(t, k); got != 1 { // a non-owner: the read catches up from the log
@@ -236,7 +236,7 @@ func TestDeliveryAfterOwnershipMoveCatchesUp(t *testing.T) {
 // that sequence; dedupe holds across messages other instances published.
 func TestSubmitVerdicts(t *testing.T) {
 	l, s := newMemLog(), newMemStore()
-	k := Key{Project: "p", Item: "r"}
+	k := ItemID{Project: "p", Item: "r"}
 	r := startRegistry(t, l, s, time.Hour)
 	l.append(t, k, viewedFrom("10.0.0.1")) // another instance's
 	submit := func(msgID, ip string) *Submission {
@@ -270,7 +270,7 @@ func TestSubmitVerdicts(t *testing.T) {
 // the snapshot and replays only what follows it.
 func TestPassivateAndReactivate(t *testing.T) {
 	l, s := newMemLog(), newMemStore()
-	k := Key{Project: "p", Item: "r"}
+	k := ItemID{Project: "p", Item: "r"}
 	r := startRegistry(t, l, s, time.Nanosecond)
 	for i := 1; i <= 3; i++ {
 		r.deliver(t, l, l.append(t, k, viewedFrom(fmt.Sprintf("10.0.0.%d", i))), uint64(i))
@@ -299,7 +299,7 @@ func TestPassivateAndReactivate(t *testing.T) {
 // stay, exact, and reads catch them up from the log.
 func TestFencedOwnerDropsItsActors(t *testing.T) {
 	l, s := newMemLog(), newMemStore()
-	k := Key{Project: "p", Item: "r"}
+	k := ItemID{Project: "p", Item: "r"}
 	r := startRegistry(t, l, s, time.Hour)
 	r.deliver(t, l, l.append(t, k, viewedFrom("10.0.0.1")), 1)
 	waitFor(t, "the claim", func() bool { return r.owns(k) })

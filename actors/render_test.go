@@ -134,13 +134,13 @@ func TestValidID(t *testing.T) {
 }
 
 func TestPartitionIsStable(t *testing.T) {
-	k := Key{Project: "p", Item: "i"}
+	k := ItemID{Project: "p", Item: "i"}
 	// The partition picks the subject events were stored under; a change
 	// here would strand every stored event.
 	if got := k.Partition(32); got != k.Partition(32) || got < 0 || got >= 32 {
 		t.Fatalf("partition %d", got)
 	}
-	if got, want := (Key{Project: "0193c2c3", Item: "r1"}).Partition(32), 2; got != want {
+	if got, want := (ItemID{Project: "0193c2c3", Item: "r1"}).Partition(32), 2; got != want {
 		t.Fatalf("Partition = %d, want %d (the hash must never change)", got, want)
 	}
 }

@@ -152,7 +152,7 @@ func (s *renderState) restoreShares(recs []shareRecord) {
 // ShareCounts returns the own counts of every share of render k that its
 // actor tracks, keyed by share id. A share with no recorded event yet is
 // absent (its counts are zero).
-func (r *Registry) ShareCounts(ctx context.Context, k Key) (map[string]ShareCounts, error) {
+func (r *Registry) ShareCounts(ctx context.Context, k ItemID) (map[string]ShareCounts, error) {
 	req := &request{kind: reqShares, reply: make(chan reply, 1)}
 	if _, err := r.send(ctx, k, req); err != nil {
 		return nil, err

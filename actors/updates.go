@@ -11,7 +11,7 @@ import (
 // actor goroutine, so it must not block on subscribers (core NATS publish
 // buffers and returns). It may keep u.Payload: every update is a fresh slice.
 type UpdateSink interface {
-	Publish(k Key, u Update)
+	Publish(k ItemID, u Update)
 }
 
 // Update is an item's summary as of log sequence Seq, encoded as the JSON that
@@ -43,7 +43,7 @@ type updater struct {
 // contentUpdate is the update payload of an SDK content item.
 type contentUpdate struct {
 	Seq uint64 `json:"seq"`
-	VideoSummary
+	ContentSummary
 }
 
 // liveKind is the item kind whose summary a's live updates carry. An item
@@ -53,7 +53,7 @@ func (a *actor) liveKind() string {
 	switch {
 	case a.state.render != nil:
 		return RenderItem
-	case a.state.video != nil:
+	case a.state.content != nil:
 		return ContentItem
 	}
 	return ""
@@ -80,12 +80,12 @@ func (a *actor) encodeUpdate(kind string) (Update, error) {
 }
 
 // encodeContentUpdate is encodeUpdate's content case, in a frame of its own:
-// a VideoSummary is a few hundred bytes, and the actor's frames stay small
+// a ContentSummary is a few hundred bytes, and the actor's frames stay small
 // (see handle).
 //
 //go:noinline
 func (a *actor) encodeContentUpdate() ([]byte, error) {
-	return json.Marshal(&contentUpdate{Seq: a.applied, VideoSummary: a.videoState().summary(a.key.Item)})
+	return json.Marshal(&contentUpdate{Seq: a.applied, ContentSummary: a.contentState().summary(a.key.Item)})
 }
 
 // liveApplied runs after the live log message seq was handled. seq may have
@@ -145,7 +145,7 @@ func (a *actor) publishUpdate(now time.Time) {
 // ContentItem) in the same encoding and with the same Seq as its live
 // updates, so a subscriber can start from it and skip updates at or below its
 // Seq.
-func (r *Registry) Current(ctx context.Context, k Key, kind string) (Update, error) {
+func (r *Registry) Current(ctx context.Context, k ItemID, kind string) (Update, error) {
 	req := &request{kind: reqCurrent, itemKind: kind, reply: make(chan reply, 1)}
 	if _, err := r.send(ctx, k, req); err != nil {
 		return Update{}, err

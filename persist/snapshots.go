@@ -13,7 +13,7 @@ import (
 var _ actors.SnapshotStore = (*Store)(nil)
 
 // LoadSnapshot returns the newest snapshot of item k.
-func (s *Store) LoadSnapshot(ctx context.Context, k actors.Key) (actors.Snapshot, bool, error) {
+func (s *Store) LoadSnapshot(ctx context.Context, k actors.ItemID) (actors.Snapshot, bool, error) {
 	snap := actors.Snapshot{Key: k}
 	var seq int64
 	err := s.pool.QueryRow(ctx, `SELECT seq, state FROM snapshots WHERE project_id = $1 AND item_id = $2`,

@@ -114,7 +114,7 @@ func TestItems(t *testing.T) {
 func TestSnapshotFencing(t *testing.T) {
 	ctx := context.Background()
 	s, _ := open(t)
-	k := actors.Key{Project: "01939c2c-0000-7000-8000-000000000001", Item: "r1"}
+	k := actors.ItemID{Project: "01939c2c-0000-7000-8000-000000000001", Item: "r1"}
 	old, err := s.ClaimPartition(ctx, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func TestSnapshotFencing(t *testing.T) {
 	if err != nil || !found || snap.Seq != 5 || string(snap.State) != `{"v":5}` {
 		t.Fatalf("snapshot = %+v %s, %v", snap, snap.State, err)
 	}
-	if _, found, _ := s.LoadSnapshot(ctx, actors.Key{Project: k.Project, Item: "none"}); found {
+	if _, found, _ := s.LoadSnapshot(ctx, actors.ItemID{Project: k.Project, Item: "none"}); found {
 		t.Fatal("found a snapshot that was never written")
 	}
 }

@@ -16,7 +16,7 @@ import (
 // Deliver may block (a full mailbox) and ack must be called only once
 // everything delivered up to that message is safely in a snapshot.
 type Deliverer interface {
-	Deliver(ctx context.Context, k actors.Key, d actors.Delivery, m *actors.Message, ack func()) error
+	Deliver(ctx context.Context, k actors.ItemID, d actors.Delivery, m *actors.Message, ack func()) error
 }
 
 // ConsumerOptions configures the partition consumers.

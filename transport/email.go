@@ -252,7 +252,7 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 		ID: uuid.Must(uuid.NewV7()).String(), EventType: actors.EmailOpened, ActorKind: actors.Recipient,
 		ShareID: m.ShareID, SourceIP: ptr(ip), UserAgent: ua, Metadata: meta, CreatedAt: actors.NewTime(s.now()),
 	}
-	if _, err := s.record(ctx, actors.Key{Project: m.ProjectID, Item: m.RenderID}, ev); err != nil {
+	if _, err := s.record(ctx, actors.ItemID{Project: m.ProjectID, Item: m.RenderID}, ev); err != nil {
 		s.sh.stats.opensNotRecorded.Add(1)
 		s.logger.Warn("pixel open not stored", "message", m.ID, "err", err)
 		setRetryAfter(c, err)

@@ -26,13 +26,13 @@ type Directory interface {
 
 // Engine is what the HTTP API needs of the actors (actors.Registry).
 type Engine interface {
-	ReadJSON(ctx context.Context, k actors.Key) ([]byte, error)
-	ReadContent(ctx context.Context, k actors.Key) (actors.VideoSummary, error)
+	ReadJSON(ctx context.Context, k actors.ItemID) ([]byte, error)
+	ReadContent(ctx context.Context, k actors.ItemID) (actors.ContentSummary, error)
 	// Submit publishes each submission's message and fills in its
 	// verdicts: the one ingest path of every route that records events.
 	Submit(ctx context.Context, subs ...*actors.Submission) error
-	ShareCounts(ctx context.Context, k actors.Key) (map[string]actors.ShareCounts, error)
-	Current(ctx context.Context, k actors.Key, kind string) (actors.Update, error)
+	ShareCounts(ctx context.Context, k actors.ItemID) (map[string]actors.ShareCounts, error)
+	Current(ctx context.Context, k actors.ItemID, kind string) (actors.Update, error)
 }
 
 // HTTPOptions configures the HTTP API.

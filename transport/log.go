@@ -94,12 +94,12 @@ func OpenLog(ctx context.Context, nc *nats.Conn, o LogOptions) (*Log, error) {
 }
 
 // Subject returns the event subject of item k.
-func (l *Log) Subject(k actors.Key) string {
+func (l *Log) Subject(k actors.ItemID) string {
 	return subjectPrefix + strconv.Itoa(k.Partition(l.parts)) + "." + k.Project + "." + k.Item
 }
 
 // parseSubject is the inverse of Subject.
-func parseSubject(s string) (part int, k actors.Key, ok bool) {
+func parseSubject(s string) (part int, k actors.ItemID, ok bool) {
 	rest, found := strings.CutPrefix(s, subjectPrefix)
 	if !found {
 		return 0, k, false
@@ -112,7 +112,7 @@ func parseSubject(s string) (part int, k actors.Key, ok bool) {
 	if err != nil || !actors.ValidID(f[1]) || !actors.ValidID(f[2]) {
 		return 0, k, false
 	}
-	return part, actors.Key{Project: f[1], Item: f[2]}, true
+	return part, actors.ItemID{Project: f[1], Item: f[2]}, true
 }
 
 // Publish stores payload on k's subject. msgID becomes Nats-Msg-Id, so a
@@ -121,7 +121,7 @@ func parseSubject(s string) (part int, k actors.Key, ok bool) {
 // JetStream already held msgID (nothing new was stored). Callers publish
 // several messages and then wait on each, so a request costs one round trip
 // however many items it touches.
-func (l *Log) Publish(k actors.Key, msgID string, payload []byte) (wait func(ctx context.Context) (seq uint64, dup bool, err error), err error) {
+func (l *Log) Publish(k actors.ItemID, msgID string, payload []byte) (wait func(ctx context.Context) (seq uint64, dup bool, err error), err error) {
 	m := nats.NewMsg(l.Subject(k))
 	m.Data = payload
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
@@ -161,7 +161,7 @@ const replayRetry = 20 * time.Millisecond
 // more for the subject, and never before atLeast: an answer that falls short
 // of it (a replica behind the leader, a consumer that lost its responder) is
 // asked again until ctx ends.
-func (l *Log) Replay(ctx context.Context, k actors.Key, after, atLeast uint64, fn func(seq uint64, m *actors.Message)) error {
+func (l *Log) Replay(ctx context.Context, k actors.ItemID, after, atLeast uint64, fn func(seq uint64, m *actors.Message)) error {
 	subj := l.Subject(k)
 	for n := 0; ; n++ {
 		if n == directReplay {

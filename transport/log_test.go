@@ -50,7 +50,7 @@ func msg(ids ...string) []byte {
 }
 
 // publish stores payload and waits for the log's answer.
-func publish(t *testing.T, l *Log, k actors.Key, msgID string, payload []byte) (seq uint64, dup bool) {
+func publish(t *testing.T, l *Log, k actors.ItemID, msgID string, payload []byte) (seq uint64, dup bool) {
 	t.Helper()
 	wait, err := l.Publish(k, msgID, payload)
 	if err != nil {
@@ -66,8 +66,8 @@ func publish(t *testing.T, l *Log, k actors.Key, msgID string, payload []byte) (
 func TestPublishReplay(t *testing.T) {
 	ctx := context.Background()
 	l, _ := startLog(t, 4)
-	a := actors.Key{Project: "p1", Item: "a"}
-	b := actors.Key{Project: "p1", Item: "b"}
+	a := actors.ItemID{Project: "p1", Item: "a"}
+	b := actors.ItemID{Project: "p1", Item: "b"}
 	var seqs []uint64
 	for i := 0; i < 300; i++ {
 		k := a
@@ -114,7 +114,7 @@ func TestPublishReplay(t *testing.T) {
 	if err := l.Replay(short, a, seqs[len(seqs)-1], seqs[len(seqs)-1]+1000, func(uint64, *actors.Message) {}); err == nil {
 		t.Fatal("replay ended before a sequence it was told the log holds")
 	}
-	if err := l.Replay(ctx, actors.Key{Project: "p1", Item: "none"}, 0, 0, func(uint64, *actors.Message) { t.Fatal("called") }); err != nil {
+	if err := l.Replay(ctx, actors.ItemID{Project: "p1", Item: "none"}, 0, 0, func(uint64, *actors.Message) { t.Fatal("called") }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -130,7 +130,7 @@ func TestPartitionCountIsFixed(t *testing.T) {
 
 func TestSubjects(t *testing.T) {
 	l := &Log{parts: 32}
-	k := actors.Key{Project: "0193c2c3-aaaa", Item: "cnt_abc-1"}
+	k := actors.ItemID{Project: "0193c2c3-aaaa", Item: "cnt_abc-1"}
 	part, got, ok := parseSubject(l.Subject(k))
 	if !ok || got != k || part != k.Partition(32) {
 		t.Fatalf("round trip: %v %v %v", part, got, ok)

@@ -90,7 +90,7 @@ func (s *Server) recordRecipient(ctx context.Context, c *fiber.Ctx, sh actors.Sh
 		Metadata:  metadata,
 		CreatedAt: actors.NewTime(s.now()),
 	}
-	return s.record(ctx, actors.Key{Project: sh.ProjectID, Item: sh.RenderID}, ev)
+	return s.record(ctx, actors.ItemID{Project: sh.ProjectID, Item: sh.RenderID}, ev)
 }
 
 // userAgent returns the request's User-Agent cut to maxUserAgent bytes of

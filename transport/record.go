@@ -11,7 +11,7 @@ import (
 // returns the verdict of each event. dup reports that JetStream already
 // held a message with msgID inside its duplicate window: nothing new was
 // stored, the verdicts went to that earlier try, and recorded is all false.
-func (s *Server) recordAll(ctx context.Context, k actors.Key, msgID string, evs ...actors.RenderEvent) (recorded []bool, dup bool, err error) {
+func (s *Server) recordAll(ctx context.Context, k actors.ItemID, msgID string, evs ...actors.RenderEvent) (recorded []bool, dup bool, err error) {
 	sub := &actors.Submission{Key: k, MsgID: msgID, Msg: actors.Message{Render: evs}}
 	if err := s.engine.Submit(ctx, sub); err != nil {
 		return nil, false, err

@@ -14,24 +14,24 @@ import (
 // render resolves the :id parameter to a render of the caller's project.
 // A malformed id, a missing render and another project's render are the
 // same 404, and an id never reaches a NATS subject unvalidated.
-func (s *Server) render(ctx context.Context, c *fiber.Ctx) (actors.Key, actors.Item, error) {
+func (s *Server) render(ctx context.Context, c *fiber.Ctx) (actors.ItemID, actors.Item, error) {
 	id := strings.ToLower(c.Params("id"))
 	p := principal(c)
 	notFound := actors.Errorf(actors.ENotFound, "no render with that id in this key's project")
 	if u, err := uuid.Parse(id); err != nil || len(id) != 36 || u.String() != id {
-		return actors.Key{}, actors.Item{}, notFound
+		return actors.ItemID{}, actors.Item{}, notFound
 	}
-	k := actors.Key{Project: p.ProjectID, Item: strings.Clone(id)}
+	k := actors.ItemID{Project: p.ProjectID, Item: strings.Clone(id)}
 	cacheKey := k.String()
 	if it, ok := s.items.Get(cacheKey); ok {
 		return k, it, nil
 	}
 	it, err := s.dir.GetItem(ctx, p.ProjectID, k.Item, actors.RenderItem)
 	if actors.ErrorCode(err) == actors.ENotFound {
-		return actors.Key{}, actors.Item{}, notFound
+		return actors.ItemID{}, actors.Item{}, notFound
 	}
 	if err != nil {
-		return actors.Key{}, actors.Item{}, err
+		return actors.ItemID{}, actors.Item{}, err
 	}
 	s.items.Add(cacheKey, it)
 	return k, it, nil
@@ -91,7 +91,7 @@ func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 }
 
 // record publishes one render event and waits for its actor's verdict.
-func (s *Server) record(ctx context.Context, k actors.Key, ev actors.RenderEvent) (bool, error) {
+func (s *Server) record(ctx context.Context, k actors.ItemID, ev actors.RenderEvent) (bool, error) {
 	recorded, _, err := s.recordAll(ctx, k, ev.ID, ev)
 	if err != nil {
 		return false, err

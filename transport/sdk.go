@@ -132,7 +132,7 @@ func (s *Server) postEventBatch(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	events, sentAt, err := wire.SplitVideoBatch(b)
+	events, sentAt, err := wire.SplitContentBatch(b)
 	if err != nil {
 		return err
 	}
@@ -159,9 +159,9 @@ type ingestResult struct {
 
 // itemGroup is one item's log message in a request.
 type itemGroup struct {
-	key    actors.Key
+	key    actors.ItemID
 	msg    actors.Message
-	events []int // request index of each record in msg.Video
+	events []int // request index of each record in msg.Content
 }
 
 // ingest validates raws, publishes the valid ones and collects each event's
@@ -169,10 +169,10 @@ type itemGroup struct {
 // retries the whole request, and eventId dedupe makes that safe.
 func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, sentAt *time.Time) (ingestResult, error) {
 	o := wire.ParseOptions{ReceivedAt: s.now(), SentAt: sentAt, MaxDataBytes: s.opts.MaxMetadataBytes}
-	parsed := make([]actors.ParsedVideoEvent, len(raws))
+	parsed := make([]actors.ParsedContentEvent, len(raws))
 	res := ingestResult{results: make([]eventResult, len(raws)), errs: make([]*actors.Error, len(raws))}
 	for i, raw := range raws {
-		parsed[i] = wire.ParseVideoEvent(raw, o)
+		parsed[i] = wire.ParseContentEvent(raw, o)
 	}
 	if err := s.rejectUnknownContent(ctx, p.ProjectID, parsed); err != nil {
 		return res, err
@@ -206,7 +206,7 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 // rejectUnknownContent rejects the valid events whose content ids are not
 // registered in project. Each distinct id is looked up once per request, and
 // registered ids are cached.
-func (s *Server) rejectUnknownContent(ctx context.Context, project string, parsed []actors.ParsedVideoEvent) error {
+func (s *Server) rejectUnknownContent(ctx context.Context, project string, parsed []actors.ParsedContentEvent) error {
 	known := map[string]bool{}
 	for i := range parsed {
 		if parsed[i].Err == nil {
@@ -246,7 +246,7 @@ func (s *Server) rejectUnknownContent(ctx context.Context, project string, parse
 // groupByItem fills in the results of rejected events and of repeats inside
 // the request, gives events without an eventId one, and returns one message
 // per item holding the records of the rest, in request order.
-func groupByItem(project string, parsed []actors.ParsedVideoEvent, res ingestResult) []*itemGroup {
+func groupByItem(project string, parsed []actors.ParsedContentEvent, res ingestResult) []*itemGroup {
 	byItem := map[string]*itemGroup{}
 	var order []*itemGroup
 	first := map[string]bool{}
@@ -275,11 +275,11 @@ func groupByItem(project string, parsed []actors.ParsedVideoEvent, res ingestRes
 		for _, rec := range ev.Records() {
 			g := byItem[rec.Item]
 			if g == nil {
-				g = &itemGroup{key: actors.Key{Project: project, Item: rec.Item}}
+				g = &itemGroup{key: actors.ItemID{Project: project, Item: rec.Item}}
 				byItem[rec.Item] = g
 				order = append(order, g)
 			}
-			g.msg.Video = append(g.msg.Video, rec.Event)
+			g.msg.Content = append(g.msg.Content, rec.Event)
 			g.events = append(g.events, i)
 		}
 	}
@@ -292,7 +292,7 @@ func groupByItem(project string, parsed []actors.ParsedVideoEvent, res ingestRes
 func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]bool, error) {
 	subs := make([]*actors.Submission, len(groups))
 	for i, g := range groups {
-		subs[i] = &actors.Submission{Key: g.key, MsgID: videoMsgID(g.key, g.msg.Video), Msg: g.msg}
+		subs[i] = &actors.Submission{Key: g.key, MsgID: contentMsgID(g.key, g.msg.Content), Msg: g.msg}
 	}
 	if err := s.engine.Submit(ctx, subs...); err != nil {
 		return nil, err
@@ -309,10 +309,10 @@ func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]boo
 	return counted, nil
 }
 
-// videoMsgID is the Nats-Msg-Id of an item's message: a hash of the item and
+// contentMsgID is the Nats-Msg-Id of an item's message: a hash of the item and
 // of its records' ids and roles, so a retried request that produces the same
 // message within the stream's duplicate window is stored once.
-func videoMsgID(k actors.Key, evs []actors.VideoEvent) string {
+func contentMsgID(k actors.ItemID, evs []actors.ContentEvent) string {
 	h := sha256.New()
 	h.Write([]byte(k.Project))
 	h.Write([]byte{0})
@@ -328,7 +328,7 @@ func videoMsgID(k actors.Key, evs []actors.VideoEvent) string {
 
 // contentExists reports whether id is a registered content item of project.
 func (s *Server) contentExists(ctx context.Context, project, id string) (bool, error) {
-	k := actors.Key{Project: project, Item: id}
+	k := actors.ItemID{Project: project, Item: id}
 	if it, ok := s.items.Get(k.String()); ok {
 		return it.Kind == actors.ContentItem, nil
 	}
@@ -360,7 +360,7 @@ func (s *Server) postContent(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.items.Add(actors.Key{Project: it.ProjectID, Item: it.ID}.String(), it)
+	s.items.Add(actors.ItemID{Project: it.ProjectID, Item: it.ID}.String(), it)
 	return s.ok(c, fiber.StatusCreated, contentView(it))
 }
 
@@ -371,22 +371,22 @@ func contentView(it actors.Item) fiber.Map {
 // content resolves the :id parameter to a content item of the caller's
 // project. An invalid id, an unregistered one and another project's are the
 // same 404, and an id never reaches a NATS subject unvalidated.
-func (s *Server) content(ctx context.Context, c *fiber.Ctx) (actors.Key, error) {
+func (s *Server) content(ctx context.Context, c *fiber.Ctx) (actors.ItemID, error) {
 	id := c.Params("id")
 	p := principal(c)
 	notFound := actors.Errorf(actors.ENotFound, "no content item with that id in this key's project")
 	if !actors.ValidID(id) {
-		return actors.Key{}, notFound
+		return actors.ItemID{}, notFound
 	}
 	id = strings.Clone(id)
 	ok, err := s.contentExists(ctx, p.ProjectID, id)
 	if err != nil {
-		return actors.Key{}, err
+		return actors.ItemID{}, err
 	}
 	if !ok {
-		return actors.Key{}, notFound
+		return actors.ItemID{}, notFound
 	}
-	return actors.Key{Project: p.ProjectID, Item: id}, nil
+	return actors.ItemID{Project: p.ProjectID, Item: id}, nil
 }
 
 // getContentEngagement serves GET /v1/contents/:id/engagement.

@@ -15,12 +15,12 @@ import (
 func TestPublishAckReportsDuplicate(t *testing.T) {
 	ctx := context.Background()
 	l, _ := startLog(t, 4)
-	k := actors.Key{Project: "p1", Item: "cnt_a"}
-	evs := []actors.VideoEvent{{ID: "e1", Type: actors.Like}, {ID: "e2", Type: actors.Save}}
+	k := actors.ItemID{Project: "p1", Item: "cnt_a"}
+	evs := []actors.ContentEvent{{ID: "e1", Type: actors.Like}, {ID: "e2", Type: actors.Save}}
 	publish := func(ref string) (seq uint64, dup bool) {
 		t.Helper()
-		p, _ := (&actors.Message{Video: evs, Ref: ref}).Encode()
-		return publish(t, l, k, videoMsgID(k, evs), p)
+		p, _ := (&actors.Message{Content: evs, Ref: ref}).Encode()
+		return publish(t, l, k, contentMsgID(k, evs), p)
 	}
 	s1, d1 := publish("r1")
 	s2, d2 := publish("r2") // another try, another ref: same message id
@@ -36,24 +36,24 @@ func TestPublishAckReportsDuplicate(t *testing.T) {
 	}
 }
 
-func TestVideoMsgIDDependsOnItemAndRecords(t *testing.T) {
-	k := actors.Key{Project: "p1", Item: "a"}
-	base := []actors.VideoEvent{{ID: "e1"}, {ID: "e2"}}
-	id := videoMsgID(k, base)
+func TestContentMsgIDDependsOnItemAndRecords(t *testing.T) {
+	k := actors.ItemID{Project: "p1", Item: "a"}
+	base := []actors.ContentEvent{{ID: "e1"}, {ID: "e2"}}
+	id := contentMsgID(k, base)
 	others := map[string]string{
-		"other item":    videoMsgID(actors.Key{Project: "p1", Item: "b"}, base),
-		"other project": videoMsgID(actors.Key{Project: "p2", Item: "a"}, base),
-		"other order":   videoMsgID(k, []actors.VideoEvent{{ID: "e2"}, {ID: "e1"}}),
-		"other role":    videoMsgID(k, []actors.VideoEvent{{ID: "e1", Role: actors.RoleSwipeOut}, {ID: "e2"}}),
-		"fewer":         videoMsgID(k, base[:1]),
-		"joined ids":    videoMsgID(k, []actors.VideoEvent{{ID: "e1e2"}}),
+		"other item":    contentMsgID(actors.ItemID{Project: "p1", Item: "b"}, base),
+		"other project": contentMsgID(actors.ItemID{Project: "p2", Item: "a"}, base),
+		"other order":   contentMsgID(k, []actors.ContentEvent{{ID: "e2"}, {ID: "e1"}}),
+		"other role":    contentMsgID(k, []actors.ContentEvent{{ID: "e1", Role: actors.RoleSwipeOut}, {ID: "e2"}}),
+		"fewer":         contentMsgID(k, base[:1]),
+		"joined ids":    contentMsgID(k, []actors.ContentEvent{{ID: "e1e2"}}),
 	}
 	for name, other := range others {
 		if other == id {
 			t.Errorf("%s: same message id", name)
 		}
 	}
-	if videoMsgID(k, []actors.VideoEvent{{ID: "e1", Type: actors.Like, At: 5}, {ID: "e2"}}) != id {
+	if contentMsgID(k, []actors.ContentEvent{{ID: "e1", Type: actors.Like, At: 5}, {ID: "e2"}}) != id {
 		t.Error("the id must depend only on item, roles and event ids")
 	}
 }

@@ -243,7 +243,7 @@ func (s *Server) streamContentEngagement(c *fiber.Ctx) error {
 // usual JSON envelope. After that the connection is hijacked from fasthttp,
 // whose write timeout would otherwise end every stream after 30 s, and the
 // stream writes the response itself.
-func (s *Server) stream(ctx context.Context, c *fiber.Ctx, k actors.Key, kind string) error {
+func (s *Server) stream(ctx context.Context, c *fiber.Ctx, k actors.ItemID, kind string) error {
 	if c.Method() == fiber.MethodHead {
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		return nil

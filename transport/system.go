@@ -138,33 +138,33 @@ func (se *SystemEvents) handle(m *nats.Msg) {
 
 // parseSystemEvent validates one message of SystemSubject against the
 // documented schema and checks that its project and render exist.
-func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.Key, actors.RenderEvent, error) {
+func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.ItemID, actors.RenderEvent, error) {
 	var ev actors.RenderEvent
 	if len(b) > s.opts.MaxBodyBytes {
-		return actors.Key{}, ev, actors.Errorf(actors.ETooLarge, "message exceeds %d bytes", s.opts.MaxBodyBytes)
+		return actors.ItemID{}, ev, actors.Errorf(actors.ETooLarge, "message exceeds %d bytes", s.opts.MaxBodyBytes)
 	}
 	m, err := wire.DecodeSystemEvent(b, s.opts.MaxMetadataBytes)
 	if err != nil {
-		return actors.Key{}, ev, err
+		return actors.ItemID{}, ev, err
 	}
 	ev.ID, ev.EventType, ev.Metadata = m.ID, m.Type, m.Metadata
 	project, render, share := m.Project, m.Render, m.ShareID
 	st, err := s.store()
 	if err != nil {
-		return actors.Key{}, ev, err
+		return actors.ItemID{}, ev, err
 	}
 	if _, err := st.ActiveRender(ctx, project, render); err != nil {
 		if actors.ErrorCode(err) == actors.ENotFound {
-			return actors.Key{}, ev, actors.Errorf(actors.ENotFound, "no render %s in project %s", render, project)
+			return actors.ItemID{}, ev, actors.Errorf(actors.ENotFound, "no render %s in project %s", render, project)
 		}
-		return actors.Key{}, ev, err
+		return actors.ItemID{}, ev, err
 	}
 	ev.ActorKind = actors.System
 	if share != "" {
 		ev.ShareID = &share
 	}
 	ev.CreatedAt = actors.NewTime(s.now())
-	return actors.Key{Project: project, Item: render}, ev, nil
+	return actors.ItemID{Project: project, Item: render}, ev, nil
 }
 
 // getStats serves GET /stats: operator counters of the share, public,

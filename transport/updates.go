@@ -22,7 +22,7 @@ const updatePrefix = "engaged.updates."
 const SeqHeader = "Engaged-Seq"
 
 // UpdateSubject returns the core NATS subject of item k's live updates.
-func UpdateSubject(k actors.Key) string { return updatePrefix + k.Project + "." + k.Item }
+func UpdateSubject(k actors.ItemID) string { return updatePrefix + k.Project + "." + k.Item }
 
 // Updates publishes the actors' live updates on core NATS and subscribes the
 // SSE streams to them. It implements actors.UpdateSink. Safe for concurrent use.
@@ -52,7 +52,7 @@ func NewUpdates(nc *nats.Conn, logger *slog.Logger) *Updates {
 // waits: nats.Conn buffers the message (also while reconnecting, up to its
 // reconnect buffer), and a failure drops this update only; the item's next
 // update carries the complete state again.
-func (u *Updates) Publish(k actors.Key, up actors.Update) {
+func (u *Updates) Publish(k actors.ItemID, up actors.Update) {
 	m := &nats.Msg{
 		Subject: UpdateSubject(k),
 		Header:  nats.Header{SeqHeader: []string{strconv.FormatUint(up.Seq, 10)}},
@@ -73,7 +73,7 @@ func (u *Updates) Failures() int64 { return u.failures.Load() }
 // subscribe calls fn for every update of item k until the returned
 // subscription is unsubscribed. fn runs on the subscription's own goroutine
 // and must not block: a slow SSE client must never hold up another's updates.
-func (u *Updates) subscribe(k actors.Key, fn func(seq uint64, payload []byte)) (*nats.Subscription, error) {
+func (u *Updates) subscribe(k actors.ItemID, fn func(seq uint64, payload []byte)) (*nats.Subscription, error) {
 	return u.nc.Subscribe(UpdateSubject(k), func(m *nats.Msg) {
 		seq, err := strconv.ParseUint(m.Header.Get(SeqHeader), 10, 64)
 		if err != nil {

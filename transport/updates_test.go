@@ -13,8 +13,8 @@ import (
 func TestUpdatesSubjectsAndOrder(t *testing.T) {
 	_, nc := startLog(t, 4)
 	u := NewUpdates(nc, nil)
-	k := actors.Key{Project: "p-1", Item: "item_1"}
-	other := actors.Key{Project: "p-1", Item: "item_2"}
+	k := actors.ItemID{Project: "p-1", Item: "item_1"}
+	other := actors.ItemID{Project: "p-1", Item: "item_2"}
 
 	plain, err := nc.SubscribeSync("engaged.updates.p-1.>")
 	if err != nil {
@@ -75,7 +75,7 @@ func TestUpdatesPublishAfterClose(t *testing.T) {
 	_, nc := startLog(t, 4)
 	u := NewUpdates(nc, nil)
 	nc.Close()
-	u.Publish(actors.Key{Project: "p", Item: "i"}, actors.Update{Seq: 1, Payload: []byte(`{}`)})
+	u.Publish(actors.ItemID{Project: "p", Item: "i"}, actors.Update{Seq: 1, Payload: []byte(`{}`)})
 	if u.Failures() != 1 {
 		t.Fatalf("failures = %d, want 1", u.Failures())
 	}

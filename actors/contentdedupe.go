@@ -7,18 +7,18 @@ import (
 
 // SDK eventId dedupe, per item.
 //
-// An item remembers the eventIds it counted for VideoDedupeWindowMS on the
+// An item remembers the eventIds it counted for ContentDedupeWindowMS on the
 // server's receive clock (the Recv stamped into the log, never the clock at
 // apply time), so a retry is counted once for at least 24 hours, across
 // restarts: the remembered ids are part of the snapshot. Memory is bounded
-// by VideoDedupeCapacity ids per item: past it, the oldest id is forgotten
+// by ContentDedupeCapacity ids per item: past it, the oldest id is forgotten
 // early, and a retry of that id would be counted again. Measured: about 45 B
 // per id in memory (16 B in the ring, the rest in the hash index), so a full
 // item holds about 3 MB; its snapshot packs about 11 B per id, 0.7 MB (0.9 MB
 // once base64 in the JSON state).
 const (
-	VideoDedupeWindowMS = 25 * 60 * 60 * 1000 // 24 h, plus an hour for clocks of other instances
-	VideoDedupeCapacity = 1 << 16
+	ContentDedupeWindowMS = 25 * 60 * 60 * 1000 // 24 h, plus an hour for clocks of other instances
+	ContentDedupeCapacity = 1 << 16
 )
 
 var errBadSnapshot = errors.New("malformed snapshot")
@@ -63,7 +63,7 @@ func (d *idDedupe) seen(id string, recv int64) bool {
 	}
 	// Arrival order follows Recv closely, so the window expires from the
 	// front; an entry stamped out of order merely lives a little longer.
-	for d.n > 0 && d.maxRecv-d.ring[d.start].at >= VideoDedupeWindowMS {
+	for d.n > 0 && d.maxRecv-d.ring[d.start].at >= ContentDedupeWindowMS {
 		d.pop()
 	}
 	h := hashID(id)

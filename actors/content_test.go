@@ -13,12 +13,12 @@ import (
 
 var recv0 = time.Date(2026, 5, 3, 10, 30, 0, 0, time.UTC)
 
-func videoEv(id string, typ VideoType, recv time.Duration) *VideoEvent {
-	return &VideoEvent{ID: id, Type: typ, At: recv0.Add(recv).UnixMilli(), Recv: recv0.Add(recv).UnixMilli()}
+func videoEv(id string, typ ContentEventType, recv time.Duration) *ContentEvent {
+	return &ContentEvent{ID: id, Type: typ, At: recv0.Add(recv).UnixMilli(), Recv: recv0.Add(recv).UnixMilli()}
 }
 
-func TestVideoDedupeWindowAndBound(t *testing.T) {
-	s := newVideoState()
+func TestContentDedupeWindowAndBound(t *testing.T) {
+	s := newContentState()
 	if !s.apply(videoEv("a", Like, 0)) || s.apply(videoEv("a", Like, time.Minute)) {
 		t.Fatal("a repeated eventId must count once")
 	}
@@ -53,13 +53,13 @@ func TestVideoDedupeWindowAndBound(t *testing.T) {
 
 // A restored state decides every later event as the live one does and shows
 // the same figures, at any cut, with duplicates and the window in play.
-func TestVideoSnapshotRestoreIsExact(t *testing.T) {
+func TestContentSnapshotRestoreIsExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var events []*VideoEvent
+	var events []*ContentEvent
 	for i := 0; i < 3000; i++ {
-		typ := VideoTypes[rng.IntN(len(VideoTypes))]
+		typ := ContentEventTypes[rng.IntN(len(ContentEventTypes))]
 		if rng.IntN(10) == 0 {
-			typ = VideoType(fmt.Sprintf("custom_%d", rng.IntN(80)))
+			typ = ContentEventType(fmt.Sprintf("custom_%d", rng.IntN(80)))
 		}
 		ev := videoEv(fmt.Sprintf("id%d", rng.IntN(2500)), typ, time.Duration(i)*time.Minute)
 		ev.StartupMS = rng.Int64N(5000)
@@ -72,13 +72,13 @@ func TestVideoSnapshotRestoreIsExact(t *testing.T) {
 		events = append(events, ev)
 	}
 	for _, cut := range []int{0, 1, 500, 1999, 2999} {
-		live := newVideoState()
+		live := newContentState()
 		live.dedupe = newIDDedupe(700) // small, so eviction happens too
 		for _, e := range events[:cut] {
 			c := *e
 			live.apply(&c)
 		}
-		b, err := (&itemState{video: live}).encode()
+		b, err := (&itemState{content: live}).encode()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func TestVideoSnapshotRestoreIsExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		restored := st.video
+		restored := st.content
 		restored.dedupe.capacity = 700
 		for i, e := range events[cut:] {
 			c1, c2 := *e, *e
@@ -100,8 +100,8 @@ func TestVideoSnapshotRestoreIsExact(t *testing.T) {
 	}
 }
 
-func TestVideoMapsAreBounded(t *testing.T) {
-	s := newVideoState()
+func TestContentMapsAreBounded(t *testing.T) {
+	s := newContentState()
 	for i := 0; i < MaxErrorCodes+10; i++ {
 		ev := videoEv(fmt.Sprint(i), PlaybackError, 0)
 		ev.Code = fmt.Sprintf("E%d", i)
@@ -155,18 +155,18 @@ func TestLogHistPrecision(t *testing.T) {
 	}
 }
 
-func BenchmarkVideoApply(b *testing.B) {
-	s := newVideoState()
-	types := []VideoType{Impression, PlayStart, WatchProgress, Completion, Rebuffer}
-	evs := make([]VideoEvent, 1<<16)
+func BenchmarkContentApply(b *testing.B) {
+	s := newContentState()
+	types := []ContentEventType{Impression, PlayStart, WatchProgress, Completion, Rebuffer}
+	evs := make([]ContentEvent, 1<<16)
 	for i := range evs {
-		evs[i] = VideoEvent{ID: fmt.Sprintf("0193c2c3-aaaa-7000-8000-%012d", i), Type: types[i%len(types)], At: int64(i), Recv: int64(i), StartupMS: int64(i % 3000), WatchTime: 10}
+		evs[i] = ContentEvent{ID: fmt.Sprintf("0193c2c3-aaaa-7000-8000-%012d", i), Type: types[i%len(types)], At: int64(i), Recv: int64(i), StartupMS: int64(i % 3000), WatchTime: 10}
 	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		ev := evs[i%len(evs)]
-		ev.Recv += int64(i / len(evs) * VideoDedupeWindowMS) // every pass is new: ids expire
+		ev.Recv += int64(i / len(evs) * ContentDedupeWindowMS) // every pass is new: ids expire
 		s.apply(&ev)
 		i++
 	}
@@ -174,10 +174,10 @@ func BenchmarkVideoApply(b *testing.B) {
 
 // The log message of one item with 10 events, as the edge encodes it and a
 // partition consumer decodes it.
-func BenchmarkVideoMessageCodec(b *testing.B) {
+func BenchmarkContentMessageCodec(b *testing.B) {
 	m := &Message{Ref: "0123456789abcdef"}
 	for i := 0; i < 10; i++ {
-		m.Video = append(m.Video, VideoEvent{ID: fmt.Sprintf("0193c2c3-aaaa-7000-8000-%012d", i), Type: PlayStart, SessionID: "sess_xyz789",
+		m.Content = append(m.Content, ContentEvent{ID: fmt.Sprintf("0193c2c3-aaaa-7000-8000-%012d", i), Type: PlayStart, SessionID: "sess_xyz789",
 			At: recv0.UnixMilli(), Recv: recv0.UnixMilli(), StartupMS: 250, Data: json.RawMessage(`{"startupTime":250,"rendition":"720p","codec":"h264","autoplay":true}`)})
 	}
 	b.ReportAllocs()

@@ -7,30 +7,30 @@ import (
 	"sort"
 )
 
-// VideoType is the type of an SDK event: one of the eleven the API documents
-// (VideoTypes), or a custom type "custom_<name>".
-type VideoType string
+// ContentEventType is the type of an SDK event: one of the eleven the API documents
+// (ContentEventTypes), or a custom type "custom_<name>".
+type ContentEventType string
 
 // The eleven documented SDK event types, in the order the summary lists them.
 const (
-	Impression    VideoType = "impression"
-	PlayStart     VideoType = "playStart"
-	WatchProgress VideoType = "watchProgress"
-	Completion    VideoType = "completion"
-	Swipe         VideoType = "swipe"
-	Like          VideoType = "like"
-	SocialShare   VideoType = "share" // not Share: that is a render share link (shares.go)
-	Save          VideoType = "save"
-	Rebuffer      VideoType = "rebuffer"
-	QualityChange VideoType = "qualityChange"
-	PlaybackError VideoType = "error"
+	Impression    ContentEventType = "impression"
+	PlayStart     ContentEventType = "playStart"
+	WatchProgress ContentEventType = "watchProgress"
+	Completion    ContentEventType = "completion"
+	Swipe         ContentEventType = "swipe"
+	Like          ContentEventType = "like"
+	SocialShare   ContentEventType = "share" // not Share: that is a render share link (shares.go)
+	Save          ContentEventType = "save"
+	Rebuffer      ContentEventType = "rebuffer"
+	QualityChange ContentEventType = "qualityChange"
+	PlaybackError ContentEventType = "error"
 )
 
-// VideoTypes lists the documented types; a type's position is its counter.
-var VideoTypes = [...]VideoType{Impression, PlayStart, WatchProgress, Completion, Swipe, Like, SocialShare, Save, Rebuffer, QualityChange, PlaybackError}
+// ContentEventTypes lists the documented types; a type's position is its counter.
+var ContentEventTypes = [...]ContentEventType{Impression, PlayStart, WatchProgress, Completion, Swipe, Like, SocialShare, Save, Rebuffer, QualityChange, PlaybackError}
 
-func (t VideoType) index() int {
-	for i, v := range VideoTypes {
+func (t ContentEventType) index() int {
+	for i, v := range ContentEventTypes {
 		if v == t {
 			return i
 		}
@@ -44,7 +44,7 @@ const CustomPrefix = "custom_"
 
 // Custom reports whether t is a well-formed custom type: CustomPrefix and
 // 1 to 57 more characters of [A-Za-z0-9_], 64 in all.
-func (t VideoType) Custom() bool {
+func (t ContentEventType) Custom() bool {
 	s := string(t)
 	if len(s) <= len(CustomPrefix) || len(s) > MaxIDLen || s[:len(CustomPrefix)] != CustomPrefix {
 		return false
@@ -58,7 +58,7 @@ func (t VideoType) Custom() bool {
 }
 
 // Valid reports whether t is documented or custom.
-func (t VideoType) Valid() bool { return t.index() >= 0 || t.Custom() }
+func (t ContentEventType) Valid() bool { return t.index() >= 0 || t.Custom() }
 
 // RoleSwipeOut marks the copy of a swipe that goes to the item swiped away
 // from. A swipe concerns two items, and each item's figures are owned by its
@@ -67,22 +67,22 @@ func (t VideoType) Valid() bool { return t.index() >= 0 || t.Custom() }
 // copy to fromContentId (which counts a swipe out and the time watched there).
 const RoleSwipeOut = "out"
 
-// VideoEvent is one SDK event as it is stored in the log. The edge validated
+// ContentEvent is one SDK event as it is stored in the log. The edge validated
 // it and decoded the figures the aggregates need, so the actor never parses
 // Data; Data stays in the log, compacted, for read models built later.
 // Times are Unix milliseconds, stamped or checked by the server, so a replay
 // makes the same decisions.
-type VideoEvent struct {
-	ID        string          `json:"id"`              // eventId: the client's, or evt_<UUIDv7>
-	Type      VideoType       `json:"type"`            // a documented or custom type
-	Role      string          `json:"role,omitempty"`  // "", or RoleSwipeOut on the swipe's copy for the item left
-	Other     string          `json:"other,omitempty"` // swipe: the other item (from on the event, to on the copy)
-	UserID    string          `json:"userId,omitempty"`
-	DeviceID  string          `json:"deviceId,omitempty"`
-	SessionID string          `json:"sessionId,omitempty"`
-	At        int64           `json:"at"`   // event time after skew correction and clamping
-	Recv      int64           `json:"recv"` // when the server received it: the dedupe clock
-	Data      json.RawMessage `json:"data,omitempty"`
+type ContentEvent struct {
+	ID        string           `json:"id"`              // eventId: the client's, or evt_<UUIDv7>
+	Type      ContentEventType `json:"type"`            // a documented or custom type
+	Role      string           `json:"role,omitempty"`  // "", or RoleSwipeOut on the swipe's copy for the item left
+	Other     string           `json:"other,omitempty"` // swipe: the other item (from on the event, to on the copy)
+	UserID    string           `json:"userId,omitempty"`
+	DeviceID  string           `json:"deviceId,omitempty"`
+	SessionID string           `json:"sessionId,omitempty"`
+	At        int64            `json:"at"`   // event time after skew correction and clamping
+	Recv      int64            `json:"recv"` // when the server received it: the dedupe clock
+	Data      json.RawMessage  `json:"data,omitempty"`
 
 	StartupMS int64   `json:"startupMs,omitempty"` // playStart.startupTime
 	WatchTime float64 `json:"watchTime,omitempty"` // seconds: completion.watchTime, swipe.watchTime
@@ -100,8 +100,8 @@ const (
 	OtherKey       = "(other)"
 )
 
-// VideoCounts has one counter per documented type, always all eleven keys.
-type VideoCounts struct {
+// ContentCounts has one counter per documented type, always all eleven keys.
+type ContentCounts struct {
 	Impression    int64 `json:"impression"`
 	PlayStart     int64 `json:"playStart"`
 	WatchProgress int64 `json:"watchProgress"`
@@ -115,17 +115,17 @@ type VideoCounts struct {
 	Error         int64 `json:"error"`
 }
 
-func (c *VideoCounts) field(i int) *int64 {
+func (c *ContentCounts) field(i int) *int64 {
 	return [...]*int64{&c.Impression, &c.PlayStart, &c.WatchProgress, &c.Completion, &c.Swipe, &c.Like,
 		&c.Share, &c.Save, &c.Rebuffer, &c.QualityChange, &c.Error}[i]
 }
 
-// VideoSummary is the body of GET /v1/contents/:id/engagement. Every figure
+// ContentSummary is the body of GET /v1/contents/:id/engagement. Every figure
 // is defined in the README ("SDK events"). A ratio or average without a
 // denominator is null.
-type VideoSummary struct {
+type ContentSummary struct {
 	ContentID      string           `json:"contentId"`
-	Counts         VideoCounts      `json:"counts"`
+	Counts         ContentCounts    `json:"counts"`
 	CustomCounts   map[string]int64 `json:"customCounts"`
 	Total          int64            `json:"total"`
 	Impressions    int64            `json:"impressions"`
@@ -182,9 +182,9 @@ type SwipeFigures struct {
 	Out int64 `json:"out"`
 }
 
-// videoState is the SDK half of an item's state. Only its actor touches it.
-type videoState struct {
-	counts     VideoCounts
+// contentState is the SDK half of an item's state. Only its actor touches it.
+type contentState struct {
+	counts     ContentCounts
 	custom     map[string]int64
 	total      int64
 	loops      int64
@@ -199,15 +199,15 @@ type videoState struct {
 	dedupe     *idDedupe
 }
 
-func newVideoState() *videoState {
-	return &videoState{custom: map[string]int64{}, errors: map[string]int64{}, platforms: map[string]int64{}, dedupe: newIDDedupe(VideoDedupeCapacity)}
+func newContentState() *contentState {
+	return &contentState{custom: map[string]int64{}, errors: map[string]int64{}, platforms: map[string]int64{}, dedupe: newIDDedupe(ContentDedupeCapacity)}
 }
 
 // apply counts ev unless its eventId was seen on this item before, and
 // reports whether it counted. A type this version does not know (a foreign
 // message) is ignored and not remembered. The decision depends only on the
 // log: the event's id, its server-stamped Recv, and what came before it.
-func (s *videoState) apply(ev *VideoEvent) bool {
+func (s *contentState) apply(ev *ContentEvent) bool {
 	i := ev.Type.index()
 	if i < 0 && !ev.Type.Custom() {
 		return false
@@ -271,9 +271,9 @@ func ratio(num, den float64) *float64 {
 	return &v
 }
 
-func (s *videoState) summary(contentID string) VideoSummary {
+func (s *contentState) summary(contentID string) ContentSummary {
 	c := s.counts
-	out := VideoSummary{
+	out := ContentSummary{
 		ContentID:      contentID,
 		Counts:         c,
 		CustomCounts:   cloneCounts(s.custom),
@@ -317,11 +317,11 @@ func cloneCounts(m map[string]int64) map[string]int64 {
 	return out
 }
 
-// videoSnapshot is the persisted form of videoState. Every field round-trips
+// contentSnapshot is the persisted form of contentState. Every field round-trips
 // exactly (float64 through JSON included), so a restored state makes the
 // same decisions and shows the same figures as the one that never stopped.
-type videoSnapshot struct {
-	Counts     map[string]int64 `json:"counts"` // by type name, so a reordering of VideoTypes cannot shift them
+type contentSnapshot struct {
+	Counts     map[string]int64 `json:"counts"` // by type name, so a reordering of ContentEventTypes cannot shift them
 	Custom     map[string]int64 `json:"custom,omitempty"`
 	Total      int64            `json:"total"`
 	Loops      int64            `json:"loops,omitempty"`
@@ -336,13 +336,13 @@ type videoSnapshot struct {
 	Dedupe     dedupeSnapshot   `json:"dedupe"`
 }
 
-func (s *videoState) snapshot() *videoSnapshot {
-	out := &videoSnapshot{
+func (s *contentState) snapshot() *contentSnapshot {
+	out := &contentSnapshot{
 		Counts: map[string]int64{}, Custom: s.custom, Total: s.total, Loops: s.loops, WatchTime: s.watchTime,
 		Startup: s.startup.bins, StartupSum: s.startupSum, StallMS: s.stallMS, Errors: s.errors,
 		Platforms: s.platforms, SwipesOut: s.swipesOut, LastAt: s.lastAt, Dedupe: s.dedupe.snapshot(),
 	}
-	for i, t := range VideoTypes {
+	for i, t := range ContentEventTypes {
 		if n := *s.counts.field(i); n != 0 {
 			out.Counts[string(t)] = n
 		}
@@ -350,9 +350,9 @@ func (s *videoState) snapshot() *videoSnapshot {
 	return out
 }
 
-func restoreVideo(snap *videoSnapshot) (*videoState, error) {
-	s := newVideoState()
-	for i, t := range VideoTypes {
+func restoreContent(snap *contentSnapshot) (*contentState, error) {
+	s := newContentState()
+	for i, t := range ContentEventTypes {
 		*s.counts.field(i) = snap.Counts[string(t)]
 	}
 	for k, v := range snap.Custom {
@@ -369,7 +369,7 @@ func restoreVideo(snap *videoSnapshot) (*videoState, error) {
 	if err := s.startup.restore(snap.Startup); err != nil {
 		return nil, err
 	}
-	d, err := restoreIDDedupe(VideoDedupeCapacity, snap.Dedupe)
+	d, err := restoreIDDedupe(ContentDedupeCapacity, snap.Dedupe)
 	if err != nil {
 		return nil, err
 	}
@@ -377,16 +377,16 @@ func restoreVideo(snap *videoSnapshot) (*videoState, error) {
 	return s, nil
 }
 
-// applyVideo applies the SDK events of one log message and sends their
+// applyContent applies the SDK events of one log message and sends their
 // verdicts (counted, or a duplicate) to the request waiting for them, if any.
-func (a *actor) applyVideo(m *Message) {
-	vs := a.videoState()
+func (a *actor) applyContent(m *Message) {
+	vs := a.contentState()
 	var out []bool
 	if a.reg.verdicts.waiting(m.Ref) {
-		out = make([]bool, len(m.Video))
+		out = make([]bool, len(m.Content))
 	}
-	for i := range m.Video {
-		counted := vs.apply(&m.Video[i])
+	for i := range m.Content {
+		counted := vs.apply(&m.Content[i])
 		if out != nil {
 			out[i] = counted
 		}
@@ -396,11 +396,11 @@ func (a *actor) applyVideo(m *Message) {
 	}
 }
 
-func (a *actor) videoState() *videoState {
-	if a.state.video == nil {
-		a.state.video = newVideoState()
+func (a *actor) contentState() *contentState {
+	if a.state.content == nil {
+		a.state.content = newContentState()
 	}
-	return a.state.video
+	return a.state.content
 }
 
 // logHist is a sparse log-linear histogram of non-negative integers

@@ -12,15 +12,15 @@ import (
 
 var recv0 = time.Date(2026, 5, 3, 10, 30, 0, 0, time.UTC)
 
-func parse(t testing.TB, raw string) actors.ParsedVideoEvent {
+func parse(t testing.TB, raw string) actors.ParsedContentEvent {
 	t.Helper()
-	return ParseVideoEvent([]byte(raw), ParseOptions{ReceivedAt: recv0})
+	return ParseContentEvent([]byte(raw), ParseOptions{ReceivedAt: recv0})
 }
 
 // Every row of the seed's event tables: a valid event of each type, and the
 // same event without each required field.
 func TestParseSeedTableRows(t *testing.T) {
-	valid := map[actors.VideoType]map[string]any{
+	valid := map[actors.ContentEventType]map[string]any{
 		actors.Impression:    {"position": 0},
 		actors.PlayStart:     {"startupTime": 250},
 		actors.WatchProgress: {"currentTime": 15.5, "duration": 45.2},
@@ -36,12 +36,12 @@ func TestParseSeedTableRows(t *testing.T) {
 	// Required beyond contentId, as the seed's tables list them. looped is
 	// required there but absent from the seed's own batch example, so it
 	// defaults to false; swipe's toContentId may come from contentId.
-	required := map[actors.VideoType][]string{
+	required := map[actors.ContentEventType][]string{
 		actors.Impression: {"position"}, actors.PlayStart: {"startupTime"}, actors.WatchProgress: {"currentTime", "duration"},
 		actors.Completion: {"watchTime"}, actors.Swipe: {"fromContentId", "toContentId", "watchTime"}, actors.SocialShare: {"platform"},
 		actors.Rebuffer: {"duration", "currentTime"}, actors.QualityChange: {"fromQuality", "toQuality"}, actors.PlaybackError: {"errorCode", "errorMessage"},
 	}
-	for _, typ := range actors.VideoTypes {
+	for _, typ := range actors.ContentEventTypes {
 		body := func(data map[string]any, withContent bool) string {
 			m := map[string]any{"event": typ, "data": data}
 			if withContent {
@@ -83,7 +83,7 @@ func TestParseSeedTableRows(t *testing.T) {
 	})
 }
 
-func wantField(t *testing.T, p actors.ParsedVideoEvent, field, msg string) {
+func wantField(t *testing.T, p actors.ParsedContentEvent, field, msg string) {
 	t.Helper()
 	if p.Err == nil {
 		t.Fatalf("accepted, want fieldErrors.%s", field)
@@ -170,12 +170,12 @@ func TestParseValues(t *testing.T) {
 	}
 	// A data object reaches the log as sent; an integer errorCode is a string.
 	p = parse(t, `{"event":"error","contentId":"c","data":{ "errorCode" : 4 , "errorMessage":"x"}}`)
-	b, err := (&actors.Message{Video: []actors.VideoEvent{p.Event}}).Encode()
+	b, err := (&actors.Message{Content: []actors.ContentEvent{p.Event}}).Encode()
 	if p.Err != nil || err != nil || p.Event.Code != "4" {
 		t.Fatalf("%+v %v", p, err)
 	}
 	m, err := actors.DecodeMessage(b)
-	if err != nil || len(m.Video) != 1 || string(m.Video[0].Data) != `{ "errorCode" : 4 , "errorMessage":"x"}` || m.Video[0].Code != "4" {
+	if err != nil || len(m.Content) != 1 || string(m.Content[0].Data) != `{ "errorCode" : 4 , "errorMessage":"x"}` || m.Content[0].Code != "4" {
 		t.Fatalf("decoded %+v, %v", m, err)
 	}
 	p = parse(t, `{"event":"completion","contentId":"c","data":{"watchTime":45.2,"loopCount":3}}`)
@@ -229,7 +229,7 @@ func TestTimestampRules(t *testing.T) {
 				m["sentAt"] = tc.sentAt
 			}
 			b, _ := json.Marshal(m)
-			p := ParseVideoEvent(b, ParseOptions{ReceivedAt: recv0, SentAt: tc.batchSent})
+			p := ParseContentEvent(b, ParseOptions{ReceivedAt: recv0, SentAt: tc.batchSent})
 			switch {
 			case tc.wantErrorField != "":
 				wantField(t, p, tc.wantErrorField, "Invalid datetime")
@@ -252,20 +252,20 @@ func TestTimestampRules(t *testing.T) {
 	}
 }
 
-func BenchmarkParseVideoEvent(b *testing.B) {
+func BenchmarkParseContentEvent(b *testing.B) {
 	raw := []byte(`{"event":"playStart","eventId":"0193c2c3-aaaa-7000-8000-000000000001","contentId":"cnt_abc123","userId":"user_123","sessionId":"sess_xyz789","timestamp":"2026-05-03T10:29:59Z","data":{"startupTime":250,"rendition":"720p","codec":"h264","autoplay":true}}`)
 	o := ParseOptions{ReceivedAt: recv0}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		if p := ParseVideoEvent(raw, o); p.Err != nil {
+		if p := ParseContentEvent(raw, o); p.Err != nil {
 			b.Fatal(p.Err)
 		}
 	}
 }
 
 // A full batch of 100 events: the envelope walk plus each event's parse.
-func BenchmarkParseVideoBatch(b *testing.B) {
+func BenchmarkParseContentBatch(b *testing.B) {
 	var sb strings.Builder
 	sb.WriteString(`{"sentAt":"2026-05-03T10:29:59Z","events":[`)
 	for i := 0; i < MaxBatchEvents; i++ {
@@ -283,13 +283,13 @@ func BenchmarkParseVideoBatch(b *testing.B) {
 		if !json.Valid(body) {
 			b.Fatal("invalid")
 		}
-		evs, sent, err := SplitVideoBatch(body)
+		evs, sent, err := SplitContentBatch(body)
 		if err != nil {
 			b.Fatal(err)
 		}
 		o.SentAt = sent
 		for _, raw := range evs {
-			if p := ParseVideoEvent(raw, o); p.Err != nil {
+			if p := ParseContentEvent(raw, o); p.Err != nil {
 				b.Fatal(p.Err)
 			}
 		}

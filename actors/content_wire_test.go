@@ -24,24 +24,24 @@ type videoFile struct {
 
 // The aggregates of testdata/video_events.json must equal the figures
 // computed by hand in testdata/video_expected.json.
-func TestVideoAggregatesFromTestdata(t *testing.T) {
+func TestContentAggregatesFromTestdata(t *testing.T) {
 	var in videoFile
 	readJSON(t, "testdata/video_events.json", &in)
 	var want map[string]any
 	readJSON(t, "testdata/video_expected.json", &want)
 	delete(want, "_comment")
 
-	states := map[string]actors.VideoState{}
+	states := map[string]actors.ContentState{}
 	var verdicts []bool
 	for i, raw := range in.Events {
-		p := wire.ParseVideoEvent(raw, wire.ParseOptions{ReceivedAt: in.ReceivedAt})
+		p := wire.ParseContentEvent(raw, wire.ParseOptions{ReceivedAt: in.ReceivedAt})
 		if p.Err != nil {
 			t.Fatalf("event %d rejected: %v %+v", i, p.Err, p.Err.Issues)
 		}
 		counted := false
 		for _, r := range p.Records() {
 			if _, ok := states[r.Item]; !ok {
-				states[r.Item] = actors.NewVideoState()
+				states[r.Item] = actors.NewContentState()
 			}
 			counted = states[r.Item].Apply(r.Event) || counted
 		}

@@ -10,8 +10,8 @@ import (
 	"engaged/actors"
 )
 
-// SDK event validation. ParseVideoEvent turns one wire event into the
-// actors.VideoEvent the log stores, or into the field errors that reject it;
+// SDK event validation. ParseContentEvent turns one wire event into the
+// actors.ContentEvent the log stores, or into the field errors that reject it;
 // it is a pure function of the bytes and the request's receive time, so it
 // runs at the edge, once per event, before anything is published.
 
@@ -64,10 +64,10 @@ type fieldSpec struct {
 // EntryPoints are the documented impression entry points.
 var EntryPoints = []string{"feed", "search", "direct", "share"}
 
-// videoSchemas are the data fields of each documented type. The README's
+// contentSchemas are the data fields of each documented type. The README's
 // validation table is this table. swipe's toContentId and watchTime have
-// fallbacks (contentId, watchTimeOnFrom) and are checked in ParseVideoEvent.
-var videoSchemas = map[actors.VideoType][]fieldSpec{
+// fallbacks (contentId, watchTimeOnFrom) and are checked in ParseContentEvent.
+var contentSchemas = map[actors.ContentEventType][]fieldSpec{
 	actors.Impression: {
 		{name: "position", kind: kInt, required: true, max: MaxCount},
 		{name: "entryPoint", kind: kString, enum: EntryPoints},
@@ -187,14 +187,14 @@ func (d *dataValues) num(name string) (float64, bool) {
 	return 0, false
 }
 
-// ParseVideoEvent validates one wire event.
-func ParseVideoEvent(raw []byte, o ParseOptions) actors.ParsedVideoEvent {
-	var out actors.ParsedVideoEvent
+// ParseContentEvent validates one wire event.
+func ParseContentEvent(raw []byte, o ParseOptions) actors.ParsedContentEvent {
+	var out actors.ParsedContentEvent
 	// The issues live on the stack and are copied out only for a rejected
 	// event: a valid one (nearly all of them) then costs no allocation here.
 	var issues actors.Issues
 	is := &issues
-	fail := func() actors.ParsedVideoEvent {
+	fail := func() actors.ParsedContentEvent {
 		out.Err = &actors.Error{Code: actors.EInvalid, Message: "event does not match the schema", Issues: escape(is)}
 		return out
 	}
@@ -216,9 +216,9 @@ func ParseVideoEvent(raw []byte, o ParseOptions) actors.ParsedVideoEvent {
 			ev.ID = s
 		}
 	}
-	typ := actors.VideoType("")
+	typ := actors.ContentEventType("")
 	if s, ok := stringMember(is, "event", w.Event, true); ok {
-		if typ = actors.VideoType(s); !typ.Valid() {
+		if typ = actors.ContentEventType(s); !typ.Valid() {
 			is.Add("event", "Invalid event type. Expected one of "+typeList()+", or a custom type 'custom_<name>' ([A-Za-z0-9_], 64 characters at most), received '"+truncate(s, 64)+"'")
 			typ = ""
 		}
@@ -330,8 +330,8 @@ func ParseVideoEvent(raw []byte, o ParseOptions) actors.ParsedVideoEvent {
 const invalidID = "Invalid contentId: 1 to 64 characters of letters, digits, '_' and '-'"
 
 // checkData validates data (compacted, or nil) against typ's schema.
-func checkData(is *actors.Issues, typ actors.VideoType, data json.RawMessage) dataValues {
-	specs := videoSchemas[typ]
+func checkData(is *actors.Issues, typ actors.ContentEventType, data json.RawMessage) dataValues {
+	specs := contentSchemas[typ]
 	dv := dataValues{specs: specs}
 	if len(specs) == 0 {
 		return dv
@@ -450,7 +450,7 @@ func contains(list []string, s string) bool {
 
 func typeList() string {
 	var b strings.Builder
-	for i, t := range actors.VideoTypes {
+	for i, t := range actors.ContentEventTypes {
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -507,12 +507,12 @@ func optTime(is *actors.Issues, key string, v json.RawMessage) (time.Time, bool)
 // MaxBatchEvents is the most events one batch request may carry.
 const MaxBatchEvents = 100
 
-// SplitVideoBatch checks the envelope of a batch body, {"events":[…],
+// SplitContentBatch checks the envelope of a batch body, {"events":[…],
 // "sentAt"?}, and returns its events, still raw, and its sentAt. body must be
 // valid JSON. A body outside the envelope fails as a whole (EInvalid), and
 // so does one with more than MaxBatchEvents events; the events themselves
-// are checked one by one with ParseVideoEvent, so a bad one fails alone.
-func SplitVideoBatch(body []byte) (events [][]byte, sentAt *time.Time, err error) {
+// are checked one by one with ParseContentEvent, so a bad one fails alone.
+func SplitContentBatch(body []byte) (events [][]byte, sentAt *time.Time, err error) {
 	is := &actors.Issues{FormErrors: []string{}, FieldErrors: map[string][]string{}}
 	if Kind(body) != "object" {
 		is.FormErrors = append(is.FormErrors, Expected("object", body))
