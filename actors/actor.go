@@ -41,10 +41,11 @@ type Log interface {
 	// reports dup when msgID was stored before (nothing new was stored).
 	Publish(k ItemID, msgID string, payload []byte) (wait func(ctx context.Context) (seq uint64, dup bool, err error), err error)
 	// Replay calls fn, in order, for every message on k's subject after
-	// after, to the subject's end. atLeast (0: none) is a sequence the log
-	// stored: Replay returns nil only once it has passed it, asking a
-	// replica that has not caught up yet again until ctx ends.
-	Replay(ctx context.Context, k ItemID, after, atLeast uint64, fn func(seq uint64, m *Message)) error
+	// after: through through, a sequence the log stored (Replay returns nil
+	// only once it got there, asking a replica that has not caught up yet
+	// again until ctx ends), or, with through 0, to the subject's end as the
+	// log shows it now.
+	Replay(ctx context.Context, k ItemID, after, through uint64, fn func(seq uint64, m *Message)) error
 }
 
 // activationTimeout bounds loading a snapshot and replaying the log after it.
@@ -71,10 +72,14 @@ type request struct {
 	// came in (see Registry.Deliver): the actor applies it directly only if
 	// its own state is continuous with that session.
 	session uint64
-	reply   chan reply // capacity 1, so a departed caller never blocks the actor
-	// catchUp: apply the log up to now before answering, because no
-	// partition consumer delivers this item's events to this instance.
-	catchUp bool
+	// newest (reqApply): the message is its partition's newest, so the log
+	// holds nothing of this item after it either.
+	newest bool
+	reply  chan reply // capacity 1, so a departed caller never blocks the actor
+	// read: a request that answers from the state, which must then be as
+	// new as the log (see actor.read); session is the current delivery
+	// session of the item's partition here, 0 if none feeds it here.
+	read bool
 
 	itemKind string // reqCurrent: which summary
 }
@@ -185,13 +190,12 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 	if activated && !a.activateOrFail(ctx, r) {
 		return false
 	}
-	// Activation has just replayed the log to its end.
-	if r.catchUp && !activated && !a.catchUpOrFail(ctx, r, 0) {
+	if r.read && !a.readyToRead(ctx, r, activated) {
 		return false
 	}
 	switch r.kind {
 	case reqApply:
-		a.deliver(ctx, r, activated)
+		a.deliver(ctx, r)
 	case reqSync:
 		a.sync(ctx, r)
 	case reqReadJSON:
@@ -212,34 +216,51 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 // directly only when its state is continuous with the message's delivery
 // session; otherwise messages of this item may lie between applied and
 // r.seq (delivered to another instance, or before this session began), and
-// it catches up from the log (at least through r.seq) instead. Skipping that gap is how
+// it catches up from the log through r.seq instead. Skipping that gap is how
 // acknowledged events were once lost when a partition moved.
 //
 //go:noinline
-func (a *actor) deliver(ctx context.Context, r *request, activated bool) {
-	if activated || r.seq <= a.applied {
-		// Activation replayed the log past r.seq, or the state already
-		// holds it: either way the session delivers everything after it.
+func (a *actor) deliver(ctx context.Context, r *request) {
+	switch {
+	case r.seq <= a.applied:
+		// The state holds it already (an activation or catch-up read it);
+		// the session delivers everything after it.
 		a.session = r.session
-		a.liveApplied(r.seq)
-		return
-	}
-	if a.session != r.session {
+	case a.session != r.session:
 		if !a.catchUpOrFail(ctx, r, r.seq) {
 			// Not applied: the state stays exact as of applied, the
 			// session stays unknown, and the next delivery tries again.
 			return
 		}
 		a.session = r.session
-		a.liveApplied(r.seq)
-		return
+	default:
+		a.apply(r.seq, r.msg)
 	}
-	a.apply(r.seq, r.msg)
 	a.liveApplied(r.seq)
 }
 
-// sync makes the state hold the log at least through r.seq and replies; the verdicts
-// of the messages it applies go to their waiting requests on the way.
+// readyToRead makes the state as new as a read needs and reports whether it
+// is. Where a delivery session feeds the item here and the state is
+// continuous with it, the state is as new as the consumer; otherwise (no
+// consumer here, or the state predates the session: built as a non-owner,
+// or before the partition came back) it catches up to the log's end first,
+// and then follows the session. An activation has just read to the end.
+//
+//go:noinline
+func (a *actor) readyToRead(ctx context.Context, r *request, activated bool) bool {
+	if r.session != 0 && r.session == a.session {
+		return true
+	}
+	if !activated && !a.catchUpOrFail(ctx, r, 0) {
+		return false
+	}
+	a.session = r.session
+	return true
+}
+
+// sync makes the state hold the log at least through r.seq and replies; the
+// verdicts of the messages it applies go to their waiting requests on the
+// way.
 //
 //go:noinline
 func (a *actor) sync(ctx context.Context, r *request) {
@@ -261,11 +282,16 @@ func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
 	// deep pgx and NATS calls would otherwise grow this goroutine's stack
 	// for good.
 	done := make(chan error, 1)
-	var atLeast uint64
-	if r.kind == reqApply || r.kind == reqSync {
-		atLeast = r.seq // the log stored it, even if a replica has not yet
+	// A delivery of the partition's newest message needs the log only
+	// through it: for a new item, one direct get, the message itself.
+	// Anything else reads to the end: a consumer behind the log (after a
+	// restart it starts over from its acknowledged floor) must not leave
+	// reads behind it.
+	var through uint64
+	if r.kind == reqApply && r.newest {
+		through = r.seq
 	}
-	go func() { done <- a.activate(ctx, atLeast) }()
+	go func() { done <- a.activate(ctx, through) }()
 	if err := <-done; err != nil {
 		if r.reply != nil {
 			r.reply <- reply{err: err}
@@ -281,15 +307,15 @@ func (a *actor) content(r *request) {
 	r.reply <- reply{content: &sum}
 }
 
-// catchUpOrFail applies the log after a.applied to its end, at least
-// through atLeast; on failure the request gets the error, because an answer
-// from behind the log would be wrong.
+// catchUpOrFail applies the log after a.applied through through (0: to its
+// end); on failure the request gets the error, because an answer from
+// behind the log would be wrong.
 //
 //go:noinline
-func (a *actor) catchUpOrFail(ctx context.Context, r *request, atLeast uint64) bool {
+func (a *actor) catchUpOrFail(ctx context.Context, r *request, through uint64) bool {
 	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
 	defer cancel()
-	err := a.reg.log.Replay(ctx, a.key, a.applied, atLeast, a.apply)
+	err := a.reg.log.Replay(ctx, a.key, a.applied, through, a.apply)
 	if err != nil {
 		a.reg.logger.Warn("catch up", "item", a.key.String(), "err", err)
 		if r.reply != nil {
@@ -329,8 +355,8 @@ func (a *actor) snapshot(r *request) {
 }
 
 // activate loads the newest snapshot and replays the item's log after it
-// to its end, at least through atLeast.
-func (a *actor) activate(ctx context.Context, atLeast uint64) error {
+// through through (0: to its end).
+func (a *actor) activate(ctx context.Context, through uint64) error {
 	// Bounded: a hung Postgres or NATS must not hold this actor, and the
 	// partition consumer feeding it, forever; the next request retries.
 	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
@@ -349,7 +375,7 @@ func (a *actor) activate(ctx context.Context, atLeast uint64) error {
 	// Replayed messages publish nothing: a live message after them publishes
 	// the state they built (see liveApplied).
 	a.upd.pubSeq = a.applied
-	err = a.reg.log.Replay(ctx, a.key, a.applied, atLeast, a.apply)
+	err = a.reg.log.Replay(ctx, a.key, a.applied, through, a.apply)
 	if err != nil {
 		a.reg.logger.Warn("replay failed", "item", a.key.String(), "err", err)
 		return &Error{Code: EUnavailable, Message: "item log is unavailable", RetryAfter: time.Second}

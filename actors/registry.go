@@ -99,6 +99,22 @@ func (r *Registry) owns(k ItemID) bool {
 	return ok
 }
 
+// readSession returns the delivery session a read of k may rely on: the
+// current one of k's partition if this instance owns it, else 0 (no
+// consumer feeds k here; the read catches up from the log).
+func (r *Registry) readSession(k ItemID) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	part := r.Partition(k)
+	if _, owned := r.epochs[part]; !owned {
+		return 0
+	}
+	if s := r.sessions[part]; s != nil {
+		return s.id
+	}
+	return 0
+}
+
 // Partition returns the partition of k in this registry's stream.
 func (r *Registry) Partition(k ItemID) int { return k.Partition(r.opts.Partitions) }
 
@@ -144,8 +160,8 @@ func (r *Registry) passivate(a *actor) {
 func (r *Registry) send(ctx context.Context, k ItemID, req *request) (*actor, error) {
 	switch req.kind {
 	case reqApply, reqSnapshot, reqStop, reqSync:
-	default: // a read: from the log itself where no consumer feeds this instance
-		req.catchUp = !r.owns(k)
+	default: // a read: see actor.read
+		req.read, req.session = true, r.readSession(k)
 	}
 	a := r.acquire(k)
 	defer r.release(a)
@@ -165,6 +181,9 @@ func (r *Registry) send(ctx context.Context, k ItemID, req *request) (*actor, er
 type Delivery struct {
 	Seq         uint64
 	ConsumerSeq uint64
+	// Pending is how many messages of the partition the consumer holds
+	// after this one: 0 means this is the partition's newest message.
+	Pending uint64
 }
 
 // Deliver hands the log message d.Seq of item k to its actor. Each
@@ -187,7 +206,7 @@ func (r *Registry) Deliver(ctx context.Context, k ItemID, d Delivery, m *Message
 	s.consumerSeq = d.ConsumerSeq
 	session := s.id
 	r.mu.Unlock()
-	if _, err := r.send(ctx, k, &request{kind: reqApply, seq: d.Seq, msg: m, session: session}); err != nil {
+	if _, err := r.send(ctx, k, &request{kind: reqApply, seq: d.Seq, msg: m, session: session, newest: d.Pending == 0}); err != nil {
 		r.mu.Lock()
 		delete(r.sessions, part) // this message never reached its actor
 		r.mu.Unlock()

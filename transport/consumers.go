@@ -104,7 +104,7 @@ func (c *Consumers) handle(d Deliverer) jetstream.MessageHandler {
 			}
 			m = &actors.Message{}
 		}
-		at := actors.Delivery{Seq: md.Sequence.Stream, ConsumerSeq: md.Sequence.Consumer}
+		at := actors.Delivery{Seq: md.Sequence.Stream, ConsumerSeq: md.Sequence.Consumer, Pending: md.NumPending}
 		if err := d.Deliver(c.ctx, k, at, m, func() { _ = msg.Ack() }); err != nil {
 			// Stopping: the message stays unacknowledged and comes back.
 			c.logger.Debug("deliver", "item", k.String(), "err", err)

@@ -156,19 +156,19 @@ const directReplay = 16
 // acknowledged but the replica that answered does not hold yet.
 const replayRetry = 20 * time.Millisecond
 
-// Replay calls fn for every message on k's subject after after, in order, to
-// the subject's end (see actors.Log). The end is where the log has nothing
-// more for the subject, and never before atLeast: an answer that falls short
-// of it (a replica behind the leader, a consumer that lost its responder) is
-// asked again until ctx ends.
-func (l *Log) Replay(ctx context.Context, k actors.ItemID, after, atLeast uint64, fn func(seq uint64, m *actors.Message)) error {
+// Replay calls fn for every message on k's subject after after, in order
+// (see actors.Log): through through, or with through 0 to the subject's end
+// as the answering replica holds it. An answer that falls short of through
+// (a replica behind the leader, a consumer that lost its responder) is asked
+// again until ctx ends; it is never taken for the end of the log.
+func (l *Log) Replay(ctx context.Context, k actors.ItemID, after, through uint64, fn func(seq uint64, m *actors.Message)) error {
 	subj := l.Subject(k)
-	for n := 0; ; n++ {
+	for n := 0; through == 0 || after < through; n++ {
 		if n == directReplay {
-			return l.replayConsumer(ctx, subj, after, atLeast, fn)
+			return l.replayConsumer(ctx, subj, after, through, fn)
 		}
 		msg, err := l.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(subj))
-		if errors.Is(err, jetstream.ErrMsgNotFound) && after >= atLeast {
+		if errors.Is(err, jetstream.ErrMsgNotFound) && through == 0 {
 			return nil
 		}
 		if err != nil {
@@ -177,16 +177,29 @@ func (l *Log) Replay(ctx context.Context, k actors.ItemID, after, atLeast uint64
 			}
 			continue
 		}
+		if through > 0 && msg.Sequence > through {
+			return nil // nothing of the subject in (after, through]
+		}
 		apply(fn, msg.Sequence, msg.Data)
 		after = msg.Sequence
 	}
+	return nil
 }
 
 // replayConsumer is Replay with an ordered consumer, for a long tail.
-func (l *Log) replayConsumer(ctx context.Context, subj string, after, atLeast uint64, fn func(seq uint64, m *actors.Message)) error {
+func (l *Log) replayConsumer(ctx context.Context, subj string, after, through uint64, fn func(seq uint64, m *actors.Message)) error {
+	if through == 0 {
+		// A target, so that a consumer that answers empty before it is
+		// ready is asked again rather than taken for the end.
+		last, err := l.stream.GetLastMsgForSubject(ctx, subj)
+		if err != nil {
+			return fmt.Errorf("last message of %s: %w", subj, err)
+		}
+		through = last.Sequence
+	}
 	for {
-		next, err := l.consume(ctx, subj, after, fn)
-		if err == nil && next >= atLeast {
+		next, err := l.consume(ctx, subj, after, through, fn)
+		if err == nil && next >= through {
 			return nil
 		}
 		if next > after {
@@ -197,14 +210,14 @@ func (l *Log) replayConsumer(ctx context.Context, subj string, after, atLeast ui
 			err = fmt.Errorf("log holds nothing after %d yet", after)
 		}
 		if perr := pause(ctx, replayRetry); perr != nil {
-			return fmt.Errorf("replay %s through %d: %w (last: %v)", subj, atLeast, perr, err)
+			return fmt.Errorf("replay %s through %d: %w (last: %v)", subj, through, perr, err)
 		}
 	}
 }
 
-// consume reads subj from after+1 to its end with one ordered consumer and
-// returns the sequence it got to.
-func (l *Log) consume(ctx context.Context, subj string, after uint64, fn func(seq uint64, m *actors.Message)) (uint64, error) {
+// consume reads subj from after+1 with one ordered consumer, through
+// through, and returns the sequence it got to.
+func (l *Log) consume(ctx context.Context, subj string, after, through uint64, fn func(seq uint64, m *actors.Message)) (uint64, error) {
 	oc, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subj},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
@@ -220,7 +233,7 @@ func (l *Log) consume(ctx context.Context, subj string, after uint64, fn func(se
 			_ = l.stream.DeleteConsumer(context.WithoutCancel(ctx), info.Name)
 		}
 	}()
-	for {
+	for after < through {
 		// No wait: what the stream holds now comes at once, and the
 		// fetch ends with it instead of lingering until a timeout.
 		batch, err := oc.FetchNoWait(256)
@@ -234,6 +247,9 @@ func (l *Log) consume(ctx context.Context, subj string, after uint64, fn func(se
 			if err != nil {
 				return after, err
 			}
+			if md.Sequence.Stream > through {
+				return through, nil
+			}
 			apply(fn, md.Sequence.Stream, msg.Data())
 			after = md.Sequence.Stream
 		}
@@ -244,6 +260,7 @@ func (l *Log) consume(ctx context.Context, subj string, after uint64, fn func(se
 			return after, nil
 		}
 	}
+	return after, nil
 }
 
 // apply decodes one log message for fn. An undecodable message (none is

@@ -84,11 +84,15 @@ func TestPublishReplay(t *testing.T) {
 	if again != seqs[0] || !dup {
 		t.Fatalf("duplicate publish: seq %d dup %v (first seq %d)", again, dup, seqs[0])
 	}
-	// Replays after several points: a short tail (direct gets only), a
-	// long one (an ordered consumer after the first directReplay), none.
-	for _, after := range []uint64{0, seqs[10], seqs[len(seqs)-5], seqs[len(seqs)-1]} {
+	// (after, through] ranges, through 0 being the end: short tails (direct
+	// gets only), long ones (an ordered consumer after the first
+	// directReplay), none.
+	last := seqs[len(seqs)-1]
+	ranges := [][2]uint64{{0, 0}, {seqs[10], 0}, {seqs[len(seqs)-5], 0}, {last, 0}, {0, seqs[5]}, {seqs[3], seqs[150]}, {seqs[5], seqs[5] + 1}, {0, last}}
+	for _, rg := range ranges {
+		after, through := rg[0], rg[1]
 		var got []uint64
-		err := l.Replay(ctx, a, after, seqs[len(seqs)-1], func(seq uint64, m *actors.Message) {
+		err := l.Replay(ctx, a, after, through, func(seq uint64, m *actors.Message) {
 			if len(m.Render) != 1 {
 				t.Fatalf("message %d: %+v", seq, m)
 			}
@@ -99,19 +103,19 @@ func TestPublishReplay(t *testing.T) {
 		}
 		var want []uint64
 		for _, s := range seqs {
-			if s > after {
+			if s > after && (through == 0 || s <= through) {
 				want = append(want, s)
 			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("replay after %d: got %d messages, want %d", after, len(got), len(want))
+			t.Fatalf("replay (%d, %d]: got %d messages, want %d", after, through, len(got), len(want))
 		}
 	}
 	// A sequence the log has not stored is never taken for the end: Replay
 	// waits for it until its context ends.
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
-	if err := l.Replay(short, a, seqs[len(seqs)-1], seqs[len(seqs)-1]+1000, func(uint64, *actors.Message) {}); err == nil {
+	if err := l.Replay(short, a, last, last+1000, func(uint64, *actors.Message) {}); err == nil {
 		t.Fatal("replay ended before a sequence it was told the log holds")
 	}
 	if err := l.Replay(ctx, actors.ItemID{Project: "p1", Item: "none"}, 0, 0, func(uint64, *actors.Message) { t.Fatal("called") }); err != nil {
