@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -18,7 +20,12 @@ type Options struct {
 	MailboxSize      int           // bounded mailbox per actor
 	SnapshotInterval time.Duration // period of snapshot rounds
 	IdleTimeout      time.Duration // an actor idle this long is passivated at the next round
-	Logger           *slog.Logger
+	// MaxLive bounds live actors (0: no bound): past it, each round also
+	// passivates the least recently active, so that a million items
+	// touched in an hour cannot exhaust memory. Between rounds the count
+	// may exceed it by the activations of one interval.
+	MaxLive int
+	Logger  *slog.Logger
 
 	// Updates receives each item's summary after live events (nil: none).
 	// UpdateInterval coalesces them per item: the first after a quiet
@@ -456,12 +463,18 @@ func (r *Registry) round(ctx context.Context, final bool) {
 		delivered[r.Partition(k)] = true
 	}
 	r.dirty = map[ItemID]struct{}{}
+	live := make([]*actor, 0, len(r.items))
 	for k, a := range r.items {
 		if final || now-a.lastActive.Load() >= int64(r.opts.IdleTimeout) {
 			keys[k] = true
+		} else {
+			live = append(live, a)
 		}
 	}
 	r.mu.Unlock()
+	for _, a := range r.overLimit(live) {
+		keys[a.key] = true
+	}
 
 	failed := map[int]bool{}
 	byPart := map[int][]Snapshot{}
@@ -528,6 +541,29 @@ func (r *Registry) round(ctx context.Context, final bool) {
 		ack()
 	}
 	r.mu.Unlock()
+}
+
+// overLimit returns the least recently active of live, the actors that
+// stay after this round's idle passivations, beyond MaxLive.
+func (r *Registry) overLimit(live []*actor) []*actor {
+	excess := len(live) - r.opts.MaxLive
+	if r.opts.MaxLive <= 0 || excess <= 0 {
+		return nil
+	}
+	type entry struct {
+		at int64 // read once: actors keep serving while the round runs
+		a  *actor
+	}
+	es := make([]entry, len(live))
+	for i, a := range live {
+		es[i] = entry{a.lastActive.Load(), a}
+	}
+	slices.SortFunc(es, func(x, y entry) int { return cmp.Compare(x.at, y.at) })
+	out := make([]*actor, excess)
+	for i := range out {
+		out[i] = es[i].a
+	}
+	return out
 }
 
 func (r *Registry) markDirty(k ItemID) {

@@ -148,7 +148,12 @@ type instance struct {
 
 func startRegistry(t *testing.T, l *memLog, s *memStore, idle time.Duration) *instance {
 	t.Helper()
-	r := NewRegistry(Options{Partitions: 1, MailboxSize: 64, SnapshotInterval: time.Hour, IdleTimeout: idle}, s, l)
+	return startRegistryWith(t, l, s, Options{Partitions: 1, MailboxSize: 64, SnapshotInterval: time.Hour, IdleTimeout: idle})
+}
+
+func startRegistryWith(t *testing.T, l *memLog, s *memStore, o Options) *instance {
+	t.Helper()
+	r := NewRegistry(o, s, l)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(ctx, 5*time.Second) }()
@@ -329,5 +334,38 @@ func TestFencedOwnerDropsItsActors(t *testing.T) {
 	l.append(t, k, viewedFrom("10.0.0.3")) // the new owner's
 	if got := r.viewed(t, k); got != 3 {
 		t.Fatalf("viewed = %d, want 3", got)
+	}
+}
+
+// Past MaxLive, a round passivates the least recently active actors, after
+// writing their snapshots; what they counted comes back on the next read.
+func TestMaxLivePassivatesLeastRecentlyUsed(t *testing.T) {
+	l, s := newMemLog(), newMemStore()
+	r := startRegistryWith(t, l, s, Options{Partitions: 1, MailboxSize: 64, SnapshotInterval: time.Hour, IdleTimeout: time.Hour, MaxLive: 2})
+	items := make([]ItemID, 5)
+	for i := range items {
+		items[i] = ItemID{Project: "p", Item: fmt.Sprintf("r%d", i)}
+		r.deliver(t, l, l.append(t, items[i], viewedFrom("10.0.0.1")), uint64(i+1))
+	}
+	waitFor(t, "the claim", func() bool { return r.owns(items[0]) })
+	for _, k := range items[3:] { // the two used last
+		time.Sleep(2 * time.Millisecond)
+		r.viewed(t, k)
+	}
+	r.round(context.Background(), false)
+	if r.Live() != 2 {
+		t.Fatalf("%d live actors after the round, want 2", r.Live())
+	}
+	r.mu.Lock()
+	for _, k := range items[3:] {
+		if r.items[k] == nil {
+			t.Errorf("%v, among the most recently used, was passivated", k)
+		}
+	}
+	r.mu.Unlock()
+	for _, k := range items {
+		if got := r.viewed(t, k); got != 1 {
+			t.Fatalf("%v: viewed = %d after passivation, want 1", k, got)
+		}
 	}
 }

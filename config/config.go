@@ -35,6 +35,7 @@ type Config struct {
 
 	SnapshotInterval time.Duration // ENGAGED_SNAPSHOT_INTERVAL: how often dirty actors are written to Postgres
 	IdleTimeout      time.Duration // ENGAGED_IDLE_TIMEOUT: an actor idle this long is snapshotted and stopped
+	MaxLiveItems     int           // ENGAGED_MAX_LIVE_ITEMS: live actors past this are passivated, least recently used first
 	MailboxSize      int           // ENGAGED_MAILBOX: bounded mailbox of each actor
 	RequestTimeout   time.Duration // ENGAGED_REQUEST_TIMEOUT: how long a request may wait for JetStream and its actor
 
@@ -71,6 +72,7 @@ func Defaults() Config {
 		SyncInterval:     time.Second,
 		SnapshotInterval: 2 * time.Second,
 		IdleTimeout:      5 * time.Minute,
+		MaxLiveItems:     200_000,
 		MailboxSize:      16,
 		RequestTimeout:   5 * time.Second,
 		MaxBodyBytes:     1 << 20,
@@ -111,6 +113,7 @@ var Vars = []Var{
 	{"sync", "ENGAGED_SYNC", "JetStream fsync: 'always' or an interval such as 1s (embedded server)"},
 	{"snapshot-interval", "ENGAGED_SNAPSHOT_INTERVAL", "how often dirty item state is written to Postgres"},
 	{"idle-timeout", "ENGAGED_IDLE_TIMEOUT", "idle time after which an item actor is passivated"},
+	{"max-live-items", "ENGAGED_MAX_LIVE_ITEMS", "live item actors kept in memory; past it the least recently used are snapshotted and passivated at each snapshot round"},
 	{"mailbox", "ENGAGED_MAILBOX", "bounded mailbox size of each item actor"},
 	{"request-timeout", "ENGAGED_REQUEST_TIMEOUT", "how long a request waits for JetStream and its actor"},
 	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
@@ -174,6 +177,7 @@ func parse(raw map[string]string) (Config, error) {
 	p.sync(&c)
 	p.duration("snapshot-interval", &c.SnapshotInterval, 10*time.Millisecond)
 	p.duration("idle-timeout", &c.IdleTimeout, time.Millisecond)
+	p.integer("max-live-items", &c.MaxLiveItems, 1, 1<<30)
 	p.integer("mailbox", &c.MailboxSize, 1, maxMailbox)
 	p.duration("request-timeout", &c.RequestTimeout, 10*time.Millisecond)
 	p.proxies(&c.TrustedProxies)

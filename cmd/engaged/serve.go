@@ -74,7 +74,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	updates := transport.NewUpdates(nc, logger)
 	reg := actors.NewRegistry(actors.Options{
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
-		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, Logger: logger,
+		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
 		Updates: updates, UpdateInterval: cfg.UpdateInterval,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
