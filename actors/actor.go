@@ -18,7 +18,9 @@ import (
 // SnapshotStore keeps item snapshots and partition epochs (the fence that
 // keeps a deposed partition owner from overwriting a newer owner's work).
 type SnapshotStore interface {
-	LoadSnapshot(ctx context.Context, k ItemID) (snap Snapshot, found bool, err error)
+	// LoadSnapshots returns the newest snapshot of each of keys that has
+	// one (one round trip for a burst of activations; see loader).
+	LoadSnapshots(ctx context.Context, keys []ItemID) (map[ItemID]Snapshot, error)
 	// Epochs returns every partition's current epoch.
 	Epochs(ctx context.Context) (map[int]int64, error)
 	// ClaimPartition bumps part's epoch and returns the new one.
@@ -361,7 +363,7 @@ func (a *actor) activate(ctx context.Context, through uint64) error {
 	// partition consumer feeding it, forever; the next request retries.
 	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
 	defer cancel()
-	snap, found, err := a.reg.store.LoadSnapshot(ctx, a.key)
+	snap, found, err := a.reg.loader.load(ctx, a.key)
 	if err != nil {
 		return &Error{Code: EUnavailable, Message: "item state is unavailable", RetryAfter: time.Second}
 	}

@@ -53,6 +53,7 @@ type Registry struct {
 	stopActors  context.CancelFunc
 	wg          sync.WaitGroup // actor goroutines
 	verdicts    verdicts
+	loader      loader
 	roundNumber int // owned by Run
 
 	mu    sync.Mutex // guards the fields below and actor.pending
@@ -90,7 +91,7 @@ func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Registry{
-		opts: opts, store: store, log: log, logger: opts.Logger,
+		opts: opts, store: store, log: log, logger: opts.Logger, loader: loader{store: store},
 		actorCtx: ctx, stopActors: cancel,
 		epochs: map[int]int64{}, claiming: map[int]bool{}, claims: make(chan int, 1024),
 		items: map[ItemID]*actor{}, dirty: map[ItemID]struct{}{}, acks: map[int]func(){},

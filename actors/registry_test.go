@@ -95,11 +95,16 @@ type memStore struct {
 
 func newMemStore() *memStore { return &memStore{snaps: map[ItemID]Snapshot{}, epochs: map[int]int64{}} }
 
-func (s *memStore) LoadSnapshot(_ context.Context, k ItemID) (Snapshot, bool, error) {
+func (s *memStore) LoadSnapshots(_ context.Context, keys []ItemID) (map[ItemID]Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap, ok := s.snaps[k]
-	return snap, ok, nil
+	out := map[ItemID]Snapshot{}
+	for _, k := range keys {
+		if snap, ok := s.snaps[k]; ok {
+			out[k] = snap
+		}
+	}
+	return out, nil
 }
 
 func (s *memStore) saveCount() int {
@@ -296,8 +301,8 @@ func TestPassivateAndReactivate(t *testing.T) {
 	if r.Live() != 0 {
 		t.Fatalf("%d live actors after an idle round, want 0", r.Live())
 	}
-	snap, ok, _ := s.LoadSnapshot(context.Background(), k)
-	if !ok || snap.Seq != 3 {
+	snaps, _ := s.LoadSnapshots(context.Background(), []ItemID{k})
+	if snap, ok := snaps[k]; !ok || snap.Seq != 3 {
 		t.Fatalf("snapshot %+v found %v, want seq 3", snap, ok)
 	}
 	l.append(t, k, viewedFrom("10.0.0.4"))

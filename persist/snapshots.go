@@ -12,20 +12,32 @@ import (
 // Store implements actors.SnapshotStore.
 var _ actors.SnapshotStore = (*Store)(nil)
 
-// LoadSnapshot returns the newest snapshot of item k.
-func (s *Store) LoadSnapshot(ctx context.Context, k actors.ItemID) (actors.Snapshot, bool, error) {
-	snap := actors.Snapshot{Key: k}
-	var seq int64
-	err := s.pool.QueryRow(ctx, `SELECT seq, state FROM snapshots WHERE project_id = $1 AND item_id = $2`,
-		k.Project, k.Item).Scan(&seq, &snap.State)
-	if err == pgx.ErrNoRows {
-		return snap, false, nil
+// LoadSnapshots returns the newest snapshot of each of keys that has one,
+// in one query: activations of a burst of items share a round trip.
+func (s *Store) LoadSnapshots(ctx context.Context, keys []actors.ItemID) (map[actors.ItemID]actors.Snapshot, error) {
+	projects, items := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		projects[i], items[i] = k.Project, k.Item
 	}
+	rows, err := s.pool.Query(ctx, `SELECT s.project_id, s.item_id, s.seq, s.state
+		FROM snapshots s JOIN unnest($1::uuid[], $2::text[]) AS k(project_id, item_id)
+		ON s.project_id = k.project_id AND s.item_id = k.item_id`, projects, items)
 	if err != nil {
-		return snap, false, fmt.Errorf("load snapshot %s: %w", k, translate(err))
+		return nil, fmt.Errorf("load %d snapshots: %w", len(keys), translate(err))
 	}
-	snap.Seq = uint64(seq)
-	return snap, true, nil
+	out := make(map[actors.ItemID]actors.Snapshot, len(keys))
+	var snap actors.Snapshot
+	var seq int64
+	_, err = pgx.ForEachRow(rows, []any{&snap.Key.Project, &snap.Key.Item, &seq, &snap.State}, func() error {
+		snap.Seq = uint64(seq)
+		out[snap.Key] = snap
+		snap.State = nil // the next row scans into a new slice
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load %d snapshots: %w", len(keys), translate(err))
+	}
+	return out, nil
 }
 
 // Epochs returns every claimed partition's epoch.

@@ -133,11 +133,22 @@ func TestSnapshotFencing(t *testing.T) {
 	if err := s.SaveSnapshots(ctx, 3, newer, []actors.Snapshot{{Key: k, Seq: 4, State: []byte(`{"v":4}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	snap, found, err := s.LoadSnapshot(ctx, k)
-	if err != nil || !found || snap.Seq != 5 || string(snap.State) != `{"v":5}` {
-		t.Fatalf("snapshot = %+v %s, %v", snap, snap.State, err)
+	other := actors.ItemID{Project: k.Project, Item: "r2"}
+	if err := s.SaveSnapshots(ctx, 3, newer, []actors.Snapshot{{Key: other, Seq: 7, State: []byte(`{"v":7}`)}}); err != nil {
+		t.Fatal(err)
 	}
-	if _, found, _ := s.LoadSnapshot(ctx, actors.ItemID{Project: k.Project, Item: "none"}); found {
-		t.Fatal("found a snapshot that was never written")
+	none := actors.ItemID{Project: k.Project, Item: "none"}
+	snaps, err := s.LoadSnapshots(ctx, []actors.ItemID{k, none, other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap := snaps[k]; snap.Seq != 5 || string(snap.State) != `{"v":5}` {
+		t.Fatalf("snapshot = %+v %s", snap, snap.State)
+	}
+	if snap := snaps[other]; snap.Seq != 7 || string(snap.State) != `{"v":7}` {
+		t.Fatalf("other snapshot = %+v %s", snap, snap.State)
+	}
+	if _, found := snaps[none]; found || len(snaps) != 2 {
+		t.Fatalf("%d snapshots, one of an item never written: %v", len(snaps), found)
 	}
 }
