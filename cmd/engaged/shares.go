@@ -7,6 +7,7 @@ import (
 	"engaged/config"
 	"engaged/persist"
 	"engaged/transport"
+	"engaged/transport/mail"
 )
 
 // shareOptions wires share links, the public page, e-mail and the pixel:
@@ -17,7 +18,7 @@ func shareOptions(cfg config.Config, store *persist.Store, logger *slog.Logger) 
 	if err != nil {
 		return transport.ShareOptions{}, err
 	}
-	var mailer transport.Mailer = transport.LogMailer{Logger: logger}
+	var mailer transport.Mailer = mail.LogMailer{Logger: logger}
 	mode := "log (ENGAGED_SMTP_URL is not set)"
 	if cfg.SMTPURL != "" {
 		mode = "smtp"
@@ -25,7 +26,7 @@ func shareOptions(cfg config.Config, store *persist.Store, logger *slog.Logger) 
 		if u, err := url.Parse(cfg.PublicBaseURL); err == nil && u.Hostname() != "" {
 			helo = u.Hostname()
 		}
-		if mailer, err = transport.NewSMTPMailer(cfg.SMTPURL, helo); err != nil {
+		if mailer, err = mail.NewSMTPMailer(cfg.SMTPURL, helo); err != nil {
 			return transport.ShareOptions{}, err
 		}
 	}
