@@ -263,10 +263,10 @@ func (s *Server) stream(ctx context.Context, c *fiber.Ctx, k actors.ItemID, kind
 	// subscription before the read (updates may come from another
 	// connection in external mode).
 	if st.sub, err = s.streams.opts.Updates.subscribe(k, st.deliver); err != nil {
-		return unavailable("live updates are unavailable", err)
+		return &actors.Error{Code: actors.EUnavailable, Message: "live updates are unavailable", RetryAfter: time.Second}
 	}
 	if err := s.streams.opts.Updates.nc.FlushWithContext(ctx); err != nil {
-		return unavailable("live updates are unavailable", err)
+		return &actors.Error{Code: actors.EUnavailable, Message: "live updates are unavailable", RetryAfter: time.Second}
 	}
 	first, err := s.engine.Current(ctx, k, kind)
 	if err != nil {

@@ -4,14 +4,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"engaged/actors"
+	"engaged/transport/jetlog"
 )
+
+// startNATS runs a real embedded NATS server in a temp dir.
+func startNATS(t *testing.T) *nats.Conn {
+	t.Helper()
+	ns, err := jetlog.StartEmbedded(jetlog.EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", SyncInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nc, err := jetlog.Connect(ns.ClientURL(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
 
 // Updates go out on engaged.updates.<project>.<item> with the sequence in a
 // header, to plain NATS subscribers and to the SSE subscription path alike,
 // in publish order.
 func TestUpdatesSubjectsAndOrder(t *testing.T) {
-	_, nc := startLog(t, 4)
+	nc := startNATS(t)
 	u := NewUpdates(nc, nil)
 	k := actors.ItemID{Project: "p-1", Item: "item_1"}
 	other := actors.ItemID{Project: "p-1", Item: "item_2"}
@@ -72,7 +91,7 @@ func TestUpdatesSubjectsAndOrder(t *testing.T) {
 // A publish on a closed connection is counted and never blocks the caller
 // (an actor).
 func TestUpdatesPublishAfterClose(t *testing.T) {
-	_, nc := startLog(t, 4)
+	nc := startNATS(t)
 	u := NewUpdates(nc, nil)
 	nc.Close()
 	u.Publish(actors.ItemID{Project: "p", Item: "i"}, actors.Update{Seq: 1, Payload: []byte(`{}`)})

@@ -24,6 +24,7 @@ import (
 	"engaged/actors"
 	"engaged/config"
 	"engaged/transport"
+	"engaged/transport/jetlog"
 )
 
 // shutdownTimeout bounds each shutdown step.
@@ -47,7 +48,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 
 	var ns *server.Server
 	if cfg.NATSURL == "" {
-		ns, err = transport.StartEmbedded(transport.EmbeddedOptions{
+		ns, err = jetlog.StartEmbedded(jetlog.EmbeddedOptions{
 			StoreDir:     filepath.Join(cfg.DataDir, "jetstream"),
 			Listen:       cfg.NATSListen,
 			SyncAlways:   cfg.SyncAlways,
@@ -58,13 +59,13 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 	}
-	nc, err := transport.Connect(cfg.NATSURL, ns, "engaged")
+	nc, err := jetlog.Connect(cfg.NATSURL, ns, "engaged")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 
-	log, err := transport.OpenLog(ctx, nc, transport.LogOptions{
+	log, err := jetlog.OpenLog(ctx, nc, jetlog.LogOptions{
 		Partitions: cfg.Partitions, MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes, Replicas: cfg.StreamReplicas,
 	})
 	if err != nil {
@@ -82,7 +83,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	go func() { regDone <- reg.Run(regCtx, shutdownTimeout) }()
 	defer func() { stopReg(); <-regDone }()
 
-	cons, err := transport.StartConsumers(ctx, log, reg, transport.ConsumerOptions{
+	cons, err := jetlog.StartConsumers(ctx, log, reg, jetlog.ConsumerOptions{
 		AckWait:       max(30*time.Second, 10*cfg.SnapshotInterval),
 		MaxAckPending: 200_000,
 		PinnedTTL:     3 * time.Second,
