@@ -9,14 +9,21 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/nats-io/nats.go"
 
 	"engaged/actors"
 )
 
+// Subscriber is where the streams get live updates from (live.Updates).
+type Subscriber interface {
+	// Subscribe calls fn for every update of item k until stop is called,
+	// and returns once updates published after it will reach fn. fn must
+	// not block.
+	Subscribe(ctx context.Context, k actors.ItemID, fn func(seq uint64, payload []byte)) (stop func(), err error)
+}
+
 // StreamOptions bounds the server-sent event streams.
 type StreamOptions struct {
-	Updates     *Updates      // where updates come from; nil: streams answer 503
+	Updates     Subscriber    // where updates come from; nil: streams answer 503
 	MaxStreams  int           // open streams per process; one more gets 503
 	MaxLifetime time.Duration // a stream is closed after this long; the client reconnects
 	Heartbeat   time.Duration // comment-line interval; the key is checked again at each one
@@ -109,8 +116,8 @@ type streamUpdate struct {
 type stream struct {
 	ss   *streams
 	ch   chan streamUpdate // bounded: Buffer
-	sub  *nats.Subscription
-	done chan struct{} // closed by kill
+	stop func()            // ends the subscription; set before the stream is served
+	done chan struct{}     // closed by kill
 
 	mu      sync.Mutex // guards the fields below
 	conn    net.Conn   // set by claim
@@ -186,8 +193,8 @@ func (st *stream) abandon() {
 func (st *stream) finish() {
 	st.finished.Do(func() {
 		st.kill()
-		if st.sub != nil {
-			_ = st.sub.Unsubscribe()
+		if st.stop != nil {
+			st.stop()
 		}
 		st.ss.mu.Lock()
 		delete(st.ss.open, st)
@@ -259,13 +266,10 @@ func (s *Server) stream(ctx context.Context, c *fiber.Ctx, k actors.ItemID, kind
 		}
 	}()
 	// Subscribe before reading the current summary, so that no update
-	// falls between the two; the flush makes sure the server has the
-	// subscription before the read (updates may come from another
-	// connection in external mode).
-	if st.sub, err = s.streams.opts.Updates.subscribe(k, st.deliver); err != nil {
-		return &actors.Error{Code: actors.EUnavailable, Message: "live updates are unavailable", RetryAfter: time.Second}
-	}
-	if err := s.streams.opts.Updates.nc.FlushWithContext(ctx); err != nil {
+	// falls between the two; Subscribe returns once the server has the
+	// subscription (updates may come from another connection in external
+	// mode).
+	if st.stop, err = s.streams.opts.Updates.Subscribe(ctx, k, st.deliver); err != nil {
 		return &actors.Error{Code: actors.EUnavailable, Message: "live updates are unavailable", RetryAfter: time.Second}
 	}
 	first, err := s.engine.Current(ctx, k, kind)

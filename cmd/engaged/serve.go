@@ -25,6 +25,7 @@ import (
 	"engaged/config"
 	"engaged/transport"
 	"engaged/transport/jetlog"
+	"engaged/transport/live"
 )
 
 // shutdownTimeout bounds each shutdown step.
@@ -72,7 +73,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		return err
 	}
 
-	updates := transport.NewUpdates(nc, logger)
+	updates := live.NewUpdates(nc, logger)
 	reg := actors.NewRegistry(actors.Options{
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, Logger: logger,

@@ -1,14 +1,18 @@
-package transport
+package live
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
 
 	"engaged/actors"
 	"engaged/transport/jetlog"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // startNATS runs a real embedded NATS server in a temp dir.
 func startNATS(t *testing.T) *nats.Conn {
@@ -44,14 +48,14 @@ func TestUpdatesSubjectsAndOrder(t *testing.T) {
 		payload string
 	}
 	ch := make(chan got, 16)
-	sub, err := u.subscribe(k, func(seq uint64, p []byte) { ch <- got{seq, string(p)} })
+	// Subscribe flushes: the plain subscription above is in place too.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stop, err := u.Subscribe(ctx, k, func(seq uint64, p []byte) { ch <- got{seq, string(p)} })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Unsubscribe()
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	defer stop()
 
 	u.Publish(k, actors.Update{Seq: 7, Payload: []byte(`{"seq":7}`)})
 	u.Publish(other, actors.Update{Seq: 8, Payload: []byte(`{"seq":8}`)})
