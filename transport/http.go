@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"engaged/actors"
+	"engaged/transport/sse"
 )
 
 // Directory is what the HTTP API needs of the records store (persist.Store).
@@ -44,8 +45,8 @@ type HTTPOptions struct {
 	Ready            func(context.Context) error // for /readyz
 	Now              func() time.Time            // the clock of receive and event times, system events included; nil = time.Now
 	Logger           *slog.Logger
-	Shares           ShareOptions  // share links, public page, e-mail, pixel (shares.go)
-	Streams          StreamOptions // server-sent event streams (sse.go)
+	Shares           ShareOptions // share links, public page, e-mail, pixel (shares.go)
+	Streams          sse.Options  // server-sent event streams
 }
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
@@ -60,7 +61,7 @@ type Server struct {
 	baseCtx context.Context // parent of request contexts; cancelled by Shutdown
 	cancel  context.CancelFunc
 
-	streams *streams // open SSE streams, which Shutdown ends
+	streams *sse.Streams // open SSE streams, which Shutdown ends
 
 	// auth caches key lookups for a second: a revoked key stops working on
 	// every instance within that second, and a hot key costs no query.
@@ -99,7 +100,7 @@ func NewServer(o HTTPOptions, dir Directory, engine Engine) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
-	s.streams = newStreams(o.Streams)
+	s.streams = sse.New(o.Streams)
 	s.routes()
 	return s
 }
@@ -144,10 +145,10 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 // Shutdown stops accepting connections, ends the SSE streams and waits for
 // requests in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.streams.closeAll()
+	s.streams.Close()
 	err := s.app.ShutdownWithContext(ctx)
 	s.cancel()
-	if werr := s.streams.wait(ctx); err == nil {
+	if werr := s.streams.Wait(ctx); err == nil {
 		err = werr
 	}
 	return err

@@ -26,6 +26,7 @@ import (
 	"engaged/transport"
 	"engaged/transport/jetlog"
 	"engaged/transport/live"
+	"engaged/transport/sse"
 )
 
 // shutdownTimeout bounds each shutdown step.
@@ -112,7 +113,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Now:    o.now,
 		Logger: logger,
 		Shares: shares,
-		Streams: transport.StreamOptions{
+		Streams: sse.Options{
 			Updates: updates, MaxStreams: cfg.SSEMaxStreams, MaxLifetime: cfg.SSEMaxLifetime,
 			Heartbeat: cfg.SSEHeartbeat, Buffer: cfg.SSEBuffer,
 		},
