@@ -43,10 +43,13 @@ type HTTPOptions struct {
 	TrustedProxies   []netip.Prefix
 	RequestTimeout   time.Duration
 	Ready            func(context.Context) error // for /readyz
-	Now              func() time.Time            // the clock of receive and event times, system events included; nil = time.Now
+	Now              func() time.Time            // the clock of receive and event times; nil = time.Now
 	Logger           *slog.Logger
 	Shares           ShareOptions // share links, public page, e-mail, pixel (shares.go)
 	Streams          sse.Options  // server-sent event streams
+	// SystemCounts returns the system-events subscriber's counters for
+	// /stats (sysevents.Subscriber.Counts); nil: zeros.
+	SystemCounts func() (accepted, duplicate, rejected, failed int64)
 }
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop

@@ -5,20 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go"
 
 	"engaged/actors"
 	"engaged/transport/wire"
 )
 
-// SystemSubject is the core NATS subject on which trusted services inside
-// the deployment record system events (email_sent, share_created,
+// SystemSubject is the core NATS subject on which trusted services inside the
+// deployment record system events (email_sent, share_created,
 // share_revoked) for a render. The README documents the JSON schema. Every
-// instance subscribes in the queue group systemQueue, so each message is
-// handled once.
+// instance subscribes in the queue group systemQueue, so each message is handled
+// once.
 const SystemSubject = "engaged.system.events"
 
 const (
@@ -26,6 +28,26 @@ const (
 	systemWorkers = 4   // messages handled at once per instance
 	systemBuffer  = 256 // messages waiting per instance; past it NATS drops (slow consumer)
 )
+
+// Submitter is the one ingest path of events (actors.Registry): Submit
+// publishes each submission's message and fills in its verdicts.
+type Submitter interface {
+	Submit(ctx context.Context, subs ...*actors.Submission) error
+}
+
+// Renders finds a render that may take events (persist.Store).
+type Renders interface {
+	ActiveRender(ctx context.Context, projectID, renderID string) (actors.Item, error)
+}
+
+// SystemOptions configures the system-events subscriber.
+type SystemOptions struct {
+	MaxBytes         int              // a longer message is rejected, as an HTTP body over the limit is
+	MaxMetadataBytes int              // bound of a message's compacted metadata
+	Timeout          time.Duration    // bounds the handling of one message, as of one HTTP request
+	Now              func() time.Time // the clock of event times; nil = time.Now
+	Logger           *slog.Logger
+}
 
 // SystemEvents consumes SystemSubject: it validates each message and
 // republishes valid ones onto the log, with the message's id as Nats-Msg-Id
@@ -37,28 +59,52 @@ const (
 // Core NATS delivers at most once: a publisher that needs to know its event
 // was stored uses request-reply and retries with the same id on timeout.
 type SystemEvents struct {
-	srv  *Server
+	opts    SystemOptions
+	renders Renders
+	engine  Submitter
+	logger  *slog.Logger
+
 	sub  *nats.Subscription
 	ch   chan *nats.Msg
 	quit chan struct{}
 	wg   sync.WaitGroup // workers
 	once sync.Once
+
+	// Counters for /stats (Counts).
+	accepted  atomic.Int64 // events stored
+	duplicate atomic.Int64 // events JetStream already had
+	rejected  atomic.Int64 // invalid messages, never applied
+	failed    atomic.Int64 // valid messages that could not be stored (retry)
 }
 
-// StartSystemEvents subscribes to SystemSubject on nc and starts the
-// workers. Stop must be called before the server shuts down.
-func (s *Server) StartSystemEvents(nc *nats.Conn) (*SystemEvents, error) {
-	se := &SystemEvents{srv: s, ch: make(chan *nats.Msg, systemBuffer), quit: make(chan struct{})}
+// NewSystemEvents returns a subscriber that checks each event's render with renders and
+// records the event through engine. Start starts it.
+func NewSystemEvents(o SystemOptions, renders Renders, engine Submitter) *SystemEvents {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &SystemEvents{
+		opts: o, renders: renders, engine: engine, logger: o.Logger,
+		ch: make(chan *nats.Msg, systemBuffer), quit: make(chan struct{}),
+	}
+}
+
+// Start subscribes to SystemSubject on nc and starts the workers. Stop must be
+// called, before the actors and NATS stop.
+func (se *SystemEvents) Start(nc *nats.Conn) error {
 	sub, err := nc.ChanQueueSubscribe(SystemSubject, systemQueue, se.ch)
 	if err != nil {
-		return nil, fmt.Errorf("subscribe %s: %w", SystemSubject, err)
+		return fmt.Errorf("subscribe %s: %w", SystemSubject, err)
 	}
 	se.sub = sub
 	for i := 0; i < systemWorkers; i++ {
 		se.wg.Add(1)
 		go se.work()
 	}
-	return se, nil
+	return nil
 }
 
 // Stop unsubscribes, lets each worker finish the message in hand and waits
@@ -66,10 +112,17 @@ func (s *Server) StartSystemEvents(nc *nats.Conn) (*SystemEvents, error) {
 // publishers time out and retry. Stop is idempotent.
 func (se *SystemEvents) Stop() {
 	se.once.Do(func() {
-		_ = se.sub.Unsubscribe()
+		if se.sub != nil { // Start failed or never ran
+			_ = se.sub.Unsubscribe()
+		}
 		close(se.quit)
 		se.wg.Wait()
 	})
+}
+
+// Counts returns the counters of messages handled since start.
+func (se *SystemEvents) Counts() (accepted, duplicate, rejected, failed int64) {
+	return se.accepted.Load(), se.duplicate.Load(), se.rejected.Load(), se.failed.Load()
 }
 
 func (se *SystemEvents) work() {
@@ -84,15 +137,22 @@ func (se *SystemEvents) work() {
 	}
 }
 
+// systemReply is the answer to a message with a reply subject; its error is
+// shaped like the HTTP API's.
 type systemReply struct {
-	OK        bool       `json:"ok"`
-	Recorded  *bool      `json:"recorded,omitempty"`
-	Duplicate bool       `json:"duplicate,omitempty"`
-	Error     *errorBody `json:"error,omitempty"`
+	OK        bool        `json:"ok"`
+	Recorded  *bool       `json:"recorded,omitempty"`
+	Duplicate bool        `json:"duplicate,omitempty"`
+	Error     *replyError `json:"error,omitempty"`
+}
+
+type replyError struct {
+	Code    actors.Code    `json:"code"`
+	Message string         `json:"message"`
+	Issues  *actors.Issues `json:"issues,omitempty"`
 }
 
 func (se *SystemEvents) handle(m *nats.Msg) {
-	s := se.srv
 	reply := func(r systemReply) {
 		if m.Reply == "" {
 			return
@@ -107,53 +167,51 @@ func (se *SystemEvents) handle(m *nats.Msg) {
 		}
 		switch e.Code {
 		case actors.EUnavailable, actors.EInternal:
-			s.sh.stats.sysFailed.Add(1)
-			s.logger.Warn("system event not stored", "err", err)
+			se.failed.Add(1)
+			se.logger.Warn("system event not stored", "err", err)
 		default:
-			s.sh.stats.sysRejected.Add(1)
-			s.logger.Warn("system event rejected", "code", e.Code, "err", e.Message, "issues", e.Issues)
+			se.rejected.Add(1)
+			se.logger.Warn("system event rejected", "code", e.Code, "err", e.Message, "issues", e.Issues)
 		}
-		reply(systemReply{Error: &errorBody{Code: e.Code, Message: e.Message, Issues: e.Issues}})
+		reply(systemReply{Error: &replyError{Code: e.Code, Message: e.Message, Issues: e.Issues}})
 	}
-	ctx, cancel := s.requestCtx()
+	ctx, cancel := context.WithTimeout(context.Background(), se.opts.Timeout)
 	defer cancel()
-	k, ev, err := s.parseSystemEvent(ctx, m.Data)
+	k, ev, err := se.parse(ctx, m.Data)
 	if err != nil {
 		fail(err)
 		return
 	}
-	rec, dup, err := s.recordAll(ctx, k, ev.ID, ev)
-	if err != nil {
+	// One message per event, under the event's id: a publisher's retry
+	// is the same Nats-Msg-Id.
+	sub := &actors.Submission{Key: k, MsgID: ev.ID, Msg: actors.Message{Render: []actors.RenderEvent{ev}}}
+	if err := se.engine.Submit(ctx, sub); err != nil {
 		fail(err)
 		return
 	}
-	if dup {
-		s.sh.stats.sysDuplicate.Add(1)
+	if sub.Duplicate {
+		se.duplicate.Add(1)
 		reply(systemReply{OK: true, Duplicate: true})
 		return
 	}
-	s.sh.stats.sysAccepted.Add(1)
-	reply(systemReply{OK: true, Recorded: &rec[0]})
+	se.accepted.Add(1)
+	reply(systemReply{OK: true, Recorded: &sub.Counted[0]})
 }
 
-// parseSystemEvent validates one message of SystemSubject against the
-// documented schema and checks that its project and render exist.
-func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.ItemID, actors.RenderEvent, error) {
+// parse validates one message of SystemSubject against the documented schema and
+// checks that its project and render exist.
+func (se *SystemEvents) parse(ctx context.Context, b []byte) (actors.ItemID, actors.RenderEvent, error) {
 	var ev actors.RenderEvent
-	if len(b) > s.opts.MaxBodyBytes {
-		return actors.ItemID{}, ev, actors.Errorf(actors.ETooLarge, "message exceeds %d bytes", s.opts.MaxBodyBytes)
+	if len(b) > se.opts.MaxBytes {
+		return actors.ItemID{}, ev, actors.Errorf(actors.ETooLarge, "message exceeds %d bytes", se.opts.MaxBytes)
 	}
-	m, err := wire.DecodeSystemEvent(b, s.opts.MaxMetadataBytes)
+	m, err := wire.DecodeSystemEvent(b, se.opts.MaxMetadataBytes)
 	if err != nil {
 		return actors.ItemID{}, ev, err
 	}
 	ev.ID, ev.EventType, ev.Metadata = m.ID, m.Type, m.Metadata
 	project, render, share := m.Project, m.Render, m.ShareID
-	st, err := s.store()
-	if err != nil {
-		return actors.ItemID{}, ev, err
-	}
-	if _, err := st.ActiveRender(ctx, project, render); err != nil {
+	if _, err := se.renders.ActiveRender(ctx, project, render); err != nil {
 		if actors.ErrorCode(err) == actors.ENotFound {
 			return actors.ItemID{}, ev, actors.Errorf(actors.ENotFound, "no render %s in project %s", render, project)
 		}
@@ -163,24 +221,6 @@ func (s *Server) parseSystemEvent(ctx context.Context, b []byte) (actors.ItemID,
 	if share != "" {
 		ev.ShareID = &share
 	}
-	ev.CreatedAt = actors.NewTime(s.now())
+	ev.CreatedAt = actors.NewTime(se.opts.Now())
 	return actors.ItemID{Project: project, Item: render}, ev, nil
-}
-
-// getStats serves GET /stats: operator counters of the share, public,
-// e-mail and internal-subject paths since start.
-func (s *Server) getStats(c *fiber.Ctx) error {
-	st := &s.sh.stats
-	return c.JSON(fiber.Map{
-		"systemEvents": fiber.Map{
-			"accepted": st.sysAccepted.Load(), "duplicate": st.sysDuplicate.Load(),
-			"rejected": st.sysRejected.Load(), "failed": st.sysFailed.Load(),
-		},
-		"public": fiber.Map{
-			"rateLimited": st.rateLimited.Load(), "pixelsInvalid": st.pixelsInvalid.Load(),
-			"opensNotRecorded": st.opensNotRecorded.Load(),
-			"ipLimiters":       s.sh.byIP.len(), "shareLimiters": s.sh.byShare.len(),
-		},
-		"mail": fiber.Map{"sent": st.mailSent.Load(), "failed": st.mailFailed.Load()},
-	})
 }

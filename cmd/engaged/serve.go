@@ -101,6 +101,10 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if err != nil {
 		return err
 	}
+	sys := transport.NewSystemEvents(transport.SystemOptions{
+		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
+		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
+	}, store, reg)
 	srv := transport.NewServer(transport.HTTPOptions{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		TrustedProxies: cfg.TrustedProxies, RequestTimeout: cfg.RequestTimeout,
@@ -117,6 +121,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 			Updates: updates, MaxStreams: cfg.SSEMaxStreams, MaxLifetime: cfg.SSEMaxLifetime,
 			Heartbeat: cfg.SSEHeartbeat, Buffer: cfg.SSEBuffer,
 		},
+		SystemCounts: sys.Counts,
 	}, store, reg)
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, reg, logger)
@@ -127,8 +132,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	}
 	// Internal publishers' system events; stopped before HTTP so that the
 	// requests it has in hand still find the log and the actors.
-	sys, err := srv.StartSystemEvents(nc)
-	if err != nil {
+	if err := sys.Start(nc); err != nil {
 		return err
 	}
 	defer sys.Stop()
