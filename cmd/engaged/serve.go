@@ -27,6 +27,7 @@ import (
 	"engaged/transport/jetlog"
 	"engaged/transport/live"
 	"engaged/transport/sse"
+	"engaged/transport/sysevents"
 )
 
 // shutdownTimeout bounds each shutdown step.
@@ -101,7 +102,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if err != nil {
 		return err
 	}
-	sys := transport.NewSystemEvents(transport.SystemOptions{
+	sys := sysevents.New(sysevents.Options{
 		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
 	}, store, reg)

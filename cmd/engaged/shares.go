@@ -8,6 +8,7 @@ import (
 	"engaged/persist"
 	"engaged/transport"
 	"engaged/transport/mail"
+	"engaged/transport/sysevents"
 )
 
 // shareOptions wires share links, the public page, e-mail and the pixel:
@@ -30,7 +31,7 @@ func shareOptions(cfg config.Config, store *persist.Store, logger *slog.Logger) 
 			return transport.ShareOptions{}, err
 		}
 	}
-	logger.Info("shares", "public_url", cfg.PublicBaseURL, "mail", mode, "system_subject", transport.SystemSubject,
+	logger.Info("shares", "public_url", cfg.PublicBaseURL, "mail", mode, "system_subject", sysevents.Subject,
 		"public_ip_limit", cfg.PublicIPLimit.String(), "public_share_limit", cfg.PublicShareLimit.String())
 	return transport.ShareOptions{
 		Store:         store,

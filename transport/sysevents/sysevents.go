@@ -1,4 +1,8 @@
-package transport
+// Package sysevents records the system events (email_sent, share_created,
+// share_revoked) that trusted services inside the deployment publish on core
+// NATS. It validates each message, submits the valid ones through the one
+// ingest path, and answers publishers that ask.
+package sysevents
 
 import (
 	"context"
@@ -16,17 +20,17 @@ import (
 	"engaged/transport/wire"
 )
 
-// SystemSubject is the core NATS subject on which trusted services inside the
+// Subject is the core NATS subject on which trusted services inside the
 // deployment record system events (email_sent, share_created,
 // share_revoked) for a render. The README documents the JSON schema. Every
-// instance subscribes in the queue group systemQueue, so each message is handled
+// instance subscribes in the queue group queue, so each message is handled
 // once.
-const SystemSubject = "engaged.system.events"
+const Subject = "engaged.system.events"
 
 const (
-	systemQueue   = "engaged"
-	systemWorkers = 4   // messages handled at once per instance
-	systemBuffer  = 256 // messages waiting per instance; past it NATS drops (slow consumer)
+	queue   = "engaged"
+	workers = 4   // messages handled at once per instance
+	buffer  = 256 // messages waiting per instance; past it NATS drops (slow consumer)
 )
 
 // Submitter is the one ingest path of events (actors.Registry): Submit
@@ -40,8 +44,8 @@ type Renders interface {
 	ActiveRender(ctx context.Context, projectID, renderID string) (actors.Item, error)
 }
 
-// SystemOptions configures the system-events subscriber.
-type SystemOptions struct {
+// Options configures the subscriber.
+type Options struct {
 	MaxBytes         int              // a longer message is rejected, as an HTTP body over the limit is
 	MaxMetadataBytes int              // bound of a message's compacted metadata
 	Timeout          time.Duration    // bounds the handling of one message, as of one HTTP request
@@ -49,7 +53,7 @@ type SystemOptions struct {
 	Logger           *slog.Logger
 }
 
-// SystemEvents consumes SystemSubject: it validates each message and
+// Subscriber consumes Subject: it validates each message and
 // republishes valid ones onto the log, with the message's id as Nats-Msg-Id
 // (so a publisher's retry is stored once). Invalid messages are logged,
 // counted (/stats) and never applied. A message with a reply subject gets
@@ -58,8 +62,8 @@ type SystemOptions struct {
 //
 // Core NATS delivers at most once: a publisher that needs to know its event
 // was stored uses request-reply and retries with the same id on timeout.
-type SystemEvents struct {
-	opts    SystemOptions
+type Subscriber struct {
+	opts    Options
 	renders Renders
 	engine  Submitter
 	logger  *slog.Logger
@@ -77,30 +81,30 @@ type SystemEvents struct {
 	failed    atomic.Int64 // valid messages that could not be stored (retry)
 }
 
-// NewSystemEvents returns a subscriber that checks each event's render with renders and
+// New returns a subscriber that checks each event's render with renders and
 // records the event through engine. Start starts it.
-func NewSystemEvents(o SystemOptions, renders Renders, engine Submitter) *SystemEvents {
+func New(o Options, renders Renders, engine Submitter) *Subscriber {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &SystemEvents{
+	return &Subscriber{
 		opts: o, renders: renders, engine: engine, logger: o.Logger,
-		ch: make(chan *nats.Msg, systemBuffer), quit: make(chan struct{}),
+		ch: make(chan *nats.Msg, buffer), quit: make(chan struct{}),
 	}
 }
 
-// Start subscribes to SystemSubject on nc and starts the workers. Stop must be
+// Start subscribes to Subject on nc and starts the workers. Stop must be
 // called, before the actors and NATS stop.
-func (se *SystemEvents) Start(nc *nats.Conn) error {
-	sub, err := nc.ChanQueueSubscribe(SystemSubject, systemQueue, se.ch)
+func (se *Subscriber) Start(nc *nats.Conn) error {
+	sub, err := nc.ChanQueueSubscribe(Subject, queue, se.ch)
 	if err != nil {
-		return fmt.Errorf("subscribe %s: %w", SystemSubject, err)
+		return fmt.Errorf("subscribe %s: %w", Subject, err)
 	}
 	se.sub = sub
-	for i := 0; i < systemWorkers; i++ {
+	for i := 0; i < workers; i++ {
 		se.wg.Add(1)
 		go se.work()
 	}
@@ -110,7 +114,7 @@ func (se *SystemEvents) Start(nc *nats.Conn) error {
 // Stop unsubscribes, lets each worker finish the message in hand and waits
 // for them. Messages still buffered are dropped unanswered; their
 // publishers time out and retry. Stop is idempotent.
-func (se *SystemEvents) Stop() {
+func (se *Subscriber) Stop() {
 	se.once.Do(func() {
 		if se.sub != nil { // Start failed or never ran
 			_ = se.sub.Unsubscribe()
@@ -121,11 +125,11 @@ func (se *SystemEvents) Stop() {
 }
 
 // Counts returns the counters of messages handled since start.
-func (se *SystemEvents) Counts() (accepted, duplicate, rejected, failed int64) {
+func (se *Subscriber) Counts() (accepted, duplicate, rejected, failed int64) {
 	return se.accepted.Load(), se.duplicate.Load(), se.rejected.Load(), se.failed.Load()
 }
 
-func (se *SystemEvents) work() {
+func (se *Subscriber) work() {
 	defer se.wg.Done()
 	for {
 		select {
@@ -152,7 +156,7 @@ type replyError struct {
 	Issues  *actors.Issues `json:"issues,omitempty"`
 }
 
-func (se *SystemEvents) handle(m *nats.Msg) {
+func (se *Subscriber) handle(m *nats.Msg) {
 	reply := func(r systemReply) {
 		if m.Reply == "" {
 			return
@@ -198,9 +202,9 @@ func (se *SystemEvents) handle(m *nats.Msg) {
 	reply(systemReply{OK: true, Recorded: &sub.Counted[0]})
 }
 
-// parse validates one message of SystemSubject against the documented schema and
+// parse validates one message of Subject against the documented schema and
 // checks that its project and render exist.
-func (se *SystemEvents) parse(ctx context.Context, b []byte) (actors.ItemID, actors.RenderEvent, error) {
+func (se *Subscriber) parse(ctx context.Context, b []byte) (actors.ItemID, actors.RenderEvent, error) {
 	var ev actors.RenderEvent
 	if len(b) > se.opts.MaxBytes {
 		return actors.ItemID{}, ev, actors.Errorf(actors.ETooLarge, "message exceeds %d bytes", se.opts.MaxBytes)
