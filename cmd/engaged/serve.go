@@ -23,7 +23,7 @@ import (
 
 	"engaged/actors"
 	"engaged/config"
-	"engaged/transport"
+	"engaged/transport/httpapi"
 	"engaged/transport/jetlog"
 	"engaged/transport/live"
 	"engaged/transport/sse"
@@ -106,7 +106,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
 	}, store, reg)
-	srv := transport.NewServer(transport.HTTPOptions{
+	srv := httpapi.NewServer(httpapi.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		TrustedProxies: cfg.TrustedProxies, RequestTimeout: cfg.RequestTimeout,
 		Ready: func(ctx context.Context) error {

@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import "github.com/gofiber/fiber/v2"
 

@@ -1,4 +1,8 @@
-package transport
+// Package httpapi is the Fiber HTTP API: every route, authentication, and
+// the one mapping of coded errors to HTTP statuses and JSON envelopes. Its
+// handlers decode requests with wire and reach the actors, the records
+// store and the live updates only through the ports declared here and in sse.
+package httpapi
 
 import (
 	"context"
@@ -36,8 +40,8 @@ type Engine interface {
 	Current(ctx context.Context, k actors.ItemID, kind string) (actors.Update, error)
 }
 
-// HTTPOptions configures the HTTP API.
-type HTTPOptions struct {
+// Options configures the HTTP API.
+type Options struct {
 	MaxBodyBytes     int
 	MaxMetadataBytes int
 	TrustedProxies   []netip.Prefix
@@ -56,7 +60,7 @@ type HTTPOptions struct {
 // with Shutdown.
 type Server struct {
 	app    *fiber.App
-	opts   HTTPOptions
+	opts   Options
 	dir    Directory
 	engine Engine
 	logger *slog.Logger
@@ -81,7 +85,7 @@ type authResult struct {
 }
 
 // NewServer builds the API with every route.
-func NewServer(o HTTPOptions, dir Directory, engine Engine) *Server {
+func NewServer(o Options, dir Directory, engine Engine) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
