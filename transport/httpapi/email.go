@@ -17,6 +17,14 @@ import (
 	"engaged/transport/wire"
 )
 
+// Mailer sends one e-mail (mail.SMTPMailer, mail.LogMailer). Send returns
+// nil only once the mail server (or the log) has taken the message; a
+// *mail.Error says why it did not. Implementations must be safe for
+// concurrent use.
+type Mailer interface {
+	Send(ctx context.Context, m *mail.Message) error
+}
+
 // mailTimeout bounds one SMTP conversation. It is longer than a request's
 // usual timeout because mail servers are slow to greet (anti-spam delays).
 const mailTimeout = 30 * time.Second

@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"engaged/actors"
-	"engaged/transport/mail"
 	"engaged/transport/wire"
 )
 
@@ -30,14 +29,6 @@ type ShareStore interface {
 	MarkEmailSent(ctx context.Context, id string) (time.Time, error)
 	DeleteEmailMessage(ctx context.Context, id string) error
 	PublicEmailMessage(ctx context.Context, id string) (actors.EmailMessage, error)
-}
-
-// Mailer sends one e-mail (mail.SMTPMailer, mail.LogMailer). Send returns
-// nil only once the mail server (or the log) has taken the message; a
-// *mail.Error says why it did not. Implementations must be safe for
-// concurrent use.
-type Mailer interface {
-	Send(ctx context.Context, m *mail.Message) error
 }
 
 // ShareOptions configures share links, the public share page, e-mail and the
