@@ -23,7 +23,11 @@ import (
 
 	"engaged/actors"
 	"engaged/config"
-	"engaged/transport"
+	"engaged/transport/httpapi"
+	"engaged/transport/jetlog"
+	"engaged/transport/live"
+	"engaged/transport/sse"
+	"engaged/transport/sysevents"
 )
 
 // shutdownTimeout bounds each shutdown step.
@@ -47,7 +51,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 
 	var ns *server.Server
 	if cfg.NATSURL == "" {
-		ns, err = transport.StartEmbedded(transport.EmbeddedOptions{
+		ns, err = jetlog.StartEmbedded(jetlog.EmbeddedOptions{
 			StoreDir:     filepath.Join(cfg.DataDir, "jetstream"),
 			Listen:       cfg.NATSListen,
 			SyncAlways:   cfg.SyncAlways,
@@ -58,20 +62,20 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 	}
-	nc, err := transport.Connect(cfg.NATSURL, ns, "engaged")
+	nc, err := jetlog.Connect(cfg.NATSURL, ns, "engaged")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 
-	log, err := transport.OpenLog(ctx, nc, transport.LogOptions{
+	log, err := jetlog.OpenLog(ctx, nc, jetlog.LogOptions{
 		Partitions: cfg.Partitions, MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes, Replicas: cfg.StreamReplicas,
 	})
 	if err != nil {
 		return err
 	}
 
-	updates := transport.NewUpdates(nc, logger)
+	updates := live.NewUpdates(nc, logger)
 	reg := actors.NewRegistry(actors.Options{
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
@@ -82,7 +86,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	go func() { regDone <- reg.Run(regCtx, shutdownTimeout) }()
 	defer func() { stopReg(); <-regDone }()
 
-	cons, err := transport.StartConsumers(ctx, log, reg, transport.ConsumerOptions{
+	cons, err := jetlog.StartConsumers(ctx, log, reg, jetlog.ConsumerOptions{
 		AckWait:       max(30*time.Second, 10*cfg.SnapshotInterval),
 		MaxAckPending: 200_000,
 		PinnedTTL:     3 * time.Second,
@@ -98,7 +102,11 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if err != nil {
 		return err
 	}
-	srv := transport.NewServer(transport.HTTPOptions{
+	sys := sysevents.New(sysevents.Options{
+		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
+		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
+	}, store, reg)
+	srv := httpapi.NewServer(httpapi.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		TrustedProxies: cfg.TrustedProxies, RequestTimeout: cfg.RequestTimeout,
 		Ready: func(ctx context.Context) error {
@@ -110,10 +118,11 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Now:    o.now,
 		Logger: logger,
 		Shares: shares,
-		Streams: transport.StreamOptions{
+		Streams: sse.Options{
 			Updates: updates, MaxStreams: cfg.SSEMaxStreams, MaxLifetime: cfg.SSEMaxLifetime,
 			Heartbeat: cfg.SSEHeartbeat, Buffer: cfg.SSEBuffer,
 		},
+		SystemCounts: sys.Counts,
 	}, store, reg)
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, reg, logger)
@@ -124,8 +133,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	}
 	// Internal publishers' system events; stopped before HTTP so that the
 	// requests it has in hand still find the log and the actors.
-	sys, err := srv.StartSystemEvents(nc)
-	if err != nil {
+	if err := sys.Start(nc); err != nil {
 		return err
 	}
 	defer sys.Stop()

@@ -6,18 +6,20 @@ import (
 
 	"engaged/config"
 	"engaged/persist"
-	"engaged/transport"
+	"engaged/transport/httpapi"
+	"engaged/transport/mail"
+	"engaged/transport/sysevents"
 )
 
 // shareOptions wires share links, the public page, e-mail and the pixel:
 // SMTP when ENGAGED_SMTP_URL is set, otherwise e-mails go to the log; the
 // pixel key from ENGAGED_PIXEL_SECRET or the data directory.
-func shareOptions(cfg config.Config, store *persist.Store, logger *slog.Logger) (transport.ShareOptions, error) {
+func shareOptions(cfg config.Config, store *persist.Store, logger *slog.Logger) (httpapi.ShareOptions, error) {
 	key, err := cfg.PixelKey()
 	if err != nil {
-		return transport.ShareOptions{}, err
+		return httpapi.ShareOptions{}, err
 	}
-	var mailer transport.Mailer = transport.LogMailer{Logger: logger}
+	var mailer httpapi.Mailer = mail.LogMailer{Logger: logger}
 	mode := "log (ENGAGED_SMTP_URL is not set)"
 	if cfg.SMTPURL != "" {
 		mode = "smtp"
@@ -25,19 +27,19 @@ func shareOptions(cfg config.Config, store *persist.Store, logger *slog.Logger) 
 		if u, err := url.Parse(cfg.PublicBaseURL); err == nil && u.Hostname() != "" {
 			helo = u.Hostname()
 		}
-		if mailer, err = transport.NewSMTPMailer(cfg.SMTPURL, helo); err != nil {
-			return transport.ShareOptions{}, err
+		if mailer, err = mail.NewSMTPMailer(cfg.SMTPURL, helo); err != nil {
+			return httpapi.ShareOptions{}, err
 		}
 	}
-	logger.Info("shares", "public_url", cfg.PublicBaseURL, "mail", mode, "system_subject", transport.SystemSubject,
+	logger.Info("shares", "public_url", cfg.PublicBaseURL, "mail", mode, "system_subject", sysevents.Subject,
 		"public_ip_limit", cfg.PublicIPLimit.String(), "public_share_limit", cfg.PublicShareLimit.String())
-	return transport.ShareOptions{
+	return httpapi.ShareOptions{
 		Store:         store,
 		Mailer:        mailer,
 		MailFrom:      cfg.MailFrom,
 		PublicBaseURL: cfg.PublicBaseURL,
 		PixelKey:      key,
-		IPLimit:       transport.RateLimit{N: cfg.PublicIPLimit.N, Per: cfg.PublicIPLimit.Per},
-		ShareLimit:    transport.RateLimit{N: cfg.PublicShareLimit.N, Per: cfg.PublicShareLimit.Per},
+		IPLimit:       httpapi.RateLimit{N: cfg.PublicIPLimit.N, Per: cfg.PublicIPLimit.Per},
+		ShareLimit:    httpapi.RateLimit{N: cfg.PublicShareLimit.N, Per: cfg.PublicShareLimit.Per},
 	}, nil
 }

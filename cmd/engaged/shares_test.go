@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 
-	"engaged/transport/smtptest"
+	"engaged/transport/mail/smtptest"
 )
 
 // The tests of share links, the public share page, e-mail, the tracking

@@ -1,4 +1,4 @@
-package transport
+package jetlog
 
 import (
 	"context"
@@ -12,13 +12,7 @@ import (
 	"engaged/actors"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Fiber's fasthttp keeps a process-wide date updater.
-		goleak.IgnoreTopFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.init.func1"),
-	)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // startLog runs a real embedded JetStream server in a temp dir.
 func startLog(t *testing.T, parts int) (*Log, *nats.Conn) {
@@ -120,6 +114,33 @@ func TestPublishReplay(t *testing.T) {
 	}
 	if err := l.Replay(ctx, actors.ItemID{Project: "p1", Item: "none"}, 0, 0, func(uint64, *actors.Message) { t.Fatal("called") }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A retried request publishes the same message id again (the SDK API's
+// contentMsgID), and JetStream then reports the duplicate, which the SDK
+// handler answers without waiting for verdicts that will never come.
+func TestPublishAckReportsDuplicate(t *testing.T) {
+	ctx := context.Background()
+	l, _ := startLog(t, 4)
+	k := actors.ItemID{Project: "p1", Item: "cnt_a"}
+	evs := []actors.ContentEvent{{ID: "e1", Type: actors.Like}, {ID: "e2", Type: actors.Save}}
+	publish := func(ref string) (seq uint64, dup bool) {
+		t.Helper()
+		p, _ := (&actors.Message{Content: evs, Ref: ref}).Encode()
+		return publish(t, l, k, "sdk-1", p)
+	}
+	s1, d1 := publish("r1")
+	s2, d2 := publish("r2") // another try, another ref: same message id
+	if d1 || !d2 || s1 != s2 {
+		t.Fatalf("first seq %d dup %v, retry seq %d dup %v", s1, d1, s2, d2)
+	}
+	var refs []string
+	if err := l.Replay(ctx, k, 0, 0, func(_ uint64, m *actors.Message) { refs = append(refs, m.Ref) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 || refs[0] != "r1" {
+		t.Fatalf("stored %v, want the first try only", refs)
 	}
 }
 

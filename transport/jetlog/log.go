@@ -1,7 +1,8 @@
-// Package transport holds the edges of engaged: the Fiber HTTP API, and NATS
-// (the JetStream event log, publishing, the per-partition consumers that feed
-// the actors, and the embedded server).
-package transport
+// Package jetlog is the event log on NATS JetStream: the ENGAGED stream,
+// publishing and replaying an item's messages, and the per-partition
+// consumers that feed the actors. It also starts the embedded nats-server
+// and connects to NATS, embedded or external.
+package jetlog
 
 import (
 	"context"

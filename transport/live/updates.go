@@ -1,6 +1,10 @@
-package transport
+// Package live carries the actors' live updates over core NATS: each item's
+// current summary, published on its own subject after every change. The SSE
+// streams of every instance subscribe to it.
+package live
 
 import (
+	"context"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -70,15 +74,26 @@ func (u *Updates) Publish(k actors.ItemID, up actors.Update) {
 // Failures returns how many updates could not be published.
 func (u *Updates) Failures() int64 { return u.failures.Load() }
 
-// subscribe calls fn for every update of item k until the returned
-// subscription is unsubscribed. fn runs on the subscription's own goroutine
-// and must not block: a slow SSE client must never hold up another's updates.
-func (u *Updates) subscribe(k actors.ItemID, fn func(seq uint64, payload []byte)) (*nats.Subscription, error) {
-	return u.nc.Subscribe(UpdateSubject(k), func(m *nats.Msg) {
+// Subscribe calls fn for every update of item k until stop is called. It
+// returns once the server has the subscription (a flush), so an update
+// published after that, from any connection, reaches fn; ctx bounds that
+// flush and must have a deadline. fn runs on the subscription's own
+// goroutine and must not block: a slow SSE client must never hold up
+// another's updates.
+func (u *Updates) Subscribe(ctx context.Context, k actors.ItemID, fn func(seq uint64, payload []byte)) (stop func(), err error) {
+	sub, err := u.nc.Subscribe(UpdateSubject(k), func(m *nats.Msg) {
 		seq, err := strconv.ParseUint(m.Header.Get(SeqHeader), 10, 64)
 		if err != nil {
 			return // not ours
 		}
 		fn(seq, m.Data)
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := u.nc.FlushWithContext(ctx); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
 }

@@ -1,17 +1,40 @@
-package transport
+package live
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
+
 	"engaged/actors"
+	"engaged/transport/jetlog"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// startNATS runs a real embedded NATS server in a temp dir.
+func startNATS(t *testing.T) *nats.Conn {
+	t.Helper()
+	ns, err := jetlog.StartEmbedded(jetlog.EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", SyncInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nc, err := jetlog.Connect(ns.ClientURL(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
 
 // Updates go out on engaged.updates.<project>.<item> with the sequence in a
 // header, to plain NATS subscribers and to the SSE subscription path alike,
 // in publish order.
 func TestUpdatesSubjectsAndOrder(t *testing.T) {
-	_, nc := startLog(t, 4)
+	nc := startNATS(t)
 	u := NewUpdates(nc, nil)
 	k := actors.ItemID{Project: "p-1", Item: "item_1"}
 	other := actors.ItemID{Project: "p-1", Item: "item_2"}
@@ -25,14 +48,14 @@ func TestUpdatesSubjectsAndOrder(t *testing.T) {
 		payload string
 	}
 	ch := make(chan got, 16)
-	sub, err := u.subscribe(k, func(seq uint64, p []byte) { ch <- got{seq, string(p)} })
+	// Subscribe flushes: the plain subscription above is in place too.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stop, err := u.Subscribe(ctx, k, func(seq uint64, p []byte) { ch <- got{seq, string(p)} })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Unsubscribe()
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	defer stop()
 
 	u.Publish(k, actors.Update{Seq: 7, Payload: []byte(`{"seq":7}`)})
 	u.Publish(other, actors.Update{Seq: 8, Payload: []byte(`{"seq":8}`)})
@@ -72,7 +95,7 @@ func TestUpdatesSubjectsAndOrder(t *testing.T) {
 // A publish on a closed connection is counted and never blocks the caller
 // (an actor).
 func TestUpdatesPublishAfterClose(t *testing.T) {
-	_, nc := startLog(t, 4)
+	nc := startNATS(t)
 	u := NewUpdates(nc, nil)
 	nc.Close()
 	u.Publish(actors.ItemID{Project: "p", Item: "i"}, actors.Update{Seq: 1, Payload: []byte(`{}`)})

@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import (
 	"context"
@@ -13,8 +13,17 @@ import (
 	"github.com/google/uuid"
 
 	"engaged/actors"
+	"engaged/transport/mail"
 	"engaged/transport/wire"
 )
+
+// Mailer sends one e-mail (mail.SMTPMailer, mail.LogMailer). Send returns
+// nil only once the mail server (or the log) has taken the message; a
+// *mail.Error says why it did not. Implementations must be safe for
+// concurrent use.
+type Mailer interface {
+	Send(ctx context.Context, m *mail.Message) error
+}
 
 // mailTimeout bounds one SMTP conversation. It is longer than a request's
 // usual timeout because mail servers are slow to greet (anti-spam delays).
@@ -144,7 +153,7 @@ func (s *Server) postEmail(c *fiber.Ctx) error {
 
 // mailFailed turns a send error into the client's error.
 func mailFailed(err error) error {
-	var me *MailError
+	var me *mail.Error
 	msg := "the mail server could not be reached"
 	if errors.As(err, &me) && me.Code != 0 {
 		msg = "the mail server refused the message (SMTP " + strconv.Itoa(me.Code) + ")"
@@ -156,7 +165,7 @@ func mailFailed(err error) error {
 }
 
 // shareMail composes the e-mail for one share link.
-func (s *Server) shareMail(e emailJSON) *Mail {
+func (s *Server) shareMail(e emailJSON) *mail.Message {
 	host := "localhost"
 	if u, err := url.Parse(s.sh.PublicBaseURL); err == nil && u.Hostname() != "" {
 		host = u.Hostname()
@@ -171,7 +180,7 @@ func (s *Server) shareMail(e emailJSON) *Mail {
 		`<p style="color:#57606a;font-size:13px">If you were not expecting this message, you can ignore it.</p>` +
 		`<img src="` + html.EscapeString(e.PixelURL) + `" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">` +
 		`</body></html>`
-	return &Mail{
+	return &mail.Message{
 		From: s.sh.MailFrom, To: e.To, Subject: "A document has been shared with you",
 		Text: text, HTML: body, MessageID: e.ID + "@" + host, Date: s.now(),
 	}

@@ -1,40 +1,12 @@
-package transport
+package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"engaged/actors"
 )
-
-// A retried request produces the same per-item message id, and JetStream
-// then reports the duplicate, which the SDK handler answers without waiting
-// for verdicts that will never come.
-func TestPublishAckReportsDuplicate(t *testing.T) {
-	ctx := context.Background()
-	l, _ := startLog(t, 4)
-	k := actors.ItemID{Project: "p1", Item: "cnt_a"}
-	evs := []actors.ContentEvent{{ID: "e1", Type: actors.Like}, {ID: "e2", Type: actors.Save}}
-	publish := func(ref string) (seq uint64, dup bool) {
-		t.Helper()
-		p, _ := (&actors.Message{Content: evs, Ref: ref}).Encode()
-		return publish(t, l, k, contentMsgID(k, evs), p)
-	}
-	s1, d1 := publish("r1")
-	s2, d2 := publish("r2") // another try, another ref: same message id
-	if d1 || !d2 || s1 != s2 {
-		t.Fatalf("first seq %d dup %v, retry seq %d dup %v", s1, d1, s2, d2)
-	}
-	var refs []string
-	if err := l.Replay(ctx, k, 0, 0, func(_ uint64, m *actors.Message) { refs = append(refs, m.Ref) }); err != nil {
-		t.Fatal(err)
-	}
-	if len(refs) != 1 || refs[0] != "r1" {
-		t.Fatalf("stored %v, want the first try only", refs)
-	}
-}
 
 func TestContentMsgIDDependsOnItemAndRecords(t *testing.T) {
 	k := actors.ItemID{Project: "p1", Item: "a"}

@@ -1,4 +1,7 @@
-package transport
+// Package mail sends the e-mails of share links: through an SMTP server, or
+// to the log when none is configured. The HTTP API composes each Message and
+// decides what a failed send means to its client.
+package mail
 
 import (
 	"bytes"
@@ -19,15 +22,8 @@ import (
 	"time"
 )
 
-// Mailer sends one e-mail. Send returns nil only once the mail server (or
-// the log) has taken the message; a *MailError says why it did not.
-// Implementations must be safe for concurrent use.
-type Mailer interface {
-	Send(ctx context.Context, m *Mail) error
-}
-
-// Mail is one message with a plain-text and an HTML body.
-type Mail struct {
+// Message is one e-mail with a plain-text and an HTML body.
+type Message struct {
 	From      string // RFC 5322 address, may have a display name
 	To        string // bare address
 	Subject   string
@@ -37,21 +33,21 @@ type Mail struct {
 	Date      time.Time
 }
 
-// MailError is a failed send. Temporary reports a 4xx reply or a connection
+// Error is a failed send. Temporary reports a 4xx reply or a connection
 // problem, which may succeed later; Code is the SMTP reply code, 0 if the
 // server was not reached.
-type MailError struct {
+type Error struct {
 	Temporary bool
 	Code      int
 	Err       error
 }
 
-func (e *MailError) Error() string { return "send mail: " + e.Err.Error() }
-func (e *MailError) Unwrap() error { return e.Err }
+func (e *Error) Error() string { return "send mail: " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
 
 // Bytes returns the message in RFC 5322 form: multipart/alternative with
 // quoted-printable text and HTML parts, CRLF line ends.
-func (m *Mail) Bytes() ([]byte, error) {
+func (m *Message) Bytes() ([]byte, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for _, part := range []struct{ ctype, content string }{{"text/plain; charset=utf-8", m.Text}, {"text/html; charset=utf-8", m.HTML}} {
@@ -127,14 +123,14 @@ func NewSMTPMailer(rawURL, helo string) (*SMTPMailer, error) {
 
 // Send runs one SMTP conversation: connect, EHLO, STARTTLS if offered, AUTH
 // if configured, MAIL, RCPT, DATA, QUIT. ctx bounds all of it.
-func (m *SMTPMailer) Send(ctx context.Context, msg *Mail) error {
+func (m *SMTPMailer) Send(ctx context.Context, msg *Message) error {
 	from, err := mail.ParseAddress(msg.From)
 	if err != nil {
-		return &MailError{Err: fmt.Errorf("from %q: %w", msg.From, err)}
+		return &Error{Err: fmt.Errorf("from %q: %w", msg.From, err)}
 	}
 	data, err := msg.Bytes()
 	if err != nil {
-		return &MailError{Err: err}
+		return &Error{Err: err}
 	}
 	var conn net.Conn
 	if m.implicit {
@@ -145,7 +141,7 @@ func (m *SMTPMailer) Send(ctx context.Context, msg *Mail) error {
 		conn, err = d.DialContext(ctx, "tcp", m.addr)
 	}
 	if err != nil {
-		return &MailError{Temporary: true, Err: fmt.Errorf("connect %s: %w", m.addr, err)}
+		return &Error{Temporary: true, Err: fmt.Errorf("connect %s: %w", m.addr, err)}
 	}
 	defer conn.Close()
 	// net/smtp has no context: a deadline on the connection bounds every
@@ -200,9 +196,9 @@ func (m *SMTPMailer) Send(ctx context.Context, msg *Mail) error {
 func smtpError(step string, err error) error {
 	var tp *textproto.Error
 	if errors.As(err, &tp) {
-		return &MailError{Temporary: tp.Code/100 == 4, Code: tp.Code, Err: fmt.Errorf("%s: %d %s", step, tp.Code, tp.Msg)}
+		return &Error{Temporary: tp.Code/100 == 4, Code: tp.Code, Err: fmt.Errorf("%s: %d %s", step, tp.Code, tp.Msg)}
 	}
-	return &MailError{Temporary: true, Err: fmt.Errorf("%s: %w", step, err)}
+	return &Error{Temporary: true, Err: fmt.Errorf("%s: %w", step, err)}
 }
 
 // LogMailer writes each message to the log instead of sending it, so that a
@@ -213,7 +209,7 @@ type LogMailer struct {
 }
 
 // Send logs m.
-func (l LogMailer) Send(_ context.Context, m *Mail) error {
+func (l LogMailer) Send(_ context.Context, m *Message) error {
 	l.Logger.Info("e-mail not sent (ENGAGED_SMTP_URL is not set)", "to", m.To, "from", m.From, "subject", m.Subject,
 		"message_id", m.MessageID, "text", m.Text)
 	return nil

@@ -1,22 +1,31 @@
-package transport
+// Package sse serves server-sent event streams of an item's live summaries
+// on connections hijacked from Fiber. It bounds how many are open, drops a
+// client that falls behind, and ends them all at shutdown.
+package sse
 
 import (
 	"context"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/nats-io/nats.go"
 
 	"engaged/actors"
 )
 
-// StreamOptions bounds the server-sent event streams.
-type StreamOptions struct {
-	Updates     *Updates      // where updates come from; nil: streams answer 503
+// Subscriber is where the streams get live updates from (live.Updates).
+type Subscriber interface {
+	// Subscribe calls fn for every update of item k until stop is called,
+	// and returns once updates published after it will reach fn. fn must
+	// not block.
+	Subscribe(ctx context.Context, k actors.ItemID, fn func(seq uint64, payload []byte)) (stop func(), err error)
+}
+
+// Options bounds the server-sent event streams.
+type Options struct {
+	Updates     Subscriber    // where updates come from; nil: streams answer 503
 	MaxStreams  int           // open streams per process; one more gets 503
 	MaxLifetime time.Duration // a stream is closed after this long; the client reconnects
 	Heartbeat   time.Duration // comment-line interval; the key is checked again at each one
@@ -35,11 +44,12 @@ const (
 	streamRetryMS = 1000
 )
 
-// streams tracks the open SSE streams of a Server so that their number is
-// bounded and Shutdown can end them: a stream runs on a hijacked connection,
-// which fasthttp's own shutdown neither waits for nor closes.
-type streams struct {
-	opts StreamOptions
+// Streams tracks the open SSE streams of an HTTP server so that their
+// number is bounded and its shutdown can end them: a stream runs on a
+// hijacked connection, which fasthttp's own shutdown neither waits for nor
+// closes. Safe for concurrent use.
+type Streams struct {
+	opts Options
 
 	mu      sync.Mutex // guards the fields below
 	closing bool
@@ -47,13 +57,14 @@ type streams struct {
 	wg      sync.WaitGroup // one per entry of open
 }
 
-func newStreams(o StreamOptions) *streams {
-	return &streams{opts: o, open: map[*stream]struct{}{}}
+// New returns a set of streams with none open.
+func New(o Options) *Streams {
+	return &Streams{opts: o, open: map[*stream]struct{}{}}
 }
 
 // reserve takes a slot for a new stream, or fails with 503 when the server
 // is at MaxStreams or shutting down.
-func (ss *streams) reserve() (*stream, error) {
+func (ss *Streams) reserve() (*stream, error) {
 	if ss.opts.Updates == nil {
 		return nil, &actors.Error{Code: actors.EUnavailable, Message: "live updates are not enabled", RetryAfter: time.Minute}
 	}
@@ -71,9 +82,9 @@ func (ss *streams) reserve() (*stream, error) {
 	return st, nil
 }
 
-// closeAll refuses new streams and ends the open ones; their goroutines
-// finish on their own, wait waits for them.
-func (ss *streams) closeAll() {
+// Close refuses new streams and ends the open ones; their goroutines
+// finish on their own, Wait waits for them.
+func (ss *Streams) Close() {
 	ss.mu.Lock()
 	ss.closing = true
 	all := make([]*stream, 0, len(ss.open))
@@ -86,8 +97,8 @@ func (ss *streams) closeAll() {
 	}
 }
 
-// wait blocks until every stream has finished or ctx ends.
-func (ss *streams) wait(ctx context.Context) error {
+// Wait blocks until every stream has finished or ctx ends.
+func (ss *Streams) Wait(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { ss.wg.Wait(); close(done) }()
 	select {
@@ -107,10 +118,10 @@ type streamUpdate struct {
 // callback (queues updates, never blocks), serve (the only writer to the
 // connection) and watchClient (notices a client that went away).
 type stream struct {
-	ss   *streams
+	ss   *Streams
 	ch   chan streamUpdate // bounded: Buffer
-	sub  *nats.Subscription
-	done chan struct{} // closed by kill
+	stop func()            // ends the subscription; set before the stream is served
+	done chan struct{}     // closed by kill
 
 	mu      sync.Mutex // guards the fields below
 	conn    net.Conn   // set by claim
@@ -186,8 +197,8 @@ func (st *stream) abandon() {
 func (st *stream) finish() {
 	st.finished.Do(func() {
 		st.kill()
-		if st.sub != nil {
-			_ = st.sub.Unsubscribe()
+		if st.stop != nil {
+			st.stop()
 		}
 		st.ss.mu.Lock()
 		delete(st.ss.open, st)
@@ -209,46 +220,26 @@ func (st *stream) watchClient(conn net.Conn) {
 	}
 }
 
-// streamRenderEngagement serves GET /v1/renders/:id/engagement/stream.
-func (s *Server) streamRenderEngagement(c *fiber.Ctx) error {
-	ctx, cancel := s.requestCtx()
-	defer cancel()
-	k, _, err := s.render(ctx, c)
-	if err != nil {
-		return err
-	}
-	return s.stream(ctx, c, k, actors.RenderItem)
-}
-
-// streamContentEngagement serves GET /v1/contents/:id/engagement/stream:
-// the SDK content item's summaries, each the "data" of its engagement read
-// plus "seq".
-func (s *Server) streamContentEngagement(c *fiber.Ctx) error {
-	ctx, cancel := s.requestCtx()
-	defer cancel()
-	k, err := s.content(ctx, c)
-	if err != nil {
-		return err
-	}
-	return s.stream(ctx, c, k, actors.ContentItem)
-}
-
-// stream turns the request into a server-sent event stream of item k's
-// summaries of the given kind: the current one first, then one per live
-// update, each with id = the log sequence it reflects. Updates are whole
-// summaries, so a reconnecting client (Last-Event-ID) needs nothing replayed:
-// the current summary it gets first supersedes everything it missed.
+// Open turns the request into a server-sent event stream of item k's
+// summaries: the current one first (from current, read once the
+// subscription is in place), then one per live update, each with id = the
+// log sequence it reflects. Updates are whole summaries, so a reconnecting
+// client (Last-Event-ID) needs nothing replayed: the current summary it gets
+// first supersedes everything it missed. keyValid is asked at every
+// heartbeat whether the caller's key still works; reqID is the response's
+// X-Request-Id.
 //
-// Errors before the first byte (unknown item, too many streams) are the
-// usual JSON envelope. After that the connection is hijacked from fasthttp,
-// whose write timeout would otherwise end every stream after 30 s, and the
-// stream writes the response itself.
-func (s *Server) stream(ctx context.Context, c *fiber.Ctx, k actors.ItemID, kind string) error {
+// Errors before the first byte (too many streams, no updates, current's
+// error) are returned for Fiber's error handler. After that the connection
+// is hijacked from fasthttp, whose write timeout would otherwise end every
+// stream after 30 s, and the stream writes the response itself.
+func (ss *Streams) Open(ctx context.Context, c *fiber.Ctx, k actors.ItemID, reqID string,
+	current func(context.Context) (actors.Update, error), keyValid func() bool) error {
 	if c.Method() == fiber.MethodHead {
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		return nil
 	}
-	st, err := s.streams.reserve()
+	st, err := ss.reserve()
 	if err != nil {
 		return err
 	}
@@ -259,39 +250,21 @@ func (s *Server) stream(ctx context.Context, c *fiber.Ctx, k actors.ItemID, kind
 		}
 	}()
 	// Subscribe before reading the current summary, so that no update
-	// falls between the two; the flush makes sure the server has the
-	// subscription before the read (updates may come from another
-	// connection in external mode).
-	if st.sub, err = s.streams.opts.Updates.subscribe(k, st.deliver); err != nil {
-		return unavailable("live updates are unavailable", err)
+	// falls between the two; Subscribe returns once the server has the
+	// subscription (updates may come from another connection in external
+	// mode).
+	if st.stop, err = ss.opts.Updates.Subscribe(ctx, k, st.deliver); err != nil {
+		return &actors.Error{Code: actors.EUnavailable, Message: "live updates are unavailable", RetryAfter: time.Second}
 	}
-	if err := s.streams.opts.Updates.nc.FlushWithContext(ctx); err != nil {
-		return unavailable("live updates are unavailable", err)
-	}
-	first, err := s.engine.Current(ctx, k, kind)
+	first, err := current(ctx)
 	if err != nil {
 		return err
 	}
-	// Everything the stream needs from the request, copied: Fiber reuses
-	// its buffers once the handler returns.
-	_, secret, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
-	secret = strings.Clone(strings.TrimSpace(secret))
-	project := principal(c).ProjectID
-	reqID := requestID(c)
-	check := func() bool {
-		p, err := s.lookupKey(secret)
-		switch actors.ErrorCode(err) {
-		case actors.EUnauthorized, actors.EForbidden:
-			return false
-		}
-		return err != nil || p.ProjectID == project // a lookup that failed for another reason keeps the stream
-	}
-
 	st.mu.Lock()
 	st.handoff = time.AfterFunc(streamHandoff, st.abandon)
 	st.mu.Unlock()
 	c.Context().HijackSetNoResponse(true)
-	c.Context().Hijack(func(conn net.Conn) { st.serve(conn, reqID, first, check) })
+	c.Context().Hijack(func(conn net.Conn) { st.serve(conn, reqID, first, keyValid) })
 	ok = true
 	return nil
 }

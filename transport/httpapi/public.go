@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import (
 	"bytes"
@@ -215,7 +215,7 @@ func (s *Server) html(c *fiber.Ctx, status int, t *template.Template, data pageD
 	return c.Status(status).Send(buf.Bytes())
 }
 
-// htmlError answers err as an HTML page with the status transport/errors.go
+// htmlError answers err as an HTML page with the status errors.go
 // gives its code. Internal errors are logged here and shown as a generic
 // page.
 func (s *Server) htmlError(c *fiber.Ctx, err error) error {

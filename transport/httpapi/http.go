@@ -1,4 +1,8 @@
-package transport
+// Package httpapi is the Fiber HTTP API: every route, authentication, and
+// the one mapping of coded errors to HTTP statuses and JSON envelopes. Its
+// handlers decode requests with wire and reach the actors, the records
+// store and the live updates only through the ports declared here and in sse.
+package httpapi
 
 import (
 	"context"
@@ -15,6 +19,7 @@ import (
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"engaged/actors"
+	"engaged/transport/sse"
 )
 
 // Directory is what the HTTP API needs of the records store (persist.Store).
@@ -35,24 +40,27 @@ type Engine interface {
 	Current(ctx context.Context, k actors.ItemID, kind string) (actors.Update, error)
 }
 
-// HTTPOptions configures the HTTP API.
-type HTTPOptions struct {
+// Options configures the HTTP API.
+type Options struct {
 	MaxBodyBytes     int
 	MaxMetadataBytes int
 	TrustedProxies   []netip.Prefix
 	RequestTimeout   time.Duration
 	Ready            func(context.Context) error // for /readyz
-	Now              func() time.Time            // the clock of receive and event times, system events included; nil = time.Now
+	Now              func() time.Time            // the clock of receive and event times; nil = time.Now
 	Logger           *slog.Logger
-	Shares           ShareOptions  // share links, public page, e-mail, pixel (shares.go)
-	Streams          StreamOptions // server-sent event streams (sse.go)
+	Shares           ShareOptions // share links, public page, e-mail, pixel (shares.go)
+	Streams          sse.Options  // server-sent event streams
+	// SystemCounts returns the system-events subscriber's counters for
+	// /stats (sysevents.Subscriber.Counts); nil: zeros.
+	SystemCounts func() (accepted, duplicate, rejected, failed int64)
 }
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
 // with Shutdown.
 type Server struct {
 	app    *fiber.App
-	opts   HTTPOptions
+	opts   Options
 	dir    Directory
 	engine Engine
 	logger *slog.Logger
@@ -60,7 +68,7 @@ type Server struct {
 	baseCtx context.Context // parent of request contexts; cancelled by Shutdown
 	cancel  context.CancelFunc
 
-	streams *streams // open SSE streams, which Shutdown ends
+	streams *sse.Streams // open SSE streams, which Shutdown ends
 
 	// auth caches key lookups for a second: a revoked key stops working on
 	// every instance within that second, and a hot key costs no query.
@@ -77,7 +85,7 @@ type authResult struct {
 }
 
 // NewServer builds the API with every route.
-func NewServer(o HTTPOptions, dir Directory, engine Engine) *Server {
+func NewServer(o Options, dir Directory, engine Engine) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -99,7 +107,7 @@ func NewServer(o HTTPOptions, dir Directory, engine Engine) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
-	s.streams = newStreams(o.Streams)
+	s.streams = sse.New(o.Streams)
 	s.routes()
 	return s
 }
@@ -144,10 +152,10 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 // Shutdown stops accepting connections, ends the SSE streams and waits for
 // requests in flight until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.streams.closeAll()
+	s.streams.Close()
 	err := s.app.ShutdownWithContext(ctx)
 	s.cancel()
-	if werr := s.streams.wait(ctx); err == nil {
+	if werr := s.streams.Wait(ctx); err == nil {
 		err = werr
 	}
 	return err

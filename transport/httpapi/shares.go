@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import (
 	"context"
@@ -65,10 +65,6 @@ type shareStats struct {
 	mailFailed       atomic.Int64
 	pixelsInvalid    atomic.Int64 // pixel requests with a bad or tampered token
 	opensNotRecorded atomic.Int64 // valid pixel requests whose open could not be stored
-	sysAccepted      atomic.Int64 // internal-subject events stored
-	sysDuplicate     atomic.Int64 // internal-subject events JetStream already had
-	sysRejected      atomic.Int64 // invalid internal-subject messages, never applied
-	sysFailed        atomic.Int64 // valid internal-subject messages that could not be stored (retry)
 }
 
 func newShares(o ShareOptions) *shares {
