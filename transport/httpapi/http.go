@@ -73,10 +73,10 @@ type Server struct {
 	// auth caches key lookups for a second: a revoked key stops working on
 	// every instance within that second, and a hot key costs no query.
 	auth *expirable.LRU[string, authResult]
-	// items caches registered items; items are never deleted, so a hit
-	// stays true (a deleted project is caught by auth first).
-	items *expirable.LRU[string, actors.Item]
-	sh    *shares // share links, public page, e-mail, pixel (shares.go)
+	// items and unknown cache item lookups, bounded (see Server.item).
+	items   *expirable.LRU[string, actors.Item]
+	unknown *expirable.LRU[string, struct{}]
+	sh      *shares // share links, public page, e-mail, pixel (shares.go)
 }
 
 type authResult struct {
@@ -93,9 +93,10 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 	s := &Server{
 		opts: o, dir: dir, engine: engine, logger: o.Logger,
 		baseCtx: ctx, cancel: cancel,
-		auth:  expirable.NewLRU[string, authResult](100_000, nil, time.Second),
-		items: expirable.NewLRU[string, actors.Item](100_000, nil, 0),
-		sh:    newShares(o.Shares),
+		auth:    expirable.NewLRU[string, authResult](100_000, nil, time.Second),
+		items:   expirable.NewLRU[string, actors.Item](100_000, nil, 0),
+		unknown: expirable.NewLRU[string, struct{}](100_000, nil, unknownTTL),
+		sh:      newShares(o.Shares),
 	}
 	s.app = fiber.New(fiber.Config{
 		// Fiber enforces the raw body size; body() enforces it again after

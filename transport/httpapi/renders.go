@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -22,19 +23,50 @@ func (s *Server) render(ctx context.Context, c *fiber.Ctx) (actors.ItemID, actor
 		return actors.ItemID{}, actors.Item{}, notFound
 	}
 	k := actors.ItemID{Project: p.ProjectID, Item: strings.Clone(id)}
-	cacheKey := k.String()
-	if it, ok := s.items.Get(cacheKey); ok {
-		return k, it, nil
-	}
-	it, err := s.dir.GetItem(ctx, p.ProjectID, k.Item, actors.RenderItem)
-	if actors.ErrorCode(err) == actors.ENotFound {
-		return actors.ItemID{}, actors.Item{}, notFound
-	}
+	it, found, err := s.item(ctx, k, actors.RenderItem)
 	if err != nil {
 		return actors.ItemID{}, actors.Item{}, err
 	}
-	s.items.Add(cacheKey, it)
+	if !found {
+		return actors.ItemID{}, actors.Item{}, notFound
+	}
 	return k, it, nil
+}
+
+// unknownTTL is how long an id that names no item is remembered as such:
+// long enough that a flood of requests for one bad id costs one query per
+// interval, short enough that an item the admin CLI creates (straight in
+// Postgres, bypassing this cache) is found soon after.
+const unknownTTL = 5 * time.Second
+
+// item returns the registered item k of kind, through the caches: items
+// are never deleted (a deleted project is caught by auth first), so a hit
+// stays true, and an unknown id is remembered for unknownTTL.
+func (s *Server) item(ctx context.Context, k actors.ItemID, kind string) (actors.Item, bool, error) {
+	key := kind + "/" + k.String()
+	if it, ok := s.items.Get(key); ok {
+		return it, true, nil
+	}
+	if _, ok := s.unknown.Get(key); ok {
+		return actors.Item{}, false, nil
+	}
+	it, err := s.dir.GetItem(ctx, k.Project, k.Item, kind)
+	if actors.ErrorCode(err) == actors.ENotFound {
+		s.unknown.Add(key, struct{}{})
+		return actors.Item{}, false, nil
+	}
+	if err != nil {
+		return actors.Item{}, false, err
+	}
+	s.items.Add(key, it)
+	return it, true, nil
+}
+
+// remember caches an item this instance just created.
+func (s *Server) remember(it actors.Item) {
+	key := it.Kind + "/" + actors.ItemID{Project: it.ProjectID, Item: it.ID}.String()
+	s.unknown.Remove(key)
+	s.items.Add(key, it)
 }
 
 // getRenderEngagement serves GET /v1/renders/:id/engagement.

@@ -328,19 +328,8 @@ func contentMsgID(k actors.ItemID, evs []actors.ContentEvent) string {
 
 // contentExists reports whether id is a registered content item of project.
 func (s *Server) contentExists(ctx context.Context, project, id string) (bool, error) {
-	k := actors.ItemID{Project: project, Item: id}
-	if it, ok := s.items.Get(k.String()); ok {
-		return it.Kind == actors.ContentItem, nil
-	}
-	it, err := s.dir.GetItem(ctx, project, id, actors.ContentItem)
-	if actors.ErrorCode(err) == actors.ENotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	s.items.Add(k.String(), it)
-	return true, nil
+	_, found, err := s.item(ctx, actors.ItemID{Project: project, Item: id}, actors.ContentItem)
+	return found, err
 }
 
 // postContent serves POST /v1/contents: registers a content item, with the
@@ -360,7 +349,7 @@ func (s *Server) postContent(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.items.Add(actors.ItemID{Project: it.ProjectID, Item: it.ID}.String(), it)
+	s.remember(it)
 	return s.ok(c, fiber.StatusCreated, contentView(it))
 }
 
