@@ -335,3 +335,26 @@ func FuzzSnapshotDecode(f *testing.F) {
 		requireSameState(t, "decoded and re-encoded", &s, again)
 	})
 }
+
+// The round encodes a snapshot on its own goroutine while the actor goes on
+// applying events: the snapshot must share nothing the actor writes.
+func TestSnapshotEncodeWhileApplying(t *testing.T) {
+	s := snapContent(200)
+	s.render = snapRender(50, 20).render
+	ss := s.snapshot()
+	done := make(chan []byte)
+	go func() {
+		b, _ := ss.encode()
+		done <- b
+	}()
+	for _, e := range snapContentEvents(200, 200) {
+		s.content.apply(&e)
+	}
+	for _, e := range snapRenderEvents(100, 20)[50:] {
+		s.render.apply(e)
+	}
+	b := <-done
+	if got := mustRestore(t, b).content.summary("c"); got.Total != snapContent(200).content.summary("c").Total {
+		t.Fatalf("snapshot changed after it was taken: total %d", got.Total)
+	}
+}
