@@ -58,13 +58,17 @@ func (ss *stateSnapshot) encode() ([]byte, error) {
 	return b, nil
 }
 
-// sizeHint is about the encoded size, so that encoding allocates once.
+// sizeHint is a little over the encoded size, so that encoding allocates
+// once (an event's strings, a user agent among them, take ~200 B).
 func (ss *stateSnapshot) sizeHint() int {
 	n := 16
 	if r := ss.Render; r != nil {
-		n += 96 + 24*len(r.Dedupe) + 96*len(r.Shares)
+		n += 96 + 96*len(r.Shares)
 		for i := range r.Recent {
-			n += 96 + len(r.Recent[i].Metadata)
+			n += 256 + len(r.Recent[i].Metadata)
+		}
+		for i := range r.Dedupe {
+			n += 12 + len(r.Dedupe[i].K)
 		}
 	}
 	if c := ss.Content; c != nil {

@@ -286,7 +286,7 @@ func mustEncodeSnapshot(t testing.TB, ss *stateSnapshot) []byte {
 	return b
 }
 
-// The sizes docs/BENCHMARKS.md quotes: go test -run SnapshotSizes -v ./actors
+// Logs the encoded sizes, JSON and binary: go test -run SnapshotSizes -v ./actors
 func TestSnapshotSizes(t *testing.T) {
 	render := &itemState{render: newRenderState()}
 	for _, e := range snapRenderEvents(106, 200) { // 106 events leave 50 dedupe entries
