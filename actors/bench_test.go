@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// The hot paths of a render: apply, summary encode, snapshot encode.
+// The hot paths of a render: apply, summary encode, snapshot encode and
+// decode (a render's and a content item's).
 // go test -run '^$' -bench . -benchmem ./actors
 
 func benchEvents(n int) []RenderEvent {
@@ -41,11 +42,27 @@ func BenchmarkRenderSummaryEncode(b *testing.B) {
 	}
 }
 
-func BenchmarkSnapshotEncode(b *testing.B) {
+func benchRenderItem() *itemState {
 	s := &itemState{render: newRenderState()}
 	for _, e := range benchEvents(1000) {
 		s.render.apply(e)
 	}
+	return s
+}
+
+// benchContentItem is a content item that saw 1,000 events of every
+// documented type, spread over an hour.
+func benchContentItem() *itemState {
+	s := &itemState{content: newContentState()}
+	for i := range 1000 {
+		s.content.apply(&ContentEvent{ID: fmt.Sprintf("evt_%d", i), Type: ContentEventTypes[i%len(ContentEventTypes)],
+			At: int64(1_780_000_000_000 + i*3600), Recv: int64(1_780_000_000_000 + i*3600), StartupMS: int64(i % 1500),
+			WatchTime: float64(i%90) + 0.25, StallMS: int64(i % 700), Loops: int64(i % 3), Code: fmt.Sprintf("c%d", i%5)})
+	}
+	return s
+}
+
+func benchSnapshotEncode(b *testing.B, s *itemState) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.encode(); err != nil {
@@ -53,6 +70,26 @@ func BenchmarkSnapshotEncode(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkSnapshotEncode(b *testing.B)        { benchSnapshotEncode(b, benchRenderItem()) }
+func BenchmarkSnapshotEncodeContent(b *testing.B) { benchSnapshotEncode(b, benchContentItem()) }
+
+func benchSnapshotDecode(b *testing.B, s *itemState) {
+	raw, err := s.encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := restoreState(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSnapshotDecode(b *testing.B)        { benchSnapshotDecode(b, benchRenderItem()) }
+func BenchmarkSnapshotDecodeContent(b *testing.B) { benchSnapshotDecode(b, benchContentItem()) }
 
 func BenchmarkDecodeMessage(b *testing.B) {
 	m := Message{Render: benchEvents(1)}

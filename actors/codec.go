@@ -30,15 +30,7 @@ func (m *Message) appendBinary(b []byte) []byte {
 	b = appendStr(b, m.Ref)
 	b = binary.AppendUvarint(b, uint64(len(m.Render)))
 	for i := range m.Render {
-		e := &m.Render[i]
-		b = appendStr(b, e.ID)
-		b = appendStr(b, string(e.EventType))
-		b = appendStr(b, string(e.ActorKind))
-		b = appendOpt(b, e.ShareID)
-		b = appendOpt(b, e.SourceIP)
-		b = appendOpt(b, e.UserAgent)
-		b = appendBytes(b, e.Metadata)
-		b = binary.AppendVarint(b, e.CreatedAt.UnixMilli())
+		b = appendRenderEvent(b, &m.Render[i])
 	}
 	b = binary.AppendUvarint(b, uint64(len(m.Content)))
 	for i := range m.Content {
@@ -54,12 +46,29 @@ func (m *Message) appendBinary(b []byte) []byte {
 		b = binary.AppendVarint(b, e.Recv)
 		b = appendBytes(b, e.Data)
 		b = binary.AppendVarint(b, e.StartupMS)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.WatchTime))
+		b = appendF64(b, e.WatchTime)
 		b = binary.AppendVarint(b, e.StallMS)
 		b = binary.AppendVarint(b, e.Loops)
 		b = appendStr(b, e.Code)
 	}
 	return b
+}
+
+// appendRenderEvent appends e as renderEvent; snapshots (snapcodec.go) hold
+// their recent events in the same form.
+func appendRenderEvent(b []byte, e *RenderEvent) []byte {
+	b = appendStr(b, e.ID)
+	b = appendStr(b, string(e.EventType))
+	b = appendStr(b, string(e.ActorKind))
+	b = appendOpt(b, e.ShareID)
+	b = appendOpt(b, e.SourceIP)
+	b = appendOpt(b, e.UserAgent)
+	b = appendBytes(b, e.Metadata)
+	return binary.AppendVarint(b, e.CreatedAt.UnixMilli())
+}
+
+func appendF64(b []byte, v float64) []byte {
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -80,47 +89,59 @@ func appendOpt(b []byte, s *string) []byte {
 }
 
 // decoder reads the binary format. Strings are substrings of one copy of
-// the whole message, so decoding allocates once for all of them.
+// the whole message, so decoding allocates once for all of them, unless own
+// is set.
 type decoder struct {
 	s   string // the message
 	b   []byte // the same bytes, for byte fields
 	off int
 	err error
+	// own makes every string and byte field a copy of its own: set when
+	// the result outlives the input by far (a restored snapshot), where one
+	// short id would otherwise keep the whole input alive.
+	own bool
 }
 
 func decodeBinary(b []byte) (*Message, error) {
 	d := &decoder{s: string(b), b: b, off: 1}
 	m := &Message{Ref: d.str()}
-	if n := d.count(); n > 0 {
-		m.Render = make([]RenderEvent, n)
-		for i := range m.Render {
-			e := &m.Render[i]
-			e.ID, e.EventType, e.ActorKind = d.str(), EventType(d.str()), ActorKind(d.str())
-			e.ShareID, e.SourceIP, e.UserAgent = d.opt(), d.opt(), d.opt()
-			e.Metadata = d.bytes()
-			e.CreatedAt = UnixMilli(d.varint())
-		}
-	}
-	if n := d.count(); n > 0 {
-		m.Content = make([]ContentEvent, n)
-		for i := range m.Content {
-			e := &m.Content[i]
-			e.ID, e.Type, e.Role, e.Other = d.str(), ContentEventType(d.str()), d.str(), d.str()
-			e.UserID, e.DeviceID, e.SessionID = d.str(), d.str(), d.str()
-			e.At, e.Recv = d.varint(), d.varint()
-			e.Data = d.bytes()
-			e.StartupMS = d.varint()
-			if e.WatchTime = math.Float64frombits(d.u64()); math.IsNaN(e.WatchTime) || math.IsInf(e.WatchTime, 0) {
-				d.err = errCodec // never written: validation admits finite numbers only
-			}
-			e.StallMS, e.Loops = d.varint(), d.varint()
-			e.Code = d.str()
-		}
-	}
+	m.Render = list(d, d.renderEvent)
+	m.Content = list(d, d.contentEvent)
 	if d.err != nil || d.off != len(b) {
 		return nil, errCodec
 	}
 	return m, nil
+}
+
+// list reads a count and that many elements with read, nil for none.
+func list[T any](d *decoder, read func(*T)) []T {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]T, n)
+	for i := range out {
+		read(&out[i])
+	}
+	return out
+}
+
+func (d *decoder) renderEvent(e *RenderEvent) {
+	e.ID, e.EventType, e.ActorKind = d.str(), EventType(d.str()), ActorKind(d.str())
+	e.ShareID, e.SourceIP, e.UserAgent = d.opt(), d.opt(), d.opt()
+	e.Metadata = d.bytes()
+	e.CreatedAt = UnixMilli(d.varint())
+}
+
+func (d *decoder) contentEvent(e *ContentEvent) {
+	e.ID, e.Type, e.Role, e.Other = d.str(), ContentEventType(d.str()), d.str(), d.str()
+	e.UserID, e.DeviceID, e.SessionID = d.str(), d.str(), d.str()
+	e.At, e.Recv = d.varint(), d.varint()
+	e.Data = d.bytes()
+	e.StartupMS = d.varint()
+	e.WatchTime = d.f64() // validation admits finite numbers only
+	e.StallMS, e.Loops = d.varint(), d.varint()
+	e.Code = d.str()
 }
 
 func (d *decoder) uvarint() uint64 {
@@ -174,6 +195,9 @@ func (d *decoder) span() (int, int) {
 
 func (d *decoder) str() string {
 	i, j := d.span()
+	if d.own {
+		return string(d.b[i:j])
+	}
 	return d.s[i:j]
 }
 
@@ -182,17 +206,23 @@ func (d *decoder) bytes() []byte {
 	if i == j {
 		return nil
 	}
+	if d.own {
+		return append([]byte(nil), d.b[i:j]...)
+	}
 	return d.b[i:j:j]
 }
 
-func (d *decoder) opt() *string {
+func (d *decoder) u8() byte {
 	if d.err != nil || d.off >= len(d.b) {
 		d.err = errCodec
-		return nil
+		return 0
 	}
-	flag := d.b[d.off]
 	d.off++
-	switch flag {
+	return d.b[d.off-1]
+}
+
+func (d *decoder) opt() *string {
+	switch d.u8() {
 	case 0:
 		return nil
 	case 1:
@@ -210,5 +240,16 @@ func (d *decoder) u64() uint64 {
 	}
 	v := binary.LittleEndian.Uint64(d.b[d.off:])
 	d.off += 8
+	return v
+}
+
+// f64 reads a float, refusing NaN and infinities: the encoders never write
+// them (JSON cannot carry them either).
+func (d *decoder) f64() float64 {
+	v := math.Float64frombits(d.u64())
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		d.err = errCodec
+		return 0
+	}
 	return v
 }

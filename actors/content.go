@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
 )
 
@@ -336,11 +337,13 @@ type contentSnapshot struct {
 	Dedupe     dedupeSnapshot   `json:"dedupe"`
 }
 
+// snapshot copies the maps and bins: the snapshot is encoded on another
+// goroutine while the actor goes on applying events.
 func (s *contentState) snapshot() *contentSnapshot {
 	out := &contentSnapshot{
-		Counts: map[string]int64{}, Custom: s.custom, Total: s.total, Loops: s.loops, WatchTime: s.watchTime,
-		Startup: s.startup.bins, StartupSum: s.startupSum, StallMS: s.stallMS, Errors: s.errors,
-		Platforms: s.platforms, SwipesOut: s.swipesOut, LastAt: s.lastAt, Dedupe: s.dedupe.snapshot(),
+		Counts: map[string]int64{}, Custom: cloneCounts(s.custom), Total: s.total, Loops: s.loops, WatchTime: s.watchTime,
+		Startup: slices.Clone(s.startup.bins), StartupSum: s.startupSum, StallMS: s.stallMS, Errors: cloneCounts(s.errors),
+		Platforms: cloneCounts(s.platforms), SwipesOut: s.swipesOut, LastAt: s.lastAt, Dedupe: s.dedupe.snapshot(),
 	}
 	for i, t := range ContentEventTypes {
 		if n := *s.counts.field(i); n != 0 {

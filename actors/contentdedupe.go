@@ -14,8 +14,8 @@ import (
 // by ContentDedupeCapacity ids per item: past it, the oldest id is forgotten
 // early, and a retry of that id would be counted again. Measured: about 45 B
 // per id in memory (16 B in the ring, the rest in the hash index), so a full
-// item holds about 3 MB; its snapshot packs about 11 B per id, 0.7 MB (0.9 MB
-// once base64 in the JSON state).
+// item holds about 3 MB; its snapshot packs about 11 B per id, 0.7 MB (it was 0.9 MB
+// as base64 in the JSON snapshots).
 const (
 	ContentDedupeWindowMS = 25 * 60 * 60 * 1000 // 24 h, plus an hour for clocks of other instances
 	ContentDedupeCapacity = 1 << 16

@@ -33,7 +33,7 @@ func DecodeMessage(b []byte) (*Message, error) {
 type Snapshot struct {
 	Key   ItemID
 	Seq   uint64
-	State []byte // JSON, written by the item's actor and read back only by restoreState
+	State []byte // encoded by stateSnapshot.encode (snapcodec.go), read back only by restoreState
 }
 
 // itemState is everything an actor keeps for its item.
@@ -60,11 +60,17 @@ func (s *itemState) snapshot() *stateSnapshot {
 	return &ss
 }
 
-func (s *itemState) encode() ([]byte, error) { return json.Marshal(s.snapshot()) }
+func (s *itemState) encode() ([]byte, error) { return s.snapshot().encode() }
 
+// restoreState reads a snapshot in the binary form, or in JSON: the first
+// format, still in the store for items not snapshotted since.
 func restoreState(b []byte) (itemState, error) {
 	var ss stateSnapshot
-	if err := json.Unmarshal(b, &ss); err != nil {
+	if len(b) > 0 && b[0] == snapV1 {
+		if err := decodeSnapshot(b, &ss); err != nil {
+			return itemState{}, err
+		}
+	} else if err := json.Unmarshal(b, &ss); err != nil {
 		return itemState{}, err
 	}
 	var s itemState

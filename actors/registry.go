@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -501,7 +500,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 			continue
 		}
 		if rep.seq > 0 { // nothing applied yet: nothing worth a row
-			b, err := json.Marshal(rep.state)
+			b, err := rep.state.encode()
 			if err != nil {
 				r.logger.Error("encode snapshot", "item", k.String(), "err", err)
 				failed[part] = true

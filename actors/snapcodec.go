@@ -1,0 +1,238 @@
+package actors
+
+import (
+	"encoding/binary"
+	"errors"
+	"maps"
+	"math"
+	"slices"
+)
+
+// The snapshot's binary format. Snapshots are rewritten every round for
+// every item that changed, and encoding/json of them was about 9 % of the
+// CPU at 10k items, plus the garbage: reflection, re-validating every recent
+// event's raw metadata, base64 of the content dedupe. This format copies
+// metadata and the packed dedupe entries as bytes. It is encoded from the
+// stateSnapshot, not the live state: the actor only copies its state into
+// one (it must not be read elsewhere), and the round encodes it on its own
+// goroutine, as it did the JSON.
+//
+//	snapshot = snapV1 (0x00 | 0x01 render) (0x00 | 0x01 content)
+//	render   = counts varint(linkOpens) varint(maxAt)
+//	           uvarint(n) renderEvent{n}                  recent, newest first (codec.go)
+//	           uvarint(n) (str(key) varint(maxAt − at)){n}  dedupe, least recently used first
+//	           uvarint(n) (str(id) counts flags){n}       shares, least recently active first
+//	counts   = varint × 7: viewed downloaded printed email_opened email_sent share_created share_revoked
+//	flags    = octet: 0x01 created | 0x02 revoked
+//	content  = pairs(counts by type name) pairs(custom) varint(total) varint(loops) f64(watchTime)
+//	           uvarint(n) (uvarint(bin) varint(count)){n} varint(startupSum) varint(stallMs)
+//	           pairs(errors) pairs(platforms) varint(swipesOut) varint(lastAt)
+//	           varint(dedupe maxRecv) bytes(dedupe entries, packed as in dedupeSnapshot)
+//	pairs    = uvarint(n) (str(key) varint(value)){n}, keys in increasing order
+//
+// str, bytes, renderEvent and f64 are those of codec.go. Keys are sorted so
+// that equal states encode to equal bytes. A snapshot whose first byte is
+// '{' is JSON, the first format; restoreState reads both.
+const snapV1 byte = 0xC1 // never the first byte of JSON, nor of any UTF-8 text
+
+var errNonFinite = errors.New("snapshot: watch time is not a finite number")
+
+// encode returns the persisted form of ss. It fails only for a watch time
+// that is not finite, which the JSON encoder refused too.
+func (ss *stateSnapshot) encode() ([]byte, error) {
+	b := make([]byte, 0, ss.sizeHint())
+	b = append(b, snapV1)
+	if r := ss.Render; r == nil {
+		b = append(b, 0)
+	} else {
+		b = r.appendBinary(append(b, 1))
+	}
+	if c := ss.Content; c == nil {
+		b = append(b, 0)
+	} else {
+		if math.IsNaN(c.WatchTime) || math.IsInf(c.WatchTime, 0) {
+			return nil, errNonFinite
+		}
+		b = c.appendBinary(append(b, 1))
+	}
+	return b, nil
+}
+
+// sizeHint is a little over the encoded size, so that encoding allocates
+// once (an event's strings, a user agent among them, take ~200 B).
+func (ss *stateSnapshot) sizeHint() int {
+	n := 16
+	if r := ss.Render; r != nil {
+		n += 96 + 96*len(r.Shares)
+		for i := range r.Recent {
+			n += 256 + len(r.Recent[i].Metadata)
+		}
+		for i := range r.Dedupe {
+			n += 12 + len(r.Dedupe[i].K)
+		}
+	}
+	if c := ss.Content; c != nil {
+		n += 256 + len(c.Dedupe.Entries) + 8*len(c.Startup) + 24*(len(c.Custom)+len(c.Errors)+len(c.Platforms))
+	}
+	return n
+}
+
+func (s *renderSnapshot) appendBinary(b []byte) []byte {
+	b = appendRenderCounts(b, &s.Counts)
+	b = binary.AppendVarint(b, s.LinkOpens)
+	b = binary.AppendVarint(b, s.MaxAt)
+	b = binary.AppendUvarint(b, uint64(len(s.Recent)))
+	for i := range s.Recent {
+		b = appendRenderEvent(b, &s.Recent[i])
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Dedupe)))
+	for _, d := range s.Dedupe {
+		b = appendStr(b, d.K)
+		// The distance from maxAt (a few minutes at most) is shorter than
+		// the time; two's complement makes it exact for any pair.
+		b = binary.AppendVarint(b, s.MaxAt-d.At)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Shares)))
+	for i := range s.Shares {
+		sh := &s.Shares[i]
+		b = appendStr(b, sh.ID)
+		b = appendRenderCounts(b, &sh.Counts)
+		var flags byte
+		if sh.Created {
+			flags |= 1
+		}
+		if sh.Revoked {
+			flags |= 2
+		}
+		b = append(b, flags)
+	}
+	return b
+}
+
+// renderCountFields is how many counts the format holds; an eighth event
+// type needs a new version.
+const renderCountFields = 7
+
+func appendRenderCounts(b []byte, c *RenderCounts) []byte {
+	for i := range renderCountFields {
+		b = binary.AppendVarint(b, *c.field(i))
+	}
+	return b
+}
+
+func (s *contentSnapshot) appendBinary(b []byte) []byte {
+	b = appendPairs(b, s.Counts)
+	b = appendPairs(b, s.Custom)
+	b = binary.AppendVarint(b, s.Total)
+	b = binary.AppendVarint(b, s.Loops)
+	b = appendF64(b, s.WatchTime)
+	b = binary.AppendUvarint(b, uint64(len(s.Startup)))
+	for _, h := range s.Startup {
+		b = binary.AppendUvarint(b, uint64(h.I))
+		b = binary.AppendVarint(b, h.N)
+	}
+	b = binary.AppendVarint(b, s.StartupSum)
+	b = binary.AppendVarint(b, s.StallMS)
+	b = appendPairs(b, s.Errors)
+	b = appendPairs(b, s.Platforms)
+	b = binary.AppendVarint(b, s.SwipesOut)
+	b = binary.AppendVarint(b, s.LastAt)
+	b = binary.AppendVarint(b, s.Dedupe.MaxRecv)
+	return appendBytes(b, s.Dedupe.Entries)
+}
+
+func appendPairs(b []byte, m map[string]int64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		b = appendStr(b, k)
+		b = binary.AppendVarint(b, m[k])
+	}
+	return b
+}
+
+// decodeSnapshot parses the binary form. Every string and byte field is a
+// copy (decoder.own): restored state lives as long as its actor, and must not
+// pin the whole input. Every count is checked against the bytes left, each
+// element taking at least one, so a corrupt count cannot make an allocation
+// larger than a small multiple of the input.
+func decodeSnapshot(b []byte, ss *stateSnapshot) error {
+	d := &decoder{b: b, off: 1, own: true}
+	if d.present() {
+		ss.Render = d.renderSnapshot()
+	}
+	if d.present() {
+		ss.Content = d.contentSnapshot()
+	}
+	if d.err != nil || d.off != len(b) {
+		return errBadSnapshot
+	}
+	return nil
+}
+
+func (d *decoder) present() bool {
+	switch d.u8() {
+	case 0:
+		return false
+	case 1:
+		return d.err == nil
+	}
+	d.err = errCodec
+	return false
+}
+
+func (d *decoder) renderSnapshot() *renderSnapshot {
+	s := &renderSnapshot{}
+	d.renderCounts(&s.Counts)
+	s.LinkOpens, s.MaxAt = d.varint(), d.varint()
+	s.Recent = list(d, d.renderEvent)
+	s.Dedupe = list(d, func(r *dedupeRecord) { r.K, r.At = d.str(), s.MaxAt-d.varint() })
+	s.Shares = list(d, func(sh *shareRecord) {
+		sh.ID = d.str()
+		d.renderCounts(&sh.Counts)
+		flags := d.u8()
+		if flags&^3 != 0 {
+			d.err = errCodec
+		}
+		sh.Created, sh.Revoked = flags&1 != 0, flags&2 != 0
+	})
+	return s
+}
+
+func (d *decoder) renderCounts(c *RenderCounts) {
+	for i := range renderCountFields {
+		*c.field(i) = d.varint()
+	}
+}
+
+func (d *decoder) contentSnapshot() *contentSnapshot {
+	s := &contentSnapshot{}
+	s.Counts, s.Custom = d.pairs(), d.pairs()
+	s.Total, s.Loops, s.WatchTime = d.varint(), d.varint(), d.f64()
+	s.Startup = list(d, func(h *histBin) {
+		i := d.uvarint()
+		if i > math.MaxUint16 {
+			d.err = errCodec
+		}
+		h.I, h.N = uint16(i), d.varint()
+	})
+	s.StartupSum, s.StallMS = d.varint(), d.varint()
+	s.Errors, s.Platforms = d.pairs(), d.pairs()
+	s.SwipesOut, s.LastAt = d.varint(), d.varint()
+	s.Dedupe.MaxRecv = d.varint()
+	i, j := d.span() // parsed by restoreIDDedupe, never kept: no copy
+	s.Dedupe.Entries = d.b[i:j]
+	return s
+}
+
+func (d *decoder) pairs() map[string]int64 {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]int64, n)
+	for range n {
+		k := d.str()
+		m[k] = d.varint()
+	}
+	return m
+}
