@@ -154,6 +154,10 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 		return fmt.Errorf("bench setup: %w", err)
 	}
 
+	// Scenarios of several rows each (one per key space or variant).
+	sweeps := map[string]func(context.Context, benchOptions, *persist.Store, *fixture) ([]benchResult, error){
+		"keyspace": benchKeyspace, "cold": benchCold, "zipf": benchZipf, "sdk-keyspace": benchSDKKeyspace, "naive": benchNaive,
+	}
 	var results []benchResult
 	var ingestMax float64      // req/s of the last ingest-single, for read-mixed
 	var lastBatch *benchResult // the last ingest-batch, whose log bytes raw-js publishes again
@@ -190,26 +194,15 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 			r, err = benchMemory(ctx, o, store, fx)
 		case "memory-full":
 			r, err = benchMemoryFull(ctx, o, store, fx)
-		case "keyspace", "cold", "zipf", "sdk-keyspace", "naive":
-			var rs []benchResult
-			switch sc {
-			case "keyspace":
-				rs, err = benchKeyspace(ctx, o, fx)
-			case "cold":
-				rs, err = benchCold(ctx, o, store, fx)
-			case "zipf":
-				rs, err = benchZipf(ctx, o, fx)
-			case "sdk-keyspace":
-				rs, err = benchSDKKeyspace(ctx, o, store, fx)
-			case "naive":
-				rs, err = benchNaive(ctx, o, store, fx)
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", sc, err)
-			}
-			results = append(results, rs...)
-			continue
 		default:
+			if many, ok := sweeps[sc]; ok {
+				rs, err := many(ctx, o, store, fx)
+				if err != nil {
+					return fmt.Errorf("%s: %w", sc, err)
+				}
+				results = append(results, rs...)
+				continue
+			}
 			return fmt.Errorf("unknown scenario %q", sc)
 		}
 		if err != nil {

@@ -26,7 +26,7 @@ func warm(ctx context.Context, o benchOptions, fx *fixture, renders []string) er
 // benchKeyspace runs the ingest-single load over each size of o.sizes in
 // turn (the first renders of the fixture), each warmed first, and sets each
 // row's rate against the first size's.
-func benchKeyspace(ctx context.Context, o benchOptions, fx *fixture) ([]benchResult, error) {
+func benchKeyspace(ctx context.Context, o benchOptions, _ *persist.Store, fx *fixture) ([]benchResult, error) {
 	var out []benchResult
 	for _, n := range o.sizes {
 		renders := fx.renders[:n]
@@ -65,7 +65,7 @@ func benchCold(ctx context.Context, o benchOptions, store *persist.Store, fx *fi
 // benchZipf is the keyspace load over all o.items renders, warmed first,
 // with each event's render picked Zipf-skewed: a few hot items take much of
 // the load, as on a real site.
-func benchZipf(ctx context.Context, o benchOptions, fx *fixture) ([]benchResult, error) {
+func benchZipf(ctx context.Context, o benchOptions, _ *persist.Store, fx *fixture) ([]benchResult, error) {
 	renders := fx.renders[:o.items]
 	if err := warm(ctx, o, fx, renders); err != nil {
 		return nil, err
