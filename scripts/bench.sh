@@ -11,6 +11,9 @@
 # BENCH_COLD_ITEMS (renders pre-created for cold, default 150000),
 # BENCH_MEMORY_FULL_ITEMS (renders given full state by memory-full, default 5000),
 # BENCH_MEMORY_ITEMS (the plain memory scenario on its own, default 0 = skipped),
+# BENCH_IDLE_TIMEOUT (the server's, default 45s: longer than warming 100k
+# renders and measuring them, or keyspace measures reactivations; short
+# enough for memory-full's two passivation waits),
 # BENCH_SERVER_BIN (the server binary, default bin/engaged: for before/after runs).
 # Any ENGAGED_* variable set by the caller (ENGAGED_SYNC, ENGAGED_PARTITIONS…)
 # reaches the server. Extra arguments go to engaged-bench.
@@ -22,7 +25,7 @@ dir=$(mktemp -d /tmp/engaged-bench.XXXXXX)
 scripts/pg.sh start "$dir" >/dev/null
 
 export ENGAGED_DATA_DIR=$dir ENGAGED_HTTP_ADDR=127.0.0.1:18181 ENGAGED_NATS_LISTEN=127.0.0.1:14333 \
-  ENGAGED_TRUSTED_PROXIES=127.0.0.1 ENGAGED_PPROF_ADDR=127.0.0.1:16161 ENGAGED_IDLE_TIMEOUT=${BENCH_IDLE_TIMEOUT:-20s}
+  ENGAGED_TRUSTED_PROXIES=127.0.0.1 ENGAGED_PPROF_ADDR=127.0.0.1:16161 ENGAGED_IDLE_TIMEOUT=${BENCH_IDLE_TIMEOUT:-45s}
 "${BENCH_SERVER_BIN:-bin/engaged}" serve 2>"$dir/serve.log" &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; scripts/pg.sh stop "$dir"; rm -rf "$dir"; }
