@@ -21,7 +21,8 @@ run: build
 test:
 	$(GO) test -race -count=1 ./...
 
-## bench: a fresh engaged on a temp dir, the standard load scenarios and the raw JetStream ruler
+## bench: a fresh engaged on a temp dir: the key-space sweep, zipf, cold, the naive Postgres
+## baseline and memory-full, then each target met or not (~5 min; knobs in scripts/bench.sh)
 bench: build
 	scripts/bench.sh
 

@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
 # `make bench`: a fresh engaged (embedded NATS, private Postgres, all under a
-# temporary directory) driven by bin/engaged-bench for a short fixed time, then
-# the table. Knobs: BENCH_DURATION (per scenario, default 10s),
-# BENCH_SCENARIOS (default: engaged-bench's standard list),
-# BENCH_MEMORY_ITEMS (memory scenario on its own, default 100000; 0 skips it),
+# temporary directory) driven by bin/engaged-bench, then the tables and the
+# targets met or not. By default the key-space scenarios: keyspace (1k, 10k
+# and 100k renders), zipf (100k), cold, naive (the row-per-event baseline, 10k
+# renders) and memory-full, about 5 minutes on 2 cores.
+# Knobs: BENCH_DURATION (per measured run, default 10s),
+# BENCH_SCENARIOS (default: the list above; the older standard list is
+# "ingest-batch ingest-single read read-mixed visible raw-js"),
+# BENCH_ITEMS (the -items list, default 1000,10000,100000),
+# BENCH_COLD_ITEMS (renders pre-created for cold, default 150000),
+# BENCH_MEMORY_FULL_ITEMS (renders given full state by memory-full, default 5000),
+# BENCH_MEMORY_ITEMS (the plain memory scenario on its own, default 0 = skipped),
+# BENCH_IDLE_TIMEOUT (the server's, default 45s: longer than warming 100k
+# renders and measuring them, or keyspace measures reactivations; short
+# enough for memory-full's two passivation waits),
 # BENCH_SERVER_BIN (the server binary, default bin/engaged: for before/after runs).
 # Any ENGAGED_* variable set by the caller (ENGAGED_SYNC, ENGAGED_PARTITIONS…)
 # reaches the server. Extra arguments go to engaged-bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${BENCH_DURATION:-10s}
-items=${BENCH_MEMORY_ITEMS:-100000}
+items=${BENCH_MEMORY_ITEMS:-0}
 dir=$(mktemp -d /tmp/engaged-bench.XXXXXX)
 scripts/pg.sh start "$dir" >/dev/null
 
 export ENGAGED_DATA_DIR=$dir ENGAGED_HTTP_ADDR=127.0.0.1:18181 ENGAGED_NATS_LISTEN=127.0.0.1:14333 \
-  ENGAGED_TRUSTED_PROXIES=127.0.0.1 ENGAGED_PPROF_ADDR=127.0.0.1:16161 ENGAGED_IDLE_TIMEOUT=${BENCH_IDLE_TIMEOUT:-20s}
+  ENGAGED_TRUSTED_PROXIES=127.0.0.1 ENGAGED_PPROF_ADDR=127.0.0.1:16161 ENGAGED_IDLE_TIMEOUT=${BENCH_IDLE_TIMEOUT:-45s}
 "${BENCH_SERVER_BIN:-bin/engaged}" serve 2>"$dir/serve.log" &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; scripts/pg.sh stop "$dir"; rm -rf "$dir"; }
@@ -28,7 +38,10 @@ done
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(go version | cut -d' ' -f3)"
 echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
 ENGAGED_PPROF_ADDR= bin/engaged-bench -url "http://$ENGAGED_HTTP_ADDR" -nats "nats://$ENGAGED_NATS_LISTEN" \
-  -duration "$dur" "$@" ${BENCH_SCENARIOS:-}
+  -debug-url "http://$ENGAGED_PPROF_ADDR" -passivate-wait 90s -duration "$dur" \
+  -items "${BENCH_ITEMS:-1000,10000,100000}" -cold-items "${BENCH_COLD_ITEMS:-150000}" \
+  -memory-items "${BENCH_MEMORY_FULL_ITEMS:-5000}" \
+  "$@" ${BENCH_SCENARIOS:-keyspace zipf cold naive memory-full}
 [ "$items" = 0 ] && exit 0
 ENGAGED_PPROF_ADDR= bin/engaged-bench -url "http://$ENGAGED_HTTP_ADDR" -debug-url "http://$ENGAGED_PPROF_ADDR" \
   -items "$items" -connections 16 -passivate-wait 90s memory

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valyala/fasthttp"
 
 	"engaged/actors"
@@ -33,7 +34,12 @@ type benchOptions struct {
 	duration      time.Duration
 	conns         int
 	rate          int // requests/s, open loop; 0 = closed loop (as fast as answers come)
-	items         int
+	items         int // the largest of sizes: the key space of every scenario but keyspace
+	sizes         sizeList
+	coldItems     int // renders pre-created for cold
+	naiveItems    int
+	memoryItems   int // memory-full: renders, and a quarter as many content items
+	zipfS         float64
 	batch         int
 	ingestRate    int // background partner events/s during `read`
 	readRate      int // reads/s of read-mixed
@@ -57,6 +63,16 @@ Drives a running engaged over real HTTP. Scenarios:
   raw-js         plain async JetStream publishes of the same bytes (the ruler)
   memory         activate --items renders, report RSS per live actor and after passivation
                  (needs --debug-url: the server's ENGAGED_PPROF_ADDR)
+  memory-full    --memory-items renders with 25 recent events, 2 shares and their dedupe
+                 entries, and a quarter as many content items with 300 events each; RSS
+                 and heap per live item after they are passivated and read back
+  keyspace       partner events (as ingest-single) at each --items size, each warmed
+                 first; req/s against the first size (default sizes 1000,10000,100000)
+  cold           partner events, each to a render that never had one (--cold-items)
+  zipf           partner events over --items renders picked Zipf(--zipf-s), warmed first
+  sdk-keyspace   ingest-batch over --items content items, each warmed first
+  naive          the baseline: a row-per-event Postgres server inside this tool, over
+                 --naive-items renders, warm then cold
 Default: ingest-batch ingest-single read read-mixed visible raw-js. It creates its own project, keys and renders
 in the database the server uses (ENGAGED_DATABASE_URL or the private one).
 `
@@ -73,7 +89,12 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each scenario runs")
 	fs.IntVar(&o.conns, "connections", 64, "concurrent connections")
 	fs.IntVar(&o.rate, "rate", 0, "target requests/s, open loop (0 = closed loop)")
-	fs.IntVar(&o.items, "items", 1000, "key space: renders to spread load over")
+	o.sizes = sizeList{1000}
+	fs.Var(&o.sizes, "items", "key space: renders to spread load over; a list (1000,10000,100000) for keyspace, the largest for the others")
+	fs.IntVar(&o.coldItems, "cold-items", 150_000, "cold: renders pre-created, one event each at most (stops early when used up)")
+	fs.IntVar(&o.naiveItems, "naive-items", 10_000, "naive: renders the warm run spreads over")
+	fs.IntVar(&o.memoryItems, "memory-items", 10_000, "memory-full: renders given full state")
+	fs.Float64Var(&o.zipfS, "zipf-s", 1.1, "zipf: the exponent s (> 1)")
 	fs.IntVar(&o.batch, "batch", 100, "events per batch request (ingest-batch)")
 	fs.IntVar(&o.ingestRate, "ingest-rate", 0, "partner events/s sent in the background during read and read-mixed")
 	fs.IntVar(&o.readRate, "read-rate", 2000, "reads/s of read-mixed (open loop) unless --rate is set")
@@ -85,8 +106,18 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 		return errUsage
 	}
 	o.scenarios = fs.Args()
+	if len(o.scenarios) == 0 && len(o.sizes) > 1 {
+		o.scenarios = []string{"keyspace"}
+	}
 	if len(o.scenarios) == 0 {
 		o.scenarios = []string{"ingest-batch", "ingest-single", "read", "read-mixed", "visible", "raw-js"}
+	}
+	if len(o.sizes) == 1 && slices.Contains(o.scenarios, "keyspace") {
+		o.sizes = sizeList{1000, 10_000, 100_000}
+	}
+	o.items = slices.Max(o.sizes)
+	if o.zipfS <= 1 {
+		return fmt.Errorf("-zipf-s must be above 1, not %v", o.zipfS)
 	}
 	o.progress = stderr
 	o.url = strings.TrimRight(o.url, "/")
@@ -106,11 +137,27 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 		return err
 	}
 	defer store.Close()
-	fx, err := newFixture(ctx, store, o.items)
+	// A pool of its own for what persist has no call for: bulk content
+	// items and the naive baseline's table.
+	dbCfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return fmt.Errorf("parse database url: %w", err)
+	}
+	dbCfg.MaxConns = 16 // the naive baseline's pool: as an ordinary service would size it
+	db, err := pgxpool.NewWithConfig(ctx, dbCfg)
+	if err != nil {
+		return fmt.Errorf("connect postgres: %w", err)
+	}
+	defer db.Close()
+	fx, err := newFixture(ctx, store, db, o.items)
 	if err != nil {
 		return fmt.Errorf("bench setup: %w", err)
 	}
 
+	// Scenarios of several rows each (one per key space or variant).
+	sweeps := map[string]func(context.Context, benchOptions, *persist.Store, *fixture) ([]benchResult, error){
+		"keyspace": benchKeyspace, "cold": benchCold, "zipf": benchZipf, "sdk-keyspace": benchSDKKeyspace, "naive": benchNaive,
+	}
 	var results []benchResult
 	var ingestMax float64      // req/s of the last ingest-single, for read-mixed
 	var lastBatch *benchResult // the last ingest-batch, whose log bytes raw-js publishes again
@@ -145,7 +192,17 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 			r, err = benchVisible(ctx, o, fx)
 		case "memory":
 			r, err = benchMemory(ctx, o, store, fx)
+		case "memory-full":
+			r, err = benchMemoryFull(ctx, o, store, fx)
 		default:
+			if many, ok := sweeps[sc]; ok {
+				rs, err := many(ctx, o, store, fx)
+				if err != nil {
+					return fmt.Errorf("%s: %w", sc, err)
+				}
+				results = append(results, rs...)
+				continue
+			}
 			return fmt.Errorf("unknown scenario %q", sc)
 		}
 		if err != nil {
@@ -156,21 +213,26 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(results)
+		return enc.Encode(struct {
+			Results []benchResult `json:"results"`
+			Targets []target      `json:"targets"`
+		}{results, targets(results)})
 	}
 	printTable(stdout, results)
+	printTargets(stdout, targets(results))
 	return nil
 }
 
 // fixture is what the scenarios need: a project, keys and renders.
 type fixture struct {
+	db              *pgxpool.Pool // the server's database, for bulk inserts
 	project, secret string
 	renders         []string
 	publishable     string   // ingest-batch
 	contents        []string // ingest-batch
 }
 
-func newFixture(ctx context.Context, store *persist.Store, n int) (*fixture, error) {
+func newFixture(ctx context.Context, store *persist.Store, db *pgxpool.Pool, n int) (*fixture, error) {
 	p, err := store.CreateProject(ctx, "bench "+time.Now().UTC().Format(time.RFC3339))
 	if err != nil {
 		return nil, err
@@ -179,11 +241,50 @@ func newFixture(ctx context.Context, store *persist.Store, n int) (*fixture, err
 	if err != nil {
 		return nil, err
 	}
-	ids, err := store.CreateRenders(ctx, p.ID, n)
+	fx := &fixture{db: db, project: p.ID, secret: secret}
+	fx.renders, err = fx.createRenders(ctx, store, n)
 	if err != nil {
 		return nil, err
 	}
-	return &fixture{project: p.ID, secret: secret, renders: ids}, nil
+	return fx, nil
+}
+
+// createRenders registers n more renders in the fixture's project, 50,000
+// per statement, and returns their ids.
+func (fx *fixture) createRenders(ctx context.Context, store *persist.Store, n int) ([]string, error) {
+	ids := make([]string, 0, n)
+	for len(ids) < n {
+		more, err := store.CreateRenders(ctx, fx.project, min(50_000, n-len(ids)))
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, more...)
+	}
+	return ids, nil
+}
+
+// sizeList is the -items flag: one size, or a comma-separated list.
+type sizeList []int
+
+func (l *sizeList) String() string {
+	var s []string
+	for _, n := range *l {
+		s = append(s, strconv.Itoa(n))
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *sizeList) Set(v string) error {
+	var out sizeList
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a positive count", f)
+		}
+		out = append(out, n)
+	}
+	*l = out
+	return nil
 }
 
 // benchResult is one scenario's figures. Latencies are in microseconds.
@@ -198,6 +299,9 @@ type benchResult struct {
 	Statuses     map[string]int64 `json:"statuses"`
 	LatencyUS    latency          `json:"latencyMicros"`
 	Note         string           `json:"note,omitempty"`
+	Items        int              `json:"items,omitempty"`   // the key space, where a scenario sweeps it
+	VsFirst      float64          `json:"vsFirst,omitempty"` // keyspace: req/s as a share of the first size's
+	RSSPerItem   int64            `json:"rssPerItemBytes,omitempty"`
 	payloadBytes int              // bytes the scenario's log messages average, for raw-js
 	eventsPerMsg float64          // events per log message, for raw-js
 	TargetRate   int              `json:"targetRate,omitempty"`
@@ -212,7 +316,8 @@ type latency struct {
 // measured from the ticket's intended start, so a stalled server shows up as
 // latency instead of silently lowering the offered load (coordinated
 // omission). fn returns the outcome label (an HTTP status) and the number
-// of events the request carried.
+// of events the request carried; an empty label (no request made) stops
+// the worker, for scenarios with a fixed amount of work.
 func load(ctx context.Context, o benchOptions, name string, rate int, fn func(w int, c *fasthttp.HostClient) (string, int)) benchResult {
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
@@ -276,6 +381,9 @@ func load(ctx context.Context, o benchOptions, name string, rate int, fn func(w 
 					}
 				}
 				label, n := fn(w, client)
+				if label == "" {
+					break // the scenario ran out of work
+				}
 				if ctx.Err() != nil && label == "error" {
 					break // cut off by the end of the run, not a server error
 				}
@@ -303,6 +411,37 @@ func load(ctx context.Context, o benchOptions, name string, rate int, fn func(w 
 		Statuses: statuses, TargetRate: rate,
 		LatencyUS: latency{hist.ValueAtQuantile(50), hist.ValueAtQuantile(90), hist.ValueAtQuantile(99), hist.ValueAtQuantile(99.9), hist.Max()},
 	}
+}
+
+// each runs fn(i) once for every i in [0, n) from o.conns workers, or
+// until o.duration is up (see untimed), whichever comes first.
+func each(ctx context.Context, o benchOptions, name string, n int, fn func(i int, c *fasthttp.HostClient) (string, int)) benchResult {
+	var next atomic.Int64
+	return load(ctx, o, name, 0, func(_ int, c *fasthttp.HostClient) (string, int) {
+		i := next.Add(1) - 1
+		if i >= int64(n) {
+			return "", 0
+		}
+		return fn(int(i), c)
+	})
+}
+
+// untimed is o for a run that ends when its work is done (each), not at
+// o.duration.
+func (o benchOptions) untimed() benchOptions {
+	o.duration = 24 * time.Hour
+	return o
+}
+
+// failed counts the requests of r that did not answer 2xx.
+func failed(r benchResult) int64 {
+	var n int64
+	for k, v := range r.Statuses {
+		if !strings.HasPrefix(k, "2") {
+			n += v
+		}
+	}
+	return n
 }
 
 // progress prints a line a second while a scenario runs.
@@ -341,22 +480,33 @@ func status(code int, err error) string {
 
 var benchEventTypes = [...]string{"viewed", "downloaded", "printed"}
 
-// partnerEvent sends one POST /v1/renders/:id/events.
+// partnerEvent sends one POST /v1/renders/:id/events to a random render.
 func partnerEvent(o benchOptions, fx *fixture, c *fasthttp.HostClient) string {
+	return partnerEventTo(o, fx, c, fx.renders[rand.IntN(len(fx.renders))], `{"source":"bench"}`)
+}
+
+// partnerEventTo sends one POST /v1/renders/:id/events to render rid with
+// metadata, a JSON object.
+func partnerEventTo(o benchOptions, fx *fixture, c *fasthttp.HostClient, rid, metadata string) string {
 	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(res)
-	rid := fx.renders[rand.IntN(len(fx.renders))]
 	req.SetRequestURI(o.url + "/v1/renders/" + rid + "/events")
 	req.Header.SetMethod("POST")
 	req.Header.Set("Authorization", "Bearer "+fx.secret)
 	req.Header.SetContentType("application/json")
 	if o.forwardedIP {
-		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", rand.IntN(256), rand.IntN(256), rand.IntN(256)))
+		req.Header.Set("X-Forwarded-For", randomIP())
 	}
-	req.SetBodyString(`{"eventType":"` + benchEventTypes[rand.IntN(3)] + `","metadata":{"source":"bench"}}`)
+	req.SetBodyString(`{"eventType":"` + benchEventTypes[rand.IntN(3)] + `","metadata":` + metadata + `}`)
 	err := c.Do(req, res)
 	return status(res.StatusCode(), err)
+}
+
+// randomIP is a client address for X-Forwarded-For: distinct addresses
+// keep the 5-minute dedupe rule from dropping events.
+func randomIP() string {
+	return fmt.Sprintf("10.%d.%d.%d", rand.IntN(256), rand.IntN(256), rand.IntN(256))
 }
 
 func benchIngestSingle(ctx context.Context, o benchOptions, fx *fixture) (benchResult, error) {
@@ -365,6 +515,22 @@ func benchIngestSingle(ctx context.Context, o benchOptions, fx *fixture) (benchR
 		return s, 1
 	})
 	return r, nil
+}
+
+// getEngagement sends one GET /v1/renders/:id/engagement.
+func getEngagement(o benchOptions, fx *fixture, c *fasthttp.HostClient, rid string) string {
+	return getSecret(o, fx, c, "/v1/renders/"+rid+"/engagement")
+}
+
+// getSecret sends one GET of path with the secret key.
+func getSecret(o benchOptions, fx *fixture, c *fasthttp.HostClient, path string) string {
+	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(res)
+	req.SetRequestURI(o.url + path)
+	req.Header.Set("Authorization", "Bearer "+fx.secret)
+	err := c.Do(req, res)
+	return status(res.StatusCode(), err)
 }
 
 func benchRead(ctx context.Context, o benchOptions, fx *fixture) (benchResult, error) {
@@ -398,13 +564,7 @@ func benchRead(ctx context.Context, o benchOptions, fx *fixture) (benchResult, e
 		}()
 	}
 	r := load(ctx, o, "read", o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
-		req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(res)
-		req.SetRequestURI(o.url + "/v1/renders/" + fx.renders[rand.IntN(len(fx.renders))] + "/engagement")
-		req.Header.Set("Authorization", "Bearer "+fx.secret)
-		err := c.Do(req, res)
-		return status(res.StatusCode(), err), 0
+		return getEngagement(o, fx, c, fx.renders[rand.IntN(len(fx.renders))]), 0
 	})
 	stopBG()
 	bg.Wait()
@@ -433,6 +593,25 @@ func printTable(w io.Writer, results []benchResult) {
 			fmt.Fprintf(w, "%s: %s\n", r.Scenario, r.Note)
 		}
 	}
+	printSweep(w, results, ms)
+}
+
+// printSweep prints the keyspace rows again, each against the first size.
+func printSweep(w io.Writer, results []benchResult, ms func(int64) string) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := false
+	for _, r := range results {
+		if r.VsFirst == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w)
+			fmt.Fprintln(tw, "items\treq/s\tp50 ms\tp99 ms\tvs first\t")
+			header = true
+		}
+		fmt.Fprintf(tw, "%d\t%.0f\t%s\t%s\t%.0f%%\t\n", r.Items, r.ReqPerSec, ms(r.LatencyUS.P50), ms(r.LatencyUS.P99), 100*r.VsFirst)
+	}
+	tw.Flush()
 }
 
 func hostOf(url string) string {

@@ -19,25 +19,42 @@ import (
 	"engaged/persist"
 )
 
-// batchFixture adds what ingest-batch needs: a publishable key and content
-// items.
+// addContent adds what ingest-batch needs: a publishable key and n content
+// items in all.
 func (fx *fixture) addContent(ctx context.Context, store *persist.Store, n int) error {
-	if len(fx.contents) >= n {
-		return nil
-	}
-	_, pk, err := store.CreateKey(ctx, fx.project, actors.PublishableKey)
-	if err != nil {
-		return err
-	}
-	fx.publishable = pk
-	for len(fx.contents) < n {
-		it, err := store.CreateContent(ctx, fx.project, fmt.Sprintf("cnt_bench_%d", len(fx.contents)))
+	if fx.publishable == "" {
+		_, pk, err := store.CreateKey(ctx, fx.project, actors.PublishableKey)
 		if err != nil {
 			return err
 		}
-		fx.contents = append(fx.contents, it.ID)
+		fx.publishable = pk
 	}
-	return nil
+	if len(fx.contents) >= n {
+		return nil
+	}
+	ids, err := fx.createContent(ctx, "cnt_bench_", len(fx.contents), n-len(fx.contents))
+	fx.contents = append(fx.contents, ids...)
+	return err
+}
+
+// createContent registers content items prefix<from> … prefix<from+n-1> in
+// one statement per 50,000. persist registers one item per call (100,000
+// round trips at this size), so the load tool inserts the rows itself, as
+// persist.Store.CreateRenders does for renders.
+func (fx *fixture) createContent(ctx context.Context, prefix string, from, n int) ([]string, error) {
+	ids := make([]string, 0, n)
+	for len(ids) < n {
+		chunk := make([]string, min(50_000, n-len(ids)))
+		for i := range chunk {
+			chunk[i] = prefix + strconv.Itoa(from+len(ids)+i)
+		}
+		if _, err := fx.db.Exec(ctx, `INSERT INTO items (project_id, id, kind)
+			SELECT $1, unnest($2::text[]), 'content'`, fx.project, chunk); err != nil {
+			return ids, fmt.Errorf("register content items: %w", err)
+		}
+		ids = append(ids, chunk...)
+	}
+	return ids, nil
 }
 
 var (
@@ -83,40 +100,11 @@ func benchIngestBatch(ctx context.Context, o benchOptions, store *persist.Store,
 	if err != nil {
 		return benchResult{}, err
 	}
-	var pool sync.Pool
 	r := load(ctx, o, "ingest-batch", o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
-		sb, _ := pool.Get().(*strings.Builder)
-		if sb == nil {
-			sb = &strings.Builder{}
-		}
-		sb.Reset()
-		now := time.Now().UTC().Format(time.RFC3339Nano)
 		// A batch covers a few items, as one viewer's session does: the
 		// service groups them into one log message per item.
 		base := rand.IntN(len(fx.contents))
-		sb.WriteString(`{"events":[`)
-		for i := 0; i < o.batch; i++ {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sdkEvent(sb, fx.contents[(base+i/10)%len(fx.contents)], i, now)
-		}
-		sb.WriteString(`]}`)
-		req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(res)
-		req.SetRequestURI(o.url + "/v1/events/batch")
-		req.Header.SetMethod("POST")
-		req.Header.Set("Authorization", "Bearer "+fx.publishable)
-		req.Header.SetContentType("application/json")
-		req.SetBodyString(sb.String())
-		pool.Put(sb)
-		err := c.Do(req, res)
-		st := status(res.StatusCode(), err)
-		if st != "200" {
-			return st, 0
-		}
-		return st, o.batch
+		return postBatch(o, fx, c, func(i int) string { return fx.contents[(base+i/10)%len(fx.contents)] })
 	})
 	after, err := logState(ctx, o.natsURL)
 	if err != nil {
@@ -131,6 +119,42 @@ func benchIngestBatch(ctx context.Context, o benchOptions, store *persist.Store,
 	r.Note = fmt.Sprintf("%d events per batch, 10 per content item, over %d items; the log grew by %d messages of %d bytes on average (%.1f events each)",
 		o.batch, len(fx.contents), after.Msgs-before.Msgs, r.payloadBytes, r.eventsPerMsg)
 	return r, nil
+}
+
+var batchBuilders sync.Pool // of *strings.Builder
+
+// postBatch sends one SDK batch of o.batch events, event i about content
+// item item(i), and returns its status and the events it got in.
+func postBatch(o benchOptions, fx *fixture, c *fasthttp.HostClient, item func(i int) string) (string, int) {
+	sb, _ := batchBuilders.Get().(*strings.Builder)
+	if sb == nil {
+		sb = &strings.Builder{}
+	}
+	defer batchBuilders.Put(sb)
+	sb.Reset()
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	sb.WriteString(`{"events":[`)
+	for i := 0; i < o.batch; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sdkEvent(sb, item(i), i, now)
+	}
+	sb.WriteString(`]}`)
+	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(res)
+	req.SetRequestURI(o.url + "/v1/events/batch")
+	req.Header.SetMethod("POST")
+	req.Header.Set("Authorization", "Bearer "+fx.publishable)
+	req.Header.SetContentType("application/json")
+	req.SetBodyString(sb.String())
+	err := c.Do(req, res)
+	st := status(res.StatusCode(), err)
+	if st != "200" {
+		return st, 0
+	}
+	return st, o.batch
 }
 
 // logState reads the ENGAGED stream's message and byte counts.

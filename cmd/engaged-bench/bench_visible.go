@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,7 +88,7 @@ func benchVisible(ctx context.Context, o benchOptions, fx *fixture) (benchResult
 		req.Header.SetMethod("POST")
 		req.Header.Set("Authorization", "Bearer "+fx.secret)
 		req.Header.SetContentType("application/json")
-		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", rand.IntN(256), rand.IntN(256), rand.IntN(256)))
+		req.Header.Set("X-Forwarded-For", randomIP())
 		req.SetBodyString(`{"eventType":"viewed"}`)
 		err := c.Do(req, res)
 		acked := time.Now()

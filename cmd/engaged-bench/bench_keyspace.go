@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
+
+	"engaged/persist"
+)
+
+// warm sends one partner event to each of renders, so the figures that
+// follow are of live items, not of their first events.
+func warm(ctx context.Context, o benchOptions, fx *fixture, renders []string) error {
+	r := each(ctx, o.untimed(), "warm", len(renders), func(i int, c *fasthttp.HostClient) (string, int) {
+		return partnerEventTo(o, fx, c, renders[i], `{"source":"bench"}`), 1
+	})
+	if n := failed(r); n > 0 {
+		return fmt.Errorf("warming %d renders: %d failed (%s)", len(renders), n, statusList(r))
+	}
+	return nil
+}
+
+// benchKeyspace runs the ingest-single load over each size of o.sizes in
+// turn (the first renders of the fixture), each warmed first, and sets each
+// row's rate against the first size's.
+func benchKeyspace(ctx context.Context, o benchOptions, _ *persist.Store, fx *fixture) ([]benchResult, error) {
+	var out []benchResult
+	for _, n := range o.sizes {
+		renders := fx.renders[:n]
+		if err := warm(ctx, o, fx, renders); err != nil {
+			return out, err
+		}
+		r := load(ctx, o, fmt.Sprintf("keyspace-%d", n), o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
+			return partnerEventTo(o, fx, c, renders[rand.IntN(n)], `{"source":"bench"}`), 1
+		})
+		r.Items = n
+		r.VsFirst = 1
+		if len(out) > 0 && out[0].ReqPerSec > 0 {
+			r.VsFirst = r.ReqPerSec / out[0].ReqPerSec
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// benchCold sends every partner event to a render that has never had one:
+// the cost of an item's first event (activation included). It pre-creates
+// o.coldItems renders and stops early if the run uses them all.
+func benchCold(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture) ([]benchResult, error) {
+	renders, err := fx.createRenders(ctx, store, o.coldItems)
+	if err != nil {
+		return nil, err
+	}
+	r := each(ctx, o, "cold", len(renders), func(i int, c *fasthttp.HostClient) (string, int) {
+		return partnerEventTo(o, fx, c, renders[i], `{"source":"bench"}`), 1
+	})
+	r.Items = int(r.Requests)
+	r.Note = fmt.Sprintf("%d of %d never-seen renders used", r.Requests, len(renders))
+	return []benchResult{r}, nil
+}
+
+// benchZipf is the keyspace load over all o.items renders, warmed first,
+// with each event's render picked Zipf-skewed: a few hot items take much of
+// the load, as on a real site.
+func benchZipf(ctx context.Context, o benchOptions, _ *persist.Store, fx *fixture) ([]benchResult, error) {
+	renders := fx.renders[:o.items]
+	if err := warm(ctx, o, fx, renders); err != nil {
+		return nil, err
+	}
+	// rand.Zipf is not safe for concurrent use: one per worker.
+	zipfs := make([]*rand.Zipf, o.conns)
+	for w := range zipfs {
+		zipfs[w] = rand.NewZipf(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), o.zipfS, 1, uint64(len(renders)-1))
+	}
+	var hot atomic.Int64
+	r := load(ctx, o, "zipf", o.rate, func(w int, c *fasthttp.HostClient) (string, int) {
+		i := zipfs[w].Uint64()
+		if i == 0 {
+			hot.Add(1)
+		}
+		return partnerEventTo(o, fx, c, renders[i], `{"source":"bench"}`), 1
+	})
+	r.Items = len(renders)
+	if r.Requests > 0 {
+		r.Note = fmt.Sprintf("Zipf s=%.2f over %d renders; the hottest render took %.1f%% of the events",
+			o.zipfS, len(renders), 100*float64(hot.Load())/float64(r.Requests))
+	}
+	return []benchResult{r}, nil
+}
+
+// benchSDKKeyspace is ingest-batch over o.items content items (registered
+// in bulk), each warmed first with one event.
+func benchSDKKeyspace(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture) ([]benchResult, error) {
+	if err := fx.addContent(ctx, store, o.items); err != nil {
+		return nil, err
+	}
+	contents := fx.contents[:o.items]
+	wr := each(ctx, o.untimed(), "warm", (len(contents)+o.batch-1)/o.batch, func(b int, c *fasthttp.HostClient) (string, int) {
+		return postBatch(o, fx, c, func(i int) string { return contents[(b*o.batch+i)%len(contents)] })
+	})
+	if n := failed(wr); n > 0 {
+		return nil, fmt.Errorf("warming %d content items: %d batches failed (%s)", len(contents), n, statusList(wr))
+	}
+	r := load(ctx, o, "sdk-keyspace", o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
+		base := rand.IntN(len(contents))
+		return postBatch(o, fx, c, func(i int) string { return contents[(base+i/10)%len(contents)] })
+	})
+	r.Items = len(contents)
+	r.Note = fmt.Sprintf("%d events per batch, 10 per content item, over %d warm items", o.batch, len(contents))
+	return []benchResult{r}, nil
+}
