@@ -64,6 +64,7 @@ const (
 	reqContent                     // reply with the SDK event summary
 	reqCurrent                     // reply with the summary as an Update (live streams start from it)
 	reqSync                        // apply the item's log through seq, then reply (see Registry.Submit)
+	reqWarm                        // activate if not yet (no reply; see Registry.Submit)
 )
 
 type request struct {

@@ -166,7 +166,7 @@ func (r *Registry) passivate(a *actor) {
 // until ctx ends.
 func (r *Registry) send(ctx context.Context, k ItemID, req *request) (*actor, error) {
 	switch req.kind {
-	case reqApply, reqSnapshot, reqStop, reqSync:
+	case reqApply, reqSnapshot, reqStop, reqSync, reqWarm:
 	default: // a read: see actor.read
 		req.read, req.session = true, r.readSession(k)
 	}
@@ -332,6 +332,9 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 		seq     uint64
 	}
 	ps := make([]pending, len(subs))
+	for _, s := range subs {
+		r.warm(s.Key)
+	}
 	for i, s := range subs {
 		s.Msg.Ref = newRef()
 		ps[i].verdict = r.verdicts.expect(s.Msg.Ref)
@@ -366,6 +369,20 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 		s.Counted = out
 	}
 	return nil
+}
+
+// warm starts activating k's actor, if it is not live, while the caller
+// publishes: loading its snapshot then overlaps the publish instead of
+// following the delivery. It never waits; with a full mailbox the actor is
+// live anyway.
+func (r *Registry) warm(k ItemID) {
+	a := r.acquire(k)
+	defer r.release(a)
+	select {
+	case a.mailbox <- &request{kind: reqWarm}:
+		a.wake()
+	default:
+	}
 }
 
 // verdict returns the verdicts of message seq of item k once k's actor has
