@@ -16,6 +16,7 @@ func TestRenderSummaryJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for n := 0; n < 300; n++ {
 		s := newRenderState()
+		var recorded []RenderEvent // as applied: the state keeps only their encodings
 		for i := r.IntN(40); i >= 0; i-- {
 			e := ev(tricky[r.IntN(len(tricky))], RenderEventTypes[r.IntN(7)], tricky[r.IntN(len(tricky))], tricky[r.IntN(len(tricky))], time.Duration(r.IntN(1e6))*time.Millisecond)
 			if r.IntN(2) == 0 {
@@ -28,9 +29,14 @@ func TestRenderSummaryJSON(t *testing.T) {
 			if r.IntN(5) == 0 {
 				e.ShareID = nil
 			}
-			s.apply(e)
+			if s.apply(e) {
+				recorded = append(recorded, e)
+			}
 		}
-		sum := s.summary()
+		sum := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), Recent: []RenderEvent{}}
+		for i := len(recorded) - 1; i >= 0 && len(sum.Recent) < RecentLimit; i-- {
+			sum.Recent = append(sum.Recent, recorded[i])
+		}
 		want, err := json.Marshal(sum)
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
@@ -109,11 +110,12 @@ type RenderSummary struct {
 type renderState struct {
 	counts    RenderCounts
 	linkOpens int64
-	// recent is a ring of up to RecentLimit events, grown on demand so an
-	// item with few events costs little; recent[(head-1) mod len] is the newest.
-	recent []RenderEvent
-	// recentJSON[i] is recent[i] encoded once, when it was pushed: reads and
-	// live updates then copy bytes instead of encoding 25 events each time.
+	// recentJSON is a ring of up to RecentLimit events, grown on demand so
+	// an item with few events costs little; recentJSON[(head-1) mod len] is
+	// the newest. Each event is kept only as its JSON, encoded once when it
+	// was recorded: reads and live updates copy bytes instead of encoding 25
+	// events each time, snapshots copy the same bytes, and an item does not
+	// also hold the decoded form (that doubled a render's memory).
 	recentJSON [][]byte
 	head       int
 	// dedupe maps "shareId|type|ip" to the createdAt (ms) of the last
@@ -138,16 +140,28 @@ func (s *renderState) dedupeLRU() *simplelru.LRU[string, int64] {
 }
 
 // push adds ev as the newest recent event.
-func (s *renderState) push(ev RenderEvent) {
-	enc := ev.appendJSON(nil)
-	if len(s.recent) < RecentLimit {
-		s.recent = append(s.recent, ev)
+func (s *renderState) push(ev *RenderEvent) { s.pushJSON(ev.appendJSON(nil)) }
+
+// pushJSON adds an event's JSON encoding as the newest recent event. The
+// bytes are never changed afterwards, so snapshots may share them.
+func (s *renderState) pushJSON(enc []byte) {
+	if len(s.recentJSON) < RecentLimit {
 		s.recentJSON = append(s.recentJSON, enc)
 		return
 	}
-	s.recent[s.head] = ev
 	s.recentJSON[s.head] = enc
 	s.head = (s.head + 1) % RecentLimit
+}
+
+// recentNewestFirst returns the recent events' encodings, newest first.
+func (s *renderState) recentNewestFirst() [][]byte {
+	n := len(s.recentJSON)
+	out := make([][]byte, n)
+	for i := range out {
+		// Before the ring is full head is 0 and the newest is the last.
+		out[i] = s.recentJSON[(s.head-1-i+n)%n]
+	}
+	return out
 }
 
 // jsonSize bounds the size of appendJSON's output.
@@ -224,30 +238,39 @@ func (s *renderState) apply(ev RenderEvent) bool {
 		s.linkOpens++
 	}
 	s.countShare(&ev, i)
-	s.push(ev)
+	s.push(&ev)
 	return true
 }
 
 func emptyRenderSummary() RenderSummary { return RenderSummary{Recent: []RenderEvent{}} }
 
+// summary returns the state as a RenderSummary, decoding the recent events
+// from their JSON: for tests and tools; the service serves appendJSON.
 func (s *renderState) summary() RenderSummary {
-	n := len(s.recent)
-	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), Recent: make([]RenderEvent, 0, n)}
-	for i := 1; i <= n; i++ {
-		// Before the ring is full head is 0 and the newest is the last.
-		out.Recent = append(out.Recent, s.recent[(s.head-i+n)%n])
+	recent := s.recentNewestFirst()
+	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), Recent: make([]RenderEvent, len(recent))}
+	for i, enc := range recent {
+		if err := json.Unmarshal(enc, &out.Recent[i]); err != nil {
+			panic(fmt.Sprintf("recent event encoding: %v", err)) // written by appendJSON; cannot fail
+		}
+		if string(out.Recent[i].Metadata) == "null" {
+			out.Recent[i].Metadata = nil
+		}
 	}
 	return out
 }
 
 // renderSnapshot is the persisted form of renderState.
 type renderSnapshot struct {
-	Counts    RenderCounts   `json:"counts"`
-	LinkOpens int64          `json:"linkOpens"`
-	Recent    []RenderEvent  `json:"recent"` // newest first
-	Dedupe    []dedupeRecord `json:"dedupe"` // least recently used first
-	MaxAt     int64          `json:"maxAt"`
-	Shares    []shareRecord  `json:"shares,omitempty"` // least recently active first
+	Counts    RenderCounts  `json:"counts"`
+	LinkOpens int64         `json:"linkOpens"`
+	Recent    []RenderEvent `json:"recent"` // newest first; the JSON form only (snapshots written before the binary one)
+	// RecentJSON holds the recent events' JSON encodings, newest first: what
+	// snapshot makes and the binary form stores.
+	RecentJSON [][]byte       `json:"-"`
+	Dedupe     []dedupeRecord `json:"dedupe"` // least recently used first
+	MaxAt      int64          `json:"maxAt"`
+	Shares     []shareRecord  `json:"shares,omitempty"` // least recently active first
 }
 
 type dedupeRecord struct {
@@ -256,8 +279,7 @@ type dedupeRecord struct {
 }
 
 func (s *renderState) snapshot() *renderSnapshot {
-	sum := s.summary()
-	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, Recent: sum.Recent, MaxAt: s.maxAt, Shares: s.shareRecords()}
+	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, RecentJSON: s.recentNewestFirst(), MaxAt: s.maxAt, Shares: s.shareRecords()}
 	var keys []string
 	if s.dedupe != nil {
 		keys = s.dedupe.Keys()
@@ -276,11 +298,14 @@ func (s *renderState) snapshot() *renderSnapshot {
 func restoreRender(snap *renderSnapshot) *renderState {
 	s := newRenderState()
 	s.counts, s.linkOpens, s.maxAt = snap.Counts, snap.LinkOpens, snap.MaxAt
-	for i := min(len(snap.Recent), RecentLimit) - 1; i >= 0; i-- {
+	for i := min(len(snap.RecentJSON), RecentLimit) - 1; i >= 0; i-- {
+		s.pushJSON(snap.RecentJSON[i])
+	}
+	for i := min(len(snap.Recent), RecentLimit) - 1; i >= 0; i-- { // an old JSON snapshot
 		if string(snap.Recent[i].Metadata) == "null" {
 			snap.Recent[i].Metadata = nil
 		}
-		s.push(snap.Recent[i])
+		s.push(&snap.Recent[i])
 	}
 	for _, d := range snap.Dedupe {
 		s.dedupeLRU().Add(d.K, d.At)

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"maps"
 	"math"
@@ -19,7 +20,7 @@ import (
 //
 //	snapshot = snapV1 (0x00 | 0x01 render) (0x00 | 0x01 content)
 //	render   = counts varint(linkOpens) varint(maxAt)
-//	           uvarint(n) renderEvent{n}                  recent, newest first (codec.go)
+//	           uvarint(n) bytes(event JSON){n}            recent, newest first, as the API shows them
 //	           uvarint(n) (str(key) varint(maxAt − at)){n}  dedupe, least recently used first
 //	           uvarint(n) (str(id) counts flags){n}       shares, least recently active first
 //	counts   = varint × 7: viewed downloaded printed email_opened email_sent share_created share_revoked
@@ -64,8 +65,8 @@ func (ss *stateSnapshot) sizeHint() int {
 	n := 16
 	if r := ss.Render; r != nil {
 		n += 96 + 96*len(r.Shares)
-		for i := range r.Recent {
-			n += 256 + len(r.Recent[i].Metadata)
+		for _, enc := range r.RecentJSON {
+			n += 4 + len(enc)
 		}
 		for i := range r.Dedupe {
 			n += 12 + len(r.Dedupe[i].K)
@@ -81,9 +82,9 @@ func (s *renderSnapshot) appendBinary(b []byte) []byte {
 	b = appendRenderCounts(b, &s.Counts)
 	b = binary.AppendVarint(b, s.LinkOpens)
 	b = binary.AppendVarint(b, s.MaxAt)
-	b = binary.AppendUvarint(b, uint64(len(s.Recent)))
-	for i := range s.Recent {
-		b = appendRenderEvent(b, &s.Recent[i])
+	b = binary.AppendUvarint(b, uint64(len(s.RecentJSON)))
+	for _, enc := range s.RecentJSON {
+		b = appendBytes(b, enc)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Dedupe)))
 	for _, d := range s.Dedupe {
@@ -184,7 +185,7 @@ func (d *decoder) renderSnapshot() *renderSnapshot {
 	s := &renderSnapshot{}
 	d.renderCounts(&s.Counts)
 	s.LinkOpens, s.MaxAt = d.varint(), d.varint()
-	s.Recent = list(d, d.renderEvent)
+	s.RecentJSON = list(d, func(enc *[]byte) { *enc = d.jsonEvent() })
 	s.Dedupe = list(d, func(r *dedupeRecord) { r.K, r.At = d.str(), s.MaxAt-d.varint() })
 	s.Shares = list(d, func(sh *shareRecord) {
 		sh.ID = d.str()
@@ -235,4 +236,14 @@ func (d *decoder) pairs() map[string]int64 {
 		m[k] = d.varint()
 	}
 	return m
+}
+
+// jsonEvent reads one recent event's JSON encoding. It is served verbatim,
+// so what a damaged snapshot holds must at least be a JSON object.
+func (d *decoder) jsonEvent() []byte {
+	enc := d.bytes()
+	if d.err == nil && (len(enc) == 0 || enc[0] != '{' || !json.Valid(enc)) {
+		d.err = errCodec
+	}
+	return enc
 }
