@@ -1,10 +1,13 @@
-// Package actors is the domain of engaged: event types and their rules, the
-// per-item state, the actor goroutine that owns that state, the registry that
-// activates and passivates actors, and the snapshot rounds that persist them.
+// Package actors is the domain of engaged and its runtime: the rules and
+// state of both item families (renders: render*.go, shares.go; SDK content
+// items: content*.go), and the actors that own that state, with the registry
+// that activates them, feeds them the log in order (delivery sessions),
+// takes every recorded event through one ingest call (Submit), and persists
+// and passivates them in snapshot rounds fenced by partition epochs.
 //
 // It imports no adapter. It declares the two things it needs from the
-// outside, a SnapshotStore (persist implements it) and a Log (transport
-// implements it); cmd/engaged wires them together.
+// outside, a SnapshotStore (persist implements it) and a Log
+// (transport/jetlog implements it); cmd/engaged wires them together.
 package actors
 
 import (
