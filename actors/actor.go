@@ -199,6 +199,12 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 	if r.read && !a.readyToRead(ctx, r, activated) {
 		return false
 	}
+	if r.kind == reqWarm && activated {
+		// Read to the log's end after the session began: the session
+		// delivers whatever follows, so the coming delivery applies
+		// without another catch-up.
+		a.session = r.session
+	}
 	switch r.kind {
 	case reqApply:
 		a.deliver(ctx, r)

@@ -378,8 +378,10 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 func (r *Registry) warm(k ItemID) {
 	a := r.acquire(k)
 	defer r.release(a)
+	// The session is taken before the activation reads the log, so that an
+	// owner's actor follows its consumer from there (see actor.handle).
 	select {
-	case a.mailbox <- &request{kind: reqWarm}:
+	case a.mailbox <- &request{kind: reqWarm, session: r.readSession(k)}:
 		a.wake()
 	default:
 	}
