@@ -62,7 +62,7 @@ type Registry struct {
 	// epochs holds the partitions this instance owns: it claimed them (its
 	// partition consumers delivered their events here) and no other
 	// instance has claimed them since. Reads of items elsewhere catch up
-	// from the log first (see CatchUp).
+	// from the log first (see actor.readyToRead).
 	epochs   map[int]int64
 	claiming map[int]bool // claims requested, not yet made
 	claims   chan int     // partitions to claim, for claimLoop
@@ -356,13 +356,15 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 		}
 		ps[i].seq, s.Duplicate = seq, dup
 	}
-	grace := time.NewTimer(ownerGrace)
-	defer grace.Stop()
+	// One grace for the whole request; its channel stays closed once the
+	// time is up, so every later item goes straight to catching up.
+	grace, stopGrace := context.WithTimeout(ctx, ownerGrace)
+	defer stopGrace()
 	for i, s := range subs {
 		if s.Duplicate {
 			continue
 		}
-		out, err := r.verdict(ctx, s.Key, ps[i].seq, ps[i].verdict, grace.C)
+		out, err := r.verdict(ctx, s.Key, ps[i].seq, ps[i].verdict, grace.Done())
 		if err != nil {
 			return err
 		}
@@ -390,7 +392,7 @@ func (r *Registry) warm(k ItemID) {
 // verdict returns the verdicts of message seq of item k once k's actor has
 // applied it. grace fires when an owner has waited long enough for its
 // consumer's delivery.
-func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []bool, grace <-chan time.Time) ([]bool, error) {
+func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []bool, grace <-chan struct{}) ([]bool, error) {
 	notApplied := &Error{Code: EUnavailable, Message: "event stored but not applied yet", RetryAfter: time.Second}
 	if r.owns(k) {
 		select {

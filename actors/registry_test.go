@@ -374,3 +374,31 @@ func TestMaxLivePassivatesLeastRecentlyUsed(t *testing.T) {
 		}
 	}
 }
+
+// An owner whose consumer does not deliver (the partition moved meanwhile)
+// catches up from the log after one grace for the whole request, for every
+// item of it, instead of waiting out the request's deadline.
+func TestSubmitOwnerWithoutDeliveryCatchesUp(t *testing.T) {
+	l, s := newMemLog(), newMemStore()
+	r := startRegistry(t, l, s, time.Hour)
+	first := ItemID{Project: "p", Item: "a"}
+	r.deliver(t, l, l.append(t, first, viewedFrom("10.0.0.1")), 1)
+	waitFor(t, "the claim", func() bool { return r.owns(first) })
+	for _, item := range []string{"b", "c"} {
+		r.viewed(t, ItemID{Project: "p", Item: item}) // live already: Submit's warm does nothing
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*ownerGrace)
+	defer cancel()
+	subs := []*Submission{
+		{Key: ItemID{Project: "p", Item: "b"}, MsgID: "m1", Msg: viewedFrom("10.0.0.2")},
+		{Key: ItemID{Project: "p", Item: "c"}, MsgID: "m2", Msg: viewedFrom("10.0.0.3")},
+	}
+	if err := r.Submit(ctx, subs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range subs {
+		if len(sub.Counted) != 1 || !sub.Counted[0] {
+			t.Fatalf("%v: counted %v", sub.Key, sub.Counted)
+		}
+	}
+}
