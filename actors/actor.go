@@ -74,17 +74,18 @@ type request struct {
 	kind requestKind
 	seq  uint64 // reqApply: the message's sequence; reqSync: apply the log through it
 	msg  *Message
-	// session (reqApply) is the partition's delivery session the message
-	// came in (see Registry.Deliver): the actor applies it directly only if
-	// its own state is continuous with that session.
+	// session is a delivery session of the item's partition (see
+	// Registry.Deliver). reqApply: the one the message came in; the actor
+	// applies it directly only if its own state is continuous with it.
+	// Reads and reqWarm: the current one if this instance owns the
+	// partition, else 0.
 	session uint64
 	// newest (reqApply): the message is its partition's newest, so the log
 	// holds nothing of this item after it either.
 	newest bool
 	reply  chan reply // capacity 1, so a departed caller never blocks the actor
 	// read: a request that answers from the state, which must then be as
-	// new as the log (see actor.read); session is the current delivery
-	// session of the item's partition here, 0 if none feeds it here.
+	// new as the log (see actor.readyToRead).
 	read bool
 
 	itemKind string // reqCurrent: which summary
@@ -279,7 +280,7 @@ func (a *actor) sync(ctx context.Context, r *request) {
 	if a.applied < r.seq && !a.catchUpOrFail(ctx, r, r.seq) {
 		return
 	}
-	r.reply <- reply{seq: a.applied}
+	r.reply <- reply{}
 }
 
 // activateOrFail activates the actor and reports whether it is ready; if

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // countingStore counts LoadSnapshots calls and the keys they carry.
@@ -60,6 +61,7 @@ func TestLoaderBatchesConcurrentLoads(t *testing.T) {
 		if n == 99 {
 			break
 		}
+		time.Sleep(time.Millisecond)
 	}
 	close(s.block)
 	wg.Wait()

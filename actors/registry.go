@@ -167,7 +167,7 @@ func (r *Registry) passivate(a *actor) {
 func (r *Registry) send(ctx context.Context, k ItemID, req *request) (*actor, error) {
 	switch req.kind {
 	case reqApply, reqSnapshot, reqStop, reqSync, reqWarm:
-	default: // a read: see actor.read
+	default: // a read: see actor.readyToRead
 		req.read, req.session = true, r.readSession(k)
 	}
 	a := r.acquire(k)
