@@ -6,8 +6,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -28,6 +31,8 @@ type APIKey struct {
 	ProjectID string         `json:"projectId"`
 	Kind      actors.KeyKind `json:"kind"`
 	Prefix    string         `json:"prefix"`
+	CreatedAt time.Time      `json:"createdAt"`
+	RevokedAt *time.Time     `json:"revokedAt"`
 }
 
 func keyPrefix(k actors.KeyKind) string {
@@ -39,10 +44,18 @@ func keyPrefix(k actors.KeyKind) string {
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// CreateProject creates a project named name.
+// MaxProjectName bounds a project's name, in characters.
+const MaxProjectName = 200
+
+// CreateProject creates a project named name (1 to MaxProjectName
+// characters).
 func (s *Store) CreateProject(ctx context.Context, name string) (Project, error) {
+	if n := utf8.RuneCountInString(name); n == 0 || n > MaxProjectName {
+		return Project{}, fieldError("name", fmt.Sprintf("project name must be 1 to %d characters", MaxProjectName))
+	}
 	p := Project{ID: newID(), Name: name}
 	err := s.pool.QueryRow(ctx, `INSERT INTO projects (id, name) VALUES ($1, $2) RETURNING created_at`, p.ID, name).Scan(&p.CreatedAt)
+	p.CreatedAt = p.CreatedAt.UTC()
 	return p, translate(err)
 }
 
@@ -70,7 +83,7 @@ const keyLen = 3 + 39
 // itself; it is not stored and cannot be shown again.
 func (s *Store) CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (APIKey, string, error) {
 	if kind != actors.SecretKey && kind != actors.PublishableKey {
-		return APIKey{}, "", actors.Errorf(actors.EInvalid, "key kind must be secret or publishable")
+		return APIKey{}, "", fieldError("kind", "key kind must be secret or publishable")
 	}
 	if !validUUID(projectID) {
 		return APIKey{}, "", actors.Errorf(actors.ENotFound, "project %s not found", projectID)
@@ -82,15 +95,16 @@ func (s *Store) CreateKey(ctx context.Context, projectID string, kind actors.Key
 	secret := keyPrefix(kind) + keyEncoding.EncodeToString(raw[:])
 	k := APIKey{ID: newID(), ProjectID: projectID, Kind: kind, Prefix: secret[:11]}
 	hash := sha256.Sum256([]byte(secret))
-	tag, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, project_id, kind, prefix, hash)
-		SELECT $1, id, $3, $4, $5 FROM projects WHERE id = $2 AND deleted_at IS NULL`,
-		k.ID, projectID, string(kind), k.Prefix, hash[:])
+	err := s.pool.QueryRow(ctx, `INSERT INTO api_keys (id, project_id, kind, prefix, hash)
+		SELECT $1, id, $3, $4, $5 FROM projects WHERE id = $2 AND deleted_at IS NULL RETURNING created_at`,
+		k.ID, projectID, string(kind), k.Prefix, hash[:]).Scan(&k.CreatedAt)
+	if err == pgx.ErrNoRows {
+		return APIKey{}, "", actors.Errorf(actors.ENotFound, "project %s not found", projectID)
+	}
 	if err != nil {
 		return APIKey{}, "", translate(err)
 	}
-	if tag.RowsAffected() == 0 {
-		return APIKey{}, "", actors.Errorf(actors.ENotFound, "project %s not found", projectID)
-	}
+	k.CreatedAt = k.CreatedAt.UTC()
 	return k, secret, nil
 }
 
@@ -151,8 +165,15 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (actors.Princip
 }
 
 // CreateRender registers a render (UUIDv7 id) in project projectID.
-// documentURL may be empty.
+// documentURL may be empty, else it must be an absolute http(s) URL: the
+// share page embeds it and its download route redirects to it.
 func (s *Store) CreateRender(ctx context.Context, projectID, documentURL string) (actors.Item, error) {
+	if documentURL != "" {
+		u, err := url.Parse(documentURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return actors.Item{}, fieldError("documentUrl", "documentUrl must be an absolute http(s) URL")
+		}
+	}
 	return s.createItem(ctx, projectID, newID(), actors.RenderItem, documentURL)
 }
 
@@ -167,27 +188,11 @@ func (s *Store) createItem(ctx context.Context, projectID, id, kind, documentURL
 	err := s.pool.QueryRow(ctx, `INSERT INTO items (project_id, id, kind, document_url)
 		SELECT id, $2, $3, $4 FROM projects WHERE id = $1 AND deleted_at IS NULL RETURNING created_at`,
 		projectID, id, kind, it.DocumentURL).Scan(&it.CreatedAt)
+	it.CreatedAt = it.CreatedAt.UTC()
 	if err == pgx.ErrNoRows {
 		return actors.Item{}, actors.Errorf(actors.ENotFound, "project %s not found", projectID)
 	}
 	return it, translate(err)
-}
-
-// ListRenders lists the renders of project projectID, oldest first.
-func (s *Store) ListRenders(ctx context.Context, projectID string) ([]actors.Item, error) {
-	if !validUUID(projectID) {
-		return nil, actors.Errorf(actors.ENotFound, "project %s not found", projectID)
-	}
-	rows, err := s.pool.Query(ctx, `SELECT id, project_id, kind, document_url, created_at FROM items
-		WHERE project_id = $1 AND kind = 'render' ORDER BY created_at, id`, projectID)
-	if err != nil {
-		return nil, translate(err)
-	}
-	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[actors.Item])
-	if items == nil {
-		items = []actors.Item{}
-	}
-	return items, translate(err)
 }
 
 // GetItem returns item id of kind in project projectID, or ENotFound.

@@ -100,9 +100,9 @@ func TestItems(t *testing.T) {
 	if err != nil || *got.DocumentURL != "https://example.com/doc.pdf" {
 		t.Fatalf("GetItem = %+v, %v", got, err)
 	}
-	list, _ := s.ListRenders(ctx, a.ID)
-	if len(list) != 1 || list[0].ID != r.ID {
-		t.Fatalf("list %+v", list)
+	list, next, err := s.ListItems(ctx, a.ID, actors.RenderItem, Page{})
+	if err != nil || len(list) != 1 || list[0].ID != r.ID || next != "" {
+		t.Fatalf("list %+v %q %v", list, next, err)
 	}
 	if _, err := s.CreateRender(ctx, "not-a-uuid", ""); actors.ErrorCode(err) != actors.ENotFound {
 		t.Fatalf("bad project: %v", err)
