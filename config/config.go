@@ -57,6 +57,9 @@ type Config struct {
 	SSEMaxLifetime time.Duration // ENGAGED_SSE_MAX_LIFETIME: a stream is closed after this long (clients reconnect)
 	SSEHeartbeat   time.Duration // ENGAGED_SSE_HEARTBEAT: comment-line interval; also when a revoked key's streams end
 	SSEBuffer      int           // ENGAGED_SSE_BUFFER: updates queued per stream before a slow client is dropped
+
+	// The HTTP admin API (transport/httpapi/admin.go).
+	AdminToken string // ENGAGED_ADMIN_TOKEN: operator token of /admin/v1; empty = the admin API is off (404)
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -89,6 +92,7 @@ func Defaults() Config {
 
 // Limits on the values above. They keep a typo from turning into an outage.
 const (
+	MinAdminToken = 32
 	MaxPartitions = 1024
 	maxMailbox    = 1 << 16
 )
@@ -130,6 +134,7 @@ var Vars = []Var{
 	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "a server-sent event stream is closed after this long"},
 	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "server-sent event heartbeat (and key re-check) interval"},
 	{"sse-buffer", "ENGAGED_SSE_BUFFER", "updates queued per stream before a slow client is dropped"},
+	{"admin-token", "ENGAGED_ADMIN_TOKEN", "operator token (at least 32 characters) of the HTTP admin API /admin/v1; empty = off"},
 }
 
 // Load builds the configuration from defaults, then ENGAGED_* variables, then
@@ -194,6 +199,11 @@ func parse(raw map[string]string) (Config, error) {
 	p.duration("sse-max-lifetime", &c.SSEMaxLifetime, 100*time.Millisecond)
 	p.duration("sse-heartbeat", &c.SSEHeartbeat, 10*time.Millisecond)
 	p.integer("sse-buffer", &c.SSEBuffer, 1, 1<<16)
+	p.str("admin-token", &c.AdminToken)
+	if c.AdminToken != "" && len(c.AdminToken) < MinAdminToken {
+		// It opens every project: a guessable one must not start.
+		p.fail("admin-token", "must be at least %d characters", MinAdminToken)
+	}
 	if p.err != nil {
 		return Config{}, p.err
 	}
