@@ -10,20 +10,6 @@ import (
 	"engaged/actors"
 )
 
-// Page asks for one page of a list: at most Limit rows (0 = DefaultLimit)
-// after Cursor ("" = from the start), the value a previous page returned.
-type Page struct {
-	Limit  int
-	Cursor string
-}
-
-// The bounds of Page.Limit. A list is never read whole: a project may hold
-// a million renders.
-const (
-	DefaultLimit = 100
-	MaxLimit     = 1000
-)
-
 // Lists are in id order, which for projects, keys and renders (UUIDv7) is
 // the order of creation. The cursor is the last id shown, opaque to
 // clients, so the next page is an index range scan however deep it is.
@@ -31,15 +17,15 @@ const (
 // nilUUID sorts before every UUIDv7: the cursor of a uuid list's start.
 const nilUUID = "00000000-0000-0000-0000-000000000000"
 
-// after validates p and returns the id the page starts after (start if
+// pageStart validates p and returns the id the page starts after (start if
 // p has no cursor) and the limit.
-func (p Page) after(start string, uuidIDs bool) (string, int, error) {
+func pageStart(p actors.Page, start string, uuidIDs bool) (string, int, error) {
 	limit := p.Limit
 	if limit == 0 {
-		limit = DefaultLimit
+		limit = actors.DefaultLimit
 	}
-	if limit < 1 || limit > MaxLimit {
-		return "", 0, fieldError("limit", fmt.Sprintf("limit must be an integer from 1 to %d", MaxLimit))
+	if limit < 1 || limit > actors.MaxLimit {
+		return "", 0, fieldError("limit", fmt.Sprintf("limit must be an integer from 1 to %d", actors.MaxLimit))
 	}
 	if p.Cursor == "" {
 		return start, limit, nil
@@ -66,8 +52,8 @@ func page[T any](rows []T, limit int, id func(T) string) ([]T, string) {
 }
 
 // ListProjects lists the projects that are not deleted.
-func (s *Store) ListProjects(ctx context.Context, p Page) ([]Project, string, error) {
-	after, limit, err := p.after(nilUUID, true)
+func (s *Store) ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error) {
+	after, limit, err := pageStart(p, nilUUID, true)
 	if err != nil {
 		return nil, "", err
 	}
@@ -76,8 +62,8 @@ func (s *Store) ListProjects(ctx context.Context, p Page) ([]Project, string, er
 	if err != nil {
 		return nil, "", translate(err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Project, error) {
-		var pr Project
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (actors.Project, error) {
+		var pr actors.Project
 		err := r.Scan(&pr.ID, &pr.Name, &pr.CreatedAt)
 		pr.CreatedAt = pr.CreatedAt.UTC()
 		return pr, err
@@ -85,14 +71,14 @@ func (s *Store) ListProjects(ctx context.Context, p Page) ([]Project, string, er
 	if err != nil {
 		return nil, "", translate(err)
 	}
-	list, next := page(list, limit, func(pr Project) string { return pr.ID })
+	list, next := page(list, limit, func(pr actors.Project) string { return pr.ID })
 	return list, next, nil
 }
 
 // ListKeys lists the keys of project projectID, revoked ones too; never
 // their secrets, which are not stored.
-func (s *Store) ListKeys(ctx context.Context, projectID string, p Page) ([]APIKey, string, error) {
-	after, limit, err := p.after(nilUUID, true)
+func (s *Store) ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error) {
+	after, limit, err := pageStart(p, nilUUID, true)
 	if err != nil {
 		return nil, "", err
 	}
@@ -104,8 +90,8 @@ func (s *Store) ListKeys(ctx context.Context, projectID string, p Page) ([]APIKe
 	if err != nil {
 		return nil, "", translate(err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (APIKey, error) {
-		var k APIKey
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (actors.APIKey, error) {
+		var k actors.APIKey
 		var kind string
 		err := r.Scan(&k.ID, &k.ProjectID, &kind, &k.Prefix, &k.CreatedAt, &k.RevokedAt)
 		k.Kind = actors.KeyKind(kind)
@@ -118,14 +104,14 @@ func (s *Store) ListKeys(ctx context.Context, projectID string, p Page) ([]APIKe
 	if err != nil {
 		return nil, "", translate(err)
 	}
-	list, next := page(list, limit, func(k APIKey) string { return k.ID })
+	list, next := page(list, limit, func(k actors.APIKey) string { return k.ID })
 	return list, next, nil
 }
 
 // ListItems lists the items of kind (actors.RenderItem or
 // actors.ContentItem) in project projectID.
-func (s *Store) ListItems(ctx context.Context, projectID, kind string, p Page) ([]actors.Item, string, error) {
-	after, limit, err := p.after("", false)
+func (s *Store) ListItems(ctx context.Context, projectID, kind string, p actors.Page) ([]actors.Item, string, error) {
+	after, limit, err := pageStart(p, "", false)
 	if err != nil {
 		return nil, "", err
 	}

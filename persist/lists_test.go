@@ -31,7 +31,7 @@ func TestListPages(t *testing.T) {
 	var got []string
 	cursor := ""
 	for pages := 0; ; pages++ {
-		list, next, err := s.ListItems(ctx, a.ID, actors.RenderItem, Page{Limit: 3, Cursor: cursor})
+		list, next, err := s.ListItems(ctx, a.ID, actors.RenderItem, actors.Page{Limit: 3, Cursor: cursor})
 		if err != nil || pages > 3 {
 			t.Fatalf("page %d: %v", pages, err)
 		}
@@ -51,16 +51,16 @@ func TestListPages(t *testing.T) {
 			t.Fatalf("got %v, want %v", got, want)
 		}
 	}
-	contents, _, err := s.ListItems(ctx, a.ID, actors.ContentItem, Page{})
+	contents, _, err := s.ListItems(ctx, a.ID, actors.ContentItem, actors.Page{})
 	if err != nil || len(contents) != 1 || contents[0].ID != "cnt_1" {
 		t.Fatalf("contents %+v, %v", contents, err)
 	}
-	for _, p := range []Page{{Limit: -1}, {Limit: MaxLimit + 1}, {Cursor: "!!"}} {
+	for _, p := range []actors.Page{{Limit: -1}, {Limit: actors.MaxLimit + 1}, {Cursor: "!!"}} {
 		if _, _, err := s.ListItems(ctx, a.ID, actors.RenderItem, p); actors.ErrorCode(err) != actors.EInvalid {
 			t.Fatalf("page %+v: %v, want invalid", p, err)
 		}
 	}
-	if _, _, err := s.ListItems(ctx, "01939c2c-0000-7000-8000-000000000001", actors.RenderItem, Page{}); actors.ErrorCode(err) != actors.ENotFound {
+	if _, _, err := s.ListItems(ctx, "01939c2c-0000-7000-8000-000000000001", actors.RenderItem, actors.Page{}); actors.ErrorCode(err) != actors.ENotFound {
 		t.Fatalf("missing project: %v", err)
 	}
 }
@@ -80,7 +80,7 @@ func TestListKeysAndProjects(t *testing.T) {
 	if err := s.RevokeKey(ctx, k1.ID); err != nil {
 		t.Fatal(err)
 	}
-	keys, _, err := s.ListKeys(ctx, a.ID, Page{})
+	keys, _, err := s.ListKeys(ctx, a.ID, actors.Page{})
 	if err != nil || len(keys) != 2 || keys[0].ID != k1.ID || keys[1].ID != k2.ID {
 		t.Fatalf("keys %+v, %v", keys, err)
 	}
@@ -90,11 +90,11 @@ func TestListKeysAndProjects(t *testing.T) {
 	if err := s.DeleteProject(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	projects, next, err := s.ListProjects(ctx, Page{})
+	projects, next, err := s.ListProjects(ctx, actors.Page{})
 	if err != nil || len(projects) != 1 || projects[0].ID != a.ID || next != "" {
 		t.Fatalf("projects %+v %q %v", projects, next, err)
 	}
-	if _, _, err := s.ListKeys(ctx, b.ID, Page{}); actors.ErrorCode(err) != actors.ENotFound {
+	if _, _, err := s.ListKeys(ctx, b.ID, actors.Page{}); actors.ErrorCode(err) != actors.ENotFound {
 		t.Fatalf("deleted project's keys: %v", err)
 	}
 	if _, err := s.CreateProject(ctx, ""); actors.ErrorCode(err) != actors.EInvalid {

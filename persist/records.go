@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -17,23 +16,6 @@ import (
 
 	"engaged/actors"
 )
-
-// Project owns keys and items.
-type Project struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-// APIKey describes a key without its secret.
-type APIKey struct {
-	ID        string         `json:"id"`
-	ProjectID string         `json:"projectId"`
-	Kind      actors.KeyKind `json:"kind"`
-	Prefix    string         `json:"prefix"`
-	CreatedAt time.Time      `json:"createdAt"`
-	RevokedAt *time.Time     `json:"revokedAt"`
-}
 
 func keyPrefix(k actors.KeyKind) string {
 	if k == actors.PublishableKey {
@@ -49,11 +31,11 @@ const MaxProjectName = 200
 
 // CreateProject creates a project named name (1 to MaxProjectName
 // characters).
-func (s *Store) CreateProject(ctx context.Context, name string) (Project, error) {
+func (s *Store) CreateProject(ctx context.Context, name string) (actors.Project, error) {
 	if n := utf8.RuneCountInString(name); n == 0 || n > MaxProjectName {
-		return Project{}, fieldError("name", fmt.Sprintf("project name must be 1 to %d characters", MaxProjectName))
+		return actors.Project{}, fieldError("name", fmt.Sprintf("project name must be 1 to %d characters", MaxProjectName))
 	}
-	p := Project{ID: newID(), Name: name}
+	p := actors.Project{ID: newID(), Name: name}
 	err := s.pool.QueryRow(ctx, `INSERT INTO projects (id, name) VALUES ($1, $2) RETURNING created_at`, p.ID, name).Scan(&p.CreatedAt)
 	p.CreatedAt = p.CreatedAt.UTC()
 	return p, translate(err)
@@ -81,28 +63,28 @@ const keyLen = 3 + 39
 
 // CreateKey creates a key of kind for project projectID and returns the key
 // itself; it is not stored and cannot be shown again.
-func (s *Store) CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (APIKey, string, error) {
+func (s *Store) CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error) {
 	if kind != actors.SecretKey && kind != actors.PublishableKey {
-		return APIKey{}, "", fieldError("kind", "key kind must be secret or publishable")
+		return actors.APIKey{}, "", fieldError("kind", "key kind must be secret or publishable")
 	}
 	if !validUUID(projectID) {
-		return APIKey{}, "", actors.Errorf(actors.ENotFound, "project %s not found", projectID)
+		return actors.APIKey{}, "", actors.Errorf(actors.ENotFound, "project %s not found", projectID)
 	}
 	var raw [24]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		return APIKey{}, "", err
+		return actors.APIKey{}, "", err
 	}
 	secret := keyPrefix(kind) + keyEncoding.EncodeToString(raw[:])
-	k := APIKey{ID: newID(), ProjectID: projectID, Kind: kind, Prefix: secret[:11]}
+	k := actors.APIKey{ID: newID(), ProjectID: projectID, Kind: kind, Prefix: secret[:11]}
 	hash := sha256.Sum256([]byte(secret))
 	err := s.pool.QueryRow(ctx, `INSERT INTO api_keys (id, project_id, kind, prefix, hash)
 		SELECT $1, id, $3, $4, $5 FROM projects WHERE id = $2 AND deleted_at IS NULL RETURNING created_at`,
 		k.ID, projectID, string(kind), k.Prefix, hash[:]).Scan(&k.CreatedAt)
 	if err == pgx.ErrNoRows {
-		return APIKey{}, "", actors.Errorf(actors.ENotFound, "project %s not found", projectID)
+		return actors.APIKey{}, "", actors.Errorf(actors.ENotFound, "project %s not found", projectID)
 	}
 	if err != nil {
-		return APIKey{}, "", translate(err)
+		return actors.APIKey{}, "", translate(err)
 	}
 	k.CreatedAt = k.CreatedAt.UTC()
 	return k, secret, nil

@@ -100,7 +100,7 @@ func TestItems(t *testing.T) {
 	if err != nil || *got.DocumentURL != "https://example.com/doc.pdf" {
 		t.Fatalf("GetItem = %+v, %v", got, err)
 	}
-	list, next, err := s.ListItems(ctx, a.ID, actors.RenderItem, Page{})
+	list, next, err := s.ListItems(ctx, a.ID, actors.RenderItem, actors.Page{})
 	if err != nil || len(list) != 1 || list[0].ID != r.ID || next != "" {
 		t.Fatalf("list %+v %q %v", list, next, err)
 	}

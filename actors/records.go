@@ -1,0 +1,36 @@
+package actors
+
+import "time"
+
+// Project owns keys and items.
+type Project struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// APIKey describes a key without its secret, which is shown once, when it is
+// created, and never stored.
+type APIKey struct {
+	ID        string     `json:"id"`
+	ProjectID string     `json:"projectId"`
+	Kind      KeyKind    `json:"kind"`
+	Prefix    string     `json:"prefix"`
+	CreatedAt time.Time  `json:"createdAt"`
+	RevokedAt *time.Time `json:"revokedAt"`
+}
+
+// Page asks for one page of a list: at most Limit entries (0 =
+// DefaultLimit) after Cursor ("" = from the start), the value a previous
+// page returned. A list is never read whole: a project may hold a million
+// renders.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// The bounds of Page.Limit.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
