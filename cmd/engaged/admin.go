@@ -7,124 +7,341 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
+	"strings"
 
 	"engaged/actors"
 	"engaged/config"
-	"engaged/persist"
 )
 
+// adminBackend is what the admin commands need: the records store itself
+// (*persist.Store, the default) or a running server's HTTP admin API
+// (adminHTTP, with --url). Each command is written once against it, so both
+// print the same JSON.
+type adminBackend interface {
+	CreateProject(ctx context.Context, name string) (actors.Project, error)
+	ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error)
+	DeleteProject(ctx context.Context, id string) error
+	CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error)
+	ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error)
+	RevokeKey(ctx context.Context, id string) error
+	CreateRender(ctx context.Context, projectID, documentURL string) (actors.Item, error)
+	CreateContent(ctx context.Context, projectID, id string) (actors.Item, error)
+	ListItems(ctx context.Context, projectID, kind string, p actors.Page) ([]actors.Item, string, error)
+}
+
+// createdKey is a new key with its secret, shown this once; the HTTP admin
+// API answers the same object.
+type createdKey struct {
+	actors.APIKey
+	Key string `json:"key"`
+}
+
+// adminCommand is one `engaged admin <what> <verb>`. flags declares its own
+// flags and returns the command, which runs once they are parsed; arg names
+// its one positional argument, if it takes one.
+type adminCommand struct {
+	what, verb, arg, help string
+	flags                 func(fs *flag.FlagSet) func(ctx context.Context, b adminBackend, arg string) (any, error)
+}
+
+var adminCommands = []adminCommand{
+	{what: "project", verb: "create", help: "create a project; prints it",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			name := required(fs, "name", "project name")
+			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
+				return b.CreateProject(ctx, *name)
+			}
+		}},
+	{what: "project", verb: "list", help: "list projects (not deleted), oldest first",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			p := pageFlags(fs)
+			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
+				l, next, err := b.ListProjects(ctx, *p)
+				return listJSON("projects", l, next), err
+			}
+		}},
+	{what: "project", verb: "delete", arg: "PROJECT_ID", help: "soft-delete a project: its keys then get 403",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			return func(ctx context.Context, b adminBackend, id string) (any, error) {
+				return map[string]any{"id": id, "deleted": true}, b.DeleteProject(ctx, id)
+			}
+		}},
+	{what: "key", verb: "create", help: "create a key; its secret (\"key\") is shown this once",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			project := required(fs, "project", "project id")
+			kind := fs.String("kind", string(actors.SecretKey), "key kind: secret or publishable")
+			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
+				k, secret, err := b.CreateKey(ctx, *project, actors.KeyKind(*kind))
+				return createdKey{APIKey: k, Key: secret}, err
+			}
+		}},
+	{what: "key", verb: "list", help: "list a project's keys, revoked ones too (never their secrets)",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			project := required(fs, "project", "project id")
+			p := pageFlags(fs)
+			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
+				l, next, err := b.ListKeys(ctx, *project, *p)
+				return listJSON("keys", l, next), err
+			}
+		}},
+	{what: "key", verb: "revoke", arg: "KEY_ID", help: "revoke a key: it stops working everywhere within a second",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			return func(ctx context.Context, b adminBackend, id string) (any, error) {
+				return map[string]any{"id": id, "revoked": true}, b.RevokeKey(ctx, id)
+			}
+		}},
+	{what: "render", verb: "create", help: "register a render (UUIDv7 id); prints it",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			project := required(fs, "project", "project id")
+			docURL := fs.String("document-url", "", "absolute http(s) URL of the rendered document (the share page shows it)")
+			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
+				return b.CreateRender(ctx, *project, *docURL)
+			}
+		}},
+	{what: "render", verb: "list", help: "list a project's renders, oldest first",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			project := required(fs, "project", "project id")
+			p := pageFlags(fs)
+			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
+				l, next, err := b.ListItems(ctx, *project, actors.RenderItem, *p)
+				return listJSON("renders", l, next), err
+			}
+		}},
+	{what: "content", verb: "create", help: "register an SDK content item; prints it",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			project := required(fs, "project", "project id")
+			id := fs.String("id", "", "content id, 1 to 64 of [A-Za-z0-9_-] (default: generated)")
+			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
+				return b.CreateContent(ctx, *project, *id)
+			}
+		}},
+	{what: "content", verb: "list", help: "list a project's SDK content items, by id",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			project := required(fs, "project", "project id")
+			p := pageFlags(fs)
+			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
+				l, next, err := b.ListItems(ctx, *project, actors.ContentItem, *p)
+				return listJSON("contents", l, next), err
+			}
+		}},
+}
+
+// requiredFlag marks a flag the command cannot run without; its usage
+// starts with "(required)".
+const requiredFlag = "(required) "
+
+func required(fs *flag.FlagSet, name, usage string) *string {
+	return fs.String(name, "", requiredFlag+usage)
+}
+
+func pageFlags(fs *flag.FlagSet) *actors.Page {
+	var p actors.Page
+	fs.IntVar(&p.Limit, "limit", actors.DefaultLimit, fmt.Sprintf("entries per page, 1 to %d", actors.MaxLimit))
+	fs.StringVar(&p.Cursor, "cursor", "", "the nextCursor of the previous page")
+	return &p
+}
+
+// listJSON is the shape of every list, from the database or over HTTP:
+// {"<name>": [...], "nextCursor": "…" or null on the last page}.
+func listJSON[T any](name string, items []T, next string) map[string]any {
+	var cursor *string
+	if next != "" {
+		cursor = &next
+	}
+	return map[string]any{name: items, "nextCursor": cursor}
+}
+
+// usageError is a misuse of the command line: main exits 2 for it. Its
+// message names the offending word.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string        { return e.msg }
+func (e usageError) Is(target error) bool { return target == errUsage }
+
+func misuse(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+// adminUsage lists the admin commands.
+func adminUsage() string {
+	var b strings.Builder
+	b.WriteString("usage: engaged admin <what> <verb> [flags] [--url URL] [--database-url URL]\n\n")
+	b.WriteString("Each command prints one JSON object. By default it works on the database (ENGAGED_DATABASE_URL,\n")
+	b.WriteString("else the private cluster under ENGAGED_DATA_DIR); with --url it calls that server's admin API\n")
+	b.WriteString("with the operator token in ENGAGED_ADMIN_TOKEN. The output is the same either way.\n\ncommands:\n")
+	for _, c := range adminCommands {
+		fmt.Fprintf(&b, "  %-16s %s\n", c.what+" "+c.verb, c.help)
+	}
+	b.WriteString("\n`engaged admin <what> <verb> -h` lists a command's flags.\n")
+	return b.String()
+}
+
+// commandUsage is one command's help: its synopsis and only its own flags.
+func commandUsage(c adminCommand, fs *flag.FlagSet) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: engaged admin %s %s [flags]", c.what, c.verb)
+	if c.arg != "" {
+		b.WriteString(" " + c.arg)
+	}
+	fmt.Fprintf(&b, "\n\n%s\n\nflags:\n", c.help)
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return b.String()
+}
+
 // admin runs one admin command and prints its result as one JSON object on
-// stdout. It finds the database as the server does.
+// stdout. -h prints the command's help on stdout; a misuse is a usageError
+// after a message on stderr.
 func admin(ctx context.Context, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) < 2 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
+	if len(args) == 0 {
+		fmt.Fprint(stderr, adminUsage())
+		return misuse("admin: missing command")
 	}
-	what, verb, rest := args[0], args[1], args[2:]
-	fs := flag.NewFlagSet("engaged admin "+what+" "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	name := fs.String("name", "", "project name")
-	project := fs.String("project", "", "project id")
-	kind := fs.String("kind", string(actors.SecretKey), "key kind: secret or publishable")
-	docURL := fs.String("document-url", "", "document URL of the render")
-	contentID := fs.String("id", "", "content id (default: generated)")
-	if err := fs.Parse(rest); err != nil {
-		return errUsage
-	}
-	arg := func() (string, error) {
-		if fs.NArg() != 1 {
-			return "", fmt.Errorf("admin %s %s: needs exactly one id argument", what, verb)
-		}
-		return fs.Arg(0), nil
-	}
-	need := func(flagName, v string) error {
-		if v == "" {
-			return fmt.Errorf("admin %s %s: --%s is required", what, verb, flagName)
-		}
+	if isHelp(args[0]) || (len(args) > 1 && isHelp(args[1])) {
+		fmt.Fprint(stdout, adminUsage())
 		return nil
 	}
+	var cmd *adminCommand
+	known := false
+	for i, c := range adminCommands {
+		if c.what == args[0] {
+			known = true
+			if len(args) > 1 && c.verb == args[1] {
+				cmd = &adminCommands[i]
+			}
+		}
+	}
+	switch {
+	case !known:
+		fmt.Fprint(stderr, adminUsage())
+		return misuse("admin: unknown command %q", args[0])
+	case len(args) < 2:
+		fmt.Fprint(stderr, adminUsage())
+		return misuse("admin %s: missing verb", args[0])
+	case cmd == nil:
+		fmt.Fprint(stderr, adminUsage())
+		return misuse("admin %s: unknown verb %q", args[0], args[1])
+	}
 
-	cfg, err := config.Load(nil, lookupenv, stderr)
+	fs := flag.NewFlagSet("engaged admin "+cmd.what+" "+cmd.verb, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // help and errors are printed below, help on stdout
+	exec := cmd.flags(fs)
+	serverURL := fs.String("url", "", "call this server's HTTP admin API (e.g. http://localhost:8080) with ENGAGED_ADMIN_TOKEN instead of the database")
+	dbURL := fs.String("database-url", "", "Postgres URL (ENGAGED_DATABASE_URL; default: the private cluster under ENGAGED_DATA_DIR)")
+	positional, err := parseInterleaved(fs, args[2:])
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, commandUsage(*cmd, fs))
+		return nil
+	}
+	name := "admin " + cmd.what + " " + cmd.verb
+	if err == nil {
+		err = checkArgs(fs, *cmd, positional)
+	}
+	if err == nil && *serverURL != "" {
+		if uerr := checkServerURL(*serverURL); uerr != nil {
+			err = fmt.Errorf("--url: %v", uerr)
+		}
+	}
+	if err != nil {
+		fmt.Fprint(stderr, commandUsage(*cmd, fs))
+		return misuse("%s: %v", name, err)
+	}
+	var arg string
+	if len(positional) == 1 {
+		arg = positional[0]
+	}
+
+	var cfgArgs []string
+	if *dbURL != "" {
+		cfgArgs = []string{"-database-url", *dbURL}
+	}
+	cfg, err := config.Load(cfgArgs, lookupenv, stderr)
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
+	var b adminBackend
+	if *serverURL != "" {
+		if b, err = newAdminHTTP(*serverURL, cfg.AdminToken); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	} else {
+		store, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		b = store
 	}
-	defer store.Close()
-
-	var out any
-	switch what + " " + verb {
-	case "project create":
-		if err = need("name", *name); err == nil {
-			out, err = store.CreateProject(ctx, *name)
-		}
-	case "project delete":
-		var id string
-		if id, err = arg(); err == nil {
-			if err = store.DeleteProject(ctx, id); err == nil {
-				out = map[string]any{"id": id, "deleted": true}
-			}
-		}
-	case "key create":
-		if err = need("project", *project); err == nil {
-			var k persist.APIKey
-			var secret string
-			k, secret, err = store.CreateKey(ctx, *project, actors.KeyKind(*kind))
-			out = map[string]any{"id": k.ID, "key": secret, "kind": k.Kind, "projectId": k.ProjectID}
-		}
-	case "key revoke":
-		var id string
-		if id, err = arg(); err == nil {
-			if err = store.RevokeKey(ctx, id); err == nil {
-				out = map[string]any{"id": id, "revoked": true}
-			}
-		}
-	case "render create":
-		if err = need("project", *project); err == nil {
-			if err = checkDocumentURL(*docURL); err == nil {
-				out, err = store.CreateRender(ctx, *project, *docURL)
-			}
-		}
-	case "content create":
-		if err = need("project", *project); err == nil {
-			var it actors.Item
-			if it, err = store.CreateContent(ctx, *project, *contentID); err == nil {
-				out = map[string]any{"id": it.ID, "projectId": it.ProjectID, "kind": it.Kind, "createdAt": it.CreatedAt}
-			}
-		}
-	case "render list":
-		if err = need("project", *project); err == nil {
-			var items []actors.Item
-			if items, err = store.ListRenders(ctx, *project); err == nil {
-				out = map[string]any{"renders": items}
-			}
-		}
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown admin command %q", what+" "+verb)
-	}
+	out, err := exec(ctx, b, arg)
 	if err != nil {
 		var e *actors.Error
 		if errors.As(err, &e) {
-			return errors.New(e.Message)
+			return fmt.Errorf("%s: %s%s", name, flagOf(fs, e), e.Message)
 		}
-		return err
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return json.NewEncoder(stdout).Encode(out)
 }
 
-// checkDocumentURL accepts an empty URL or an absolute http(s) URL: the
-// share page embeds it and its download route redirects to it.
-func checkDocumentURL(s string) error {
-	if s == "" {
-		return nil
+func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" || s == "help" }
+
+// parseInterleaved parses flags before and after positional arguments
+// (`key revoke KEY_ID --url …`), which flag.Parse alone stops at.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("admin render create: --document-url %q is not an absolute http(s) URL", s)
+}
+
+// checkArgs reports a missing required flag or a wrong positional argument.
+func checkArgs(fs *flag.FlagSet, c adminCommand, positional []string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err == nil && strings.HasPrefix(f.Usage, requiredFlag) && f.Value.String() == "" {
+			err = fmt.Errorf("--%s is required", f.Name)
+		}
+	})
+	switch {
+	case err != nil:
+		return err
+	case c.arg == "" && len(positional) > 0:
+		return fmt.Errorf("unexpected argument %q", positional[0])
+	case c.arg != "" && len(positional) == 0:
+		return fmt.Errorf("missing %s", c.arg)
+	case len(positional) > 1:
+		return fmt.Errorf("unexpected argument %q", positional[1])
 	}
 	return nil
+}
+
+// flagOf names the flag behind a field error ("--document-url: " for the
+// field documentUrl), so that a message from the store or the server points
+// at what the user typed; "" when there is none.
+func flagOf(fs *flag.FlagSet, e *actors.Error) string {
+	if e.Issues == nil || len(e.Issues.FieldErrors) != 1 {
+		return ""
+	}
+	for field := range e.Issues.FieldErrors {
+		var b strings.Builder
+		for _, r := range field {
+			if r >= 'A' && r <= 'Z' {
+				b.WriteByte('-')
+				r += 'a' - 'A'
+			}
+			b.WriteRune(r)
+		}
+		if fs.Lookup(b.String()) != nil {
+			return "--" + b.String() + ": "
+		}
+	}
+	return ""
 }

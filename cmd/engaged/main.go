@@ -20,27 +20,37 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsage) {
+		if err != errUsage {
 			fmt.Fprintln(os.Stderr, "engaged:", err)
+		}
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
 		}
 		os.Exit(1)
 	}
 }
 
+// errUsage is a misuse of the command line (exit status 2). An error that
+// Is errUsage and is not errUsage itself names the offending word (admin's
+// usageError).
 var errUsage = errors.New("usage")
 
 const usage = `usage: engaged <command> [arguments]
 
 commands:
   serve                 run the service (configuration: flags or ENGAGED_* variables; serve -h lists them)
-  admin <what> <verb>   manage projects, keys and renders; prints one JSON object
+  admin <what> <verb>   manage projects, keys, renders and content items; prints one JSON object
+                        (on the database, or with --url URL through a server's admin API; admin -h lists them)
       project create --name NAME
+      project list [--limit N] [--cursor C]
       project delete PROJECT_ID
       key create --project PROJECT_ID [--kind secret|publishable]
+      key list --project PROJECT_ID [--limit N] [--cursor C]
       key revoke KEY_ID
       render create --project PROJECT_ID [--document-url URL]
-      render list --project PROJECT_ID
+      render list --project PROJECT_ID [--limit N] [--cursor C]
       content create --project PROJECT_ID [--id CONTENT_ID]
+      content list --project PROJECT_ID [--limit N] [--cursor C]
 `
 
 // openStore opens the database the way every subcommand finds it:

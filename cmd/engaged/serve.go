@@ -123,6 +123,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 			Heartbeat: cfg.SSEHeartbeat, Buffer: cfg.SSEBuffer,
 		},
 		SystemCounts: sys.Counts,
+		Admin:        httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
 	}, store, reg)
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, reg, logger)

@@ -54,6 +54,7 @@ type Options struct {
 	// SystemCounts returns the system-events subscriber's counters for
 	// /stats (sysevents.Subscriber.Counts); nil: zeros.
 	SystemCounts func() (accepted, duplicate, rejected, failed int64)
+	Admin        AdminOptions // the operator's admin API (admin.go); off without a token
 }
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
@@ -77,6 +78,8 @@ type Server struct {
 	items   *expirable.LRU[string, actors.Item]
 	unknown *expirable.LRU[string, struct{}]
 	sh      *shares // share links, public page, e-mail, pixel (shares.go)
+
+	adminToken []byte // SHA-256 of the admin token (admin.go)
 }
 
 type authResult struct {
@@ -121,7 +124,10 @@ func (s *Server) routes() {
 	s.app.Get("/dashboard", s.dashboard)
 	s.app.Get("/dashboard/:file", s.dashboardAsset)
 
+	s.adminRoutes() // /admin/v1, only with an admin token (admin.go)
+
 	v1 := s.app.Group("/v1", s.authenticate)
+	v1.Get("/renders/:id", s.secretOnly, s.getRender)
 	v1.Get("/renders/:id/engagement", s.secretOnly, s.getRenderEngagement)
 	v1.Post("/renders/:id/events", s.secretOnly, s.postRenderEvent)
 	v1.Post("/renders/:id/shares", s.secretOnly, s.postShare)
