@@ -134,7 +134,7 @@ var Vars = []Var{
 	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "a server-sent event stream is closed after this long"},
 	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "server-sent event heartbeat (and key re-check) interval"},
 	{"sse-buffer", "ENGAGED_SSE_BUFFER", "updates queued per stream before a slow client is dropped"},
-	{"admin-token", "ENGAGED_ADMIN_TOKEN", "operator token (at least 32 characters) of the HTTP admin API /admin/v1; empty = off"},
+	{"admin-token", "ENGAGED_ADMIN_TOKEN", "operator token (at least 32 characters) of the HTTP admin API /admin/v1; empty = off. Prefer the variable: a flag shows in ps"},
 }
 
 // Load builds the configuration from defaults, then ENGAGED_* variables, then
