@@ -1,0 +1,35 @@
+package wire
+
+import (
+	"testing"
+
+	"engaged/actors"
+)
+
+// The admin decoders check shape and types; values are the store's to judge.
+func TestAdminDecoders(t *testing.T) {
+	if n, err := DecodeProject([]byte(`{"name":"demo"}`)); err != nil || n != "demo" {
+		t.Fatalf("project: %q, %v", n, err)
+	}
+	for body, code := range map[string]actors.Code{`{}`: actors.EInvalid, `{"name":3}`: actors.EInvalid, `[]`: actors.EInvalid, `{`: actors.EInvalidJSON, ``: actors.EInvalidJSON} {
+		if _, err := DecodeProject([]byte(body)); actors.ErrorCode(err) != code {
+			t.Fatalf("project %q: %v, want %s", body, err, code)
+		}
+	}
+	for body, want := range map[string]actors.KeyKind{``: actors.SecretKey, `{}`: actors.SecretKey, `{"kind":null}`: actors.SecretKey, `{"kind":"publishable"}`: actors.PublishableKey} {
+		if k, err := DecodeKey([]byte(body)); err != nil || k != want {
+			t.Fatalf("key %q: %q, %v", body, k, err)
+		}
+	}
+	if _, err := DecodeKey([]byte(`{"kind":1}`)); actors.ErrorCode(err) != actors.EInvalid {
+		t.Fatalf("key kind 1: %v", err)
+	}
+	for body, want := range map[string]string{``: "", `{}`: "", `{"documentUrl":"https://x/y"}`: "https://x/y"} {
+		if u, err := DecodeRender([]byte(body)); err != nil || u != want {
+			t.Fatalf("render %q: %q, %v", body, u, err)
+		}
+	}
+	if _, err := DecodeRender([]byte(`{"documentUrl":true}`)); actors.ErrorCode(err) != actors.EInvalid {
+		t.Fatalf("render documentUrl true: %v", err)
+	}
+}
