@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +27,14 @@ type Config struct {
 
 	NATSURL    string // ENGAGED_NATS_URL: external NATS; empty = embedded server
 	NATSListen string // ENGAGED_NATS_LISTEN: client port of the embedded server; empty = in-process only
+
+	// Credentials and TLS that engaged presents to an external, secured NATS
+	// cluster (ENGAGED_NATS_URL); all files, read at start.
+	NATSCreds   string // ENGAGED_NATS_CREDS: user JWT + seed (.creds) of an operator/JWT setup
+	NATSNKey    string // ENGAGED_NATS_NKEY: NKey user seed file; excludes NATSCreds
+	NATSTLSCA   string // ENGAGED_NATS_TLS_CA: PEM CA bundle that verifies the servers; empty = system roots
+	NATSTLSCert string // ENGAGED_NATS_TLS_CERT: PEM client certificate, with NATSTLSKey
+	NATSTLSKey  string // ENGAGED_NATS_TLS_KEY: PEM client private key, with NATSTLSCert
 
 	Partitions     int           // ENGAGED_PARTITIONS: P in hash(project,item) mod P; fixed when the stream is created
 	StreamMaxAge   time.Duration // ENGAGED_STREAM_MAX_AGE: log retention by age
@@ -110,6 +120,11 @@ var Vars = []Var{
 	{"database-url", "ENGAGED_DATABASE_URL", "Postgres URL (default: the private cluster under <data-dir>/pg)"},
 	{"nats-url", "ENGAGED_NATS_URL", "external NATS URL; empty runs NATS embedded"},
 	{"nats-listen", "ENGAGED_NATS_LISTEN", "client address of the embedded NATS server; empty = in-process only"},
+	{"nats-creds", "ENGAGED_NATS_CREDS", "credentials file (user JWT and seed) for an external NATS in operator/JWT mode"},
+	{"nats-nkey", "ENGAGED_NATS_NKEY", "NKey user seed file for an external NATS (not with -nats-creds)"},
+	{"nats-tls-ca", "ENGAGED_NATS_TLS_CA", "PEM CA file that verifies an external NATS server's certificate; empty = system roots"},
+	{"nats-tls-cert", "ENGAGED_NATS_TLS_CERT", "PEM client certificate for an external NATS that verifies clients (with -nats-tls-key)"},
+	{"nats-tls-key", "ENGAGED_NATS_TLS_KEY", "PEM private key of -nats-tls-cert"},
 	{"partitions", "ENGAGED_PARTITIONS", "event subject partitions (fixed when the stream is created)"},
 	{"stream-max-age", "ENGAGED_STREAM_MAX_AGE", "event log retention by age"},
 	{"stream-max-bytes", "ENGAGED_STREAM_MAX_BYTES", "event log retention by size, -1 = unlimited"},
@@ -175,6 +190,7 @@ func parse(raw map[string]string) (Config, error) {
 	p.str("database-url", &c.DatabaseURL)
 	p.str("nats-url", &c.NATSURL)
 	p.str("nats-listen", &c.NATSListen)
+	p.natsSecurity(&c)
 	p.integer("partitions", &c.Partitions, 1, MaxPartitions)
 	p.duration("stream-max-age", &c.StreamMaxAge, time.Minute)
 	p.int64("stream-max-bytes", &c.StreamMaxBytes)
@@ -373,4 +389,57 @@ func (p *parser) proxies(dst *[]netip.Prefix) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	*dst = out
+}
+
+// natsSecurity reads the NATS credential and TLS files and checks what can be
+// checked before connecting, so that a wrong path or a mismatched key pair
+// names its variable at start instead of surfacing as a vague handshake
+// failure, or as a silent fallback to an unauthenticated connection.
+func (p *parser) natsSecurity(c *Config) {
+	p.str("nats-creds", &c.NATSCreds)
+	p.str("nats-nkey", &c.NATSNKey)
+	p.str("nats-tls-ca", &c.NATSTLSCA)
+	p.str("nats-tls-cert", &c.NATSTLSCert)
+	p.str("nats-tls-key", &c.NATSTLSKey)
+	if p.err != nil {
+		return
+	}
+	files := []struct{ name, path string }{
+		{"nats-creds", c.NATSCreds}, {"nats-nkey", c.NATSNKey},
+		{"nats-tls-ca", c.NATSTLSCA}, {"nats-tls-cert", c.NATSTLSCert}, {"nats-tls-key", c.NATSTLSKey},
+	}
+	for _, f := range files {
+		if f.path == "" {
+			continue
+		}
+		if c.NATSURL == "" {
+			// The embedded server is reached in-process and has no users.
+			p.fail(f.name, "is for an external NATS; set ENGAGED_NATS_URL too")
+			return
+		}
+		if _, err := os.ReadFile(f.path); err != nil {
+			p.fail(f.name, "%v", err)
+			return
+		}
+	}
+	if c.NATSCreds != "" && c.NATSNKey != "" {
+		p.fail("nats-nkey", "not together with ENGAGED_NATS_CREDS: a connection authenticates one way")
+		return
+	}
+	if (c.NATSTLSCert == "") != (c.NATSTLSKey == "") {
+		p.fail("nats-tls-cert", "a client certificate needs its key (ENGAGED_NATS_TLS_CERT and ENGAGED_NATS_TLS_KEY together)")
+		return
+	}
+	if c.NATSTLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.NATSTLSCert, c.NATSTLSKey); err != nil {
+			p.fail("nats-tls-cert", "%v", err)
+			return
+		}
+	}
+	if c.NATSTLSCA != "" {
+		pem, _ := os.ReadFile(c.NATSTLSCA)
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			p.fail("nats-tls-ca", "%s holds no PEM certificate", c.NATSTLSCA)
+		}
+	}
 }

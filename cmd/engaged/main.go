@@ -51,6 +51,8 @@ commands:
       render list --project PROJECT_ID [--limit N] [--cursor C]
       content create --project PROJECT_ID [--id CONTENT_ID]
       content list --project PROJECT_ID [--limit N] [--cursor C]
+  healthcheck [URL]     exit 0 if a running engaged is ready (GET URL, default
+                        http://127.0.0.1:<port of ENGAGED_HTTP_ADDR>/readyz)
 `
 
 // openStore opens the database the way every subcommand finds it:
@@ -89,6 +91,8 @@ func runWith(ctx context.Context, o options, args []string, lookupenv func(strin
 		return serve(ctx, o, args[1:], lookupenv, stderr)
 	case "admin":
 		return admin(ctx, args[1:], lookupenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], lookupenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -62,7 +62,11 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		}
 		defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
 	}
-	nc, err := jetlog.Connect(cfg.NATSURL, ns, "engaged")
+	nc, err := jetlog.Connect(jetlog.ConnectOptions{
+		URL: cfg.NATSURL, Server: ns, Name: "engaged",
+		CredsFile: cfg.NATSCreds, NKeyFile: cfg.NATSNKey,
+		TLSCAFile: cfg.NATSTLSCA, TLSCertFile: cfg.NATSTLSCert, TLSKeyFile: cfg.NATSTLSKey,
+	})
 	if err != nil {
 		return err
 	}

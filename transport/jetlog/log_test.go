@@ -22,7 +22,7 @@ func startLog(t *testing.T, parts int) (*Log, *nats.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := Connect(ns.ClientURL(), nil, "test")
+	nc, err := Connect(ConnectOptions{URL: ns.ClientURL(), Name: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

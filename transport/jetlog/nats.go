@@ -59,16 +59,61 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 	return ns, nil
 }
 
-// Connect connects to an external NATS URL, or in-process to ns when url is
-// empty. Reconnects are unlimited: a NATS restart must not end the service.
-func Connect(url string, ns *server.Server, name string) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
-	if url == "" {
-		opts = append(opts, nats.InProcessServer(ns))
+// ConnectOptions says where and as whom to connect. The credential and TLS
+// files are for an external, secured NATS; the in-process connection to the
+// embedded server needs none.
+type ConnectOptions struct {
+	URL    string         // external NATS URL(s), comma-separated; empty = in-process to Server
+	Server *server.Server // the embedded server, when URL is empty
+	Name   string         // connection name shown by the server's monitoring
+
+	CredsFile   string // user JWT + seed (operator/JWT mode)
+	NKeyFile    string // NKey user seed (nkey users); not with CredsFile
+	TLSCAFile   string // PEM CA that verifies the server; empty = system roots
+	TLSCertFile string // PEM client certificate, for servers that verify clients
+	TLSKeyFile  string // its key
+}
+
+// Connect connects to o.URL, or in-process to o.Server when o.URL is empty.
+// Reconnects are unlimited: a NATS restart must not end the service.
+func Connect(o ConnectOptions) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(o.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if o.URL == "" {
+		opts = append(opts, nats.InProcessServer(o.Server))
 	}
-	nc, err := nats.Connect(url, opts...)
+	sec, err := securityOptions(o)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(o.URL, append(opts, sec...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect nats: %w", err)
 	}
 	return nc, nil
+}
+
+// securityOptions turns o's credential and TLS files into nats.go options.
+// A CA or a client certificate makes the connection require TLS, even on a
+// nats:// URL, so a secured cluster is never spoken to in plain text.
+func securityOptions(o ConnectOptions) ([]nats.Option, error) {
+	var opts []nats.Option
+	switch {
+	case o.CredsFile != "" && o.NKeyFile != "":
+		return nil, errors.New("connect nats: a credentials file and an NKey seed exclude each other")
+	case o.CredsFile != "":
+		opts = append(opts, nats.UserCredentials(o.CredsFile))
+	case o.NKeyFile != "":
+		opt, err := nats.NkeyOptionFromSeed(o.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("connect nats: nkey seed %s: %w", o.NKeyFile, err)
+		}
+		opts = append(opts, opt)
+	}
+	if o.TLSCAFile != "" {
+		opts = append(opts, nats.RootCAs(o.TLSCAFile))
+	}
+	if o.TLSCertFile != "" || o.TLSKeyFile != "" {
+		opts = append(opts, nats.ClientCert(o.TLSCertFile, o.TLSKeyFile))
+	}
+	return opts, nil
 }

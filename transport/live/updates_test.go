@@ -22,7 +22,7 @@ func startNATS(t *testing.T) *nats.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := jetlog.Connect(ns.ClientURL(), nil, "test")
+	nc, err := jetlog.Connect(jetlog.ConnectOptions{URL: ns.ClientURL(), Name: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
