@@ -7,12 +7,14 @@ package httpapi
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -54,6 +56,13 @@ type Options struct {
 	// SystemCounts returns the system-events subscriber's counters for
 	// /stats (sysevents.Subscriber.Counts); nil: zeros.
 	SystemCounts func() (accepted, duplicate, rejected, failed int64)
+
+	// ObserveRequest is called once per request after its response is
+	// final, with the route pattern (never the raw path); nil: nothing.
+	// ObserveUnavailable is called with the reason of each 503
+	// (UnavailableReason). Both are the metrics' ports.
+	ObserveRequest     func(method, route string, status int, d time.Duration)
+	ObserveUnavailable func(reason string)
 }
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
@@ -77,6 +86,8 @@ type Server struct {
 	items   *expirable.LRU[string, actors.Item]
 	unknown *expirable.LRU[string, struct{}]
 	sh      *shares // share links, public page, e-mail, pixel (shares.go)
+
+	draining atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
 }
 
 type authResult struct {
@@ -115,7 +126,7 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 
 // routes lists every route of the service in one place.
 func (s *Server) routes() {
-	s.app.Use(s.requestID)
+	s.app.Use(s.observe) // request id, access log, metrics: first, so it sees every final status
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/dashboard", s.dashboard)
@@ -134,7 +145,6 @@ func (s *Server) routes() {
 	s.app.Get("/s/:shareId/download", s.getShareDownload)
 	s.app.Post("/s/:shareId/print", s.postSharePrint)
 	s.app.Get("/p/:token", s.getPixel)
-	s.app.Get("/stats", s.getStats)
 
 	// SDK events.
 	v1.Post("/events", s.postEvent) // publishable or secret key
@@ -166,12 +176,23 @@ func (s *Server) requestCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(s.baseCtx, s.opts.RequestTimeout)
 }
 
-func (s *Server) requestID(c *fiber.Ctx) error {
-	setRequestID(c)
-	return c.Next()
-}
+// Drain makes /readyz answer 503 so that load balancers stop sending new
+// requests, while every route keeps serving; Shutdown follows after the
+// drain delay (cmd/engaged/serve.go).
+func (s *Server) Drain() { s.draining.Store(true) }
 
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// setRequestID keeps the client's X-Request-Id if it is a sane token, else
+// makes one, and sets it on the response.
 func setRequestID(c *fiber.Ctx) string {
+	if id := c.Get(fiber.HeaderXRequestID); saneRequestID(id) {
+		id = strings.Clone(id) // Fiber reuses the request's buffer
+		c.Locals(localRequestID, id)
+		c.Set(fiber.HeaderXRequestID, id)
+		return id
+	}
 	var b [10]byte
 	for i := range b {
 		b[i] = byte(rand.Uint32())
@@ -187,6 +208,7 @@ type localKey int
 const (
 	localRequestID localKey = iota
 	localPrincipal
+	localError // the error an HTML page or the pixel answered, for the access log
 )
 
 // requestID returns the request's id, making one for requests that failed
@@ -200,15 +222,28 @@ func requestID(c *fiber.Ctx) string {
 
 func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
 
+// readyz is the public readiness check for load balancers. It names no
+// internal error (the operator listener's /readyz has the detail); the cause
+// goes to the log with the 503.
 func (s *Server) readyz(c *fiber.Ctx) error {
-	if s.opts.Ready != nil {
-		ctx, cancel := s.requestCtx()
-		defer cancel()
-		if err := s.opts.Ready(ctx); err != nil {
-			return &actors.Error{Code: actors.EUnavailable, Message: "not ready: " + err.Error(), RetryAfter: time.Second}
-		}
+	if s.draining.Load() {
+		return &actors.Error{Code: actors.EUnavailable, Message: msgDraining, RetryAfter: time.Second}
+	}
+	if err := s.Ready(); err != nil {
+		return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: msgNotReady, RetryAfter: time.Second}, err)
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// Ready runs Options.Ready under the request timeout: nil when NATS and
+// Postgres answer.
+func (s *Server) Ready() error {
+	if s.opts.Ready == nil {
+		return nil
+	}
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	return s.opts.Ready(ctx)
 }
 
 // sourceIP is the best-effort client address: the first hop of
