@@ -47,7 +47,7 @@ type LogOptions struct {
 // Log is the JetStream event log. It implements actors.Log. Safe for
 // concurrent use.
 type Log struct {
-	js     jetstream.JetStream
+	js      jetstream.JetStream
 	stream  jetstream.Stream
 	parts   int
 	observe func(time.Duration, error)

@@ -25,7 +25,9 @@ type (
 	// Registry is actors.Registry.
 	Registry interface{ Counters() actors.Counters }
 	// Consumers is jetlog.Consumers.
-	Consumers interface{ Stats() []jetlog.PartitionStats }
+	Consumers interface {
+		Stats() []jetlog.PartitionStats
+	}
 	// Streams is sse.Streams.
 	Streams interface {
 		Count() int
