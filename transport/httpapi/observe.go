@@ -32,9 +32,12 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	}
 	status := c.Response().StatusCode()
 	route := routeOf(c, err)
+	// Fiber's method string points into the request buffer, which the next
+	// request reuses; a metrics label keeps it for good.
+	method := strings.Clone(c.Method())
 	d := time.Since(start)
 	if s.opts.ObserveRequest != nil {
-		s.opts.ObserveRequest(c.Method(), route, status, d)
+		s.opts.ObserveRequest(method, route, status, d)
 	}
 	if status == fiber.StatusServiceUnavailable {
 		cause := err
@@ -49,7 +52,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	}
 	if s.logger.Enabled(s.baseCtx, slog.LevelInfo) {
 		attrs := []slog.Attr{
-			slog.String("request_id", id), slog.String("method", c.Method()), slog.String("route", route),
+			slog.String("request_id", id), slog.String("method", method), slog.String("route", route),
 			slog.Int("status", status), slog.Duration("duration", d),
 		}
 		if p, ok := c.Locals(localPrincipal).(actors.Principal); ok {
