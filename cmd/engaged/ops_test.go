@@ -240,6 +240,11 @@ func TestDrain(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("a request during the drain: %d %s", r.status, r.body)
 	}
+	if res, err := http.Get(s.base + "/healthz"); err != nil || !res.Close {
+		t.Errorf("a response during the drain keeps the connection: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	if r := do(t, "GET", s.admin+"/readyz", "", ""); r.status != 503 || r.json(t)["status"] != "draining" {
 		t.Errorf("operator /readyz while draining: %d %s", r.status, r.body)
 	}
