@@ -81,8 +81,10 @@ in the database the server uses (ENGAGED_DATABASE_URL or the private one).
 // of os.LookupEnv.
 func run(ctx context.Context, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("engaged-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
+	// Help goes to stdout, and a bad command line gets one line naming the
+	// word rather than the whole usage: both are written below.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	var o benchOptions
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "base URL of the engaged under test")
 	fs.StringVar(&o.natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL of the same server (raw-js)")
@@ -103,6 +105,13 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	fs.DurationVar(&o.passivateWait, "passivate-wait", 2*time.Minute, "memory: how long to wait for idle actors to passivate")
 	fs.BoolVar(&o.forwardedIP, "forwarded-ip", true, "send a random X-Forwarded-For per event so the dedupe rule does not drop it (needs ENGAGED_TRUSTED_PROXIES on the server)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprint(stdout, benchUsage)
+			fs.PrintDefaults()
+			return nil
+		}
+		fmt.Fprintf(stderr, "engaged-bench: %v\nrun 'engaged-bench -h' for usage\n", err)
 		return errUsage
 	}
 	o.scenarios = fs.Args()
