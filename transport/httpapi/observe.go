@@ -32,9 +32,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	}
 	status := c.Response().StatusCode()
 	route := routeOf(c, err)
-	// Fiber's method string points into the request buffer, which the next
-	// request reuses; a metrics label keeps it for good.
-	method := strings.Clone(c.Method())
+	method := methodLabel(c.Method())
 	d := time.Since(start)
 	if s.opts.ObserveRequest != nil {
 		s.opts.ObserveRequest(method, route, status, d)
@@ -61,6 +59,30 @@ func (s *Server) observe(c *fiber.Ctx) error {
 		s.logger.LogAttrs(s.baseCtx, slog.LevelInfo, "request", attrs...)
 	}
 	return nil
+}
+
+// methodLabel returns m as a constant string of the standard methods, or
+// "other": a metrics label keeps its string for good, and Fiber's points
+// into the request buffer that the next request reuses (a label once read
+// "GETT"); the set also keeps the label bounded.
+func methodLabel(m string) string {
+	switch m {
+	case fiber.MethodGet:
+		return fiber.MethodGet
+	case fiber.MethodHead:
+		return fiber.MethodHead
+	case fiber.MethodPost:
+		return fiber.MethodPost
+	case fiber.MethodPut:
+		return fiber.MethodPut
+	case fiber.MethodPatch:
+		return fiber.MethodPatch
+	case fiber.MethodDelete:
+		return fiber.MethodDelete
+	case fiber.MethodOptions:
+		return fiber.MethodOptions
+	}
+	return "other"
 }
 
 // routeOf is the route pattern that answered c ("/v1/renders/:id/events"),
