@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -257,14 +256,13 @@ func TestDrain(t *testing.T) {
 	}
 	select {
 	case err := <-s.done:
-		s.cancel = nil
+		s.cancel = nil // stopped: the cleanup's stop has nothing to do
 		if err != nil {
 			t.Fatalf("serve: %v", err)
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatalf("serve did not stop after the drain:\n%s", s.log.String())
 	}
-	s.done <- nil // for the cleanup's stop, which finds cancel nil and returns
 }
 
 // -h and --help print to stdout and succeed everywhere; misuse exits 2 and
@@ -333,5 +331,4 @@ func TestLogFormat(t *testing.T) {
 	if b.Len() != 0 {
 		t.Errorf("info written at warn: %q", b.String())
 	}
-	_ = io.Discard
 }
