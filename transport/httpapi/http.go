@@ -229,21 +229,14 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if s.draining.Load() {
 		return &actors.Error{Code: actors.EUnavailable, Message: msgDraining, RetryAfter: time.Second}
 	}
-	if err := s.Ready(); err != nil {
-		return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: msgNotReady, RetryAfter: time.Second}, err)
+	if s.opts.Ready != nil {
+		ctx, cancel := s.requestCtx()
+		defer cancel()
+		if err := s.opts.Ready(ctx); err != nil {
+			return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: msgNotReady, RetryAfter: time.Second}, err)
+		}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
-}
-
-// Ready runs Options.Ready under the request timeout: nil when NATS and
-// Postgres answer.
-func (s *Server) Ready() error {
-	if s.opts.Ready == nil {
-		return nil
-	}
-	ctx, cancel := s.requestCtx()
-	defer cancel()
-	return s.opts.Ready(ctx)
 }
 
 // sourceIP is the best-effort client address: the first hop of
