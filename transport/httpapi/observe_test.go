@@ -1,10 +1,16 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -49,5 +55,34 @@ func TestSaneRequestID(t *testing.T) {
 		if saneRequestID(id) != want {
 			t.Errorf("%q: %v", id, !want)
 		}
+	}
+}
+
+// The public /readyz names no internal error; the cause goes to the log line
+// of the 503, with its reason, and to ObserveUnavailable.
+func TestReadyzHidesTheCause(t *testing.T) {
+	var log bytes.Buffer
+	var reasons []string
+	s := NewServer(Options{
+		MaxBodyBytes: 1 << 16, MaxMetadataBytes: 1024, RequestTimeout: 5 * time.Second,
+		Ready:              func(context.Context) error { return errors.New("postgres at 10.1.2.3:5432: password authentication failed") },
+		Logger:             slog.New(slog.NewTextHandler(&log, nil)),
+		ObserveUnavailable: func(r string) { reasons = append(reasons, r) },
+	}, fakeDir{}, &fakeEngine{})
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	resp, err := s.app.Test(httptest.NewRequest("GET", "/readyz", nil), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 503 || strings.Contains(string(b), "10.1.2.3") || !strings.Contains(string(b), `"unavailable"`) {
+		t.Fatalf("public /readyz: %d %s", resp.StatusCode, b)
+	}
+	if !strings.Contains(log.String(), "msg=unavailable") || !strings.Contains(log.String(), "reason=not_ready") ||
+		!strings.Contains(log.String(), "password authentication failed") {
+		t.Fatalf("the cause is not logged:\n%s", log.String())
+	}
+	if len(reasons) != 1 || reasons[0] != "not_ready" {
+		t.Fatalf("reasons %v", reasons)
 	}
 }
