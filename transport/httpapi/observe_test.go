@@ -65,7 +65,9 @@ func TestReadyzHidesTheCause(t *testing.T) {
 	var reasons []string
 	s := NewServer(Options{
 		MaxBodyBytes: 1 << 16, MaxMetadataBytes: 1024, RequestTimeout: 5 * time.Second,
-		Ready:              func(context.Context) error { return errors.New("postgres at 10.1.2.3:5432: password authentication failed") },
+		Ready: func(context.Context) error {
+			return errors.New("postgres at 10.1.2.3:5432: password authentication failed")
+		},
 		Logger:             slog.New(slog.NewTextHandler(&log, nil)),
 		ObserveUnavailable: func(r string) { reasons = append(reasons, r) },
 	}, fakeDir{}, &fakeEngine{})
