@@ -84,7 +84,7 @@ func TestMetrics(t *testing.T) {
 		"engaged_actors_live", "engaged_actor_activations_total", "engaged_actor_passivations_total",
 		"engaged_actor_mailbox_full_total", "engaged_partition_delivered_total", "engaged_partition_acks_total",
 		"engaged_partition_pending", "engaged_partition_unacked", "engaged_sse_streams_open",
-		"engaged_sse_clients_dropped_total", "engaged_live_update_failures_total",
+		"engaged_sse_clients_dropped_total", "engaged_live_update_failures_total", "engaged_system_events_total",
 		"go_goroutines", "process_resident_memory_bytes",
 	} {
 		if before[name] == nil {

@@ -132,7 +132,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		ObserveUnavailable: met.ObserveUnavailable,
 	}, store, reg)
 	met.Watch(metrics.Sources{
-		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates,
+		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates, SystemEvents: sys.Counts,
 		// TODO(merge): engaged_panics_total{where}: the recover work adds
 		// Panics() int64 to these; wire them here, e.g.
 		// "http": srv.Panics, "actor": reg.Panics, "consumer": cons.Panics,

@@ -43,6 +43,9 @@ type Sources struct {
 	Consumers Consumers
 	Streams   Streams
 	Updates   Updates
+	// SystemEvents returns the engaged.system.events subscriber's counts
+	// (sysevents.Subscriber.Counts).
+	SystemEvents func() (accepted, duplicate, rejected, failed int64)
 	// Panics maps where a panic was contained ("http", "actor",
 	// "consumer", "sse", "live", "sysevents") to its count since start:
 	// engaged_panics_total{where}. Filled in by cmd/engaged from the
@@ -169,6 +172,9 @@ func (m *Metrics) Watch(src Sources) {
 			Name: "engaged_live_update_failures_total", Help: "Live updates that could not be published on NATS.",
 		}, func() float64 { return float64(u.Failures()) }))
 	}
+	if f := src.SystemEvents; f != nil {
+		m.reg.MustRegister(systemCollector(f))
+	}
 	for where, f := range src.Panics {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "engaged_panics_total", Help: "Panics contained (recovered, logged), by where they happened.",
@@ -211,5 +217,23 @@ func (p partitionCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(partAcks, prometheus.CounterValue, float64(s.Acks), part)
 		ch <- prometheus.MustNewConstMetric(partPending, prometheus.GaugeValue, float64(s.Pending), part)
 		ch <- prometheus.MustNewConstMetric(partUnacked, prometheus.GaugeValue, float64(s.Unacked), part)
+	}
+}
+
+// systemCollector reports the system-events subscriber's counts by outcome.
+type systemCollector func() (accepted, duplicate, rejected, failed int64)
+
+var systemEvents = prometheus.NewDesc("engaged_system_events_total",
+	"Messages on engaged.system.events by outcome: accepted, duplicate, rejected (invalid), failed (not stored).", []string{"outcome"}, nil)
+
+func (f systemCollector) Describe(ch chan<- *prometheus.Desc) { ch <- systemEvents }
+
+func (f systemCollector) Collect(ch chan<- prometheus.Metric) {
+	a, d, r, x := f()
+	for _, o := range []struct {
+		outcome string
+		n       int64
+	}{{"accepted", a}, {"duplicate", d}, {"rejected", r}, {"failed", x}} {
+		ch <- prometheus.MustNewConstMetric(systemEvents, prometheus.CounterValue, float64(o.n), o.outcome)
 	}
 }
