@@ -1,4 +1,5 @@
 # engaged — the two commands: `make run` and `make test`.
+SHELL   := /bin/bash
 GO      ?= go
 DATA    ?= ./data
 BIN     := bin/engaged
@@ -17,9 +18,10 @@ run: build
 	@if [ -z "$$ENGAGED_DATABASE_URL" ]; then scripts/pg.sh start $(DATA); fi
 	ENGAGED_DATA_DIR=$(DATA) ./$(BIN) serve
 
-## test: the whole suite against real JetStream and a throwaway Postgres, with the race detector
+## test: the whole suite against real JetStream and a throwaway Postgres, with the race detector;
+## a line per package, failed tests' output, then the totals and every skipped test with its reason
 test:
-	$(GO) test -race -count=1 ./...
+	@set -o pipefail; $(GO) test -race -count=1 -json ./... | $(GO) run ./scripts/testsum
 
 ## bench: a fresh engaged on a temp dir: the key-space sweep, zipf, cold, the naive Postgres
 ## baseline and memory-full, then each target met or not (~5 min; knobs in scripts/bench.sh)

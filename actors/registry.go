@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,11 @@ type Options struct {
 	// state of a burst always goes out.
 	Updates        UpdateSink
 	UpdateInterval time.Duration
+
+	// ObserveRound is called after each snapshot round with its duration,
+	// the snapshots it encoded and their bytes (nil: nothing). It is the
+	// metrics' port; Counters has the rest.
+	ObserveRound func(d time.Duration, snapshots, bytes int)
 }
 
 // Registry keeps at most one live actor per item in this process, starts
@@ -54,6 +60,9 @@ type Registry struct {
 	verdicts    verdicts
 	loader      loader
 	roundNumber int // owned by Run
+
+	// Counters since start (Counters).
+	activations, passivations, mailboxFull atomic.Int64
 
 	mu    sync.Mutex // guards the fields below and actor.pending
 	items map[ItemID]*actor
@@ -135,6 +144,7 @@ func (r *Registry) acquire(k ItemID) *actor {
 		a = &actor{key: k, part: r.Partition(k), reg: r, mailbox: make(chan *request, r.opts.MailboxSize)}
 		a.lastActive.Store(time.Now().UnixNano())
 		r.items[k] = a
+		r.activations.Add(1)
 	}
 	a.pending++
 	return a
@@ -157,6 +167,7 @@ func (r *Registry) passivate(a *actor) {
 	}
 	r.mu.Unlock()
 	if idle {
+		r.passivations.Add(1)
 		a.mailbox <- &request{kind: reqStop}
 		a.wake()
 	}
@@ -172,6 +183,13 @@ func (r *Registry) send(ctx context.Context, k ItemID, req *request) (*actor, er
 	}
 	a := r.acquire(k)
 	defer r.release(a)
+	select {
+	case a.mailbox <- req:
+		a.wake()
+		return a, nil
+	default:
+		r.mailboxFull.Add(1)
+	}
 	select {
 	case a.mailbox <- req:
 		a.wake()
@@ -434,6 +452,22 @@ func newRef() string {
 	return hex.EncodeToString(b[:])
 }
 
+// Counters are the registry's counts since start, for metrics.
+type Counters struct {
+	Live         int   // live actors now
+	Activations  int64 // actors started
+	Passivations int64 // actors stopped after a snapshot (idle, over MaxLive, final)
+	MailboxFull  int64 // sends that found a mailbox full and waited (backpressure)
+}
+
+// Counters returns the registry's counters. Safe for concurrent use.
+func (r *Registry) Counters() Counters {
+	return Counters{
+		Live: r.Live(), Activations: r.activations.Load(),
+		Passivations: r.passivations.Load(), MailboxFull: r.mailboxFull.Load(),
+	}
+}
+
 // Live returns the number of live actors.
 func (r *Registry) Live() int {
 	r.mu.Lock()
@@ -470,6 +504,11 @@ func (r *Registry) Run(ctx context.Context, finalTimeout time.Duration) error {
 // final), writes the snapshots per partition under its epoch, and then
 // acknowledges each partition whose writes all succeeded.
 func (r *Registry) round(ctx context.Context, final bool) {
+	start := time.Now()
+	var snapshots, bytes int
+	if r.opts.ObserveRound != nil {
+		defer func() { r.opts.ObserveRound(time.Since(start), snapshots, bytes) }()
+	}
 	r.roundNumber++
 	r.checkEpochs(ctx)
 	now := time.Now().UnixNano()
@@ -529,6 +568,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 				continue
 			}
 			byPart[part] = append(byPart[part], Snapshot{Key: k, Seq: rep.seq, State: b})
+			snapshots, bytes = snapshots+1, bytes+len(b)
 		}
 		if passivate {
 			// Safe before the write below: a new actor for k would load an

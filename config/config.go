@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +55,11 @@ type Config struct {
 	MaxBodyBytes     int            // ENGAGED_MAX_BODY_BYTES: request body limit, after decompression too
 	MaxMetadataBytes int            // ENGAGED_MAX_METADATA_BYTES: encoded size limit of an event's metadata
 
-	PprofAddr string // ENGAGED_PPROF_ADDR: where net/http/pprof listens; empty = off
+	// Operating (README "Operating"): the operator listener, logs, drain.
+	AdminAddr  string        // ENGAGED_ADMIN_ADDR: operator listener (/metrics, /stats, /readyz, pprof); empty = off
+	LogFormat  string        // ENGAGED_LOG_FORMAT: "json" or "text"; empty = json unless stderr is a terminal
+	LogLevel   slog.Level    // ENGAGED_LOG_LEVEL: debug, info, warn or error
+	DrainDelay time.Duration // ENGAGED_DRAIN_DELAY: after SIGTERM, how long /readyz answers 503 while requests are still served
 
 	// Share links, e-mail and the public page (shares.go).
 	SMTPURL          string    // ENGAGED_SMTP_URL: smtp:// or smtps:// mail server; empty = e-mails are written to the log
@@ -97,6 +103,9 @@ func Defaults() Config {
 		SSEMaxLifetime:   time.Hour,
 		SSEHeartbeat:     15 * time.Second,
 		SSEBuffer:        64,
+		AdminAddr:        "127.0.0.1:9090",
+		LogLevel:         slog.LevelInfo,
+		DrainDelay:       5 * time.Second,
 	}
 }
 
@@ -107,78 +116,134 @@ const (
 	maxMailbox    = 1 << 16
 )
 
-// Var describes one setting: its flag name, its variable and its help.
+// Var describes one setting: its flag name, its variable, the type of its
+// value, its default as written in the README and in `serve -h` ("" = empty),
+// and its help. The README's tables and the help are checked against it.
 type Var struct {
-	Flag, Env, Help string
+	Flag, Env, Type, Default, Help string
 }
 
 // Vars lists every setting in the order the README documents them.
 var Vars = []Var{
-	{"http-addr", "ENGAGED_HTTP_ADDR", "HTTP listen address"},
-	{"public-url", "ENGAGED_PUBLIC_URL", "public base URL for links (default http://localhost<port>)"},
-	{"data-dir", "ENGAGED_DATA_DIR", "data directory (JetStream store, private Postgres)"},
-	{"database-url", "ENGAGED_DATABASE_URL", "Postgres URL (default: the private cluster under <data-dir>/pg)"},
-	{"nats-url", "ENGAGED_NATS_URL", "external NATS URL; empty runs NATS embedded"},
-	{"nats-listen", "ENGAGED_NATS_LISTEN", "client address of the embedded NATS server; empty = in-process only"},
-	{"nats-creds", "ENGAGED_NATS_CREDS", "credentials file (user JWT and seed) for an external NATS in operator/JWT mode"},
-	{"nats-nkey", "ENGAGED_NATS_NKEY", "NKey user seed file for an external NATS (not with -nats-creds)"},
-	{"nats-tls-ca", "ENGAGED_NATS_TLS_CA", "PEM CA file that verifies an external NATS server's certificate; empty = system roots"},
-	{"nats-tls-cert", "ENGAGED_NATS_TLS_CERT", "PEM client certificate for an external NATS that verifies clients (with -nats-tls-key)"},
-	{"nats-tls-key", "ENGAGED_NATS_TLS_KEY", "PEM private key of -nats-tls-cert"},
-	{"partitions", "ENGAGED_PARTITIONS", "event subject partitions (fixed when the stream is created)"},
-	{"stream-max-age", "ENGAGED_STREAM_MAX_AGE", "event log retention by age"},
-	{"stream-max-bytes", "ENGAGED_STREAM_MAX_BYTES", "event log retention by size, -1 = unlimited"},
-	{"stream-replicas", "ENGAGED_STREAM_REPLICAS", "event log replicas (1, or 3 on a cluster)"},
-	{"sync", "ENGAGED_SYNC", "JetStream fsync: 'always' or an interval such as 1s (embedded server)"},
-	{"snapshot-interval", "ENGAGED_SNAPSHOT_INTERVAL", "how often dirty item state is written to Postgres"},
-	{"idle-timeout", "ENGAGED_IDLE_TIMEOUT", "idle time after which an item actor is passivated"},
-	{"max-live-items", "ENGAGED_MAX_LIVE_ITEMS", "live item actors kept in memory; past it the least recently used are snapshotted and passivated at each snapshot round"},
-	{"mailbox", "ENGAGED_MAILBOX", "bounded mailbox size of each item actor"},
-	{"request-timeout", "ENGAGED_REQUEST_TIMEOUT", "how long a request waits for JetStream and its actor"},
-	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
-	{"max-body-bytes", "ENGAGED_MAX_BODY_BYTES", "request body limit in bytes (also after decompression)"},
-	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "encoded metadata limit per event in bytes"},
-	{"pprof-addr", "ENGAGED_PPROF_ADDR", "address for net/http/pprof (profiling); empty = off"},
-	{"smtp-url", "ENGAGED_SMTP_URL", "mail server for share e-mails, smtp://[user:pass@]host[:port] or smtps://…; empty = write e-mails to the log"},
-	{"mail-from", "ENGAGED_MAIL_FROM", "From address of share e-mails (default no-reply@<public host>)"},
-	{"pixel-secret", "ENGAGED_PIXEL_SECRET", "key (at least 32 characters) that signs tracking-pixel tokens; empty = generated once under the data dir"},
-	{"public-ip-limit", "ENGAGED_PUBLIC_IP_LIMIT", "public page/pixel requests per client IP, N/duration (e.g. 60/1m) or off"},
-	{"public-share-limit", "ENGAGED_PUBLIC_SHARE_LIMIT", "public page/pixel requests per share link or e-mail, N/duration or off"},
-	{"update-interval", "ENGAGED_UPDATE_INTERVAL", "live updates: at most one per item per interval (0 = every change)"},
-	{"sse-max-streams", "ENGAGED_SSE_MAX_STREAMS", "open server-sent event streams per process"},
-	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "a server-sent event stream is closed after this long"},
-	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "server-sent event heartbeat (and key re-check) interval"},
-	{"sse-buffer", "ENGAGED_SSE_BUFFER", "updates queued per stream before a slow client is dropped"},
-	{"admin-token", "ENGAGED_ADMIN_TOKEN", "operator token (at least 32 characters) of the HTTP admin API /admin/v1; empty = off. Prefer the variable: a flag shows in ps"},
+	{"http-addr", "ENGAGED_HTTP_ADDR", "addr", ":8080", "HTTP listen address"},
+	{"public-url", "ENGAGED_PUBLIC_URL", "url", "http://localhost:<port>", "public base URL of links handed to people (share pages, pixels)"},
+	{"data-dir", "ENGAGED_DATA_DIR", "path", "./data", "data directory (JetStream store, private Postgres)"},
+	{"database-url", "ENGAGED_DATABASE_URL", "url", "", "Postgres URL (default: the private cluster under <data-dir>/pg)"},
+	{"nats-url", "ENGAGED_NATS_URL", "url", "", "external NATS URL; empty runs NATS embedded"},
+	{"nats-listen", "ENGAGED_NATS_LISTEN", "addr", "127.0.0.1:4222", "client address of the embedded NATS server; empty = in-process only"},
+	{"nats-creds", "ENGAGED_NATS_CREDS", "path", "", "credentials file (user JWT and seed) for an external NATS in operator/JWT mode"},
+	{"nats-nkey", "ENGAGED_NATS_NKEY", "path", "", "NKey user seed file for an external NATS (not with -nats-creds)"},
+	{"nats-tls-ca", "ENGAGED_NATS_TLS_CA", "path", "", "PEM CA file that verifies an external NATS server's certificate; empty = system roots"},
+	{"nats-tls-cert", "ENGAGED_NATS_TLS_CERT", "path", "", "PEM client certificate for an external NATS that verifies clients (with -nats-tls-key)"},
+	{"nats-tls-key", "ENGAGED_NATS_TLS_KEY", "path", "", "PEM private key of -nats-tls-cert"},
+	{"partitions", "ENGAGED_PARTITIONS", "int", "8", "event subject partitions (fixed when the stream is created)"},
+	{"stream-max-age", "ENGAGED_STREAM_MAX_AGE", "duration", "168h", "event log retention by age"},
+	{"stream-max-bytes", "ENGAGED_STREAM_MAX_BYTES", "int", "-1", "event log retention by size, -1 = unlimited"},
+	{"stream-replicas", "ENGAGED_STREAM_REPLICAS", "int", "1", "event log replicas (1, or 3 on a cluster)"},
+	{"sync", "ENGAGED_SYNC", "always|duration", "1s", "JetStream fsync: 'always' or an interval such as 1s (embedded server)"},
+	{"snapshot-interval", "ENGAGED_SNAPSHOT_INTERVAL", "duration", "2s", "how often dirty item state is written to Postgres"},
+	{"idle-timeout", "ENGAGED_IDLE_TIMEOUT", "duration", "5m", "idle time after which an item actor is passivated"},
+	{"max-live-items", "ENGAGED_MAX_LIVE_ITEMS", "int", "200000", "live item actors kept in memory; past it the least recently used are snapshotted and passivated at each snapshot round"},
+	{"mailbox", "ENGAGED_MAILBOX", "int", "16", "bounded mailbox size of each item actor"},
+	{"request-timeout", "ENGAGED_REQUEST_TIMEOUT", "duration", "5s", "how long a request waits for JetStream and its actor"},
+	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "CIDR list", "", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
+	{"max-body-bytes", "ENGAGED_MAX_BODY_BYTES", "int", "1048576", "request body limit in bytes (also after decompression)"},
+	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "int", "8192", "encoded metadata limit per event in bytes"},
+	// Operating (README "Operating").
+	{"admin-addr", "ENGAGED_ADMIN_ADDR", "addr|off", "127.0.0.1:9090", "operator listener: /metrics, /stats, /readyz with detail, /debug/pprof/; off or empty = none. Keep it off the public network"},
+	{"log-format", "ENGAGED_LOG_FORMAT", "json|text", "", "log format; empty = json, or text when stderr is a terminal"},
+	{"log-level", "ENGAGED_LOG_LEVEL", "debug|info|warn|error", "info", "least severe log level written (the access log is info)"},
+	{"drain-delay", "ENGAGED_DRAIN_DELAY", "duration", "5s", "after SIGTERM: /readyz answers 503 this long while requests are still served, then shutdown"},
+	{"smtp-url", "ENGAGED_SMTP_URL", "url", "", "mail server for share e-mails, smtp://[user:pass@]host[:port] or smtps://…; empty = write e-mails to the log"},
+	{"mail-from", "ENGAGED_MAIL_FROM", "address", "no-reply@<host of ENGAGED_PUBLIC_URL>", "From address of share e-mails"},
+	{"pixel-secret", "ENGAGED_PIXEL_SECRET", "string", "", "key (at least 32 characters) that signs tracking-pixel tokens; empty = generated once under the data dir"},
+	{"public-ip-limit", "ENGAGED_PUBLIC_IP_LIMIT", "N/duration|off", "60/1m", "public page/pixel requests per client IP, N/duration (e.g. 60/1m) or off"},
+	{"public-share-limit", "ENGAGED_PUBLIC_SHARE_LIMIT", "N/duration|off", "600/1m", "public page/pixel requests per share link or e-mail, N/duration or off"},
+	{"update-interval", "ENGAGED_UPDATE_INTERVAL", "duration", "100ms", "live updates: at most one per item per interval (0 = every change)"},
+	{"sse-max-streams", "ENGAGED_SSE_MAX_STREAMS", "int", "1000", "open server-sent event streams per process"},
+	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "duration", "1h", "a server-sent event stream is closed after this long"},
+	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "duration", "15s", "server-sent event heartbeat (and key re-check) interval"},
+	{"sse-buffer", "ENGAGED_SSE_BUFFER", "int", "64", "updates queued per stream before a slow client is dropped"},
+	{"admin-token", "ENGAGED_ADMIN_TOKEN", "string", "", "operator token (at least 32 characters) of the HTTP admin API /admin/v1; empty = off. Prefer the variable: a flag shows in ps"},
 }
 
 // Load builds the configuration from defaults, then ENGAGED_* variables, then
 // flags in args (flags win). It returns an error naming the variable or flag
-// of the first bad value. stderr receives flag usage on -h.
+// of the first bad value; a command line that is not flags at all (an
+// unknown flag, a missing value, a stray argument) is a *UsageError. On -h
+// or --help it writes Usage to help and returns flag.ErrHelp.
 //
 // lookupenv has the shape of os.LookupEnv because a variable that is set but
 // empty means something: ENGAGED_NATS_LISTEN= turns the embedded listener off.
-func Load(args []string, lookupenv func(string) (string, bool), stderr io.Writer) (Config, error) {
+func Load(args []string, lookupenv func(string) (string, bool), help io.Writer) (Config, error) {
 	raw := map[string]string{}
 	for _, v := range Vars {
 		if s, ok := lookupenv(v.Env); ok {
 			raw[v.Flag] = s
 		}
 	}
-	fs := flag.NewFlagSet("engaged", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet("engaged serve", flag.ContinueOnError)
+	// The flag package's own messages and usage would go to one writer for
+	// both help and errors; Usage (generated from Vars) and UsageError
+	// take their place.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	set := map[string]*string{}
 	for _, v := range Vars {
-		set[v.Flag] = fs.String(v.Flag, "", v.Help+" ("+v.Env+")")
+		set[v.Flag] = fs.String(v.Flag, "", v.Help)
 	}
 	if err := fs.Parse(args); err != nil {
-		return Config{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			Usage(help)
+			return Config{}, err
+		}
+		return Config{}, &UsageError{Msg: err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return Config{}, &UsageError{Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	fs.Visit(func(f *flag.Flag) { raw[f.Name] = *set[f.Name] })
 	return parse(raw)
+}
+
+// UsageError is a command line that cannot be read as flags; the command
+// exits with status 2 and names the offending word.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usage writes every setting with its type, default and variable, generated
+// from Vars so that help and README cannot drift apart.
+func Usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: engaged serve [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Every flag is also an ENGAGED_* variable; a flag wins over its variable.")
+	fmt.Fprintln(w)
+	for _, v := range Vars {
+		def := v.Default
+		if def == "" {
+			def = "empty"
+		}
+		fmt.Fprintf(w, "  -%s %s\n    \t%s\n    \t(%s; default %s)\n", v.Flag, v.Type, v.Help, v.Env, def)
+	}
+}
+
+// Unknown returns the ENGAGED_* variables in environ (os.Environ's shape)
+// that are no setting: most likely typos, which would otherwise be ignored
+// without a word.
+func Unknown(environ []string) []string {
+	known := map[string]bool{}
+	for _, v := range Vars {
+		known[v.Env] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "ENGAGED_") && !known[k] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func parse(raw map[string]string) (Config, error) {
@@ -204,7 +269,13 @@ func parse(raw map[string]string) (Config, error) {
 	p.proxies(&c.TrustedProxies)
 	p.integer("max-body-bytes", &c.MaxBodyBytes, 1024, 64<<20)
 	p.integer("max-metadata-bytes", &c.MaxMetadataBytes, 2, 1<<20)
-	p.str("pprof-addr", &c.PprofAddr)
+	p.str("admin-addr", &c.AdminAddr)
+	if c.AdminAddr == "off" {
+		c.AdminAddr = ""
+	}
+	p.oneOf("log-format", &c.LogFormat, "json", "text")
+	p.level("log-level", &c.LogLevel)
+	p.duration("drain-delay", &c.DrainDelay, 0)
 	p.str("smtp-url", &c.SMTPURL)
 	p.str("mail-from", &c.MailFrom)
 	p.str("pixel-secret", &c.PixelSecret)
@@ -442,4 +513,30 @@ func (p *parser) natsSecurity(c *Config) {
 			p.fail("nats-tls-ca", "%s holds no PEM certificate", c.NATSTLSCA)
 		}
 	}
+}
+
+func (p *parser) oneOf(name string, dst *string, allowed ...string) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	s = strings.TrimSpace(s)
+	if s != "" && !slices.Contains(allowed, s) {
+		p.fail(name, "%q is not one of %s", s, strings.Join(allowed, ", "))
+		return
+	}
+	*dst = s
+}
+
+func (p *parser) level(name string, dst *slog.Level) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.TrimSpace(s))); err != nil {
+		p.fail(name, "%q is not one of debug, info, warn, error", s)
+		return
+	}
+	*dst = l
 }

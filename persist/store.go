@@ -125,7 +125,8 @@ func translate(err error) error {
 		return err
 	}
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || isConnErr(err) {
-		return &actors.Error{Code: actors.EUnavailable, Message: "database unavailable", RetryAfter: 1e9}
+		// The cause rides beside the client's error, for the 503's log line.
+		return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: "database unavailable", RetryAfter: 1e9}, err)
 	}
 	return err
 }

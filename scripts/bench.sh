@@ -14,6 +14,8 @@
 # BENCH_IDLE_TIMEOUT (the server's, default 45s: longer than warming 100k
 # renders and measuring them, or keyspace measures reactivations; short
 # enough for memory-full's two passivation waits),
+# BENCH_LOG_LEVEL (the server's ENGAGED_LOG_LEVEL, default warn: no access-log
+# line per request, as the figures measured before the access log existed),
 # BENCH_SERVER_BIN (the server binary, default bin/engaged: for before/after runs).
 # Any ENGAGED_* variable set by the caller (ENGAGED_SYNC, ENGAGED_PARTITIONS…)
 # reaches the server. Extra arguments go to engaged-bench.
@@ -25,7 +27,8 @@ dir=$(mktemp -d /tmp/engaged-bench.XXXXXX)
 scripts/pg.sh start "$dir" >/dev/null
 
 export ENGAGED_DATA_DIR=$dir ENGAGED_HTTP_ADDR=127.0.0.1:18181 ENGAGED_NATS_LISTEN=127.0.0.1:14333 \
-  ENGAGED_TRUSTED_PROXIES=127.0.0.1 ENGAGED_PPROF_ADDR=127.0.0.1:16161 ENGAGED_IDLE_TIMEOUT=${BENCH_IDLE_TIMEOUT:-45s}
+  ENGAGED_TRUSTED_PROXIES=127.0.0.1 ENGAGED_ADMIN_ADDR=127.0.0.1:16161 ENGAGED_DRAIN_DELAY=0 \
+  ENGAGED_LOG_LEVEL=${BENCH_LOG_LEVEL:-warn} ENGAGED_IDLE_TIMEOUT=${BENCH_IDLE_TIMEOUT:-45s}
 "${BENCH_SERVER_BIN:-bin/engaged}" serve 2>"$dir/serve.log" &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; scripts/pg.sh stop "$dir"; rm -rf "$dir"; }
@@ -37,11 +40,11 @@ done
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(go version | cut -d' ' -f3)"
 echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
-ENGAGED_PPROF_ADDR= bin/engaged-bench -url "http://$ENGAGED_HTTP_ADDR" -nats "nats://$ENGAGED_NATS_LISTEN" \
-  -debug-url "http://$ENGAGED_PPROF_ADDR" -passivate-wait 90s -duration "$dur" \
+bin/engaged-bench -url "http://$ENGAGED_HTTP_ADDR" -nats "nats://$ENGAGED_NATS_LISTEN" \
+  -admin-url "http://$ENGAGED_ADMIN_ADDR" -passivate-wait 90s -duration "$dur" \
   -items "${BENCH_ITEMS:-1000,10000,100000}" -cold-items "${BENCH_COLD_ITEMS:-150000}" \
   -memory-items "${BENCH_MEMORY_FULL_ITEMS:-5000}" \
   "$@" ${BENCH_SCENARIOS:-keyspace zipf cold naive memory-full}
 [ "$items" = 0 ] && exit 0
-ENGAGED_PPROF_ADDR= bin/engaged-bench -url "http://$ENGAGED_HTTP_ADDR" -debug-url "http://$ENGAGED_PPROF_ADDR" \
+bin/engaged-bench -url "http://$ENGAGED_HTTP_ADDR" -admin-url "http://$ENGAGED_ADMIN_ADDR" \
   -items "$items" -connections 16 -passivate-wait 90s memory

@@ -2,7 +2,8 @@
 // protocol to the actors.
 //
 //   - httpapi: the Fiber HTTP API (partner, SDK and public routes, the
-//     dashboard, /stats), with the one mapping of coded errors to statuses.
+//     dashboard), with the one mapping of coded errors to statuses, the
+//     access log and the counters behind the operator listener's /stats.
 //   - sse: server-sent event streams of live summaries on hijacked
 //     connections.
 //   - jetlog: the JetStream event log (stream setup, publish, replay), the
@@ -12,6 +13,7 @@
 //   - sysevents: the engaged.system.events subscriber for trusted internal
 //     publishers.
 //   - mail: the mailers (SMTP, or the log), with smtptest for tests.
+//   - metrics: the Prometheus adapter, owner of every metric name.
 //   - wire: request decoding and field errors, shared by httpapi and
 //     sysevents.
 package transport

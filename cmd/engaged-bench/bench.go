@@ -46,7 +46,7 @@ type benchOptions struct {
 	jsonOut       bool
 	progress      io.Writer
 	forwardedIP   bool
-	debugURL      string
+	adminURL      string
 	passivateWait time.Duration
 }
 
@@ -62,7 +62,7 @@ Drives a running engaged over real HTTP. Scenarios:
                  (default 500/s) round-robin over the renders
   raw-js         plain async JetStream publishes of the same bytes (the ruler)
   memory         activate --items renders, report RSS per live actor and after passivation
-                 (needs --debug-url: the server's ENGAGED_PPROF_ADDR)
+                 (needs --admin-url: the server's ENGAGED_ADMIN_ADDR)
   memory-full    --memory-items renders with 25 recent events, 2 shares and their dedupe
                  entries, and a quarter as many content items with 300 events each; RSS
                  and heap per live item after they are passivated and read back
@@ -81,8 +81,10 @@ in the database the server uses (ENGAGED_DATABASE_URL or the private one).
 // of os.LookupEnv.
 func run(ctx context.Context, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("engaged-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
+	// Help goes to stdout, and a bad command line gets one line naming the
+	// word rather than the whole usage: both are written below.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	var o benchOptions
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "base URL of the engaged under test")
 	fs.StringVar(&o.natsURL, "nats", "nats://127.0.0.1:4222", "NATS URL of the same server (raw-js)")
@@ -99,10 +101,17 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	fs.IntVar(&o.ingestRate, "ingest-rate", 0, "partner events/s sent in the background during read and read-mixed")
 	fs.IntVar(&o.readRate, "read-rate", 2000, "reads/s of read-mixed (open loop) unless --rate is set")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
-	fs.StringVar(&o.debugURL, "debug-url", "", "the server's ENGAGED_PPROF_ADDR as a URL, for the memory scenario's /debug/stats")
+	fs.StringVar(&o.adminURL, "admin-url", "", "the server's operator listener (ENGAGED_ADMIN_ADDR) as a URL, for the memory scenarios' /stats")
 	fs.DurationVar(&o.passivateWait, "passivate-wait", 2*time.Minute, "memory: how long to wait for idle actors to passivate")
 	fs.BoolVar(&o.forwardedIP, "forwarded-ip", true, "send a random X-Forwarded-For per event so the dedupe rule does not drop it (needs ENGAGED_TRUSTED_PROXIES on the server)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprint(stdout, benchUsage)
+			fs.PrintDefaults()
+			return nil
+		}
+		fmt.Fprintf(stderr, "engaged-bench: %v\nrun 'engaged-bench -h' for usage\n", err)
 		return errUsage
 	}
 	o.scenarios = fs.Args()

@@ -13,7 +13,8 @@ import (
 	"engaged/persist"
 )
 
-// serverStats is what /debug/stats (on ENGAGED_PPROF_ADDR) reports.
+// serverStats is the "process" member of /stats on the server's operator
+// listener (ENGAGED_ADMIN_ADDR).
 type serverStats struct {
 	LiveActors int   `json:"liveActors"`
 	Goroutines int   `json:"goroutines"`
@@ -22,8 +23,8 @@ type serverStats struct {
 	StackInuse int64 `json:"stackInuseBytes"`
 }
 
-func fetchStats(debugURL string, gc bool) (serverStats, error) {
-	u := debugURL + "/debug/stats"
+func fetchStats(adminURL string, gc bool) (serverStats, error) {
+	u := adminURL + "/stats"
 	if gc {
 		u += "?gc=1"
 	}
@@ -32,22 +33,25 @@ func fetchStats(debugURL string, gc bool) (serverStats, error) {
 		return serverStats{}, err
 	}
 	defer res.Body.Close()
-	var s serverStats
-	return s, json.NewDecoder(res.Body).Decode(&s)
+	var s struct {
+		Process serverStats `json:"process"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&s)
+	return s.Process, err
 }
 
-// waitPassivated polls /debug/stats until at most n actors are live or
+// waitPassivated polls /stats until at most n actors are live or
 // o.passivateWait is up (start the server with a short ENGAGED_IDLE_TIMEOUT),
 // and returns the last stats, taken after a GC.
 func waitPassivated(ctx context.Context, o benchOptions, n int) (serverStats, error) {
 	deadline := time.Now().Add(o.passivateWait)
 	for {
-		s, err := fetchStats(o.debugURL, false)
+		s, err := fetchStats(o.adminURL, false)
 		if err != nil {
 			return s, err
 		}
 		if s.LiveActors <= n || time.Now().After(deadline) || ctx.Err() != nil {
-			return fetchStats(o.debugURL, true)
+			return fetchStats(o.adminURL, true)
 		}
 		time.Sleep(time.Second)
 	}
@@ -74,8 +78,8 @@ func (g growth) String() string {
 // server's RSS per live actor, then waits for passivation (start the server
 // with a short ENGAGED_IDLE_TIMEOUT) and reports what was given back.
 func benchMemory(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture) (benchResult, error) {
-	if o.debugURL == "" {
-		return benchResult{}, fmt.Errorf("memory needs --debug-url (the server's ENGAGED_PPROF_ADDR)")
+	if o.adminURL == "" {
+		return benchResult{}, fmt.Errorf("memory needs --admin-url (the server's ENGAGED_ADMIN_ADDR)")
 	}
 	if len(fx.renders) < o.items {
 		more, err := fx.createRenders(ctx, store, o.items-len(fx.renders))
@@ -84,14 +88,14 @@ func benchMemory(ctx context.Context, o benchOptions, store *persist.Store, fx *
 		}
 		fx.renders = append(fx.renders, more...)
 	}
-	before, err := fetchStats(o.debugURL, true)
+	before, err := fetchStats(o.adminURL, true)
 	if err != nil {
 		return benchResult{}, err
 	}
 	r := each(ctx, o.untimed(), "memory", len(fx.renders), func(i int, c *fasthttp.HostClient) (string, int) {
 		return getEngagement(o, fx, c, fx.renders[i]), 0
 	})
-	live, err := fetchStats(o.debugURL, true)
+	live, err := fetchStats(o.adminURL, true)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -116,8 +120,8 @@ func benchMemory(ctx context.Context, o benchOptions, store *persist.Store, fx *
 // item of each kind. The reads must take less than the server's idle
 // timeout, or actors read first are gone before the figure is taken.
 func benchMemoryFull(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture) (benchResult, error) {
-	if o.debugURL == "" {
-		return benchResult{}, fmt.Errorf("memory-full needs --debug-url (the server's ENGAGED_PPROF_ADDR)")
+	if o.adminURL == "" {
+		return benchResult{}, fmt.Errorf("memory-full needs --admin-url (the server's ENGAGED_ADMIN_ADDR)")
 	}
 	m := o.memoryItems
 	renders, err := fx.createRenders(ctx, store, m)
@@ -156,7 +160,7 @@ func benchMemoryFull(ctx context.Context, o benchOptions, store *persist.Store, 
 	rr := each(ctx, uo, "read-renders", m, func(i int, c *fasthttp.HostClient) (string, int) {
 		return getEngagement(o, fx, c, renders[i]), 0
 	})
-	rendersLive, err := fetchStats(o.debugURL, true)
+	rendersLive, err := fetchStats(o.adminURL, true)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -169,7 +173,7 @@ func benchMemoryFull(ctx context.Context, o benchOptions, store *persist.Store, 
 	each(ctx, uo, "read-contents", len(contents), func(i int, c *fasthttp.HostClient) (string, int) {
 		return getSecret(o, fx, c, "/v1/contents/"+contents[i]+"/engagement"), 0
 	})
-	contentsLive, err := fetchStats(o.debugURL, true)
+	contentsLive, err := fetchStats(o.adminURL, true)
 	if err != nil {
 		return benchResult{}, err
 	}

@@ -14,14 +14,18 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "engaged-bench:", err)
-		}
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package named the offending flag on stderr
+	default:
+		fmt.Fprintln(os.Stderr, "engaged-bench:", err)
 		os.Exit(1)
 	}
 }
 
-// errUsage reports a usage error whose text is already on stderr.
+// errUsage reports a command line that could not be read; the flag
+// package's message, naming the flag, is already on stderr.
 var errUsage = errors.New("usage")

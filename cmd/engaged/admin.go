@@ -151,17 +151,6 @@ func listJSON[T any](name string, items []T, next string) map[string]any {
 	return map[string]any{name: items, "nextCursor": cursor}
 }
 
-// usageError is a misuse of the command line: main exits 2 for it. Its
-// message names the offending word.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string        { return e.msg }
-func (e usageError) Is(target error) bool { return target == errUsage }
-
-func misuse(format string, args ...any) error {
-	return usageError{fmt.Sprintf(format, args...)}
-}
-
 // adminUsage lists the admin commands.
 func adminUsage() string {
 	var b strings.Builder
@@ -196,7 +185,7 @@ func commandUsage(c adminCommand, fs *flag.FlagSet) string {
 func admin(ctx context.Context, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, adminUsage())
-		return misuse("admin: missing command")
+		return usagef("admin: missing command")
 	}
 	if isHelp(args[0]) || (len(args) > 1 && isHelp(args[1])) {
 		fmt.Fprint(stdout, adminUsage())
@@ -215,13 +204,13 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 	switch {
 	case !known:
 		fmt.Fprint(stderr, adminUsage())
-		return misuse("admin: unknown command %q", args[0])
+		return usagef("admin: unknown command %q", args[0])
 	case len(args) < 2:
 		fmt.Fprint(stderr, adminUsage())
-		return misuse("admin %s: missing verb", args[0])
+		return usagef("admin %s: missing verb", args[0])
 	case cmd == nil:
 		fmt.Fprint(stderr, adminUsage())
-		return misuse("admin %s: unknown verb %q", args[0], args[1])
+		return usagef("admin %s: unknown verb %q", args[0], args[1])
 	}
 
 	fs := flag.NewFlagSet("engaged admin "+cmd.what+" "+cmd.verb, flag.ContinueOnError)
@@ -245,7 +234,7 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 	}
 	if err != nil {
 		fmt.Fprint(stderr, commandUsage(*cmd, fs))
-		return misuse("%s: %v", name, err)
+		return usagef("%s: %v", name, err)
 	}
 	var arg string
 	if len(positional) == 1 {
@@ -283,8 +272,6 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 	}
 	return json.NewEncoder(stdout).Encode(out)
 }
-
-func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" || s == "help" }
 
 // parseInterleaved parses flags before and after positional arguments
 // (`key revoke KEY_ID --url …`), which flag.Parse alone stops at.

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -18,22 +20,44 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
-		if err != errUsage {
-			fmt.Fprintln(os.Stderr, "engaged:", err)
-		}
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
 }
 
-// errUsage is a misuse of the command line (exit status 2). An error that
-// Is errUsage and is not errUsage itself names the offending word (admin's
-// usageError).
+// exitCode reports err on stderr and returns the process's exit status: 0
+// for success, 2 for a command line that could not be understood (the
+// offending word named), 1 for anything else.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ce *config.UsageError
+	misuse := errors.Is(err, errUsage) || errors.As(err, &ce)
+	if err != errUsage { // the bare errUsage follows a usage text already printed
+		fmt.Fprintln(stderr, "engaged:", err)
+		if misuse {
+			fmt.Fprintln(stderr, "run 'engaged -h' for usage")
+		}
+	}
+	if misuse {
+		return 2
+	}
+	return 1
+}
+
+// errUsage is a misuse of the command line (exit status 2) after which the
+// usage has been printed.
 var errUsage = errors.New("usage")
+
+// usageError is a misuse of the command line that names the offending word;
+// it Is errUsage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string        { return e.msg }
+func (e usageError) Is(target error) bool { return target == errUsage }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 const usage = `usage: engaged <command> [arguments]
 
@@ -53,6 +77,8 @@ commands:
       content list --project PROJECT_ID [--limit N] [--cursor C]
   healthcheck [URL]     exit 0 if a running engaged is ready (GET URL, default
                         http://127.0.0.1:<port of ENGAGED_HTTP_ADDR>/readyz)
+  version               print the version and the source revision it was built from
+  help                  print this help (also -h, --help)
 `
 
 // openStore opens the database the way every subcommand finds it:
@@ -68,7 +94,7 @@ func openStore(ctx context.Context, cfg config.Config) (*persist.Store, error) {
 // run is the whole program; main only calls it, and tests call it too.
 // lookupenv has the shape of os.LookupEnv.
 func run(ctx context.Context, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
-	return runWith(ctx, options{now: time.Now}, args, lookupenv, stdout, stderr)
+	return runWith(ctx, options{now: time.Now, environ: os.Environ}, args, lookupenv, stdout, stderr)
 }
 
 // options are what a test may set on a run beyond its arguments and
@@ -78,25 +104,63 @@ type options struct {
 	// of every event it records. Tests replay the seed's examples, dated
 	// 2024-02-04, which a real clock would reject as more than 24 hours old.
 	now func() time.Time
+	// environ lists the process's variables (os.Environ), for the warning
+	// about unknown ENGAGED_* ones; nil: no warning.
+	environ func() []string
 }
 
 // runWith is run with o.
 func runWith(ctx context.Context, o options, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return errUsage
+		return usagef("missing command")
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, o, args[1:], lookupenv, stderr)
+		return serve(ctx, o, args[1:], lookupenv, stdout, stderr)
 	case "admin":
 		return admin(ctx, args[1:], lookupenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], lookupenv, stdout)
-	case "help", "-h", "--help":
+	case "version":
+		return version(args[1:], stdout)
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	return usagef("unknown command %q", args[0])
+}
+
+// version prints the module version and the VCS revision the binary was
+// built from (as go build records them), and the Go version.
+func version(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		if isHelp(args[0]) {
+			fmt.Fprintln(stdout, "usage: engaged version\n\nprints the version, the source revision and the Go version of this binary")
+			return nil
+		}
+		return usagef("version: unexpected argument %q", args[0])
+	}
+	v, rev, at, modified, goVersion := "(unknown)", "(unknown)", "", "", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v, goVersion = bi.Main.Version, bi.GoVersion
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				at = " " + s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = " (modified)"
+				}
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "engaged %s revision %s%s%s %s\n", v, rev, at, modified, goVersion)
+	return nil
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }

@@ -33,6 +33,9 @@ func newEnv(t *testing.T) env {
 		"ENGAGED_NATS_LISTEN":       "",
 		"ENGAGED_PARTITIONS":        "4",
 		"ENGAGED_SNAPSHOT_INTERVAL": "100ms",
+		"ENGAGED_ADMIN_ADDR":        "127.0.0.1:0",
+		"ENGAGED_LOG_FORMAT":        "text", // listenRE, natsRE and the tests' log checks read text
+		"ENGAGED_DRAIN_DELAY":       "0",
 	}
 }
 
@@ -67,7 +70,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var listenRE = regexp.MustCompile(`msg=listening http=(\S+)`)
+var listenRE = regexp.MustCompile(`msg=listening http=(\S+) admin=(\S+)`)
 
 // natsRE finds the embedded NATS client URL in the log of a service started
 // with ENGAGED_NATS_LISTEN=127.0.0.1:0.
@@ -76,7 +79,8 @@ var natsRE = regexp.MustCompile(`msg=listening .*nats=(nats://\S+)`)
 // service is one `engaged serve` started through run.
 type service struct {
 	t      *testing.T
-	base   string
+	base   string // the public listener
+	admin  string // the operator listener
 	cancel context.CancelFunc
 	done   chan error
 	log    *lockedBuffer
@@ -101,7 +105,7 @@ func startServiceWith(t *testing.T, e env, o options) *service {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if m := listenRE.FindStringSubmatch(s.log.String()); m != nil {
-			s.base = "http://" + m[1]
+			s.base, s.admin = "http://"+m[1], "http://"+m[2]
 			break
 		}
 		select {

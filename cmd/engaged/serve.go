@@ -2,22 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	_ "net/http/pprof" // served only on ENGAGED_PPROF_ADDR
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
@@ -26,6 +23,7 @@ import (
 	"engaged/transport/httpapi"
 	"engaged/transport/jetlog"
 	"engaged/transport/live"
+	"engaged/transport/metrics"
 	"engaged/transport/sse"
 	"engaged/transport/sysevents"
 )
@@ -34,14 +32,24 @@ import (
 const shutdownTimeout = 15 * time.Second
 
 // serve starts everything in dependency order (Postgres, NATS, the log, the
-// actors, the partition consumers, HTTP), runs until ctx ends, and stops in
-// reverse order: HTTP, consumers, actors (final snapshots), NATS, Postgres.
-func serve(ctx context.Context, o options, args []string, lookupenv func(string) (string, bool), stderr io.Writer) error {
-	cfg, err := config.Load(args, lookupenv, stderr)
+// actors, the partition consumers, HTTP), runs until ctx ends, drains (see
+// drain), and stops in reverse order: HTTP, consumers, actors (final
+// snapshots), NATS, Postgres.
+func serve(ctx context.Context, o options, args []string, lookupenv func(string) (string, bool), stdout, stderr io.Writer) error {
+	cfg, err := config.Load(args, lookupenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := newLogger(cfg, stderr)
+	if o.environ != nil {
+		for _, name := range config.Unknown(o.environ()) {
+			logger.Warn("unknown variable ignored (a typo?); serve -h lists the settings", "name", name)
+		}
+	}
+	met := metrics.New()
 
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -74,6 +82,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 
 	log, err := jetlog.OpenLog(ctx, nc, jetlog.LogOptions{
 		Partitions: cfg.Partitions, MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes, Replicas: cfg.StreamReplicas,
+		ObservePublish: met.ObservePublish,
 	})
 	if err != nil {
 		return err
@@ -83,7 +92,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	reg := actors.NewRegistry(actors.Options{
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
-		Updates: updates, UpdateInterval: cfg.UpdateInterval,
+		Updates: updates, UpdateInterval: cfg.UpdateInterval, ObserveRound: met.ObserveRound,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
@@ -110,15 +119,11 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
 	}, store, reg)
+	checks := readiness{nc: nc, store: store}
 	srv := httpapi.NewServer(httpapi.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		TrustedProxies: cfg.TrustedProxies, RequestTimeout: cfg.RequestTimeout,
-		Ready: func(ctx context.Context) error {
-			if nc.Status() != nats.CONNECTED {
-				return errors.New("nats " + nc.Status().String())
-			}
-			return store.Ping(ctx)
-		},
+		Ready:  checks.ready,
 		Now:    o.now,
 		Logger: logger,
 		Shares: shares,
@@ -126,15 +131,27 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 			Updates: updates, MaxStreams: cfg.SSEMaxStreams, MaxLifetime: cfg.SSEMaxLifetime,
 			Heartbeat: cfg.SSEHeartbeat, Buffer: cfg.SSEBuffer,
 		},
-		SystemCounts: sys.Counts,
-		Admin:        httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
+		SystemCounts:       sys.Counts,
+		ObserveRequest:     met.ObserveRequest,
+		ObserveUnavailable: met.ObserveUnavailable,
+		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
 	}, store, reg)
-	if cfg.PprofAddr != "" {
-		stopPprof, err := servePprof(cfg.PprofAddr, reg, logger)
+	met.Watch(metrics.Sources{
+		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates, SystemEvents: sys.Counts,
+		// TODO(merge): engaged_panics_total{where}: the recover work adds
+		// Panics() int64 to these; wire them here, e.g.
+		// "http": srv.Panics, "actor": reg.Panics, "consumer": cons.Panics,
+		// "sse": srv.Streams().Panics, "live": updates.Panics, "sysevents": sys.Panics.
+		Panics: map[string]func() int64{},
+	})
+	adminAddr := "off"
+	if cfg.AdminAddr != "" {
+		op, err := startOperator(cfg.AdminAddr, operatorDeps{metrics: met, srv: srv, reg: reg, checks: checks}, logger)
 		if err != nil {
 			return err
 		}
-		defer stopPprof()
+		defer op.stop()
+		adminAddr = op.addr
 	}
 	// Internal publishers' system events; stopped before HTTP so that the
 	// requests it has in hand still find the log and the actors.
@@ -154,13 +171,14 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	} else if cfg.NATSURL != "" {
 		natsAddr = cfg.NATSURL
 	}
-	logger.Info("listening", "http", ln.Addr().String(), "nats", natsAddr, "partitions", cfg.Partitions, "sync", syncMode(cfg))
+	logger.Info("listening", "http", ln.Addr().String(), "admin", adminAddr, "nats", natsAddr, "partitions", cfg.Partitions, "sync", syncMode(cfg))
 
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		return fmt.Errorf("http: %w", err)
 	}
+	drain(srv, cfg.DrainDelay, logger)
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -168,8 +186,59 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("http shutdown", "err", err)
 	}
-	// The deferred calls stop consumers, then the registry (final
-	// snapshots), then NATS and Postgres.
+	// The deferred calls stop the operator listener, consumers, then the
+	// registry (final snapshots), then NATS and Postgres.
+	return nil
+}
+
+// drain is the first step of a graceful stop: /readyz answers 503 at once, so
+// that load balancers take this instance out, while every route keeps serving
+// for delay (their health checks need a few periods to notice). Then
+// Shutdown lets requests in flight finish; none is cut off.
+func drain(srv *httpapi.Server, delay time.Duration, logger *slog.Logger) {
+	srv.Drain()
+	if delay <= 0 {
+		return
+	}
+	logger.Info("draining: /readyz answers 503, requests are still served", "delay", delay)
+	time.Sleep(delay)
+}
+
+// newLogger returns the process's logger: JSON unless ENGAGED_LOG_FORMAT
+// says text or, with no setting, stderr is a terminal (a person reading).
+func newLogger(cfg config.Config, stderr io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(stderr, opts))
+}
+
+// readiness checks what serving needs: NATS connected and Postgres
+// answering.
+type readiness struct {
+	nc    *nats.Conn
+	store interface{ Ping(context.Context) error }
+}
+
+func (r readiness) ready(ctx context.Context) error {
+	if err := r.nats(); err != nil {
+		return err
+	}
+	return r.store.Ping(ctx)
+}
+
+func (r readiness) nats() error {
+	if st := r.nc.Status(); st != nats.CONNECTED {
+		return errors.New("nats " + st.String())
+	}
 	return nil
 }
 
@@ -178,40 +247,6 @@ func syncMode(cfg config.Config) string {
 		return "always"
 	}
 	return cfg.SyncInterval.String()
-}
-
-// servePprof serves net/http/pprof on its own listener, apart from the API,
-// and /debug/stats: live actors, goroutines and memory, which the load
-// tool's memory scenario reads (?gc=1 first returns freed memory to the OS).
-func servePprof(addr string, reg *actors.Registry, logger *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("ENGAGED_PPROF_ADDR: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/debug/pprof/", http.DefaultServeMux)
-	mux.HandleFunc("/debug/stats", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("gc") == "1" {
-			debug.FreeOSMemory()
-		}
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{
-			"liveActors": reg.Live(), "goroutines": runtime.NumGoroutine(), "rssBytes": rss(),
-			"heapInuseBytes": ms.HeapInuse, "stackInuseBytes": ms.StackInuse,
-		})
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Warn("pprof", "err", err)
-		}
-	}()
-	logger.Info("pprof", "addr", ln.Addr().String())
-	return func() { srv.Close(); <-done }, nil
 }
 
 // rss returns the resident set size of this process, or 0 off Linux.

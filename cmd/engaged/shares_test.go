@@ -135,7 +135,7 @@ func (s *service) print(t *testing.T, shareID string, headers ...string) respons
 
 func (s *service) stats(t *testing.T) map[string]map[string]float64 {
 	t.Helper()
-	r := do(t, "GET", s.base+"/stats", "", "")
+	r := do(t, "GET", s.admin+"/stats", "", "") // the operator listener
 	if r.status != 200 {
 		t.Fatalf("stats: %d %s", r.status, r.body)
 	}

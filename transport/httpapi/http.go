@@ -7,12 +7,14 @@ package httpapi
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -55,6 +57,13 @@ type Options struct {
 	// /stats (sysevents.Subscriber.Counts); nil: zeros.
 	SystemCounts func() (accepted, duplicate, rejected, failed int64)
 	Admin        AdminOptions // the operator's admin API (admin.go); off without a token
+
+	// ObserveRequest is called once per request after its response is
+	// final, with the route pattern (never the raw path); nil: nothing.
+	// ObserveUnavailable is called with the reason of each 503
+	// (UnavailableReason). Both are the metrics' ports.
+	ObserveRequest     func(method, route string, status int, d time.Duration)
+	ObserveUnavailable func(reason string)
 }
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
@@ -79,7 +88,8 @@ type Server struct {
 	unknown *expirable.LRU[string, struct{}]
 	sh      *shares // share links, public page, e-mail, pixel (shares.go)
 
-	adminToken []byte // SHA-256 of the admin token (admin.go)
+	adminToken []byte      // SHA-256 of the admin token (admin.go)
+	draining   atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
 }
 
 type authResult struct {
@@ -118,7 +128,7 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 
 // routes lists every route of the service in one place.
 func (s *Server) routes() {
-	s.app.Use(s.requestID)
+	s.app.Use(s.observe) // request id, access log, metrics: first, so it sees every final status
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/dashboard", s.dashboard)
@@ -140,7 +150,6 @@ func (s *Server) routes() {
 	s.app.Get("/s/:shareId/download", s.getShareDownload)
 	s.app.Post("/s/:shareId/print", s.postSharePrint)
 	s.app.Get("/p/:token", s.getPixel)
-	s.app.Get("/stats", s.getStats)
 
 	// SDK events.
 	v1.Post("/events", s.postEvent) // publishable or secret key
@@ -172,12 +181,23 @@ func (s *Server) requestCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(s.baseCtx, s.opts.RequestTimeout)
 }
 
-func (s *Server) requestID(c *fiber.Ctx) error {
-	setRequestID(c)
-	return c.Next()
-}
+// Drain makes /readyz answer 503 so that load balancers stop sending new
+// requests, while every route keeps serving; Shutdown follows after the
+// drain delay (cmd/engaged/serve.go).
+func (s *Server) Drain() { s.draining.Store(true) }
 
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// setRequestID keeps the client's X-Request-Id if it is a sane token, else
+// makes one, and sets it on the response.
 func setRequestID(c *fiber.Ctx) string {
+	if id := c.Get(fiber.HeaderXRequestID); saneRequestID(id) {
+		id = strings.Clone(id) // Fiber reuses the request's buffer
+		c.Locals(localRequestID, id)
+		c.Set(fiber.HeaderXRequestID, id)
+		return id
+	}
 	var b [10]byte
 	for i := range b {
 		b[i] = byte(rand.Uint32())
@@ -193,6 +213,7 @@ type localKey int
 const (
 	localRequestID localKey = iota
 	localPrincipal
+	localError // the error an HTML page or the pixel answered, for the access log
 )
 
 // requestID returns the request's id, making one for requests that failed
@@ -206,12 +227,18 @@ func requestID(c *fiber.Ctx) string {
 
 func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
 
+// readyz is the public readiness check for load balancers. It names no
+// internal error (the operator listener's /readyz has the detail); the cause
+// goes to the log with the 503.
 func (s *Server) readyz(c *fiber.Ctx) error {
+	if s.draining.Load() {
+		return &actors.Error{Code: actors.EUnavailable, Message: msgDraining, RetryAfter: time.Second}
+	}
 	if s.opts.Ready != nil {
 		ctx, cancel := s.requestCtx()
 		defer cancel()
 		if err := s.opts.Ready(ctx); err != nil {
-			return &actors.Error{Code: actors.EUnavailable, Message: "not ready: " + err.Error(), RetryAfter: time.Second}
+			return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: msgNotReady, RetryAfter: time.Second}, err)
 		}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})

@@ -219,6 +219,7 @@ func (s *Server) html(c *fiber.Ctx, status int, t *template.Template, data pageD
 // gives its code. Internal errors are logged here and shown as a generic
 // page.
 func (s *Server) htmlError(c *fiber.Ctx, err error) error {
+	c.Locals(localError, err)
 	var e *actors.Error
 	if !errors.As(err, &e) {
 		s.logger.Error("internal error", "method", c.Method(), "path", c.Path(), "request_id", requestID(c), "err", err)

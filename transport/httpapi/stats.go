@@ -1,25 +1,29 @@
 package httpapi
 
-import "github.com/gofiber/fiber/v2"
+import "engaged/transport/sse"
 
-// getStats serves GET /stats: operator counters of the share, public,
-// e-mail and internal-subject paths since start.
-func (s *Server) getStats(c *fiber.Ctx) error {
+// Stats returns operator counters of the share, public, e-mail and
+// internal-subject paths since start, for the operator listener's /stats.
+func (s *Server) Stats() map[string]any {
 	st := &s.sh.stats
 	var accepted, duplicate, rejected, failed int64
 	if s.opts.SystemCounts != nil {
 		accepted, duplicate, rejected, failed = s.opts.SystemCounts()
 	}
-	return c.JSON(fiber.Map{
-		"systemEvents": fiber.Map{
+	return map[string]any{
+		"systemEvents": map[string]any{
 			"accepted": accepted, "duplicate": duplicate,
 			"rejected": rejected, "failed": failed,
 		},
-		"public": fiber.Map{
+		"public": map[string]any{
 			"rateLimited": st.rateLimited.Load(), "pixelsInvalid": st.pixelsInvalid.Load(),
 			"opensNotRecorded": st.opensNotRecorded.Load(),
 			"ipLimiters":       s.sh.byIP.len(), "shareLimiters": s.sh.byShare.len(),
 		},
-		"mail": fiber.Map{"sent": st.mailSent.Load(), "failed": st.mailFailed.Load()},
-	})
+		"mail": map[string]any{"sent": st.mailSent.Load(), "failed": st.mailFailed.Load()},
+		"sse":  map[string]any{"open": s.streams.Count(), "dropped": s.streams.Dropped()},
+	}
 }
+
+// Streams returns the server's SSE streams, for metrics.
+func (s *Server) Streams() *sse.Streams { return s.streams }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,6 +45,40 @@ type Consumers struct {
 	cancel context.CancelFunc
 	ccs    []jetstream.ConsumeContext
 	logger *slog.Logger
+	parts  []partitionCounters // one per partition, for Stats
+}
+
+// partitionCounters are one partition consumer's counters here. The
+// handler writes them, Stats reads them from any goroutine.
+type partitionCounters struct {
+	delivered   atomic.Int64  // messages delivered to this instance
+	acks        atomic.Int64  // AckAll calls made (each covers every earlier delivery)
+	pending     atomic.Uint64 // the partition's messages not yet delivered, as of the newest delivery
+	lastDeliver atomic.Uint64 // consumer sequence of the newest delivery
+	lastAck     atomic.Uint64 // consumer sequence of the newest acknowledged delivery
+}
+
+// PartitionStats is one partition consumer's progress on this instance.
+type PartitionStats struct {
+	Partition int
+	Delivered int64  // messages delivered here since start
+	Acks      int64  // acknowledgements sent (AckAll, after the snapshot round that covers them)
+	Pending   uint64 // messages of the partition not delivered yet, as of the newest delivery here
+	Unacked   uint64 // deliveries here not yet acknowledged (consumer sequences)
+}
+
+// Stats returns every partition consumer's counters. Safe for concurrent use.
+func (c *Consumers) Stats() []PartitionStats {
+	out := make([]PartitionStats, len(c.parts))
+	for i := range c.parts {
+		p := &c.parts[i]
+		last, acked := p.lastDeliver.Load(), p.lastAck.Load()
+		out[i] = PartitionStats{Partition: i, Delivered: p.delivered.Load(), Acks: p.acks.Load(), Pending: p.pending.Load()}
+		if last > acked {
+			out[i].Unacked = last - acked
+		}
+	}
+	return out
 }
 
 // StartConsumers creates (or updates) the durable consumers and starts
@@ -53,7 +88,7 @@ func StartConsumers(ctx context.Context, l *Log, d Deliverer, o ConsumerOptions)
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	cctx, cancel := context.WithCancel(context.Background())
-	c := &Consumers{ctx: cctx, cancel: cancel, logger: o.Logger}
+	c := &Consumers{ctx: cctx, cancel: cancel, logger: o.Logger, parts: make([]partitionCounters, l.parts)}
 	for part := 0; part < l.parts; part++ {
 		cons, err := l.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
 			Durable:        "part-" + strconv.Itoa(part),
@@ -72,7 +107,7 @@ func StartConsumers(ctx context.Context, l *Log, d Deliverer, o ConsumerOptions)
 			c.Stop()
 			return nil, fmt.Errorf("consumer of partition %d: %w", part, err)
 		}
-		cc, err := cons.Consume(c.handle(d), jetstream.PullPriorityGroup(priorityGroup),
+		cc, err := cons.Consume(c.handle(d, &c.parts[part]), jetstream.PullPriorityGroup(priorityGroup),
 			jetstream.PullExpiry(o.PullExpiry), jetstream.PullMaxMessages(1024),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				c.logger.Debug("partition consumer", "partition", part, "err", err)
@@ -86,7 +121,7 @@ func StartConsumers(ctx context.Context, l *Log, d Deliverer, o ConsumerOptions)
 	return c, nil
 }
 
-func (c *Consumers) handle(d Deliverer) jetstream.MessageHandler {
+func (c *Consumers) handle(d Deliverer, pc *partitionCounters) jetstream.MessageHandler {
 	return func(msg jetstream.Msg) {
 		md, err := msg.Metadata()
 		if err != nil {
@@ -105,7 +140,15 @@ func (c *Consumers) handle(d Deliverer) jetstream.MessageHandler {
 			m = &actors.Message{}
 		}
 		at := actors.Delivery{Seq: md.Sequence.Stream, ConsumerSeq: md.Sequence.Consumer, Pending: md.NumPending}
-		if err := d.Deliver(c.ctx, k, at, m, func() { _ = msg.Ack() }); err != nil {
+		pc.delivered.Add(1)
+		pc.pending.Store(md.NumPending)
+		pc.lastDeliver.Store(md.Sequence.Consumer)
+		ack := func() {
+			_ = msg.Ack()
+			pc.acks.Add(1)
+			pc.lastAck.Store(md.Sequence.Consumer)
+		}
+		if err := d.Deliver(c.ctx, k, at, m, ack); err != nil {
 			// Stopping: the message stays unacknowledged and comes back.
 			c.logger.Debug("deliver", "item", k.String(), "err", err)
 		}

@@ -38,14 +38,19 @@ type LogOptions struct {
 	// MaxPending bounds unacknowledged async publishes per connection; past it
 	// a publish fails fast and the request answers 503.
 	MaxPending int
+	// ObservePublish is called once per publish with the time from the
+	// publish to JetStream's answer and the error, if it failed (nil:
+	// nothing). It is the metrics' port.
+	ObservePublish func(d time.Duration, err error)
 }
 
 // Log is the JetStream event log. It implements actors.Log. Safe for
 // concurrent use.
 type Log struct {
-	js     jetstream.JetStream
-	stream jetstream.Stream
-	parts  int
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	parts   int
+	observe func(time.Duration, error)
 }
 
 var _ actors.Log = (*Log)(nil)
@@ -91,7 +96,11 @@ func OpenLog(ctx context.Context, nc *nats.Conn, o LogOptions) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
 	}
-	return &Log{js: js, stream: stream, parts: o.Partitions}, nil
+	observe := o.ObservePublish
+	if observe == nil {
+		observe = func(time.Duration, error) {}
+	}
+	return &Log{js: js, stream: stream, parts: o.Partitions, observe: observe}, nil
 }
 
 // Subject returns the event subject of item k.
@@ -126,25 +135,35 @@ func (l *Log) Publish(k actors.ItemID, msgID string, payload []byte) (wait func(
 	m := nats.NewMsg(l.Subject(k))
 	m.Data = payload
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
+	start := time.Now()
 	f, err := l.js.PublishMsgAsync(m)
 	if err != nil {
-		return nil, unavailable("event log is overloaded", err)
+		err = unavailable("event log is overloaded", err)
+		l.observe(time.Since(start), err)
+		return nil, err
 	}
 	return func(ctx context.Context) (uint64, bool, error) {
 		select {
 		case ack := <-f.Ok():
+			l.observe(time.Since(start), nil)
 			return ack.Sequence, ack.Duplicate, nil
 		case err := <-f.Err():
-			return 0, false, unavailable("event log did not store the event", err)
+			err = unavailable("event log did not store the event", err)
+			l.observe(time.Since(start), err)
+			return 0, false, err
 		case <-ctx.Done():
-			return 0, false, unavailable("event log did not answer in time", ctx.Err())
+			err := unavailable("event log did not answer in time", ctx.Err())
+			l.observe(time.Since(start), err)
+			return 0, false, err
 		}
 	}, nil
 }
 
+// unavailable is the client's 503 with the cause wrapped beside it: clients
+// see the code, message and Retry-After; the log line of the 503 shows the
+// cause.
 func unavailable(msg string, cause error) error {
-	_ = cause // the cause is for logs; clients see the code and Retry-After
-	return &actors.Error{Code: actors.EUnavailable, Message: msg, RetryAfter: time.Second}
+	return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: msg, RetryAfter: time.Second}, cause)
 }
 
 // directReplay is how many messages Replay reads one by one with direct

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -55,7 +56,19 @@ type Streams struct {
 	closing bool
 	open    map[*stream]struct{}
 	wg      sync.WaitGroup // one per entry of open
+
+	dropped atomic.Int64 // clients dropped for falling behind (Dropped)
 }
+
+// Count returns the number of open streams.
+func (ss *Streams) Count() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.open)
+}
+
+// Dropped returns how many clients were dropped for falling behind.
+func (ss *Streams) Dropped() int64 { return ss.dropped.Load() }
 
 // New returns a set of streams with none open.
 func New(o Options) *Streams {
@@ -159,6 +172,9 @@ func (st *stream) end(reset bool) {
 		return
 	}
 	st.killed = true
+	if reset {
+		st.ss.dropped.Add(1)
+	}
 	close(st.done)
 	if st.conn != nil {
 		if tc, ok := st.conn.(*net.TCPConn); ok && reset {

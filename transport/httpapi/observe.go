@@ -1,0 +1,162 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"engaged/actors"
+)
+
+// observe is the outermost middleware: it gives the request its id, answers
+// the route's error through the ErrorHandler here (so that the status is
+// final), then writes the one access-log line and hands the request to
+// Options.ObserveRequest. The cause of every 503 is logged and counted here,
+// once, whichever route or page answered it.
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	id := setRequestID(c)
+	if s.draining.Load() {
+		// Clients with a kept-alive connection reconnect, and their load
+		// balancer sends them to an instance that is not stopping.
+		c.Context().SetConnectionClose()
+	}
+	err := c.Next()
+	if err != nil {
+		if herr := c.App().ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	status := c.Response().StatusCode()
+	route := routeOf(c, err)
+	method := methodLabel(c.Method())
+	d := time.Since(start)
+	if s.opts.ObserveRequest != nil {
+		s.opts.ObserveRequest(method, route, status, d)
+	}
+	if status == fiber.StatusServiceUnavailable {
+		cause := err
+		if cause == nil { // an HTML page or the pixel answered it (htmlError)
+			cause, _ = c.Locals(localError).(error)
+		}
+		reason := UnavailableReason(cause)
+		if s.opts.ObserveUnavailable != nil {
+			s.opts.ObserveUnavailable(reason)
+		}
+		s.logger.Warn("unavailable", "request_id", id, "route", route, "reason", reason, "err", cause)
+	}
+	if s.logger.Enabled(s.baseCtx, slog.LevelInfo) {
+		attrs := []slog.Attr{
+			slog.String("request_id", id), slog.String("method", method), slog.String("route", route),
+			slog.Int("status", status), slog.Duration("duration", d),
+		}
+		if p, ok := c.Locals(localPrincipal).(actors.Principal); ok {
+			attrs = append(attrs, slog.String("key_id", p.KeyID)) // the key's id, never the key
+		}
+		s.logger.LogAttrs(s.baseCtx, slog.LevelInfo, "request", attrs...)
+	}
+	return nil
+}
+
+// methodLabel returns m as a constant string of the standard methods, or
+// "other": a metrics label keeps its string for good, and Fiber's points
+// into the request buffer that the next request reuses (a label once read
+// "GETT"); the set also keeps the label bounded.
+func methodLabel(m string) string {
+	switch m {
+	case fiber.MethodGet:
+		return fiber.MethodGet
+	case fiber.MethodHead:
+		return fiber.MethodHead
+	case fiber.MethodPost:
+		return fiber.MethodPost
+	case fiber.MethodPut:
+		return fiber.MethodPut
+	case fiber.MethodPatch:
+		return fiber.MethodPatch
+	case fiber.MethodDelete:
+		return fiber.MethodDelete
+	case fiber.MethodOptions:
+		return fiber.MethodOptions
+	}
+	return "other"
+}
+
+// routeOf is the route pattern that answered c ("/v1/renders/:id/events"),
+// never the raw path, so that metrics labels stay bounded: a group's prefix
+// when its middleware answered (a 401 is "/v1"), "unmatched" for a path no
+// route has.
+func routeOf(c *fiber.Ctx, err error) string {
+	var fe *fiber.Error
+	if errors.As(err, &fe) && fe.Code == fiber.StatusNotFound {
+		return "unmatched"
+	}
+	r := c.Route()
+	if r == nil || r.Path == "" {
+		return "unmatched"
+	}
+	return r.Path
+}
+
+// UnavailableReason classifies the cause of a 503 into one of a fixed set of
+// reasons (the label of engaged_http_unavailable_total; README "Metrics"):
+// actor_busy, not_applied, actor_load, jetstream, postgres, sse_limit,
+// live_updates, shutting_down, not_ready, draining, timeout, other.
+func UnavailableReason(err error) string {
+	var e *actors.Error
+	var fe *fiber.Error
+	msg := ""
+	switch {
+	case errors.As(err, &e):
+		msg = e.Message
+	case errors.As(err, &fe):
+		return "timeout"
+	}
+	switch {
+	case msg == "item is busy":
+		return "actor_busy"
+	case strings.HasPrefix(msg, "event stored but not applied"):
+		return "not_applied"
+	case strings.HasPrefix(msg, "item log") || strings.HasPrefix(msg, "item state"):
+		return "actor_load"
+	case strings.HasPrefix(msg, "event log") || strings.Contains(msg, "event could not be stored"):
+		return "jetstream"
+	case strings.HasPrefix(msg, "database"):
+		return "postgres"
+	case strings.HasPrefix(msg, "too many open streams"):
+		return "sse_limit"
+	case strings.HasPrefix(msg, "live updates"):
+		return "live_updates"
+	case msg == "server is shutting down":
+		return "shutting_down"
+	case msg == msgDraining:
+		return "draining"
+	case msg == msgNotReady:
+		return "not_ready"
+	}
+	return "other"
+}
+
+const (
+	msgNotReady = "not ready"
+	msgDraining = "draining: this instance is stopping"
+)
+
+// sane request ids from a client or proxy are kept: at most 128 of
+// [A-Za-z0-9._:-], so a log line or a response header cannot be forged or
+// bloated through it.
+func saneRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == ':' || b == '-') {
+			return false
+		}
+	}
+	return true
+}
