@@ -29,6 +29,7 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 	kind := fs.String("kind", string(actors.SecretKey), "key kind: secret or publishable")
 	docURL := fs.String("document-url", "", "document URL of the render")
 	contentID := fs.String("id", "", "content id (default: generated)")
+	origins := fs.String("allowed-origins", "", "web origins that may send SDK events, comma-separated (default: any)")
 	if err := fs.Parse(rest); err != nil {
 		return errUsage
 	}
@@ -58,8 +59,15 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 	var out any
 	switch what + " " + verb {
 	case "project create":
+		var allowed []string // null: any origin
 		if err = need("name", *name); err == nil {
-			out, err = store.CreateProject(ctx, *name)
+			if allowed, err = actors.ParseOrigins(*origins); err == nil {
+				var p persist.Project
+				if p, err = store.CreateProject(ctx, *name); err == nil && allowed != nil {
+					allowed, err = store.SetAllowedOrigins(ctx, p.ID, allowed)
+				}
+				out = map[string]any{"id": p.ID, "name": p.Name, "createdAt": p.CreatedAt, "allowedOrigins": allowed}
+			}
 		}
 	case "project delete":
 		var id string

@@ -34,7 +34,7 @@ const usage = `usage: engaged <command> [arguments]
 commands:
   serve                 run the service (configuration: flags or ENGAGED_* variables; serve -h lists them)
   admin <what> <verb>   manage projects, keys and renders; prints one JSON object
-      project create --name NAME
+      project create --name NAME [--allowed-origins ORIGIN,…]
       project delete PROJECT_ID
       key create --project PROJECT_ID [--kind secret|publishable]
       key revoke KEY_ID

@@ -121,6 +121,16 @@ func (s *Server) routes() {
 	s.app.Get("/dashboard", s.dashboard)
 	s.app.Get("/dashboard/:file", s.dashboardAsset)
 
+	// Browsers (cors.go): preflights before authentication, and the SDK
+	// event routes, which authenticate themselves (a key in the header or
+	// the body), ahead of the /v1 group's authentication.
+	s.app.Options("/v1/events", s.sdkPreflight)
+	s.app.Options("/v1/events/batch", s.sdkPreflight)
+	s.app.Options("/v1/*", s.closedPreflight)
+	s.app.Post("/v1/events", s.sdkCORS, s.postEvent) // publishable or secret key
+	s.app.Post("/v1/events/batch", s.sdkCORS, s.postEventBatch)
+	s.app.Get("/sdk/engaged.js", s.webSDK)
+
 	v1 := s.app.Group("/v1", s.authenticate)
 	v1.Get("/renders/:id/engagement", s.secretOnly, s.getRenderEngagement)
 	v1.Post("/renders/:id/events", s.secretOnly, s.postRenderEvent)
@@ -136,9 +146,7 @@ func (s *Server) routes() {
 	s.app.Get("/p/:token", s.getPixel)
 	s.app.Get("/stats", s.getStats)
 
-	// SDK events.
-	v1.Post("/events", s.postEvent) // publishable or secret key
-	v1.Post("/events/batch", s.postEventBatch)
+	// SDK events (POST /v1/events and /v1/events/batch are above).
 	v1.Post("/contents", s.secretOnly, s.postContent)
 	v1.Get("/contents/:id/engagement", s.secretOnly, s.getContentEngagement)
 
