@@ -9,7 +9,7 @@ import (
 func TestAPIKey(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, want string
-		field        bool // refused with a field error on apiKey
+		field            bool // refused with a field error on apiKey
 	}{
 		{"absent", `{"event":"like","contentId":"c1"}`, "", false},
 		{"null", `{"apiKey":null,"events":[]}`, "", false},
