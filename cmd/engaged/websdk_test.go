@@ -3,8 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
 )
 
 // The browser path over plain HTTP: preflights answered before
@@ -183,5 +195,256 @@ func TestWebSDKServed(t *testing.T) {
 	tag := r.header.Get("ETag")
 	if r := do(t, "GET", s.base+"/sdk/engaged.js", "", "", "If-None-Match", tag); tag == "" || r.status != 304 || len(r.body) != 0 {
 		t.Fatalf("revalidation with %q: %d", tag, r.status)
+	}
+}
+
+// sdkPage is the page of another origin that uses the web SDK: it imports
+// the module from the service and starts it with the query's options.
+const sdkPage = `<!doctype html>
+<meta charset="utf-8"><title>web SDK test page</title>
+<script type="module">
+// The beacons leave as the page goes away, where the tab's network log no
+// longer sees them: the page notes each one it hands to the browser.
+const sendBeacon = navigator.sendBeacon.bind(navigator);
+navigator.sendBeacon = (url, blob) => {
+  const seen = JSON.parse(localStorage.getItem("test.beacons") || "[]");
+  seen.push({ url, type: blob.type, size: blob.size });
+  localStorage.setItem("test.beacons", JSON.stringify(seen));
+  return sendBeacon(url, blob);
+};
+const q = new URLSearchParams(location.search);
+const engaged = await import(q.get("service") + "/sdk/engaged.js");
+engaged.init({ apiKey: q.get("key"), batchSize: Number(q.get("size")), batchInterval: Number(q.get("interval")) });
+window.engaged = engaged;
+// queued counts the events in the SDK's localStorage queue.
+window.queued = () => Object.keys(localStorage).filter((k) => k.startsWith("engaged."))
+  .reduce((n, k) => n + JSON.parse(localStorage.getItem(k)).length, 0);
+window.ready = true;
+</script>`
+
+// sentRequest is one request the page made to the SDK routes, as Chromium
+// reports it.
+type sentRequest struct {
+	id         network.RequestID
+	typ        network.ResourceType // Fetch, Ping (sendBeacon), Preflight
+	method     string
+	body       string
+	status     int64
+	authorized bool
+}
+
+// requestLog records the page's requests to /v1/events/batch, and its
+// console, as Chromium reports them.
+type requestLog struct {
+	mu      sync.Mutex // guards reqs and console
+	reqs    []*sentRequest
+	console []string
+}
+
+// listen is the tab's event listener; it runs on chromedp's reader
+// goroutine, so it only records.
+func (l *requestLog) listen(ev any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		var args []string
+		for _, a := range ev.Args {
+			args = append(args, string(a.Value)+a.Description)
+		}
+		l.console = append(l.console, string(ev.Type)+": "+strings.Join(args, " "))
+	case *network.EventRequestWillBeSent:
+		if !strings.HasSuffix(ev.Request.URL, "/v1/events/batch") {
+			return
+		}
+		r := &sentRequest{id: ev.RequestID, typ: ev.Type, method: ev.Request.Method}
+		for _, e := range ev.Request.PostDataEntries {
+			r.body += string(e.Bytes)
+		}
+		_, r.authorized = ev.Request.Headers["Authorization"]
+		l.reqs = append(l.reqs, r)
+	case *network.EventResponseReceived:
+		for _, r := range l.reqs {
+			if r.id == ev.RequestID {
+				r.status = ev.Response.Status
+			}
+		}
+	}
+}
+
+// posts returns the POSTs of the given type that got an answer of status.
+func (l *requestLog) posts(typ network.ResourceType, status int64) []sentRequest {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []sentRequest
+	for _, r := range l.reqs {
+		if r.method == "POST" && r.typ == typ && r.status == status {
+			out = append(out, *r)
+		}
+	}
+	return out
+}
+
+func (l *requestLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, r := range l.reqs {
+		fmt.Fprintf(&b, "%s %s %d %.120s\n", r.typ, r.method, r.status, r.body)
+	}
+	b.WriteString("console:\n" + strings.Join(l.console, "\n"))
+	return b.String()
+}
+
+// freeAddr returns a loopback address nothing listens on, so a service can
+// be stopped and started again on the same origin.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Debian's Chromium loads a page from a second loopback origin that uses the
+// web SDK served by the service: events leave in batches of batchSize, a
+// page hide flushes the rest through sendBeacon, and events tracked while
+// the service is down wait in localStorage, survive a reload, and are
+// delivered once it is back and the page hears "online". The engagement
+// read then shows every event exactly once.
+func TestWebSDKInBrowser(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_HTTP_ADDR", freeAddr(t))
+	s := startService(t, e)
+	tn := newSDKTenant(t, e)
+	ctx := browser(t)
+
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, sdkPage)
+	}))
+	t.Cleanup(page.Close)
+	if page.URL == s.base {
+		t.Fatal("the page must be on another origin")
+	}
+	log := &requestLog{}
+	if err := chromedp.Listen(ctx, log.listen); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	open := func(size, interval int) {
+		t.Helper()
+		u := fmt.Sprintf("%s/?service=%s&key=%s&size=%d&interval=%d", page.URL, url.QueryEscape(s.base), tn.pk, size, interval)
+		if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
+			t.Fatal(err)
+		}
+		poll(t, ctx, log, "SDK started", `window.ready === true`)
+	}
+	track := func(js string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js+"; true")); err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+	}
+	want := map[string]int{} // counts the read must show for cnt_abc123
+	likes := func(n int) string {
+		want["like"] += n
+		return fmt.Sprintf(`for (let i = 0; i < %d; i++) engaged.track("like", "cnt_abc123")`, n)
+	}
+	plays := func(n int) string {
+		want["playStart"] += n
+		return fmt.Sprintf(`for (let i = 0; i < %d; i++) engaged.track("playStart", "cnt_abc123", {startupTime: 100 + i})`, n)
+	}
+
+	// Batches: batchSize 5 and an interval too long to matter, so a batch
+	// leaves when the fifth event is tracked, and two stay queued.
+	open(5, 600_000)
+	track(likes(3) + ";" + plays(2))
+	poll(t, ctx, log, "first batch sent", `engaged.pending() === 0`)
+	track(plays(5))
+	poll(t, ctx, log, "second batch sent", `engaged.pending() === 0`)
+	track(likes(2))
+	fetched := log.posts(network.ResourceTypeFetch, 200)
+	if len(fetched) != 2 {
+		t.Fatalf("batch requests answered 200: %d, want 2\n%s", len(fetched), log)
+	}
+	for _, r := range fetched {
+		if !r.authorized || strings.Count(r.body, `"eventId"`) != 5 || strings.Contains(r.body, "apiKey") {
+			t.Fatalf("a batch request: authorized %v, body %s", r.authorized, r.body)
+		}
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`engaged.pending()`)); err != nil || n != 2 {
+		t.Fatalf("queued before the page hides: %d %v", n, err)
+	}
+
+	// A page hide: the tab leaves the page, and the two queued events go
+	// out through sendBeacon (text/plain, the key in the body).
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, func() error {
+		if got := count(t, s.content(t, tn.sk, "cnt_abc123"), "like"); got != want["like"] {
+			return fmt.Errorf("likes after the page hide: %d, want %d\n%s", got, want["like"], log)
+		}
+		return nil
+	})
+	open(5, 200)
+	// A beacon's answer is never seen, so its events stayed queued and the
+	// new page resends them (the server answers duplicate, counts once).
+	poll(t, ctx, log, "beaconed events confirmed", `engaged.pending() === 0 && queued() === 0`)
+	if n := len(log.posts(network.ResourceTypeFetch, 200)); n != 3 {
+		t.Fatalf("batch requests answered 200: %d, want 3 (the beaconed events resent)\n%s", n, log)
+	}
+	beacons, err := chromedp.Run(ctx, chromedp.Evaluate[string](`localStorage.getItem("test.beacons")`))
+	if want := fmt.Sprintf(`[{"url":"%s/v1/events/batch","type":"text/plain"`, s.base); err != nil || !strings.HasPrefix(beacons, want) || strings.Count(beacons, "url") != 1 {
+		t.Fatalf("beacons: %s, want one %s…", beacons, want)
+	}
+
+	// The service goes away. Events tracked now are queued in localStorage,
+	// retried with backoff, and kept across a reload of the page (whose
+	// beacon the stopped service never gets).
+	s.stop()
+	track(likes(4) + ";" + plays(3))
+	poll(t, ctx, log, "a send failed and the events stay queued",
+		`engaged.pending() === 7 && queued() === 7`)
+	open(5, 200)
+	poll(t, ctx, log, "the queue survived the reload", `engaged.pending() === 7`)
+
+	// Back on the same origin, with the same log and database; the page
+	// hears that the network is back and drains its queue at once.
+	s = startService(t, e)
+	track(`window.dispatchEvent(new Event("online"))`)
+	poll(t, ctx, log, "queue drained after the service came back", `engaged.pending() === 0 && queued() === 0`)
+
+	sum := s.content(t, tn.sk, "cnt_abc123")
+	total := 0
+	for typ, n := range want {
+		total += n
+		if got := count(t, sum, typ); got != n {
+			t.Errorf("%s: %d, want %d", typ, got, n)
+		}
+	}
+	if got := int(sum["total"].(float64)); got != total {
+		t.Fatalf("total %d, want %d: each event once\n%s", got, total, log)
+	}
+}
+
+// poll waits for a JavaScript predicate in the page.
+func poll(t *testing.T, ctx context.Context, log *requestLog, what, predicate string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(20*time.Second)))
+	// Right after a navigation the poll may address the old page's
+	// JavaScript context, which is gone: ask the new one.
+	for err != nil && strings.Contains(err.Error(), "Cannot find context") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(time.Until(deadline))))
+	}
+	if err != nil {
+		n, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`String(window.engaged && engaged.pending())`))
+		t.Fatalf("%s: %v (pending %s)\nrequests:\n%s", what, err, n, log)
 	}
 }

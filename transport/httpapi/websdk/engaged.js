@@ -43,6 +43,7 @@ let failures = 0; // consecutive failed sends
 let sending = null; // the flush under way, a Promise
 let memory = []; // the queue when localStorage is unavailable
 let listening = false;
+const beaconed = new Set(); // ids this page handed to sendBeacon
 
 /**
  * Starts the SDK. Events queued by an earlier page (sent while offline or
@@ -269,14 +270,15 @@ function retryAfter(res) {
 }
 
 // beacon hands the queue to navigator.sendBeacon as the page goes away:
-// text/plain with the key in the body, so no preflight is needed. Events the
-// browser accepted leave the queue (a beacon's answer is never seen); when
-// offline, or past the browser's beacon budget, the rest stay queued for the
-// next page or the `online` event.
+// text/plain with the key in the body, so no preflight is needed. A beacon's
+// answer is never seen (the service may be down while the browser is
+// online), so its events stay queued until a later send confirms them: the
+// page's next flush if it comes back, else the next page's init. The server
+// answers "duplicate" for those the beacon delivered and counts them once.
 function beacon() {
   if (!cfg || !navigator.sendBeacon || navigator.onLine === false) return;
-  const q = load();
-  const sent = new Set();
+  // visibilitychange and pagehide both fire as a page goes away.
+  const q = load().filter((e) => !beaconed.has(e.eventId));
   let budget = BEACON_BYTES;
   for (let i = 0; i < q.length; ) {
     let n = Math.min(MAX_BATCH, q.length - i);
@@ -289,8 +291,7 @@ function beacon() {
     }
     if (blob.size > budget || !navigator.sendBeacon(cfg.url, blob)) break;
     budget -= blob.size;
-    for (const e of q.slice(i, i + n)) sent.add(e.eventId);
+    for (const e of q.slice(i, i + n)) beaconed.add(e.eventId);
     i += n;
   }
-  if (sent.size) forget(sent);
 }
