@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -214,7 +215,7 @@ navigator.sendBeacon = (url, blob) => {
 };
 const q = new URLSearchParams(location.search);
 const engaged = await import(q.get("service") + "/sdk/engaged.js");
-engaged.init({ apiKey: q.get("key"), batchSize: Number(q.get("size")), batchInterval: Number(q.get("interval")) });
+engaged.init({ apiKey: q.get("key"), host: q.get("host") || undefined, batchSize: Number(q.get("size")), batchInterval: Number(q.get("interval")) });
 window.engaged = engaged;
 // queued counts the events in the SDK's localStorage queue.
 window.queued = () => Object.keys(localStorage).filter((k) => k.startsWith("engaged."))
@@ -447,4 +448,156 @@ func poll(t *testing.T, ctx context.Context, log *requestLog, what, predicate st
 		n, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`String(window.engaged && engaged.pending())`))
 		t.Fatalf("%s: %v (pending %s)\nrequests:\n%s", what, err, n, log)
 	}
+}
+
+// scriptedAPI stands in for the events API on the page's own origin, to
+// make the answers the real service gives only under load or failure:
+// each POST takes the next scripted answer, and 200 when none is left.
+type scriptedAPI struct {
+	mu     sync.Mutex // guards script and bodies
+	script []scripted
+	bodies []string
+}
+
+type scripted struct {
+	status     int
+	retryAfter string
+	body       string
+}
+
+func (a *scriptedAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/v1/events/batch" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, sdkPage)
+		return
+	}
+	b, _ := io.ReadAll(r.Body)
+	a.mu.Lock()
+	a.bodies = append(a.bodies, string(b))
+	reply := scripted{status: 200, body: `{"data":{"received":1,"failed":0,"results":[]},"meta":{"requestId":"req_1"}}`}
+	if len(a.script) > 0 {
+		reply, a.script = a.script[0], a.script[1:]
+	}
+	a.mu.Unlock()
+	if reply.retryAfter != "" {
+		w.Header().Set("Retry-After", reply.retryAfter)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(reply.status)
+	io.WriteString(w, reply.body)
+}
+
+func (a *scriptedAPI) then(replies ...scripted) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.script = append(a.script, replies...)
+}
+
+func (a *scriptedAPI) requests() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.bodies...)
+}
+
+// The web SDK's answers to failure, in Chromium: 429 and 503 wait out
+// Retry-After (an explicit flush does not jump it; "online" does), a 5xx
+// without one is retried with backoff, and every retry carries the same
+// eventId; events the server refused (a 4xx, or "rejected" in a batch
+// result) are dropped, not retried.
+func TestWebSDKRetriesInBrowser(t *testing.T) {
+	s := startService(t, newEnv(t)) // serves the module
+	ctx := browser(t)
+	api := &scriptedAPI{}
+	page := httptest.NewServer(api)
+	t.Cleanup(page.Close)
+	log := &requestLog{}
+	if err := chromedp.Listen(ctx, log.listen); err != nil {
+		t.Fatal(err)
+	}
+	u := fmt.Sprintf("%s/?service=%s&host=%s&key=pk_test&size=1&interval=600000", page.URL, url.QueryEscape(s.base), url.QueryEscape(page.URL))
+	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, log, "SDK started", `window.ready === true`)
+	eval := func(js string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(async () => { `+js+` ; return true })()`, chromedp.EvalAwaitPromise)); err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+	}
+	requestsAre := func(n int) {
+		t.Helper()
+		eventually(t, 20*time.Second, func() error {
+			if got := len(api.requests()); got != n {
+				return fmt.Errorf("requests: %d, want %d\n%s", got, n, log)
+			}
+			return nil
+		})
+	}
+	sameEvent := func(from int) {
+		t.Helper()
+		reqs := api.requests()
+		for _, r := range reqs[from+1:] {
+			if eventIDs(t, r) != eventIDs(t, reqs[from]) {
+				t.Fatalf("a retry changed the events: %s, then %s", reqs[from], r)
+			}
+		}
+	}
+
+	sent := 0
+	for _, status := range []int{429, 503} {
+		api.then(scripted{status: status, retryAfter: "3600", body: `{"error":{"code":"unavailable","message":"busy"},"meta":{"requestId":"req_1"}}`})
+		eval(`engaged.track("like", "cnt_1")`)
+		requestsAre(sent + 1)
+		eval(`await engaged.flush()`) // inside the server's wait: nothing is sent
+		// Twice the longest first backoff (1 s): an SDK that ignored
+		// Retry-After would have retried by now.
+		time.Sleep(2 * time.Second)
+		requestsAre(sent + 1)
+		poll(t, ctx, log, "event kept", `engaged.pending() === 1`)
+		eval(`window.dispatchEvent(new Event("online"))`)
+		requestsAre(sent + 2)
+		poll(t, ctx, log, "delivered after online", `engaged.pending() === 0`)
+		sameEvent(sent)
+		sent += 2
+	}
+
+	// A 500 without Retry-After: retried after a backoff, on its own.
+	api.then(scripted{status: 500, body: `{}`}, scripted{status: 500, body: `{}`})
+	eval(`engaged.track("like", "cnt_1")`)
+	requestsAre(sent + 3)
+	poll(t, ctx, log, "delivered after the backoff", `engaged.pending() === 0`)
+	sameEvent(sent)
+	sent += 3
+
+	// Refused events are dropped: a whole batch refused, then one event
+	// rejected in a batch result.
+	api.then(scripted{status: 400, body: `{"error":{"code":"invalid_request","message":"no"},"meta":{"requestId":"req_1"}}`},
+		scripted{status: 200, body: `{"data":{"received":0,"failed":1,"results":[{"status":"rejected","eventId":"x","error":{"code":"invalid_request","message":"no"}}]},"meta":{"requestId":"req_1"}}`})
+	eval(`engaged.track("like", "cnt_1")`)
+	requestsAre(sent + 1)
+	poll(t, ctx, log, "refused batch dropped", `engaged.pending() === 0`)
+	eval(`engaged.track("like", "cnt_1")`)
+	requestsAre(sent + 2)
+	poll(t, ctx, log, "rejected event dropped", `engaged.pending() === 0`)
+	eval(`await engaged.flush()`)
+	requestsAre(sent + 2)
+}
+
+// eventIDs returns the eventIds of a batch body, in order.
+func eventIDs(t *testing.T, body string) string {
+	t.Helper()
+	var b struct {
+		Events []struct {
+			EventID string `json:"eventId"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(body), &b); err != nil || len(b.Events) == 0 {
+		t.Fatalf("batch body %q: %v", body, err)
+	}
+	var ids []string
+	for _, e := range b.Events {
+		ids = append(ids, e.EventID)
+	}
+	return strings.Join(ids, ",")
 }
