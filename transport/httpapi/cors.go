@@ -47,8 +47,11 @@ func (s *Server) sdkPreflight(c *fiber.Ctx) error {
 }
 
 // closedPreflight answers OPTIONS on every other /v1 route: no CORS
-// headers, so the browser never sends the request.
-func (s *Server) closedPreflight(*fiber.Ctx) error {
+// headers, so the browser never sends the request. Other methods pass.
+func (s *Server) closedPreflight(c *fiber.Ctx) error {
+	if c.Method() != fiber.MethodOptions {
+		return c.Next()
+	}
 	return actors.Errorf(actors.EForbidden, "cross-origin requests are allowed only on POST /v1/events and /v1/events/batch; "+
 		"secret-key routes are for servers")
 }
