@@ -126,7 +126,8 @@ func (s *Server) routes() {
 	// the body), ahead of the /v1 group's authentication.
 	s.app.Options("/v1/events", s.sdkPreflight)
 	s.app.Options("/v1/events/batch", s.sdkPreflight)
-	s.app.Use("/v1", s.closedPreflight)              // a middleware: an OPTIONS route would make other methods' unknown routes 405
+	// A middleware, not an OPTIONS route: that would make unknown routes 405.
+	s.app.Use("/v1", s.closedPreflight)
 	s.app.Post("/v1/events", s.sdkCORS, s.postEvent) // publishable or secret key
 	s.app.Post("/v1/events/batch", s.sdkCORS, s.postEventBatch)
 	s.app.Get("/sdk/engaged.js", s.webSDK)
