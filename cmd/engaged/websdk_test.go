@@ -64,6 +64,12 @@ func TestCORSPreflight(t *testing.T) {
 		t.Fatalf("bad key: %d %s", r.status, r.body)
 	}
 	header(t, r, "Access-Control-Allow-Origin", pageOrigin)
+	// A body over the limit is refused before any route runs (README).
+	r = do(t, "POST", s.base+"/v1/events/batch", tn.pk, `{"pad":"`+strings.Repeat("a", 1<<20)+`"}`, "Origin", pageOrigin)
+	if r.status != 413 || r.errorCode(t) != "payload_too_large" {
+		t.Fatalf("body over the limit: %d %.200s", r.status, r.body)
+	}
+	header(t, r, "Access-Control-Allow-Origin", "")
 
 	// Secret-key routes stay closed to pages: a preflight is 403 without
 	// allow headers (not 401: it never carries a key), and a response
