@@ -7,6 +7,9 @@ type Project struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"createdAt"`
+	// AllowedOrigins are the web origins whose pages may send SDK events;
+	// null (nil) or empty: any origin.
+	AllowedOrigins []string `json:"allowedOrigins"`
 }
 
 // APIKey describes a key without its secret, which is shown once, when it is

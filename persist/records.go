@@ -8,6 +8,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -54,6 +55,39 @@ func (s *Store) DeleteProject(ctx context.Context, id string) error {
 		return actors.Errorf(actors.ENotFound, "project %s not found", id)
 	}
 	return nil
+}
+
+// SetAllowedOrigins sets the web origins whose pages may send SDK events
+// for project id (see actors.Principal.AllowedOrigins); nil or empty allows
+// any. Each is checked and normalised with actors.NormalizeOrigin, and the
+// stored list is returned. Keys already cached see the change within a
+// second.
+func (s *Store) SetAllowedOrigins(ctx context.Context, id string, origins []string) ([]string, error) {
+	if !validUUID(id) {
+		return nil, actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	norm := []string{}
+	for _, o := range origins {
+		n, err := actors.NormalizeOrigin(o)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(norm, n) {
+			norm = append(norm, n)
+		}
+	}
+	var stored []string
+	if len(norm) > 0 {
+		stored = norm
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE projects SET allowed_origins = $2 WHERE id = $1 AND deleted_at IS NULL`, id, stored)
+	if err != nil {
+		return nil, translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	return norm, nil
 }
 
 var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -127,9 +161,9 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (actors.Princip
 	var kind string
 	var stored []byte
 	var revoked, deleted bool
-	err := s.pool.QueryRow(ctx, `SELECT k.id, k.project_id, k.kind, k.hash, k.revoked_at IS NOT NULL, p.deleted_at IS NOT NULL
-		FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.hash = $1`, hash[:]).
-		Scan(&p.KeyID, &p.ProjectID, &kind, &stored, &revoked, &deleted)
+	err := s.pool.QueryRow(ctx, `SELECT k.id, k.project_id, k.kind, k.hash, k.revoked_at IS NOT NULL, p.deleted_at IS NOT NULL,
+		p.allowed_origins FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.hash = $1`, hash[:]).
+		Scan(&p.KeyID, &p.ProjectID, &kind, &stored, &revoked, &deleted, &p.AllowedOrigins)
 	if err != nil {
 		if err == pgx.ErrNoRows {
 			return actors.Principal{}, unauthorized

@@ -21,6 +21,7 @@ type adminBackend interface {
 	CreateProject(ctx context.Context, name string) (actors.Project, error)
 	ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error)
 	DeleteProject(ctx context.Context, id string) error
+	SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error)
 	CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error)
 	ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error)
 	RevokeKey(ctx context.Context, id string) error
@@ -48,8 +49,29 @@ var adminCommands = []adminCommand{
 	{what: "project", verb: "create", help: "create a project; prints it",
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			name := required(fs, "name", "project name")
+			origins := fs.String("allowed-origins", "", "web origins whose pages may send SDK events, comma-separated (default: any)")
 			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
-				return b.CreateProject(ctx, *name)
+				allowed, err := actors.ParseOrigins(*origins)
+				if err != nil {
+					return nil, fmt.Errorf("--allowed-origins: %w", err)
+				}
+				p, err := b.CreateProject(ctx, *name)
+				if err == nil && len(allowed) > 0 {
+					p.AllowedOrigins, err = b.SetAllowedOrigins(ctx, p.ID, allowed)
+				}
+				return p, err
+			}
+		}},
+	{what: "project", verb: "set-origins", arg: "PROJECT_ID", help: "replace the web origins whose pages may send SDK events (empty: any)",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			origins := fs.String("allowed-origins", "", "comma-separated origins, e.g. https://app.example.com; empty allows any")
+			return func(ctx context.Context, b adminBackend, id string) (any, error) {
+				allowed, err := actors.ParseOrigins(*origins)
+				if err != nil {
+					return nil, fmt.Errorf("--allowed-origins: %w", err)
+				}
+				stored, err := b.SetAllowedOrigins(ctx, id, allowed)
+				return map[string]any{"id": id, "allowedOrigins": stored}, err
 			}
 		}},
 	{what: "project", verb: "list", help: "list projects (not deleted), oldest first",

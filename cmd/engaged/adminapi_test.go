@@ -353,6 +353,7 @@ func TestAdminCLIBothModes(t *testing.T) {
 	p := adminJSON(t, e, "project", "create", "--name", "cli")["id"].(string)
 	for _, args := range [][]string{
 		{"project", "create", "--name", "n"},
+		{"project", "create", "--name", "o", "--allowed-origins", "https://a.example,HTTP://B.example:80"},
 		{"key", "create", "--project", p, "--kind", "publishable"},
 		{"render", "create", "--project", p, "--document-url", "https://example.com/d.pdf"},
 		{"content", "create", "--project", p},
@@ -367,6 +368,13 @@ func TestAdminCLIBothModes(t *testing.T) {
 	adminJSON(t, e, "content", "create", "--project", p, "--id", "cnt_x", "--url", s.base)
 	k := adminJSON(t, e, "key", "create", "--project", p, "--url", s.base)
 	adminJSON(t, e, "key", "revoke", k["id"].(string), "--url", s.base)
+
+	// Allowed origins: set, listed, cleared the same way on both paths.
+	both("project", "set-origins", p, "--allowed-origins", "https://shop.example")
+	if out := both("project", "list"); !strings.Contains(out, `"allowedOrigins":["https://shop.example"]`) {
+		t.Fatalf("project list after set-origins: %s", out)
+	}
+	both("project", "set-origins", p, "--allowed-origins", "")
 
 	// Listing: byte for byte, every page.
 	both("project", "list")
@@ -389,6 +397,7 @@ func TestAdminCLIBothModes(t *testing.T) {
 		{"render", "create", "--project", p, "--document-url", "ftp://x"},
 		{"key", "create", "--project", p, "--kind", "root"},
 		{"key", "revoke", "nope"},
+		{"project", "set-origins", "01939c2c-0000-7000-8000-000000000001", "--allowed-origins", "https://a.example"},
 		{"content", "create", "--project", p, "--id", "cnt_x"},
 		{"content", "list", "--project", p, "--cursor", "!!"},
 	} {

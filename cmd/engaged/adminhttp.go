@@ -129,6 +129,17 @@ func (a *adminHTTP) CreateProject(ctx context.Context, name string) (actors.Proj
 	return p, err
 }
 
+func (a *adminHTTP) SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error) {
+	if origins == nil {
+		origins = []string{}
+	}
+	var out struct {
+		AllowedOrigins []string `json:"allowedOrigins"`
+	}
+	err := a.call(ctx, http.MethodPut, projectPath(projectID)+"/allowed-origins", map[string][]string{"allowedOrigins": origins}, &out)
+	return out.AllowedOrigins, err
+}
+
 func (a *adminHTTP) ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error) {
 	return fetchList[actors.Project](ctx, a, "/projects", "projects", p)
 }

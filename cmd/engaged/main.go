@@ -65,7 +65,8 @@ commands:
   serve                 run the service (configuration: flags or ENGAGED_* variables; serve -h lists them)
   admin <what> <verb>   manage projects, keys, renders and content items; prints one JSON object
                         (on the database, or with --url URL through a server's admin API; admin -h lists them)
-      project create --name NAME
+      project create --name NAME [--allowed-origins ORIGIN,…]
+      project set-origins PROJECT_ID --allowed-origins ORIGIN,… (empty: any)
       project list [--limit N] [--cursor C]
       project delete PROJECT_ID
       key create --project PROJECT_ID [--kind secret|publishable]

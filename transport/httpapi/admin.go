@@ -20,6 +20,7 @@ type AdminStore interface {
 	CreateProject(ctx context.Context, name string) (actors.Project, error)
 	ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error)
 	DeleteProject(ctx context.Context, id string) error
+	SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error)
 	CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error)
 	ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error)
 	RevokeKey(ctx context.Context, id string) error
@@ -47,6 +48,7 @@ func (s *Server) adminRoutes() {
 	a.Post("/projects", s.adminCreateProject)
 	a.Get("/projects", s.adminListProjects)
 	a.Delete("/projects/:id", s.adminDeleteProject)
+	a.Put("/projects/:id/allowed-origins", s.adminSetOrigins)
 	a.Post("/projects/:id/keys", s.adminCreateKey)
 	a.Get("/projects/:id/keys", s.adminListKeys)
 	a.Delete("/keys/:keyId", s.adminRevokeKey)
@@ -104,7 +106,7 @@ func (s *Server) adminCreateProject(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	name, err := wire.DecodeProject(b)
+	name, origins, err := wire.DecodeProject(b)
 	if err != nil {
 		return err
 	}
@@ -112,7 +114,33 @@ func (s *Server) adminCreateProject(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if len(origins) > 0 {
+		if p.AllowedOrigins, err = s.opts.Admin.Store.SetAllowedOrigins(ctx, p.ID, origins); err != nil {
+			return err
+		}
+	}
 	return c.Status(fiber.StatusCreated).JSON(p)
+}
+
+// adminSetOrigins replaces a project's allowed web origins (cors.go);
+// an empty list allows any origin again.
+func (s *Server) adminSetOrigins(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	b, err := body(c, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	origins, err := wire.DecodeOrigins(b)
+	if err != nil {
+		return err
+	}
+	id := strings.Clone(c.Params("id"))
+	stored, err := s.opts.Admin.Store.SetAllowedOrigins(ctx, id, origins)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"id": id, "allowedOrigins": stored})
 }
 
 func (s *Server) adminListProjects(c *fiber.Ctx) error {

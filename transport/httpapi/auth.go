@@ -12,17 +12,26 @@ import (
 // failure (missing header, malformed, unknown or revoked key) is the same
 // 401, so a response never tells which keys exist.
 func (s *Server) authenticate(c *fiber.Ctx) error {
-	h := c.Get(fiber.HeaderAuthorization)
-	scheme, secret, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return actors.Errorf(actors.EUnauthorized, "missing, invalid, or revoked API key")
-	}
-	p, err := s.lookupKey(strings.TrimSpace(secret))
+	p, err := s.headerKey(c)
 	if err != nil {
 		return err
 	}
 	c.Locals(localPrincipal, p)
 	return c.Next()
+}
+
+// headerKey resolves the request's "Authorization: Bearer <key>".
+func (s *Server) headerKey(c *fiber.Ctx) (actors.Principal, error) {
+	h := c.Get(fiber.HeaderAuthorization)
+	scheme, secret, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return actors.Principal{}, errUnauthorized()
+	}
+	return s.lookupKey(strings.TrimSpace(secret))
+}
+
+func errUnauthorized() error {
+	return actors.Errorf(actors.EUnauthorized, "missing, invalid, or revoked API key")
 }
 
 // lookupKey resolves a secret through the one-second cache. Open SSE streams

@@ -134,6 +134,17 @@ func (s *Server) routes() {
 	s.app.Get("/dashboard", s.dashboard)
 	s.app.Get("/dashboard/:file", s.dashboardAsset)
 
+	// Browsers (cors.go): preflights before authentication, and the SDK
+	// event routes, which authenticate themselves (a key in the header or
+	// the body), ahead of the /v1 group's authentication.
+	s.app.Options("/v1/events", s.sdkPreflight)
+	s.app.Options("/v1/events/batch", s.sdkPreflight)
+	// A middleware, not an OPTIONS route: that would make unknown routes 405.
+	s.app.Use("/v1", s.closedPreflight)
+	s.app.Post("/v1/events", s.sdkCORS, s.postEvent) // publishable or secret key
+	s.app.Post("/v1/events/batch", s.sdkCORS, s.postEventBatch)
+	s.app.Get("/sdk/engaged.js", s.webSDK)
+
 	s.adminRoutes() // /admin/v1, only with an admin token (admin.go)
 
 	v1 := s.app.Group("/v1", s.authenticate)
@@ -151,9 +162,7 @@ func (s *Server) routes() {
 	s.app.Post("/s/:shareId/print", s.postSharePrint)
 	s.app.Get("/p/:token", s.getPixel)
 
-	// SDK events.
-	v1.Post("/events", s.postEvent) // publishable or secret key
-	v1.Post("/events/batch", s.postEventBatch)
+	// SDK events (POST /v1/events and /v1/events/batch are above).
 	v1.Post("/contents", s.secretOnly, s.postContent)
 	v1.Get("/contents/:id/engagement", s.secretOnly, s.getContentEngagement)
 

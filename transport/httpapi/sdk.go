@@ -103,17 +103,18 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// postEvent serves POST /v1/events: one event. A rejected event is the
+// postEvent serves POST /v1/events: one event (sdkRequest authenticates it,
+// from a header or the body; cors.go). A rejected event is the
 // request's error; otherwise {"received":true,"eventId":…}, also for a
 // duplicate (it was received before).
 func (s *Server) postEvent(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	b, err := jsonBody(c, s.opts.MaxBodyBytes)
+	p, b, err := s.sdkRequest(c)
 	if err != nil {
 		return err
 	}
-	res, err := s.ingest(ctx, principal(c), [][]byte{b}, nil)
+	res, err := s.ingest(ctx, p, [][]byte{b}, nil)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func (s *Server) postEvent(c *fiber.Ctx) error {
 func (s *Server) postEventBatch(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	b, err := jsonBody(c, s.opts.MaxBodyBytes)
+	p, b, err := s.sdkRequest(c)
 	if err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func (s *Server) postEventBatch(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.ingest(ctx, principal(c), events, sentAt)
+	res, err := s.ingest(ctx, p, events, sentAt)
 	if err != nil {
 		return err
 	}

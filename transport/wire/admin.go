@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/json"
 
 	"engaged/actors"
 )
@@ -11,18 +12,62 @@ import (
 // document URL), so the CLI, which reaches the store directly, gets the
 // same answers.
 
-// DecodeProject decodes the body of POST /admin/v1/projects, {"name"}.
-func DecodeProject(b []byte) (string, error) {
+// DecodeProject decodes the body of POST /admin/v1/projects,
+// {"name", "allowedOrigins"?}.
+func DecodeProject(b []byte) (name string, origins []string, err error) {
 	obj, err := Object(b)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	is := &actors.Issues{FormErrors: []string{}}
-	name, _ := stringMember(is, "name", obj["name"], true)
+	name, _ = stringMember(is, "name", obj["name"], true)
+	origins = stringsMember(is, "allowedOrigins", obj["allowedOrigins"], false)
 	if !is.Empty() {
-		return "", Invalid(is)
+		return "", nil, Invalid(is)
 	}
-	return name, nil
+	return name, origins, nil
+}
+
+// DecodeOrigins decodes the body of PUT
+// /admin/v1/projects/:id/allowed-origins, {"allowedOrigins": [...]}; the
+// records store checks each origin.
+func DecodeOrigins(b []byte) ([]string, error) {
+	obj, err := Object(b)
+	if err != nil {
+		return nil, err
+	}
+	is := &actors.Issues{FormErrors: []string{}}
+	origins := stringsMember(is, "allowedOrigins", obj["allowedOrigins"], true)
+	if !is.Empty() {
+		return nil, Invalid(is)
+	}
+	return origins, nil
+}
+
+// stringsMember reads an array of strings.
+func stringsMember(is *actors.Issues, key string, v []byte, required bool) []string {
+	v, ok := present(v)
+	if !ok {
+		if required {
+			is.Add(key, "Required")
+		}
+		return nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(v, &raw); err != nil {
+		is.Add(key, Expected("array", v))
+		return nil
+	}
+	out := make([]string, 0, len(raw))
+	for _, r := range raw {
+		s, err := String(r)
+		if err != nil {
+			is.Add(key, Expected("string", r))
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // DecodeKey decodes the optional body of POST /admin/v1/projects/:id/keys,

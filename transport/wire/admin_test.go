@@ -8,11 +8,11 @@ import (
 
 // The admin decoders check shape and types; values are the store's to judge.
 func TestAdminDecoders(t *testing.T) {
-	if n, err := DecodeProject([]byte(`{"name":"demo"}`)); err != nil || n != "demo" {
+	if n, o, err := DecodeProject([]byte(`{"name":"demo","allowedOrigins":["https://a.example"]}`)); err != nil || n != "demo" || len(o) != 1 {
 		t.Fatalf("project: %q, %v", n, err)
 	}
 	for body, code := range map[string]actors.Code{`{}`: actors.EInvalid, `{"name":3}`: actors.EInvalid, `[]`: actors.EInvalid, `{`: actors.EInvalidJSON, ``: actors.EInvalidJSON} {
-		if _, err := DecodeProject([]byte(body)); actors.ErrorCode(err) != code {
+		if _, _, err := DecodeProject([]byte(body)); actors.ErrorCode(err) != code {
 			t.Fatalf("project %q: %v, want %s", body, err, code)
 		}
 	}
