@@ -42,6 +42,8 @@ type Config struct {
 	TrustedProxies   []netip.Prefix // ENGAGED_TRUSTED_PROXIES: peers whose X-Forwarded-For / X-Real-IP are believed
 	MaxBodyBytes     int            // ENGAGED_MAX_BODY_BYTES: request body limit, after decompression too
 	MaxMetadataBytes int            // ENGAGED_MAX_METADATA_BYTES: encoded size limit of an event's metadata
+	MaxHeaderBytes   int            // ENGAGED_MAX_HEADER_BYTES: request line plus headers; past it 414/431
+	SSEMaxStreamsKey int            // ENGAGED_SSE_MAX_STREAMS_PER_KEY: open server-sent event streams per API key
 
 	PprofAddr string // ENGAGED_PPROF_ADDR: where net/http/pprof listens; empty = off
 
@@ -56,7 +58,6 @@ type Config struct {
 	SSEMaxStreams  int           // ENGAGED_SSE_MAX_STREAMS: open server-sent event streams per process
 	SSEMaxLifetime time.Duration // ENGAGED_SSE_MAX_LIFETIME: a stream is closed after this long (clients reconnect)
 	SSEHeartbeat   time.Duration // ENGAGED_SSE_HEARTBEAT: comment-line interval; also when a revoked key's streams end
-	SSEBuffer      int           // ENGAGED_SSE_BUFFER: updates queued per stream before a slow client is dropped
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -77,13 +78,14 @@ func Defaults() Config {
 		RequestTimeout:   5 * time.Second,
 		MaxBodyBytes:     1 << 20,
 		MaxMetadataBytes: 8 << 10,
+		MaxHeaderBytes:   8 << 10,
+		SSEMaxStreamsKey: 100,
 		PublicIPLimit:    RateLimit{N: 60, Per: time.Minute},
 		PublicShareLimit: RateLimit{N: 600, Per: time.Minute},
 		UpdateInterval:   100 * time.Millisecond,
 		SSEMaxStreams:    1000,
 		SSEMaxLifetime:   time.Hour,
 		SSEHeartbeat:     15 * time.Second,
-		SSEBuffer:        64,
 	}
 }
 
@@ -119,6 +121,8 @@ var Vars = []Var{
 	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
 	{"max-body-bytes", "ENGAGED_MAX_BODY_BYTES", "request body limit in bytes (also after decompression)"},
 	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "encoded metadata limit per event in bytes"},
+	{"max-header-bytes", "ENGAGED_MAX_HEADER_BYTES", "request line plus headers limit in bytes (longer: 414 or 431)"},
+	{"sse-max-streams-per-key", "ENGAGED_SSE_MAX_STREAMS_PER_KEY", "open server-sent event streams per API key"},
 	{"pprof-addr", "ENGAGED_PPROF_ADDR", "address for net/http/pprof (profiling); empty = off"},
 	{"smtp-url", "ENGAGED_SMTP_URL", "mail server for share e-mails, smtp://[user:pass@]host[:port] or smtps://…; empty = write e-mails to the log"},
 	{"mail-from", "ENGAGED_MAIL_FROM", "From address of share e-mails (default no-reply@<public host>)"},
@@ -129,7 +133,6 @@ var Vars = []Var{
 	{"sse-max-streams", "ENGAGED_SSE_MAX_STREAMS", "open server-sent event streams per process"},
 	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "a server-sent event stream is closed after this long"},
 	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "server-sent event heartbeat (and key re-check) interval"},
-	{"sse-buffer", "ENGAGED_SSE_BUFFER", "updates queued per stream before a slow client is dropped"},
 }
 
 // Load builds the configuration from defaults, then ENGAGED_* variables, then
@@ -183,6 +186,8 @@ func parse(raw map[string]string) (Config, error) {
 	p.proxies(&c.TrustedProxies)
 	p.integer("max-body-bytes", &c.MaxBodyBytes, 1024, 64<<20)
 	p.integer("max-metadata-bytes", &c.MaxMetadataBytes, 2, 1<<20)
+	p.integer("max-header-bytes", &c.MaxHeaderBytes, 1024, 1<<20)
+	p.integer("sse-max-streams-per-key", &c.SSEMaxStreamsKey, 1, 1<<20)
 	p.str("pprof-addr", &c.PprofAddr)
 	p.str("smtp-url", &c.SMTPURL)
 	p.str("mail-from", &c.MailFrom)
@@ -193,7 +198,6 @@ func parse(raw map[string]string) (Config, error) {
 	p.integer("sse-max-streams", &c.SSEMaxStreams, 1, 1<<20)
 	p.duration("sse-max-lifetime", &c.SSEMaxLifetime, 100*time.Millisecond)
 	p.duration("sse-heartbeat", &c.SSEHeartbeat, 10*time.Millisecond)
-	p.integer("sse-buffer", &c.SSEBuffer, 1, 1<<16)
 	if p.err != nil {
 		return Config{}, p.err
 	}

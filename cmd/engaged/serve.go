@@ -107,7 +107,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
 	}, store, reg)
 	srv := httpapi.NewServer(httpapi.Options{
-		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes, MaxHeaderBytes: cfg.MaxHeaderBytes,
 		TrustedProxies: cfg.TrustedProxies, RequestTimeout: cfg.RequestTimeout,
 		Ready: func(ctx context.Context) error {
 			if nc.Status() != nats.CONNECTED {
@@ -120,7 +120,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Shares: shares,
 		Streams: sse.Options{
 			Updates: updates, MaxStreams: cfg.SSEMaxStreams, MaxLifetime: cfg.SSEMaxLifetime,
-			Heartbeat: cfg.SSEHeartbeat, Buffer: cfg.SSEBuffer,
+			Heartbeat: cfg.SSEHeartbeat, MaxPerKey: cfg.SSEMaxStreamsKey,
 		},
 		SystemCounts: sys.Counts,
 	}, store, reg)

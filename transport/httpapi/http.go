@@ -44,6 +44,7 @@ type Engine interface {
 type Options struct {
 	MaxBodyBytes     int
 	MaxMetadataBytes int
+	MaxHeaderBytes   int // request line and headers; 0 = Fiber's 4096
 	TrustedProxies   []netip.Prefix
 	RequestTimeout   time.Duration
 	Ready            func(context.Context) error // for /readyz
@@ -107,7 +108,14 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
+		// The request line and headers must fit in this buffer; past it
+		// the answer is 414 or 431 (headerlimit.go).
+		ReadBufferSize: o.MaxHeaderBytes,
 	})
+	s.app.Server().ErrorHandler = s.readErrorHandler(s.app.Server().ErrorHandler)
+	if o.Streams.Logger == nil {
+		o.Streams.Logger = o.Logger
+	}
 	s.streams = sse.New(o.Streams)
 	s.routes()
 	return s
@@ -148,7 +156,7 @@ func (s *Server) routes() {
 }
 
 // Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(lineListener{ln}) }
 
 // Shutdown stops accepting connections, ends the SSE streams and waits for
 // requests in flight until ctx ends.
