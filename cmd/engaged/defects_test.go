@@ -1,0 +1,246 @@
+package main
+
+// Regression tests for the defects of issue 11, each through the real
+// server (embedded JetStream, throwaway Postgres).
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"compress/zlib"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Defect 1: a watch time as small as 5e-324 (valid: 0–86,400) with a long
+// rebuffer made rebuffer.ratio +Inf, and the read answered 500. Figures
+// stay finite; below a second of watch time the two per-watch-time figures
+// are null.
+func TestDefectContentFiguresFinite(t *testing.T) {
+	e := newEnv(t)
+	s := startService(t, e)
+	tn := newSDKTenant(t, e)
+	stream := openStream(t, s.contentStreamURL("cnt_def456"), tn.sk)
+	stream.next(t)
+	for _, tc := range []struct{ item, watch string }{{"cnt_abc123", "5e-324"}, {"cnt_def456", "1e-308"}} {
+		received(t, s.event(t, tn.pk, `{"event":"completion","contentId":"`+tc.item+`","data":{"watchTime":`+tc.watch+`}}`))
+		received(t, s.event(t, tn.pk, `{"event":"rebuffer","contentId":"`+tc.item+`","data":{"duration":86400000,"currentTime":1}}`))
+		r := do(t, "GET", s.base+"/v1/contents/"+tc.item+"/engagement", tn.sk, "")
+		if r.status != 200 {
+			t.Fatalf("%s: engagement read: %d %s", tc.item, r.status, r.body)
+		}
+		reb := r.json(t)["data"].(map[string]any)["rebuffer"].(map[string]any)
+		if reb["ratio"] != nil || reb["frequency"] != nil || reb["count"] != 1.0 {
+			t.Fatalf("%s: rebuffer = %v, want ratio and frequency null", tc.item, reb)
+		}
+	}
+	// The item's live stream goes on (it stopped at the +Inf summary).
+	for {
+		_, body := summaryOf(t, stream.next(t))
+		if totalOf(body) == 2 {
+			break
+		}
+	}
+	// With a second watched, the ratio is a number again.
+	received(t, s.event(t, tn.pk, `{"event":"completion","contentId":"cnt_abc123","data":{"watchTime":2}}`))
+	reb := do(t, "GET", s.base+"/v1/contents/cnt_abc123/engagement", tn.sk, "").json(t)["data"].(map[string]any)["rebuffer"].(map[string]any)
+	if reb["ratio"] != 86400/2.0 || reb["frequency"] != 30.0 {
+		t.Fatalf("after 2 s watched: rebuffer = %v", reb)
+	}
+}
+
+// Defect 6: Content-Encoding: deflate in its standard zlib-wrapped form
+// (RFC 9110, CompressionStream('deflate')) was refused; raw deflate still
+// works.
+func TestDefectDeflateBothForms(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_TRUSTED_PROXIES", "127.0.0.1")
+	s := startService(t, e)
+	tn := newTenant(t, e)
+	body := `{"eventType":"downloaded","metadata":{"via":"deflate"}}`
+	var zb, rb bytes.Buffer
+	zw := zlib.NewWriter(&zb)
+	zw.Write([]byte(body))
+	zw.Close()
+	fw, _ := flate.NewWriter(&rb, flate.DefaultCompression)
+	fw.Write([]byte(body))
+	fw.Close()
+	for i, b := range []string{zb.String(), rb.String()} {
+		r := s.post(t, tn, b, "Content-Encoding", "deflate", "X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
+		if !recorded(t, r) {
+			t.Fatalf("body %d not recorded", i)
+		}
+	}
+	if got := s.engagement(t, tn).Counts["downloaded"]; got != 2 {
+		t.Fatalf("downloaded = %d, want 2", got)
+	}
+	// A body that is neither is still the client's error.
+	if r := s.post(t, tn, "not deflate at all", "Content-Encoding", "deflate"); r.status != 400 || r.errorCode(t) != "invalid_json" {
+		t.Fatalf("garbage deflate: %d %s", r.status, r.body)
+	}
+}
+
+// rawRequest sends req (a whole HTTP/1.1 request) on a new connection and
+// reads the answer. The server stops reading an oversized request early and
+// closes the connection, so the write may fail; the answer is read anyway.
+func rawRequest(t *testing.T, base, req string) response {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	go io.WriteString(conn, req) // may fail once the server has answered and closed
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res.StatusCode, res.Header, b}
+}
+
+// Defect 3: a request head larger than the read buffer answered 500
+// internal, from anyone. Now: 431 (414 when the request line alone is too
+// long) in the envelope, the HTML page on the public share pages, and the
+// server goes on.
+func TestDefectOversizedHeaders(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_MAX_HEADER_BYTES", "4096")
+	s := startService(t, e)
+	tn := newTenant(t, e)
+	host := strings.TrimPrefix(s.base, "http://")
+	var many strings.Builder
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&many, "X-Header-%03d: value-value\r\n", i) // 300 × 28 bytes
+	}
+	cases := []struct {
+		name, req string
+		status    int
+		code      string
+	}{
+		{"5 KB header", "GET /v1/renders/" + tn.render + "/engagement HTTP/1.1\r\nHost: " + host + "\r\nX-Big: " + strings.Repeat("a", 5000) + "\r\n\r\n", 431, "headers_too_large"},
+		{"100 KB bearer token", "GET /v1/renders/" + tn.render + "/engagement HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer " + strings.Repeat("a", 100_000) + "\r\n\r\n", 431, "headers_too_large"},
+		{"300 headers", "GET /healthz HTTP/1.1\r\nHost: " + host + "\r\n" + many.String() + "\r\n", 431, "headers_too_large"},
+		{"100 KB URL", "GET /v1/renders/" + strings.Repeat("a", 100_000) + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n", 414, "uri_too_long"},
+		{"100 KB URL, POST with a body", "POST /v1/events?" + strings.Repeat("a", 100_000) + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 2\r\n\r\n{}", 414, "uri_too_long"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rawRequest(t, s.base, tc.req)
+			if r.status != tc.status || r.errorCode(t) != tc.code {
+				t.Fatalf("%d %s, want %d %s", r.status, r.body, tc.status, tc.code)
+			}
+		})
+	}
+	t.Run("public page", func(t *testing.T) {
+		r := rawRequest(t, s.base, "GET /s/0193c2cf-0000-7000-8000-000000000000 HTTP/1.1\r\nHost: "+host+"\r\nCookie: "+strings.Repeat("c", 6000)+"\r\n\r\n")
+		if r.status != 431 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !bytes.Contains(r.body, []byte("too long")) {
+			t.Fatalf("%d %s %s", r.status, r.header.Get("Content-Type"), r.body)
+		}
+	})
+	// Through an ordinary client too, which sees the answer.
+	req, _ := http.NewRequest("GET", s.base+"/v1/renders/"+tn.render+"/engagement", nil)
+	req.Header.Set("Authorization", "Bearer "+tn.key)
+	req.Header.Set("X-Big", strings.Repeat("b", 5000))
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatalf("net/http client: %v", err)
+	} else {
+		res.Body.Close()
+		if res.StatusCode != 431 {
+			t.Fatalf("net/http client: %d", res.StatusCode)
+		}
+	}
+	// The server goes on, and logged no internal error.
+	s.engagement(t, tn)
+	if strings.Contains(s.log.String(), "internal error") {
+		t.Fatalf("logged an internal error:\n%s", s.log.String())
+	}
+}
+
+// Defect 2, per key: one key may hold ENGAGED_SSE_MAX_STREAMS_PER_KEY
+// streams; the next gets the 503 envelope of "too many streams", while
+// another key of the same project still gets one.
+func TestDefectSSEPerKeyLimit(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_SSE_MAX_STREAMS_PER_KEY", "2")
+	s := startService(t, e)
+	tn := newTenant(t, e)
+	other := adminJSON(t, e, "key", "create", "--project", tn.project)["key"].(string)
+	a := openStream(t, s.streamURL(tn), tn.key)
+	openStream(t, s.streamURL(tn), tn.key).next(t)
+	a.next(t)
+	c, r := tryStream(t, s.streamURL(tn), tn.key)
+	if c != nil {
+		t.Fatal("third stream of one key opened with ENGAGED_SSE_MAX_STREAMS_PER_KEY=2")
+	}
+	if r.status != 503 || r.errorCode(t) != "unavailable" || r.header.Get("Retry-After") == "" || !bytes.Contains(r.body, []byte("for this key")) {
+		t.Fatalf("third stream: %d %s %v", r.status, r.body, r.header)
+	}
+	openStream(t, s.streamURL(tn), other).next(t)
+	a.close()
+	eventually(t, 10*time.Second, func() error {
+		if d, _ := tryStream(t, s.streamURL(tn), tn.key); d == nil {
+			return fmt.Errorf("the key's slot was not freed after its client left")
+		}
+		return nil
+	})
+}
+
+// Defect 2, bytes: each stream queued up to 64 whole summaries (a render's
+// is ~200 KB with 25 recent events of 7 KB metadata), so a few stalled
+// readers took hundreds of MB. Now a stream keeps only the newest pending
+// summary. The service runs in this process, so its heap is measured here.
+func TestDefectSSEStalledReadersBounded(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_UPDATE_INTERVAL", "0", "ENGAGED_TRUSTED_PROXIES", "127.0.0.1")
+	s := startService(t, e)
+	tn := newTenant(t, e)
+	pad := strings.Repeat("x", 7000)
+	for i := 0; i < 25; i++ { // fill the recent list first: every summary is then ~180 KB
+		recorded(t, s.post(t, tn, `{"eventType":"viewed","metadata":{"pad":"`+pad+`"}}`, "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i)))
+	}
+	addr := strings.TrimPrefix(s.base, "http://")
+	const stalled = 10
+	for i := 0; i < stalled; i++ {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.(*net.TCPConn).SetReadBuffer(1024)
+		fmt.Fprintf(conn, "GET /v1/renders/%s/engagement/stream HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", tn.render, addr, tn.key)
+		// Read the status line, so the stream is open, then nothing more.
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if line, err := bufio.NewReader(conn).ReadString('\n'); err != nil || !strings.Contains(line, " 200 ") {
+			t.Fatalf("stalled stream %d: %q %v", i, line, err)
+		}
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	// The stalled streams are dropped once a write has blocked for 10 s, so
+	// the heap is sampled after every event, not only at the end.
+	var grown int64
+	const n = 40
+	for i := 0; i < n; i++ {
+		recorded(t, s.post(t, tn, `{"eventType":"printed","metadata":{"pad":"`+pad+`"}}`, "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i)))
+		grown = max(grown, int64(heap())-int64(before))
+	}
+	if got := s.engagement(t, tn).Total; got != 25+n {
+		t.Fatalf("total = %d", got)
+	}
+	// Bound: per stalled stream, one summary pending and one being written.
+	const limit = stalled * 2 * 200 << 10
+	t.Logf("heap grew by up to %d KB with %d stalled readers after %d updates of ~180 KB (limit %d KB)", grown>>10, stalled, n, limit>>10)
+	if grown > limit+8<<20 {
+		t.Fatalf("heap grew by %d MB with %d stalled SSE readers", grown>>20, stalled)
+	}
+}
