@@ -14,8 +14,11 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"engaged/persist/pgtest"
 )
 
 // Defect 1: a watch time as small as 5e-324 (valid: 0–86,400) with a long
@@ -242,5 +245,91 @@ func TestDefectSSEStalledReadersBounded(t *testing.T) {
 	t.Logf("heap grew by up to %d KB with %d stalled readers after %d updates of ~180 KB (limit %d KB)", grown>>10, stalled, n, limit>>10)
 	if grown > limit+8<<20 {
 		t.Fatalf("heap grew by %d MB with %d stalled SSE readers", grown>>20, stalled)
+	}
+}
+
+// Defect 5: while Postgres restarts, requests got 500 (SQLSTATE 57P03 "the
+// database system is starting up", refused and reset connections). They are
+// 503 unavailable with Retry-After, like any outage. Requests of every kind
+// that touches Postgres run while it is stopped and started twice.
+func TestDefectPostgresRestartNo500(t *testing.T) {
+	cluster, url := pgtest.NewCluster(t)
+	e := newEnv(t).with("ENGAGED_DATABASE_URL", url, "ENGAGED_TRUSTED_PROXIES", "127.0.0.1", "ENGAGED_REQUEST_TIMEOUT", "2s")
+	tn := shareTenant(t, e)
+	s := startService(t, e)
+	share := s.createShare(t, tn)
+
+	var mu sync.Mutex
+	statuses := map[string]map[int]int{}
+	var bad []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	work := func(name string, req func(i int) (response, error)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r, err := req(i)
+				if err != nil {
+					continue // the client's own timeout; not an answer
+				}
+				mu.Lock()
+				if statuses[name] == nil {
+					statuses[name] = map[int]int{}
+				}
+				statuses[name][r.status]++
+				if r.status >= 500 && (r.status != 503 || r.header.Get("Retry-After") == "") {
+					bad = append(bad, fmt.Sprintf("%s: %d %v %s", name, r.status, r.header.Get("Retry-After"), r.body))
+				}
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	work("partner event", func(i int) (response, error) {
+		return rawDo("POST", s.base+"/v1/renders/"+tn.render+"/events", tn.key, `{"eventType":"viewed"}`, "X-Forwarded-For", fmt.Sprintf("10.1.%d.%d", i/256%256, i%256))
+	})
+	work("engagement read", func(int) (response, error) {
+		return rawDo("GET", s.base+"/v1/renders/"+tn.render+"/engagement", tn.key, "")
+	})
+	work("share create", func(int) (response, error) {
+		return rawDo("POST", s.base+"/v1/renders/"+tn.render+"/shares", tn.key, "")
+	})
+	work("public page", func(i int) (response, error) {
+		return rawDo("GET", s.base+"/s/"+share.ID, "", "", "X-Forwarded-For", fmt.Sprintf("10.2.%d.%d", i/256%256, i%256))
+	})
+	for round := 0; round < 2; round++ {
+		time.Sleep(300 * time.Millisecond)
+		cluster.Stop(t)
+		time.Sleep(1500 * time.Millisecond) // past the one-second key cache
+		cluster.Start(t)
+	}
+	eventually(t, 15*time.Second, func() error {
+		if r := do(t, "GET", s.base+"/readyz", "", ""); r.status != 200 {
+			return fmt.Errorf("not ready after Postgres came back: %s", r.body)
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("statuses: %v", statuses)
+	if len(bad) > 0 {
+		t.Fatalf("%d answers were a 5xx other than 503 with Retry-After, e.g.\n%s", len(bad), strings.Join(bad[:min(len(bad), 10)], "\n"))
+	}
+	unavailable := 0
+	for _, m := range statuses {
+		unavailable += m[503]
+	}
+	if unavailable == 0 {
+		t.Fatal("no request met the outage: the test proved nothing")
+	}
+	if strings.Contains(s.log.String(), "internal error") {
+		t.Fatalf("logged an internal error:\n%s", s.log.String())
 	}
 }
