@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/zlib"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
 
 	"engaged/persist/pgtest"
 )
@@ -331,5 +335,69 @@ func TestDefectPostgresRestartNo500(t *testing.T) {
 	}
 	if strings.Contains(s.log.String(), "internal error") {
 		t.Fatalf("logged an internal error:\n%s", s.log.String())
+	}
+}
+
+// Defect 4: invalid UTF-8 inside a metadata bag was stored verbatim and made
+// the engagement read, the SSE data lines and the NATS updates invalid
+// JSON. One rule on every route that stores a bag: each invalid byte becomes
+// U+FFFD (as SDK strings always were), and the event is accepted.
+func TestDefectInvalidUTF8Metadata(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_NATS_LISTEN", "127.0.0.1:0", "ENGAGED_UPDATE_INTERVAL", "0")
+	s := startService(t, e)
+	tn := shareTenant(t, e)
+	sdk := newSDKTenant(t, e)
+	m := natsRE.FindStringSubmatch(s.log.String())
+	if m == nil {
+		t.Fatalf("no NATS address in the log:\n%s", s.log.String())
+	}
+	nc, err := nats.Connect(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	stream := openStream(t, s.streamURL(tn), tn.key)
+	stream.next(t)
+
+	const bad = "bad \xff\xfe"
+	const want = "bad \uFFFD\uFFFD"
+	bag := `{"note":"` + bad + `"}`
+	recorded(t, s.post(t, tn, `{"eventType":"downloaded","metadata":`+bag+`}`))
+	if r := do(t, "POST", s.base+"/v1/renders/"+tn.render+"/shares", tn.key, `{"metadata":`+bag+`}`); r.status != 201 {
+		t.Fatalf("share with the bag: %d %s", r.status, r.body)
+	}
+	msg, err := nc.Request("engaged.system.events", []byte(`{"id":"0193c2d0-0000-7000-8000-0000000000f1","projectId":"`+tn.project+
+		`","renderId":"`+tn.render+`","eventType":"email_sent","metadata":`+bag+`}`), 10*time.Second)
+	if err != nil || !bytes.Contains(msg.Data, []byte(`"recorded":true`)) {
+		t.Fatalf("system event: %v %s", err, msg.Data)
+	}
+	received(t, s.event(t, sdk.pk, `{"event":"like","contentId":"cnt_abc123","data":{"note":"`+bad+`"}}`))
+
+	r := do(t, "GET", s.base+"/v1/renders/"+tn.render+"/engagement", tn.key, "")
+	if r.status != 200 || !utf8.Valid(r.body) || !json.Valid(r.body) {
+		t.Fatalf("engagement read is not valid UTF-8 JSON: %d %q", r.status, r.body)
+	}
+	sum := s.engagement(t, tn)
+	if len(sum.Recent) != 3 {
+		t.Fatalf("recent: %+v", sum.Recent)
+	}
+	for _, ev := range sum.Recent {
+		var md map[string]string
+		if err := json.Unmarshal(ev.Metadata, &md); err != nil || md["note"] != want {
+			t.Fatalf("%s metadata = %s, want note %q", ev.EventType, ev.Metadata, want)
+		}
+	}
+	// Every SSE data line is valid JSON too, up to the summary with all three.
+	for {
+		ev := stream.next(t)
+		if !utf8.ValidString(ev.data) || !json.Valid([]byte(ev.data)) {
+			t.Fatalf("SSE data is not valid UTF-8 JSON: %q", ev.data)
+		}
+		if _, body := summaryOf(t, ev); totalOf(body) == 3 {
+			break
+		}
+	}
+	if c := do(t, "GET", s.base+"/v1/contents/cnt_abc123/engagement", sdk.sk, ""); c.status != 200 || !utf8.Valid(c.body) {
+		t.Fatalf("content read: %d %q", c.status, c.body)
 	}
 }
