@@ -43,7 +43,7 @@ func TestExpected(t *testing.T) {
 // JSON; valid input is returned as is.
 func TestValidUTF8(t *testing.T) {
 	for _, in := range []string{
-		`{"a":"ok"}`, `{"a":"bad \xff\xfe"}`, `{"a":"\xed\xa0\x80"}`, `{"\xc3":"x\xe2\x82"}`, `{"a":"é ✓ 😀"}`,
+		`{"a":"ok"}`, "{\"a\":\"bad \xff\xfe\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"\xc3\":\"x\xe2\x82\"}", `{"a":"é ✓ 😀"}`,
 	} {
 		got := ValidUTF8([]byte(in))
 		if !utf8.Valid(got) || !json.Valid(got) {
