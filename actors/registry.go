@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,7 +54,8 @@ type Registry struct {
 	wg          sync.WaitGroup // actor goroutines
 	verdicts    verdicts
 	loader      loader
-	roundNumber int // owned by Run
+	panics      atomic.Int64 // panics contained to one item (actor.serve, actor.apply)
+	roundNumber int          // owned by Run
 
 	mu    sync.Mutex // guards the fields below and actor.pending
 	items map[ItemID]*actor
@@ -397,7 +399,7 @@ func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []
 	if r.owns(k) {
 		select {
 		case out := <-ch:
-			return out, nil
+			return verdictOrPanicked(out)
 		case <-grace:
 		case <-ctx.Done():
 			return nil, notApplied
@@ -410,6 +412,13 @@ func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []
 	select {
 	case rep := <-req.reply:
 		if rep.err != nil {
+			select {
+			case out := <-ch:
+				// The message itself was decided on the way (its apply
+				// may have panicked, which is what failed the sync).
+				return verdictOrPanicked(out)
+			default:
+			}
 			return nil, rep.err
 		}
 	case <-ctx.Done():
@@ -417,7 +426,7 @@ func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []
 	}
 	select {
 	case out := <-ch:
-		return out, nil
+		return verdictOrPanicked(out)
 	default:
 		// The actor's state reached seq through a snapshot another
 		// instance wrote after applying the message: the event is
@@ -433,6 +442,11 @@ func newRef() string {
 	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }
+
+// Panics returns how many panics were contained to one item's actor since
+// start: each was logged with its stack, answered its request with an
+// internal error, and had the item's state rebuilt (see actor.apply).
+func (r *Registry) Panics() int64 { return r.panics.Load() }
 
 // Live returns the number of live actors.
 func (r *Registry) Live() int {
@@ -664,4 +678,14 @@ func (r *Registry) dropPartition(part int) {
 		}
 	}
 	delete(r.acks, part)
+}
+
+// verdictOrPanicked turns the nil verdicts of a message whose apply
+// panicked (actor.recoverApply) into the request's error: the event is
+// stored but was not counted.
+func verdictOrPanicked(out []bool) ([]bool, error) {
+	if out == nil {
+		return nil, errPanicked
+	}
+	return out, nil
 }
