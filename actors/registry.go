@@ -232,6 +232,15 @@ func (r *Registry) Deliver(ctx context.Context, k ItemID, d Delivery, m *Message
 	return nil
 }
 
+// Lost reports that a delivery of k's partition never reached k's actor (a
+// consumer's handler panicked): the partition's next delivery starts a new
+// session, so each actor catches up from the log before applying it.
+func (r *Registry) Lost(k ItemID) {
+	r.mu.Lock()
+	delete(r.sessions, r.Partition(k))
+	r.mu.Unlock()
+}
+
 // requestClaimLocked asks claimLoop to claim part unless this instance owns
 // it or has asked already. A delivery means JetStream pinned part's consumer
 // here, so the claim follows at once rather than at the next round.

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -70,6 +71,7 @@ type Server struct {
 	cancel  context.CancelFunc
 
 	streams *sse.Streams // open SSE streams, which Shutdown ends
+	panics  atomic.Int64 // handler panics (recoverPanics)
 
 	// auth caches key lookups for a second: a revoked key stops working on
 	// every instance within that second, and a hot key costs no query.
@@ -123,6 +125,7 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 
 // routes lists every route of the service in one place.
 func (s *Server) routes() {
+	s.app.Use(s.recoverPanics) // first: it guards everything after it
 	s.app.Use(s.requestID)
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)

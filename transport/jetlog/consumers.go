@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,6 +19,10 @@ import (
 // everything delivered up to that message is safely in a snapshot.
 type Deliverer interface {
 	Deliver(ctx context.Context, k actors.ItemID, d actors.Delivery, m *actors.Message, ack func()) error
+	// Lost reports that a delivery of k's partition never reached k's
+	// actor (its handling panicked), so the partition's next delivery must
+	// not be taken as following this one.
+	Lost(k actors.ItemID)
 }
 
 // ConsumerOptions configures the partition consumers.
@@ -44,7 +50,11 @@ type Consumers struct {
 	cancel context.CancelFunc
 	ccs    []jetstream.ConsumeContext
 	logger *slog.Logger
+	panics atomic.Int64 // message handlers that panicked
 }
+
+// Panics returns how many log messages' handling panicked since start.
+func (c *Consumers) Panics() int64 { return c.panics.Load() }
 
 // StartConsumers creates (or updates) the durable consumers and starts
 // pulling. Stop must be called.
@@ -86,8 +96,27 @@ func StartConsumers(ctx context.Context, l *Log, d Deliverer, o ConsumerOptions)
 	return c, nil
 }
 
+// handle returns the handler of one partition's messages. A panic in it
+// (decoding, or the Deliverer) is contained to that message: it is logged
+// with its stack and counted, the consumer goes on, and the message is
+// neither acknowledged nor refused by itself. Its item's actor did not get
+// it, so the Deliverer is told (Lost): the partition's next delivery starts
+// a new session, and actors catch up from the log, which holds the message,
+// before applying anything after it. A later acknowledgement (AckAll) then
+// covers it without losing it: it is in the log, and the item's next
+// activation or catch-up applies it (an apply that panics too is the
+// actor's to contain).
 func (c *Consumers) handle(d Deliverer) jetstream.MessageHandler {
 	return func(msg jetstream.Msg) {
+		defer func() {
+			if p := recover(); p != nil {
+				c.panics.Add(1)
+				c.logger.Error("panic in partition consumer", "subject", msg.Subject(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if _, k, ok := parseSubject(msg.Subject()); ok {
+					d.Lost(k)
+				}
+			}
+		}()
 		md, err := msg.Metadata()
 		if err != nil {
 			c.logger.Error("message without metadata", "subject", msg.Subject(), "err", err)
