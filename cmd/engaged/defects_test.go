@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/zlib"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,7 +23,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"engaged/actors"
 	"engaged/persist/pgtest"
+	"engaged/transport/httpapi"
 )
 
 // Defect 1: a watch time as small as 5e-324 (valid: 0–86,400) with a long
@@ -399,5 +402,75 @@ func TestDefectInvalidUTF8Metadata(t *testing.T) {
 	}
 	if c := do(t, "GET", s.base+"/v1/contents/cnt_abc123/engagement", sdk.sk, ""); c.status != 200 || !utf8.Valid(c.body) {
 		t.Fatalf("content read: %d %q", c.status, c.body)
+	}
+}
+
+// panickyEngine makes the handlers panic on one render's engagement read.
+type panickyEngine struct {
+	httpapi.Engine
+	render string
+}
+
+func (p panickyEngine) ReadJSON(ctx context.Context, k actors.ItemID) ([]byte, error) {
+	if k.Item == p.render {
+		panic("test: handler panic")
+	}
+	return p.Engine.ReadJSON(ctx, k)
+}
+
+// panickySink makes an item's actor panic whenever it publishes a live
+// update of that item.
+type panickySink struct {
+	actors.UpdateSink
+	item string
+}
+
+func (p panickySink) Publish(k actors.ItemID, u actors.Update) {
+	if k.Item == p.item {
+		panic("test: actor panic")
+	}
+	p.UpdateSink.Publish(k, u)
+}
+
+// Recover everywhere, through the real server: a panicking handler answers
+// the 500 envelope, is logged with its stack and request id, and the next
+// request is served; a panicking actor costs its item nothing but that
+// update: the process goes on, and the item's figures stay exact.
+func TestDefectPanicsContained(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_TRUSTED_PROXIES", "127.0.0.1", "ENGAGED_UPDATE_INTERVAL", "0")
+	tn := newTenant(t, e)
+	bad := adminJSON(t, e, "render", "create", "--project", tn.project)["id"].(string)
+	s := startServiceWith(t, e, options{
+		now:         time.Now,
+		wrapEngine:  func(en httpapi.Engine) httpapi.Engine { return panickyEngine{en, bad} },
+		wrapUpdates: func(u actors.UpdateSink) actors.UpdateSink { return panickySink{u, tn.render} },
+	})
+
+	r := do(t, "GET", s.base+"/v1/renders/"+bad+"/engagement", tn.key, "")
+	if r.status != 500 || r.errorCode(t) != "internal" {
+		t.Fatalf("panicking handler: %d %s", r.status, r.body)
+	}
+	id := r.header.Get("X-Request-Id")
+	logged := s.log.String()
+	if !strings.Contains(logged, "panic in handler") || !strings.Contains(logged, id) || !strings.Contains(logged, "goroutine ") {
+		t.Fatalf("the panic is not logged with its stack and request id %s:\n%s", id, logged)
+	}
+	s.engagement(t, tn) // the next request is served
+
+	// The actor of tn.render panics at every live update, after applying.
+	for i := 0; i < 5; i++ {
+		if !recorded(t, s.post(t, tn, `{"eventType":"viewed"}`, "X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))) {
+			t.Fatalf("event %d not recorded", i)
+		}
+	}
+	if got := s.engagement(t, tn).Counts["viewed"]; got != 5 {
+		t.Fatalf("viewed = %d after actor panics, want 5", got)
+	}
+	if !strings.Contains(s.log.String(), "panic in actor") {
+		t.Fatalf("actor panic not logged:\n%s", s.log.String())
+	}
+	// The process is alive and serves everything else.
+	if r := do(t, "GET", s.base+"/healthz", "", ""); r.status != 200 {
+		t.Fatalf("healthz: %d", r.status)
 	}
 }

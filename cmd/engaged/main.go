@@ -12,8 +12,10 @@ import (
 	"syscall"
 	"time"
 
+	"engaged/actors"
 	"engaged/config"
 	"engaged/persist"
+	"engaged/transport/httpapi"
 )
 
 func main() {
@@ -66,6 +68,13 @@ type options struct {
 	// of every event it records. Tests replay the seed's examples, dated
 	// 2024-02-04, which a real clock would reject as more than 24 hours old.
 	now func() time.Time
+
+	// Test-only: wrap the ports that the HTTP API and the actors call, so a
+	// test can make a handler or an actor panic on a magic id and see the
+	// process survive (defects_test.go). The wrappers sit outside every
+	// production type; run leaves them nil, which costs nothing.
+	wrapEngine  func(httpapi.Engine) httpapi.Engine
+	wrapUpdates func(actors.UpdateSink) actors.UpdateSink
 }
 
 // runWith is run with o.

@@ -76,10 +76,14 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	}
 
 	updates := live.NewUpdates(nc, logger)
+	var sink actors.UpdateSink = updates
+	if o.wrapUpdates != nil {
+		sink = o.wrapUpdates(sink)
+	}
 	reg := actors.NewRegistry(actors.Options{
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
-		Updates: updates, UpdateInterval: cfg.UpdateInterval,
+		Updates: sink, UpdateInterval: cfg.UpdateInterval,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
@@ -106,6 +110,10 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
 	}, store, reg)
+	var engine httpapi.Engine = reg
+	if o.wrapEngine != nil {
+		engine = o.wrapEngine(engine)
+	}
 	srv := httpapi.NewServer(httpapi.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes, MaxHeaderBytes: cfg.MaxHeaderBytes,
 		TrustedProxies: cfg.TrustedProxies, RequestTimeout: cfg.RequestTimeout,
@@ -123,7 +131,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 			Heartbeat: cfg.SSEHeartbeat, MaxPerKey: cfg.SSEMaxStreamsKey,
 		},
 		SystemCounts: sys.Counts,
-	}, store, reg)
+	}, store, engine)
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, reg, logger)
 		if err != nil {
