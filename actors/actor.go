@@ -347,7 +347,7 @@ func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
 		defer func() {
 			if p := recover(); p != nil {
 				a.reg.panicked(a.key, "activation", p)
-				a.broken = true
+				a.discard() // this goroutine owns the actor until done is sent
 				done <- errPanicked
 			}
 		}()
