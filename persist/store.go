@@ -133,18 +133,20 @@ func translate(err error) error {
 			return &actors.Error{Code: actors.ENotFound, Message: "not found"}
 		}
 		if unavailableState(pgErr.Code) {
-			return unavailable()
+			return unavailable(err)
 		}
 		return err
 	}
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || isConnErr(err) {
-		return unavailable()
+		return unavailable(err)
 	}
 	return err
 }
 
-func unavailable() error {
-	return &actors.Error{Code: actors.EUnavailable, Message: "database unavailable", RetryAfter: time.Second}
+// unavailable is the client's 503 with the driver's error beside it, for
+// whoever logs the cause; errors.As still finds the *actors.Error.
+func unavailable(cause error) error {
+	return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: "database unavailable", RetryAfter: time.Second}, cause)
 }
 
 // unavailableState reports whether a SQLSTATE means "not now" rather than
