@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 )
@@ -123,6 +124,13 @@ type actor struct {
 	session uint64
 	state   itemState
 	upd     updater // live updates
+	// broken: an apply panicked, so the state may hold part of a message;
+	// handle discards it and the next request rebuilds it (see recoverApply).
+	broken bool
+	// poison holds the sequences whose apply panicked; a rebuild skips
+	// them. It outlives discarded state, not passivation (a later
+	// activation panics once more and skips the message again).
+	poison map[uint64]struct{}
 }
 
 // run serves the mailbox until it is empty and no trailing update is due,
@@ -166,13 +174,38 @@ func (a *actor) run(ctx context.Context) {
 }
 
 // serve handles one request and reports whether the actor stopped for good.
-func (a *actor) serve(ctx context.Context, r *request) bool {
+// A panic while handling it is contained to this item: it is logged and
+// counted (Registry.Panics), the request gets an internal error, and the
+// state is discarded, to be rebuilt from the snapshot and the log by the
+// next request, because a panic may have left it half-changed.
+func (a *actor) serve(ctx context.Context, r *request) (stopped bool) {
 	a.lastActive.Store(time.Now().UnixNano())
+	defer func() {
+		if p := recover(); p != nil {
+			a.reg.panicked(a.key, "request", p)
+			a.discard()
+			if r.reply != nil {
+				select {
+				case r.reply <- reply{err: errPanicked}:
+				default: // it was answered before the panic
+				}
+			}
+			stopped = false
+		}
+	}()
 	if a.handle(ctx, r) {
 		a.stopUpdates()
 		return true
 	}
 	return false
+}
+
+// errPanicked answers a request whose handling panicked.
+var errPanicked = &Error{Code: EInternal, Message: "internal error"}
+
+// discard drops the state; the next request activates the actor again.
+func (a *actor) discard() {
+	a.state, a.ready, a.applied, a.session, a.broken = itemState{}, false, 0, 0, false
 }
 
 // wake starts the actor's goroutine unless one is running. Every enqueue
@@ -222,6 +255,9 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 	case reqCurrent:
 		a.current(r)
 	}
+	if a.broken {
+		a.discard()
+	}
 	return false
 }
 
@@ -248,6 +284,9 @@ func (a *actor) deliver(ctx context.Context, r *request) {
 		a.session = r.session
 	default:
 		a.apply(r.seq, r.msg)
+	}
+	if a.broken {
+		return // no update from a state about to be discarded
 	}
 	a.liveApplied(r.seq)
 }
@@ -304,7 +343,16 @@ func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
 	if r.kind == reqApply && r.newest {
 		through = r.seq
 	}
-	go func() { done <- a.activate(ctx, through) }()
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				a.reg.panicked(a.key, "activation", p)
+				a.discard() // this goroutine owns the actor until done is sent
+				done <- errPanicked
+			}
+		}()
+		done <- a.activate(ctx, through)
+	}()
 	if err := <-done; err != nil {
 		if r.reply != nil {
 			r.reply <- reply{err: err}
@@ -329,6 +377,11 @@ func (a *actor) catchUpOrFail(ctx context.Context, r *request, through uint64) b
 	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
 	defer cancel()
 	err := a.reg.log.Replay(ctx, a.key, a.applied, through, a.apply)
+	if err == nil && a.broken {
+		// An apply panicked: rebuild the state now, without that message.
+		a.discard()
+		err = a.activate(ctx, through)
+	}
 	if err != nil {
 		a.reg.logger.Warn("catch up", "item", a.key.String(), "err", err)
 		if r.reply != nil {
@@ -368,8 +421,22 @@ func (a *actor) snapshot(r *request) {
 }
 
 // activate loads the newest snapshot and replays the item's log after it
-// through through (0: to its end).
+// through through (0: to its end). If an apply panics on the way, it starts
+// over once, skipping that message (see apply).
 func (a *actor) activate(ctx context.Context, through uint64) error {
+	err := a.activateOnce(ctx, through)
+	if a.broken {
+		a.discard()
+		err = a.activateOnce(ctx, through)
+		if a.broken {
+			a.discard()
+			return &Error{Code: EUnavailable, Message: "item state is being rebuilt", RetryAfter: time.Second}
+		}
+	}
+	return err
+}
+
+func (a *actor) activateOnce(ctx context.Context, through uint64) error {
 	// Bounded: a hung Postgres or NATS must not hold this actor, and the
 	// partition consumer feeding it, forever; the next request retries.
 	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
@@ -404,11 +471,48 @@ func (a *actor) activate(ctx context.Context, through uint64) error {
 // covered) is skipped. Verdicts go to waiting requests, also during a
 // replay, because the request that published an event may be waiting while
 // its item activates or catches up.
+//
+// A message whose apply panics is skipped for good: it is logged and
+// counted, its request gets an internal error (not a verdict), and the
+// state, which may hold part of it, is discarded and rebuilt from the
+// snapshot and the log without it (poison). So the state stays exactly
+// "every message up to applied but the skipped ones", and a message that
+// panics every time (a bug that its content triggers) cannot wedge its
+// item or its partition: the rebuild succeeds, the snapshot round writes
+// the item, and the consumer acknowledges the partition past it. Counting
+// it later would need the fix and a replay from before it.
 func (a *actor) apply(seq uint64, m *Message) {
 	if seq <= a.applied {
 		return
 	}
 	a.applied = seq
+	if _, bad := a.poison[seq]; bad {
+		a.reg.verdicts.deliver(m.Ref, nil)
+		return
+	}
+	defer a.recoverApply(seq, m)
+	a.applyEvents(m)
+}
+
+// recoverApply is apply's deferred guard; see apply.
+func (a *actor) recoverApply(seq uint64, m *Message) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	a.reg.panicked(a.key, fmt.Sprintf("apply of log message %d", seq), p)
+	if a.poison == nil {
+		a.poison = map[uint64]struct{}{}
+	}
+	a.poison[seq] = struct{}{}
+	a.broken = true
+	a.reg.verdicts.deliver(m.Ref, nil) // nil: not applied (Registry.verdict)
+}
+
+func (a *actor) applyEvents(m *Message) {
+	if testHookApply != nil {
+		testHookApply(a.key, m)
+	}
 	if len(m.Render) > 0 {
 		rs := a.renderState()
 		var out []bool
@@ -435,4 +539,14 @@ func (a *actor) renderState() *renderState {
 		a.state.render = newRenderState()
 	}
 	return a.state.render
+}
+
+// testHookApply, set only by this package's tests before any actor runs,
+// sees every message an actor applies; the panic tests make it panic.
+var testHookApply func(k ItemID, m *Message)
+
+// panicked logs a panic contained to item k, with its stack, and counts it.
+func (r *Registry) panicked(k ItemID, what string, p any) {
+	r.panics.Add(1)
+	r.logger.Error("panic in actor", "item", k.String(), "during", what, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 }

@@ -264,12 +264,36 @@ func bump(m map[string]int64, key string, limit int) {
 	m[key]++
 }
 
+// MinRebufferWatchTime is the watch time (seconds) below which the rebuffer
+// ratio and frequency are null. Both divide by watch time, and a watch time
+// is any number from 0 to 86,400, so a completion with watchTime 5e-324 and a
+// long rebuffer made the ratio +Inf, which JSON cannot carry (the read and
+// every live update of the item failed). Under a second of watching there is
+// nothing meaningful to say about stalls per second or per minute; from a
+// second on, both stay far inside float64's range.
+const MinRebufferWatchTime = 1.0
+
+// ratio is num/den, or nil without a denominator. It is also nil for a
+// result that is not finite: no figure may be +Inf or NaN, because the
+// summary must always marshal.
 func ratio(num, den float64) *float64 {
 	if den <= 0 {
 		return nil
 	}
 	v := num / den
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return nil
+	}
 	return &v
+}
+
+// rebufferRatio is ratio for the figures that divide by watch time: nil
+// below MinRebufferWatchTime.
+func rebufferRatio(num, watchTime, unit float64) *float64 {
+	if watchTime < MinRebufferWatchTime {
+		return nil
+	}
+	return ratio(num, watchTime/unit)
 }
 
 func (s *contentState) summary(contentID string) ContentSummary {
@@ -288,8 +312,8 @@ func (s *contentState) summary(contentID string) ContentSummary {
 		StartupTime:    StartupFigures{Samples: s.startup.n, Average: ratio(float64(s.startupSum), float64(s.startup.n))},
 		Rebuffer: RebufferFigures{
 			Count: c.Rebuffer, Time: s.stallMS,
-			Ratio:     ratio(float64(s.stallMS)/1000, s.watchTime),
-			Frequency: ratio(float64(c.Rebuffer), s.watchTime/60),
+			Ratio:     rebufferRatio(float64(s.stallMS)/1000, s.watchTime, 1),
+			Frequency: rebufferRatio(float64(c.Rebuffer), s.watchTime, 60),
 		},
 		QualityChanges: c.QualityChange,
 		Errors:         ErrorFigures{Total: c.Error, ByCode: cloneCounts(s.errors)},

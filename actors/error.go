@@ -25,9 +25,11 @@ const (
 	EUnavailable   Code = "unavailable" // try again: JetStream, Postgres or an actor is busy or down
 	EInternal      Code = "internal"
 	EMethodAllowed Code = "method_not_allowed"
-	EGone          Code = "gone"        // the thing existed and was withdrawn (a revoked share link)
-	EMailFailed    Code = "mail_failed" // the mail server refused the message or could not be reached
-	ETooOld        Code = "too_old"     // an SDK event older than 24 hours
+	EGone          Code = "gone"              // the thing existed and was withdrawn (a revoked share link)
+	EMailFailed    Code = "mail_failed"       // the mail server refused the message or could not be reached
+	ETooOld        Code = "too_old"           // an SDK event older than 24 hours
+	EHeadersTooBig Code = "headers_too_large" // request headers over ENGAGED_MAX_HEADER_BYTES
+	EURITooLong    Code = "uri_too_long"      // the request line alone is over ENGAGED_MAX_HEADER_BYTES
 )
 
 // Issues carries per-field validation messages, in the shape of zod's

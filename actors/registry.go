@@ -59,7 +59,8 @@ type Registry struct {
 	wg          sync.WaitGroup // actor goroutines
 	verdicts    verdicts
 	loader      loader
-	roundNumber int // owned by Run
+	panics      atomic.Int64 // panics contained to one item (actor.serve, actor.apply)
+	roundNumber int          // owned by Run
 
 	// Counters since start (Counters).
 	activations, passivations, mailboxFull atomic.Int64
@@ -248,6 +249,15 @@ func (r *Registry) Deliver(ctx context.Context, k ItemID, d Delivery, m *Message
 	return nil
 }
 
+// Lost reports that a delivery of k's partition never reached k's actor (a
+// consumer's handler panicked): the partition's next delivery starts a new
+// session, so each actor catches up from the log before applying it.
+func (r *Registry) Lost(k ItemID) {
+	r.mu.Lock()
+	delete(r.sessions, r.Partition(k))
+	r.mu.Unlock()
+}
+
 // requestClaimLocked asks claimLoop to claim part unless this instance owns
 // it or has asked already. A delivery means JetStream pinned part's consumer
 // here, so the claim follows at once rather than at the next round.
@@ -415,7 +425,7 @@ func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []
 	if r.owns(k) {
 		select {
 		case out := <-ch:
-			return out, nil
+			return verdictOrPanicked(out)
 		case <-grace:
 		case <-ctx.Done():
 			return nil, notApplied
@@ -428,6 +438,13 @@ func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []
 	select {
 	case rep := <-req.reply:
 		if rep.err != nil {
+			select {
+			case out := <-ch:
+				// The message itself was decided on the way (its apply
+				// may have panicked, which is what failed the sync).
+				return verdictOrPanicked(out)
+			default:
+			}
 			return nil, rep.err
 		}
 	case <-ctx.Done():
@@ -435,7 +452,7 @@ func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []
 	}
 	select {
 	case out := <-ch:
-		return out, nil
+		return verdictOrPanicked(out)
 	default:
 		// The actor's state reached seq through a snapshot another
 		// instance wrote after applying the message: the event is
@@ -467,6 +484,11 @@ func (r *Registry) Counters() Counters {
 		Passivations: r.passivations.Load(), MailboxFull: r.mailboxFull.Load(),
 	}
 }
+
+// Panics returns how many panics were contained to one item's actor since
+// start: each was logged with its stack, answered its request with an
+// internal error, and had the item's state rebuilt (see actor.apply).
+func (r *Registry) Panics() int64 { return r.panics.Load() }
 
 // Live returns the number of live actors.
 func (r *Registry) Live() int {
@@ -704,4 +726,14 @@ func (r *Registry) dropPartition(part int) {
 		}
 	}
 	delete(r.acks, part)
+}
+
+// verdictOrPanicked turns the nil verdicts of a message whose apply
+// panicked (actor.recoverApply) into the request's error: the event is
+// stored but was not counted.
+func verdictOrPanicked(out []bool) ([]bool, error) {
+	if out == nil {
+		return nil, errPanicked
+	}
+	return out, nil
 }

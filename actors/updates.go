@@ -127,7 +127,17 @@ func (a *actor) stopUpdates() {
 	}
 }
 
+// publishUpdate encodes and publishes the current summary. It only reads
+// the state, so a panic in it (encoding, or the sink) costs this update
+// only: it is logged and counted like any actor panic, and the next change
+// publishes the whole state again. It runs inside and outside serve (the
+// trailing-edge timer), hence its own guard.
 func (a *actor) publishUpdate(now time.Time) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.reg.panicked(a.key, "live update", p)
+		}
+	}()
 	kind := a.liveKind()
 	if kind == "" {
 		return // no family state yet: nothing a subscriber could read

@@ -54,6 +54,8 @@ type Config struct {
 	TrustedProxies   []netip.Prefix // ENGAGED_TRUSTED_PROXIES: peers whose X-Forwarded-For / X-Real-IP are believed
 	MaxBodyBytes     int            // ENGAGED_MAX_BODY_BYTES: request body limit, after decompression too
 	MaxMetadataBytes int            // ENGAGED_MAX_METADATA_BYTES: encoded size limit of an event's metadata
+	MaxHeaderBytes   int            // ENGAGED_MAX_HEADER_BYTES: request line plus headers; past it 414/431
+	SSEMaxStreamsKey int            // ENGAGED_SSE_MAX_STREAMS_PER_KEY: open server-sent event streams per API key
 
 	// Operating (README "Operating"): the operator listener, logs, drain.
 	AdminAddr  string        // ENGAGED_ADMIN_ADDR: operator listener (/metrics, /stats, /readyz, pprof); empty = off
@@ -72,7 +74,6 @@ type Config struct {
 	SSEMaxStreams  int           // ENGAGED_SSE_MAX_STREAMS: open server-sent event streams per process
 	SSEMaxLifetime time.Duration // ENGAGED_SSE_MAX_LIFETIME: a stream is closed after this long (clients reconnect)
 	SSEHeartbeat   time.Duration // ENGAGED_SSE_HEARTBEAT: comment-line interval; also when a revoked key's streams end
-	SSEBuffer      int           // ENGAGED_SSE_BUFFER: updates queued per stream before a slow client is dropped
 
 	// The HTTP admin API (transport/httpapi/admin.go).
 	AdminToken string // ENGAGED_ADMIN_TOKEN: operator token of /admin/v1; empty = the admin API is off (404)
@@ -96,13 +97,14 @@ func Defaults() Config {
 		RequestTimeout:   5 * time.Second,
 		MaxBodyBytes:     1 << 20,
 		MaxMetadataBytes: 8 << 10,
+		MaxHeaderBytes:   8 << 10,
+		SSEMaxStreamsKey: 100,
 		PublicIPLimit:    RateLimit{N: 60, Per: time.Minute},
 		PublicShareLimit: RateLimit{N: 600, Per: time.Minute},
 		UpdateInterval:   100 * time.Millisecond,
 		SSEMaxStreams:    1000,
 		SSEMaxLifetime:   time.Hour,
 		SSEHeartbeat:     15 * time.Second,
-		SSEBuffer:        64,
 		AdminAddr:        "127.0.0.1:9090",
 		LogLevel:         slog.LevelInfo,
 		DrainDelay:       5 * time.Second,
@@ -125,6 +127,8 @@ type Var struct {
 
 // Vars lists every setting in the order the README documents them.
 var Vars = []Var{
+	{"max-header-bytes", "ENGAGED_MAX_HEADER_BYTES", "int", "8192", "request line plus headers limit in bytes (longer: 414 or 431)"},
+	{"sse-max-streams-per-key", "ENGAGED_SSE_MAX_STREAMS_PER_KEY", "int", "100", "open server-sent event streams per API key"},
 	{"http-addr", "ENGAGED_HTTP_ADDR", "addr", ":8080", "HTTP listen address"},
 	{"public-url", "ENGAGED_PUBLIC_URL", "url", "http://localhost:<port>", "public base URL of links handed to people (share pages, pixels)"},
 	{"data-dir", "ENGAGED_DATA_DIR", "path", "./data", "data directory (JetStream store, private Postgres)"},
@@ -163,7 +167,6 @@ var Vars = []Var{
 	{"sse-max-streams", "ENGAGED_SSE_MAX_STREAMS", "int", "1000", "open server-sent event streams per process"},
 	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "duration", "1h", "a server-sent event stream is closed after this long"},
 	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "duration", "15s", "server-sent event heartbeat (and key re-check) interval"},
-	{"sse-buffer", "ENGAGED_SSE_BUFFER", "int", "64", "updates queued per stream before a slow client is dropped"},
 	{"admin-token", "ENGAGED_ADMIN_TOKEN", "string", "", "operator token (at least 32 characters) of the HTTP admin API /admin/v1; empty = off. Prefer the variable: a flag shows in ps"},
 }
 
@@ -269,6 +272,8 @@ func parse(raw map[string]string) (Config, error) {
 	p.proxies(&c.TrustedProxies)
 	p.integer("max-body-bytes", &c.MaxBodyBytes, 1024, 64<<20)
 	p.integer("max-metadata-bytes", &c.MaxMetadataBytes, 2, 1<<20)
+	p.integer("max-header-bytes", &c.MaxHeaderBytes, 1024, 1<<20)
+	p.integer("sse-max-streams-per-key", &c.SSEMaxStreamsKey, 1, 1<<20)
 	p.str("admin-addr", &c.AdminAddr)
 	if c.AdminAddr == "off" {
 		c.AdminAddr = ""
@@ -285,7 +290,6 @@ func parse(raw map[string]string) (Config, error) {
 	p.integer("sse-max-streams", &c.SSEMaxStreams, 1, 1<<20)
 	p.duration("sse-max-lifetime", &c.SSEMaxLifetime, 100*time.Millisecond)
 	p.duration("sse-heartbeat", &c.SSEHeartbeat, 10*time.Millisecond)
-	p.integer("sse-buffer", &c.SSEBuffer, 1, 1<<16)
 	p.str("admin-token", &c.AdminToken)
 	if c.AdminToken != "" && len(c.AdminToken) < MinAdminToken {
 		// It opens every project: a guessable one must not start.

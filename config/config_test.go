@@ -62,7 +62,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"ENGAGED_SSE_MAX_STREAMS", "0"},
 		{"ENGAGED_SSE_MAX_LIFETIME", "1ms"},
 		{"ENGAGED_SSE_HEARTBEAT", "often"},
-		{"ENGAGED_SSE_BUFFER", "0"},
+		{"ENGAGED_SSE_MAX_STREAMS_PER_KEY", "0"},
+		{"ENGAGED_MAX_HEADER_BYTES", "100"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
@@ -92,16 +93,16 @@ func TestLiveUpdateSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.UpdateInterval != 100*time.Millisecond || c.SSEMaxStreams != 1000 || c.SSEMaxLifetime != time.Hour ||
-		c.SSEHeartbeat != 15*time.Second || c.SSEBuffer != 64 {
+		c.SSEHeartbeat != 15*time.Second || c.SSEMaxStreamsKey != 100 || c.MaxHeaderBytes != 8192 {
 		t.Fatalf("defaults: %+v", c)
 	}
-	c, err = Load([]string{"-sse-buffer", "8"}, lookup(map[string]string{
+	c, err = Load([]string{"-sse-max-streams-per-key", "8"}, lookup(map[string]string{
 		"ENGAGED_UPDATE_INTERVAL": "0", "ENGAGED_SSE_MAX_STREAMS": "3", "ENGAGED_SSE_MAX_LIFETIME": "2s", "ENGAGED_SSE_HEARTBEAT": "50ms",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.UpdateInterval != 0 || c.SSEMaxStreams != 3 || c.SSEMaxLifetime != 2*time.Second || c.SSEHeartbeat != 50*time.Millisecond || c.SSEBuffer != 8 {
+	if c.UpdateInterval != 0 || c.SSEMaxStreams != 3 || c.SSEMaxLifetime != 2*time.Second || c.SSEHeartbeat != 50*time.Millisecond || c.SSEMaxStreamsKey != 8 {
 		t.Fatalf("got %+v", c)
 	}
 }

@@ -8,10 +8,14 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -104,7 +108,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// translate turns driver errors into coded errors at this edge.
+// translate turns driver errors into coded errors at this edge: the one
+// place that decides which database failures a client sees as what. Every
+// sign that Postgres is down, restarting or out of connections is
+// EUnavailable (503 + Retry-After), like any other outage: a restart shows
+// as refused connections, SQLSTATE 57P03 ("the database system is starting
+// up" / "shutting down") while connecting, 57P01 on the connections it
+// terminates, and resets or EOFs on connections that were in use.
 func translate(err error) error {
 	if err == nil {
 		return nil
@@ -122,16 +132,46 @@ func translate(err error) error {
 		case "22P02":
 			return &actors.Error{Code: actors.ENotFound, Message: "not found"}
 		}
+		if unavailableState(pgErr.Code) {
+			return unavailable(err)
+		}
 		return err
 	}
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || isConnErr(err) {
-		// The cause rides beside the client's error, for the 503's log line.
-		return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: "database unavailable", RetryAfter: 1e9}, err)
+		return unavailable(err)
 	}
 	return err
 }
 
+// unavailable is the client's 503 with the driver's error beside it, for
+// whoever logs the cause; errors.As still finds the *actors.Error.
+func unavailable(cause error) error {
+	return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: "database unavailable", RetryAfter: time.Second}, cause)
+}
+
+// unavailableState reports whether a SQLSTATE means "not now" rather than
+// "not this": connection exceptions (class 08), insufficient resources such
+// as too many connections (53), operator intervention: shutting down,
+// crashed, starting up (57P), and a serialization failure or deadlock that
+// a retry clears (40001, 40P01).
+func unavailableState(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"), strings.HasPrefix(code, "57P"):
+		return true
+	case code == "40001", code == "40P01":
+		return true
+	}
+	return false
+}
+
+// isConnErr reports whether err is the connection failing rather than the
+// statement: a failed connect (refused while Postgres restarts), a network
+// error or a reset, or a connection closed under the statement.
 func isConnErr(err error) bool {
 	var ce *pgconn.ConnectError
-	return errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded)
+	var ne net.Error
+	return errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed)
 }

@@ -14,8 +14,10 @@ import (
 	"syscall"
 	"time"
 
+	"engaged/actors"
 	"engaged/config"
 	"engaged/persist"
+	"engaged/transport/httpapi"
 )
 
 func main() {
@@ -108,6 +110,13 @@ type options struct {
 	// environ lists the process's variables (os.Environ), for the warning
 	// about unknown ENGAGED_* ones; nil: no warning.
 	environ func() []string
+
+	// Test-only: wrap the ports that the HTTP API and the actors call, so a
+	// test can make a handler or an actor panic on a magic id and see the
+	// process survive (defects_test.go). The wrappers sit outside every
+	// production type; run leaves them nil, which costs nothing.
+	wrapEngine  func(httpapi.Engine) httpapi.Engine
+	wrapUpdates func(actors.UpdateSink) actors.UpdateSink
 }
 
 // runWith is run with o.

@@ -89,10 +89,14 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	}
 
 	updates := live.NewUpdates(nc, logger)
+	var sink actors.UpdateSink = updates
+	if o.wrapUpdates != nil {
+		sink = o.wrapUpdates(sink)
+	}
 	reg := actors.NewRegistry(actors.Options{
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
-		Updates: updates, UpdateInterval: cfg.UpdateInterval, ObserveRound: met.ObserveRound,
+		Updates: sink, UpdateInterval: cfg.UpdateInterval, ObserveRound: met.ObserveRound,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
@@ -120,8 +124,12 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
 	}, store, reg)
 	checks := readiness{nc: nc, store: store}
+	var engine httpapi.Engine = reg
+	if o.wrapEngine != nil {
+		engine = o.wrapEngine(engine)
+	}
 	srv := httpapi.NewServer(httpapi.Options{
-		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes, MaxHeaderBytes: cfg.MaxHeaderBytes,
 		TrustedProxies: cfg.TrustedProxies, RequestTimeout: cfg.RequestTimeout,
 		Ready:  checks.ready,
 		Now:    o.now,
@@ -129,20 +137,19 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Shares: shares,
 		Streams: sse.Options{
 			Updates: updates, MaxStreams: cfg.SSEMaxStreams, MaxLifetime: cfg.SSEMaxLifetime,
-			Heartbeat: cfg.SSEHeartbeat, Buffer: cfg.SSEBuffer,
+			Heartbeat: cfg.SSEHeartbeat, MaxPerKey: cfg.SSEMaxStreamsKey,
 		},
 		SystemCounts:       sys.Counts,
 		ObserveRequest:     met.ObserveRequest,
 		ObserveUnavailable: met.ObserveUnavailable,
 		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
-	}, store, reg)
+	}, store, engine)
 	met.Watch(metrics.Sources{
 		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates, SystemEvents: sys.Counts,
-		// TODO(merge): engaged_panics_total{where}: the recover work adds
-		// Panics() int64 to these; wire them here, e.g.
-		// "http": srv.Panics, "actor": reg.Panics, "consumer": cons.Panics,
-		// "sse": srv.Streams().Panics, "live": updates.Panics, "sysevents": sys.Panics.
-		Panics: map[string]func() int64{},
+		Panics: map[string]func() int64{
+			"http": srv.Panics, "actor": reg.Panics, "consumer": cons.Panics,
+			"sse": srv.Streams().Panics, "live": updates.Panics, "sysevents": sys.Panics,
+		},
 	})
 	adminAddr := "off"
 	if cfg.AdminAddr != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"encoding/json"
 	"io"
 	"strings"
@@ -34,11 +35,16 @@ func body(c *fiber.Ctx, limit int) ([]byte, error) {
 		}
 		r = zr
 	case "deflate":
-		r = flate.NewReader(bytes.NewReader(raw))
+		r = deflateReader(raw)
 	default:
 		return nil, actors.Errorf(actors.EUnsupported, "Content-Encoding %q is not supported (use gzip or deflate)", enc)
 	}
 	out, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil && enc == "deflate" && looksZlib(raw) {
+		// Two bytes of raw deflate can pass for a zlib header by chance
+		// (about 1 in 500): read it raw before refusing it.
+		out, err = io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(raw)), int64(limit)+1))
+	}
 	if err != nil {
 		return nil, actors.Errorf(actors.EInvalidJSON, "body could not be decompressed")
 	}
@@ -46,6 +52,31 @@ func body(c *fiber.Ctx, limit int) ([]byte, error) {
 		return nil, actors.Errorf(actors.ETooLarge, "decompressed request body exceeds %d bytes", limit)
 	}
 	return out, nil
+}
+
+// deflateReader reads a "deflate" body in either form clients send: the
+// zlib-wrapped stream RFC 9110 specifies (what CompressionStream('deflate')
+// and most HTTP libraries send) or raw deflate (what some old clients send,
+// and what this service accepted first). The zlib header is recognised by
+// its check bits.
+func deflateReader(raw []byte) io.Reader {
+	if looksZlib(raw) {
+		if zr, err := zlib.NewReader(bytes.NewReader(raw)); err == nil {
+			return zr
+		}
+	}
+	return flate.NewReader(bytes.NewReader(raw))
+}
+
+// looksZlib reports whether raw starts with a zlib header (RFC 1950):
+// method 8 (deflate), a window of at most 32 KiB, no preset dictionary, and
+// the two bytes a multiple of 31.
+func looksZlib(raw []byte) bool {
+	if len(raw) < 2 {
+		return false
+	}
+	cmf, flg := raw[0], raw[1]
+	return cmf&0x0f == 8 && cmf>>4 <= 7 && flg&0x20 == 0 && (uint16(cmf)<<8|uint16(flg))%31 == 0
 }
 
 // jsonBody reads the request body (body) and checks that it is JSON.

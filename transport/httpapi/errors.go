@@ -41,13 +41,19 @@ func status(c actors.Code) int {
 		return http.StatusGone
 	case actors.EMailFailed:
 		return http.StatusBadGateway
+	case actors.EHeadersTooBig:
+		return http.StatusRequestHeaderFieldsTooLarge
+	case actors.EURITooLong:
+		return http.StatusRequestURITooLong
 	default:
 		return http.StatusInternalServerError
 	}
 }
 
 // fromFiber turns Fiber's own errors (unknown route, body over the limit,
-// bad method) into coded errors.
+// bad method, a request fasthttp could not read) into coded errors. Every
+// status Fiber's serverErrorHandler can produce is here, so none of them
+// reaches a client as 500.
 func fromFiber(fe *fiber.Error) *actors.Error {
 	switch fe.Code {
 	case http.StatusNotFound:
@@ -60,6 +66,14 @@ func fromFiber(fe *fiber.Error) *actors.Error {
 		return actors.Errorf(actors.EInvalid, "%s", fe.Message)
 	case http.StatusUnsupportedMediaType:
 		return actors.Errorf(actors.EUnsupported, "%s", fe.Message)
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return actors.Errorf(actors.EHeadersTooBig, "request headers are too large")
+	case http.StatusRequestURITooLong:
+		return actors.Errorf(actors.EURITooLong, "request URL is too long")
+	case http.StatusBadGateway:
+		// Fiber's name for a network error while reading the request: the
+		// request never arrived whole, which is the client's side.
+		return actors.Errorf(actors.EInvalid, "the request could not be read")
 	case http.StatusRequestTimeout, http.StatusServiceUnavailable:
 		return &actors.Error{Code: actors.EUnavailable, Message: fe.Message, RetryAfter: time.Second}
 	}

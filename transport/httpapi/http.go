@@ -46,6 +46,7 @@ type Engine interface {
 type Options struct {
 	MaxBodyBytes     int
 	MaxMetadataBytes int
+	MaxHeaderBytes   int // request line and headers; 0 = Fiber's 4096
 	TrustedProxies   []netip.Prefix
 	RequestTimeout   time.Duration
 	Ready            func(context.Context) error // for /readyz
@@ -79,6 +80,7 @@ type Server struct {
 	cancel  context.CancelFunc
 
 	streams *sse.Streams // open SSE streams, which Shutdown ends
+	panics  atomic.Int64 // handler panics (recoverPanics)
 
 	// auth caches key lookups for a second: a revoked key stops working on
 	// every instance within that second, and a hot key costs no query.
@@ -120,7 +122,14 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
+		// The request line and headers must fit in this buffer; past it
+		// the answer is 414 or 431 (headerlimit.go).
+		ReadBufferSize: o.MaxHeaderBytes,
 	})
+	s.app.Server().ErrorHandler = s.readErrorHandler(s.app.Server().ErrorHandler)
+	if o.Streams.Logger == nil {
+		o.Streams.Logger = o.Logger
+	}
 	s.streams = sse.New(o.Streams)
 	s.routes()
 	return s
@@ -128,7 +137,8 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 
 // routes lists every route of the service in one place.
 func (s *Server) routes() {
-	s.app.Use(s.observe) // request id, access log, metrics: first, so it sees every final status
+	s.app.Use(s.observe)       // request id, access log, metrics: first, so it sees every final status
+	s.app.Use(s.recoverPanics) // after observe, which then sees the recovered 500
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/dashboard", s.dashboard)
@@ -172,7 +182,7 @@ func (s *Server) routes() {
 }
 
 // Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(lineListener{ln}) }
 
 // Shutdown stops accepting connections, ends the SSE streams and waits for
 // requests in flight until ctx ends.

@@ -231,6 +231,8 @@ func (s *Server) htmlError(c *fiber.Ctx, err error) error {
 		d = errorData{Title: "Link not found", Message: "This link does not exist, or the document is not available. Check that you have the whole link."}
 	case actors.EGone:
 		d = errorData{Title: "Link revoked", Message: "The owner of this document has revoked this link."}
+	case actors.EHeadersTooBig, actors.EURITooLong:
+		d = errorData{Title: "Request too large", Message: "This request's address or headers are too long for this server. Check the link, or clear this site's cookies."}
 	case actors.ERateLimited, actors.EUnavailable:
 		secs := setRetryAfter(c, e)
 		d = errorData{Title: "Please wait", Message: "Too many requests or a busy server. Try again in " + strconv.Itoa(secs) + " seconds."}

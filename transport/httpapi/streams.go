@@ -51,5 +51,5 @@ func (s *Server) stream(ctx context.Context, c *fiber.Ctx, k actors.ItemID, kind
 		return err != nil || p.ProjectID == project // a lookup that failed for another reason keeps the stream
 	}
 	current := func(ctx context.Context) (actors.Update, error) { return s.engine.Current(ctx, k, kind) }
-	return s.streams.Open(ctx, c, k, requestID(c), current, check)
+	return s.streams.Open(ctx, c, k, principal(c).KeyID, requestID(c), current, check)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,10 @@ import (
 // everything delivered up to that message is safely in a snapshot.
 type Deliverer interface {
 	Deliver(ctx context.Context, k actors.ItemID, d actors.Delivery, m *actors.Message, ack func()) error
+	// Lost reports that a delivery of k's partition never reached k's
+	// actor (its handling panicked), so the partition's next delivery must
+	// not be taken as following this one.
+	Lost(k actors.ItemID)
 }
 
 // ConsumerOptions configures the partition consumers.
@@ -46,6 +51,7 @@ type Consumers struct {
 	ccs    []jetstream.ConsumeContext
 	logger *slog.Logger
 	parts  []partitionCounters // one per partition, for Stats
+	panics atomic.Int64        // message handlers that panicked
 }
 
 // partitionCounters are one partition consumer's counters here. The
@@ -80,6 +86,9 @@ func (c *Consumers) Stats() []PartitionStats {
 	}
 	return out
 }
+
+// Panics returns how many log messages' handling panicked since start.
+func (c *Consumers) Panics() int64 { return c.panics.Load() }
 
 // StartConsumers creates (or updates) the durable consumers and starts
 // pulling. Stop must be called.
@@ -121,8 +130,27 @@ func StartConsumers(ctx context.Context, l *Log, d Deliverer, o ConsumerOptions)
 	return c, nil
 }
 
+// handle returns the handler of one partition's messages. A panic in it
+// (decoding, or the Deliverer) is contained to that message: it is logged
+// with its stack and counted, the consumer goes on, and the message is
+// neither acknowledged nor refused by itself. Its item's actor did not get
+// it, so the Deliverer is told (Lost): the partition's next delivery starts
+// a new session, and actors catch up from the log, which holds the message,
+// before applying anything after it. A later acknowledgement (AckAll) then
+// covers it without losing it: it is in the log, and the item's next
+// activation or catch-up applies it (an apply that panics too is the
+// actor's to contain).
 func (c *Consumers) handle(d Deliverer, pc *partitionCounters) jetstream.MessageHandler {
 	return func(msg jetstream.Msg) {
+		defer func() {
+			if p := recover(); p != nil {
+				c.panics.Add(1)
+				c.logger.Error("panic in partition consumer", "subject", msg.Subject(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if _, k, ok := parseSubject(msg.Subject()); ok {
+					d.Lost(k)
+				}
+			}
+		}()
 		md, err := msg.Metadata()
 		if err != nil {
 			c.logger.Error("message without metadata", "subject", msg.Subject(), "err", err)

@@ -5,7 +5,9 @@ package live
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,7 @@ type Updates struct {
 	logger *slog.Logger
 
 	failures atomic.Int64 // publishes that failed, e.g. while NATS reconnects with a full buffer
+	panics   atomic.Int64 // subscription callbacks that panicked
 	lastWarn atomic.Int64 // unix nanos of the last failure logged
 }
 
@@ -71,6 +74,12 @@ func (u *Updates) Publish(k actors.ItemID, up actors.Update) {
 	}
 }
 
+// Panics returns how many updates a subscriber's callback panicked on. Such
+// a panic is contained to that update: it is logged with its stack, and the
+// subscription (and every other) goes on with the next update, which
+// carries the whole state again.
+func (u *Updates) Panics() int64 { return u.panics.Load() }
+
 // Failures returns how many updates could not be published.
 func (u *Updates) Failures() int64 { return u.failures.Load() }
 
@@ -82,6 +91,14 @@ func (u *Updates) Failures() int64 { return u.failures.Load() }
 // another's updates.
 func (u *Updates) Subscribe(ctx context.Context, k actors.ItemID, fn func(seq uint64, payload []byte)) (stop func(), err error) {
 	sub, err := u.nc.Subscribe(UpdateSubject(k), func(m *nats.Msg) {
+		// nats.go does not recover its callbacks: without this a panic
+		// here would end the process.
+		defer func() {
+			if p := recover(); p != nil {
+				u.panics.Add(1)
+				u.logger.Error("panic in live-update subscriber", "subject", m.Subject, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
 		seq, err := strconv.ParseUint(m.Header.Get(SeqHeader), 10, 64)
 		if err != nil {
 			return // not ours

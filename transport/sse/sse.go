@@ -1,11 +1,15 @@
 // Package sse serves server-sent event streams of an item's live summaries
-// on connections hijacked from Fiber. It bounds how many are open, drops a
-// client that falls behind, and ends them all at shutdown.
+// on connections hijacked from Fiber. It bounds how many are open (per
+// process and per key), keeps at most one pending summary per stream, drops
+// a client that stops reading, and ends them all at shutdown.
 package sse
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,9 +32,10 @@ type Subscriber interface {
 type Options struct {
 	Updates     Subscriber    // where updates come from; nil: streams answer 503
 	MaxStreams  int           // open streams per process; one more gets 503
+	MaxPerKey   int           // open streams per API key; one more gets 503; 0 = no limit
 	MaxLifetime time.Duration // a stream is closed after this long; the client reconnects
 	Heartbeat   time.Duration // comment-line interval; the key is checked again at each one
-	Buffer      int           // updates queued per stream; a stream that falls further behind is dropped
+	Logger      *slog.Logger  // where a stream's panic is reported; nil = discarded
 }
 
 const (
@@ -52,9 +57,12 @@ const (
 type Streams struct {
 	opts Options
 
+	panics atomic.Int64 // streams ended by a panic in their writer
+
 	mu      sync.Mutex // guards the fields below
 	closing bool
 	open    map[*stream]struct{}
+	perKey  map[string]int // open streams by key id; no entry for zero
 	wg      sync.WaitGroup // one per entry of open
 
 	dropped atomic.Int64 // clients dropped for falling behind (Dropped)
@@ -72,12 +80,21 @@ func (ss *Streams) Dropped() int64 { return ss.dropped.Load() }
 
 // New returns a set of streams with none open.
 func New(o Options) *Streams {
-	return &Streams{opts: o, open: map[*stream]struct{}{}}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Streams{opts: o, open: map[*stream]struct{}{}, perKey: map[string]int{}}
 }
 
-// reserve takes a slot for a new stream, or fails with 503 when the server
-// is at MaxStreams or shutting down.
-func (ss *Streams) reserve() (*stream, error) {
+// Panics returns how many streams ended because their writer panicked. Such
+// a panic ends that stream only (its client reconnects); it is logged with
+// its stack.
+func (ss *Streams) Panics() int64 { return ss.panics.Load() }
+
+// reserve takes a slot for a new stream of keyID, or fails with 503 when
+// the server is at MaxStreams, the key at MaxPerKey, or the server is
+// shutting down.
+func (ss *Streams) reserve(keyID string) (*stream, error) {
 	if ss.opts.Updates == nil {
 		return nil, &actors.Error{Code: actors.EUnavailable, Message: "live updates are not enabled", RetryAfter: time.Minute}
 	}
@@ -89,8 +106,14 @@ func (ss *Streams) reserve() (*stream, error) {
 	if len(ss.open) >= ss.opts.MaxStreams {
 		return nil, &actors.Error{Code: actors.EUnavailable, Message: "too many open streams on this server", RetryAfter: 5 * time.Second}
 	}
-	st := &stream{ss: ss, ch: make(chan streamUpdate, ss.opts.Buffer), done: make(chan struct{})}
+	// Without a per-key bound one key (a leaked one, or a loop opening
+	// streams) could take every slot of the process.
+	if ss.opts.MaxPerKey > 0 && ss.perKey[keyID] >= ss.opts.MaxPerKey {
+		return nil, &actors.Error{Code: actors.EUnavailable, Message: fmt.Sprintf("too many open streams for this key (at most %d)", ss.opts.MaxPerKey), RetryAfter: 5 * time.Second}
+	}
+	st := &stream{ss: ss, keyID: keyID, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	ss.open[st] = struct{}{}
+	ss.perKey[keyID]++
 	ss.wg.Add(1)
 	return st, nil
 }
@@ -128,16 +151,24 @@ type streamUpdate struct {
 }
 
 // stream is one SSE client. Three goroutines touch it: the subscription's
-// callback (queues updates, never blocks), serve (the only writer to the
-// connection) and watchClient (notices a client that went away).
+// callback (keeps the newest update, never blocks), serve (the only writer
+// to the connection) and watchClient (notices a client that went away).
+//
+// Every update is the item's whole summary, so a stream keeps only the
+// newest one not yet written (pending): a client that reads slowly skips
+// updates instead of queueing them, and a stalled one holds at most one
+// pending summary (a render's can be ~200 KB) besides the one being
+// written, until its write times out and it is dropped.
 type stream struct {
-	ss   *Streams
-	ch   chan streamUpdate // bounded: Buffer
-	stop func()            // ends the subscription; set before the stream is served
-	done chan struct{}     // closed by kill
+	ss    *Streams
+	keyID string
+	wake  chan struct{} // capacity 1: pending was set
+	stop  func()        // ends the subscription; set before the stream is served
+	done  chan struct{} // closed by kill
 
-	mu      sync.Mutex // guards the fields below
-	conn    net.Conn   // set by claim
+	mu      sync.Mutex    // guards the fields below
+	pending *streamUpdate // the newest update not yet taken by serve
+	conn    net.Conn      // set by claim
 	killed  bool
 	claimed bool
 	handoff *time.Timer // abandons the stream if the connection is never handed over
@@ -145,21 +176,34 @@ type stream struct {
 	finished sync.Once
 }
 
-// deliver is the subscription callback. A full buffer means the client is
-// not keeping up: it is dropped rather than allowed to slow anybody.
+// deliver is the subscription callback: it replaces the pending update by
+// a newer one and wakes serve.
 func (st *stream) deliver(seq uint64, payload []byte) {
-	select {
-	case st.ch <- streamUpdate{seq, payload}:
-	default:
-		st.drop()
+	st.mu.Lock()
+	if st.pending == nil || seq > st.pending.seq {
+		st.pending = &streamUpdate{seq, payload}
 	}
+	st.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default: // serve has a wake-up coming already
+	}
+}
+
+// take returns the pending update, if any, and clears it.
+func (st *stream) take() *streamUpdate {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	u := st.pending
+	st.pending = nil
+	return u
 }
 
 // kill ends the stream: closing the connection unblocks a write in progress.
 // What the socket still holds is delivered before the end of the stream.
 func (st *stream) kill() { st.end(false) }
 
-// drop ends the stream of a client that fell behind with a reset: the
+// drop ends the stream of a client that stopped reading with a reset: the
 // backlog in the socket is stale (the client will get the whole current
 // summary when it reconnects), and a client that does not read would keep
 // it in kernel memory for a long time.
@@ -177,7 +221,7 @@ func (st *stream) end(reset bool) {
 	}
 	close(st.done)
 	if st.conn != nil {
-		if tc, ok := st.conn.(*net.TCPConn); ok && reset {
+		if tc, ok := tcpConn(st.conn); ok && reset {
 			_ = tc.SetLinger(0)
 		}
 		st.conn.Close()
@@ -218,6 +262,9 @@ func (st *stream) finish() {
 		}
 		st.ss.mu.Lock()
 		delete(st.ss.open, st)
+		if st.ss.perKey[st.keyID]--; st.ss.perKey[st.keyID] <= 0 {
+			delete(st.ss.perKey, st.keyID)
+		}
 		st.ss.mu.Unlock()
 		st.ss.wg.Done()
 	})
@@ -242,20 +289,20 @@ func (st *stream) watchClient(conn net.Conn) {
 // log sequence it reflects. Updates are whole summaries, so a reconnecting
 // client (Last-Event-ID) needs nothing replayed: the current summary it gets
 // first supersedes everything it missed. keyValid is asked at every
-// heartbeat whether the caller's key still works; reqID is the response's
-// X-Request-Id.
+// heartbeat whether the caller's key still works; keyID names the key for
+// the per-key limit; reqID is the response's X-Request-Id.
 //
 // Errors before the first byte (too many streams, no updates, current's
 // error) are returned for Fiber's error handler. After that the connection
 // is hijacked from fasthttp, whose write timeout would otherwise end every
 // stream after 30 s, and the stream writes the response itself.
-func (ss *Streams) Open(ctx context.Context, c *fiber.Ctx, k actors.ItemID, reqID string,
+func (ss *Streams) Open(ctx context.Context, c *fiber.Ctx, k actors.ItemID, keyID, reqID string,
 	current func(context.Context) (actors.Update, error), keyValid func() bool) error {
 	if c.Method() == fiber.MethodHead {
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		return nil
 	}
-	st, err := ss.reserve()
+	st, err := ss.reserve(keyID)
 	if err != nil {
 		return err
 	}
@@ -286,10 +333,18 @@ func (ss *Streams) Open(ctx context.Context, c *fiber.Ctx, k actors.ItemID, reqI
 }
 
 // serve writes the stream until the lifetime ends, the key stops working,
-// the client leaves or falls behind, or the server shuts down. It runs on
-// fasthttp's hijack goroutine, which closes conn when serve returns.
+// the client leaves or stops reading, or the server shuts down. It runs on
+// fasthttp's hijack goroutine, which closes conn when serve returns. A panic
+// in it ends this stream only: it is logged and counted (Panics), the slot
+// and subscription are released, and the client reconnects.
 func (st *stream) serve(conn net.Conn, reqID string, first actors.Update, keyValid func() bool) {
 	defer st.finish()
+	defer func() {
+		if r := recover(); r != nil {
+			st.ss.panics.Add(1)
+			st.ss.opts.Logger.Error("panic in SSE stream", "request_id", reqID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
 	// fasthttp's hijacked conn ignores Close (it closes the connection after
 	// serve); kill needs the real one to unblock a write or read.
 	raw := conn
@@ -326,12 +381,14 @@ func (st *stream) serve(conn net.Conn, reqID string, first actors.Update, keyVal
 	defer life.Stop()
 	for {
 		select {
-		case u := <-st.ch:
-			if u.seq <= last {
+		case <-st.wake:
+			u := st.take()
+			if u == nil || u.seq <= last {
 				continue // already in the summary sent before it
 			}
 			last = u.seq
 			if writeStream(conn, appendSSEEvent(b[:0], u.seq, u.payload)) != nil {
+				st.drop()
 				return
 			}
 		case <-hb.C:
@@ -363,4 +420,19 @@ func writeStream(conn net.Conn, b []byte) error {
 	}
 	_, err := conn.Write(b)
 	return err
+}
+
+// tcpConn finds the TCP connection under conn, which the HTTP server may have
+// wrapped (a wrapper offers NetConn, as tls.Conn does).
+func tcpConn(conn net.Conn) (*net.TCPConn, bool) {
+	for {
+		switch c := conn.(type) {
+		case *net.TCPConn:
+			return c, true
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		default:
+			return nil, false
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,7 +80,13 @@ type Subscriber struct {
 	duplicate atomic.Int64 // events JetStream already had
 	rejected  atomic.Int64 // invalid messages, never applied
 	failed    atomic.Int64 // valid messages that could not be stored (retry)
+	panics    atomic.Int64 // messages whose handling panicked (also counted as failed)
 }
+
+// Panics returns how many messages' handling panicked since start. Such a
+// panic is contained to its message: it is logged with its stack, counted
+// as failed, answered internal (if asked), and the worker goes on.
+func (se *Subscriber) Panics() int64 { return se.panics.Load() }
 
 // New returns a subscriber that checks each event's render with renders and
 // records the event through engine. Start starts it.
@@ -179,6 +186,14 @@ func (se *Subscriber) handle(m *nats.Msg) {
 		}
 		reply(systemReply{Error: &replyError{Code: e.Code, Message: e.Message, Issues: e.Issues}})
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			se.panics.Add(1)
+			se.failed.Add(1)
+			se.logger.Error("panic in system-events subscriber", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			reply(systemReply{Error: &replyError{Code: actors.EInternal, Message: "internal error"}})
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), se.opts.Timeout)
 	defer cancel()
 	k, ev, err := se.parse(ctx, m.Data)

@@ -252,7 +252,7 @@ func ParseContentEvent(raw []byte, o ParseOptions) actors.ParsedContentEvent {
 			if len(v) > limit {
 				is.Add("data", "Data exceeds the limit of "+strconv.Itoa(limit)+" bytes")
 			} else {
-				ev.Data = v
+				ev.Data = ValidUTF8(v)
 			}
 		}
 	}

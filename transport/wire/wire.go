@@ -171,7 +171,32 @@ func Metadata(is *actors.Issues, v []byte, limit int) json.RawMessage {
 		is.Add("metadata", "Metadata exceeds the limit of "+strconv.Itoa(limit)+" bytes when encoded")
 		return nil
 	}
-	return buf.Bytes()
+	return ValidUTF8(buf.Bytes())
+}
+
+// ValidUTF8 is the one rule for invalid UTF-8 in a JSON bag a client sends
+// (render event, share and system metadata, SDK data): each byte that is
+// not part of valid UTF-8 becomes U+FFFD, exactly as encoding/json decodes
+// it into the SDK's string fields, and the event is accepted. json.Valid
+// lets such bytes through inside strings, and a bag stored verbatim would
+// make every read, SSE line and NATS update that carries it invalid JSON.
+// b must be valid JSON, so such bytes can only be inside strings, where
+// U+FFFD keeps it valid. The common case, valid input, is returned as is.
+func ValidUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return out
 }
 
 // The length and enum messages, as zod words them.
