@@ -473,4 +473,11 @@ func TestDefectPanicsContained(t *testing.T) {
 	if r := do(t, "GET", s.base+"/healthz", "", ""); r.status != 200 {
 		t.Fatalf("healthz: %d", r.status)
 	}
+	// Both panics are counted where an operator looks.
+	mf := s.scrape(t)
+	for _, where := range []string{"http", "actor"} {
+		if n := value(mf, "engaged_panics_total", "where", where); n < 1 {
+			t.Fatalf("engaged_panics_total{where=%q} = %v, want at least 1", where, n)
+		}
+	}
 }
