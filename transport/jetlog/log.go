@@ -5,6 +5,7 @@
 package jetlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -116,12 +117,28 @@ func parseSubject(s string) (part int, k actors.ItemID, ok bool) {
 	return part, actors.ItemID{Project: f[1], Item: f[2]}, true
 }
 
+// republishAfter is how long a publish waits for its PubAck before it is
+// sent again with the same Nats-Msg-Id. A replica that is not the stream
+// leader drops a publish without answering, so while a new leader is
+// elected (the servers' Raft election takes 4–9 s) or after the leader's
+// node died with the publish in flight, no error and no ack ever comes: the
+// publish must be sent again, and the first resend after the election is
+// stored. The duplicate window makes a resend of a stored message harmless.
+// Short enough to bring writes back well within 2 s of an election; long
+// enough that a busy but healthy leader (acks in milliseconds) is seldom
+// asked twice.
+const republishAfter = 500 * time.Millisecond
+
 // Publish stores payload on k's subject. msgID becomes Nats-Msg-Id, so a
 // retried publish is stored once. The returned wait blocks until JetStream
 // has stored the message or failed, and returns its sequence, or dup when
 // JetStream already held msgID (nothing new was stored). Callers publish
 // several messages and then wait on each, so a request costs one round trip
 // however many items it touches.
+//
+// wait sends the message again every republishAfter until an ack, a
+// JetStream refusal or the end of ctx: only a PubAck is ever taken for
+// stored.
 func (l *Log) Publish(k actors.ItemID, msgID string, payload []byte) (wait func(ctx context.Context) (seq uint64, dup bool, err error), err error) {
 	m := nats.NewMsg(l.Subject(k))
 	m.Data = payload
@@ -131,15 +148,55 @@ func (l *Log) Publish(k actors.ItemID, msgID string, payload []byte) (wait func(
 		return nil, unavailable("event log is overloaded", err)
 	}
 	return func(ctx context.Context) (uint64, bool, error) {
-		select {
-		case ack := <-f.Ok():
-			return ack.Sequence, ack.Duplicate, nil
-		case err := <-f.Err():
-			return 0, false, unavailable("event log did not store the event", err)
-		case <-ctx.Done():
-			return 0, false, unavailable("event log did not answer in time", ctx.Err())
+		t := time.NewTimer(republishAfter)
+		defer t.Stop()
+		ok, failed := f.Ok(), f.Err()
+		resent := false
+		for {
+			select {
+			case ack := <-ok:
+				if ack.Duplicate && resent {
+					// Maybe our own earlier send, stored with its ack
+					// lost, or another request's message with this id.
+					return l.ownDuplicate(ctx, ack.Sequence, payload)
+				}
+				return ack.Sequence, ack.Duplicate, nil
+			case err := <-failed:
+				if api, ok := errors.AsType[*jetstream.APIError](err); ok && api.Code != 503 {
+					// JetStream answered no (a full log, a missing
+					// stream): sending again would get the same answer.
+					return 0, false, unavailable("event log did not store the event", err)
+				}
+				// No responders, a timeout, a cut connection, JetStream
+				// unavailable for now: the next send may find a leader.
+				ok, failed = nil, nil
+			case <-t.C:
+				if nf, err := l.js.PublishMsgAsync(m); err == nil {
+					ok, failed, resent = nf.Ok(), nf.Err(), true
+				}
+				t.Reset(republishAfter)
+			case <-ctx.Done():
+				return 0, false, unavailable("event log did not answer in time", ctx.Err())
+			}
 		}
 	}, nil
+}
+
+// ownDuplicate resolves a duplicate ack to a resent publish: the message
+// stored at seq is this publish's own when it holds the same payload (the
+// payload carries a ref unique to the publish), and then the publish
+// stored it, nothing was a duplicate.
+func (l *Log) ownDuplicate(ctx context.Context, seq uint64, payload []byte) (uint64, bool, error) {
+	for {
+		msg, err := l.stream.GetMsg(ctx, seq)
+		if err == nil {
+			return seq, !bytes.Equal(msg.Data, payload), nil
+		}
+		// A replica that answers the direct get may not hold seq yet.
+		if err := pause(ctx, replayRetry); err != nil {
+			return 0, false, unavailable("event log did not answer in time", err)
+		}
+	}
 }
 
 func unavailable(msg string, cause error) error {

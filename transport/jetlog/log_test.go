@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"engaged/actors"
@@ -164,5 +165,58 @@ func TestSubjects(t *testing.T) {
 		if _, _, ok := parseSubject(s); ok {
 			t.Errorf("parseSubject(%q) ok", s)
 		}
+	}
+}
+
+// A publish that finds no stream leader (here: no stream at all for a
+// while, as during an election) is sent again until one stores it, instead
+// of failing the request at the first silence or error.
+func TestPublishResendsUntilStored(t *testing.T) {
+	ctx := context.Background()
+	l, nc := startLog(t, 4)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := l.stream.CachedInfo().Config
+	if err := js.DeleteStream(ctx, StreamName); err != nil {
+		t.Fatal(err)
+	}
+	k := actors.ItemID{Project: "p1", Item: "a"}
+	wait, err := l.Publish(k, "id-1", msg("e1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := make(chan error, 1)
+	go func() {
+		time.Sleep(3 * republishAfter)
+		_, err := js.CreateStream(ctx, cfg)
+		back <- err
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	seq, dup, err := wait(wctx)
+	if berr := <-back; berr != nil {
+		t.Fatal(berr)
+	}
+	if err != nil || dup || seq != 1 {
+		t.Fatalf("publish across the outage: seq %d dup %v err %v", seq, dup, err)
+	}
+}
+
+// A resent publish whose first send was stored (its ack lost) gets a
+// duplicate ack; it is its own message, so not a duplicate. Another
+// message with the same id is.
+func TestOwnDuplicate(t *testing.T) {
+	ctx := context.Background()
+	l, _ := startLog(t, 4)
+	k := actors.ItemID{Project: "p1", Item: "a"}
+	mine := msg("e1")
+	seq, _ := publish(t, l, k, "id-1", mine)
+	if s, dup, err := l.ownDuplicate(ctx, seq, mine); err != nil || dup || s != seq {
+		t.Fatalf("own message: seq %d dup %v err %v", s, dup, err)
+	}
+	if _, dup, err := l.ownDuplicate(ctx, seq, msg("e2")); err != nil || !dup {
+		t.Fatalf("another message with the id: dup %v err %v", dup, err)
 	}
 }
