@@ -8,7 +8,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,6 +124,11 @@ func translate(err error) error {
 		case "22P02":
 			return &actors.Error{Code: actors.ENotFound, Message: "not found"}
 		}
+		// Connection exceptions (08…) and a server shutting down or
+		// starting (57P01–57P03): an outage, not a bug.
+		if strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" {
+			return &actors.Error{Code: actors.EUnavailable, Message: "database unavailable", RetryAfter: 1e9}
+		}
 		return err
 	}
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || isConnErr(err) {
@@ -130,7 +137,12 @@ func translate(err error) error {
 	return err
 }
 
+// isConnErr reports a connection that could not be made or was lost: a
+// connection cut under a query (Postgres stopped) is an outage too, which
+// the client must see as 503, not 500.
 func isConnErr(err error) bool {
 	var ce *pgconn.ConnectError
-	return errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded)
+	var ne net.Error
+	return errors.As(err, &ce) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
