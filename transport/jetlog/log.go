@@ -67,8 +67,17 @@ func OpenLog(ctx context.Context, nc *nats.Conn, o LogOptions) (*Log, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	want := strconv.Itoa(o.Partitions)
-	if s, err := js.Stream(ctx, StreamName); err == nil {
-		if got := s.CachedInfo().Config.Metadata["engaged.partitions"]; got != "" && got != want {
+	var existing jetstream.Stream
+	err = untilAnswered(ctx, func(ctx context.Context) (err error) {
+		existing, err = js.Stream(ctx, StreamName)
+		return err
+	})
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("look up stream %s: %w", StreamName, err)
+	default:
+		if got := existing.CachedInfo().Config.Metadata["engaged.partitions"]; got != "" && got != want {
 			return nil, fmt.Errorf("ENGAGED_PARTITIONS is %s but stream %s was created with %s partitions", want, StreamName, got)
 		}
 	}
@@ -88,7 +97,11 @@ func OpenLog(ctx context.Context, nc *nats.Conn, o LogOptions) (*Log, error) {
 		AllowDirect: true,
 		Metadata:    map[string]string{"engaged.partitions": want},
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, cfg)
+	var stream jetstream.Stream
+	err = untilAnswered(ctx, func(ctx context.Context) (err error) {
+		stream, err = js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
 	}
@@ -162,7 +175,7 @@ func (l *Log) Publish(k actors.ItemID, msgID string, payload []byte) (wait func(
 				}
 				return ack.Sequence, ack.Duplicate, nil
 			case err := <-failed:
-				if api, ok := errors.AsType[*jetstream.APIError](err); ok && api.Code != 503 {
+				if refused(err) {
 					// JetStream answered no (a full log, a missing
 					// stream): sending again would get the same answer.
 					return 0, false, unavailable("event log did not store the event", err)
@@ -195,6 +208,40 @@ func (l *Log) ownDuplicate(ctx context.Context, seq uint64, payload []byte) (uin
 		// A replica that answers the direct get may not hold seq yet.
 		if err := pause(ctx, replayRetry); err != nil {
 			return 0, false, unavailable("event log did not answer in time", err)
+		}
+	}
+}
+
+// refused reports an answer from JetStream that asking again would not
+// change: an API error other than 503 (JetStream unavailable for now). No
+// answer at all (a timeout, no responders, a cut connection) may change.
+func refused(err error) bool {
+	jerr, ok := errors.AsType[jetstream.JetStreamError](err)
+	return ok && jerr.APIError() != nil && jerr.APIError().Code != 503
+}
+
+// startupWait bounds how long start-up asks JetStream again for its stream
+// and consumers. On a cluster the API has no answer while the servers elect
+// a meta leader (a node restarted or lost: 4–9 s); an instance started
+// meanwhile waits for it instead of exiting.
+const startupWait = time.Minute
+
+// apiAttempt bounds one JetStream API call during start-up.
+const apiAttempt = 5 * time.Second
+
+// untilAnswered calls f until it succeeds, JetStream refuses, ctx ends or
+// startupWait has passed, and returns f's last error.
+func untilAnswered(ctx context.Context, f func(ctx context.Context) error) error {
+	deadline := time.Now().Add(startupWait)
+	for {
+		actx, cancel := context.WithTimeout(ctx, apiAttempt)
+		err := f(actx)
+		cancel()
+		if err == nil || refused(err) || time.Now().After(deadline) {
+			return err
+		}
+		if pause(ctx, 250*time.Millisecond) != nil {
+			return err
 		}
 	}
 }

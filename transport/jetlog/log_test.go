@@ -2,6 +2,7 @@ package jetlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -218,5 +219,28 @@ func TestOwnDuplicate(t *testing.T) {
 	}
 	if _, dup, err := l.ownDuplicate(ctx, seq, msg("e2")); err != nil || !dup {
 		t.Fatalf("another message with the id: dup %v err %v", dup, err)
+	}
+}
+
+// Start-up asks JetStream again while it has no answer (a cluster electing
+// its meta leader), and stops at once at a refusal.
+func TestUntilAnswered(t *testing.T) {
+	calls := 0
+	err := untilAnswered(context.Background(), func(context.Context) error {
+		if calls++; calls < 3 {
+			return context.DeadlineExceeded
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("after two silences: err %v, %d calls", err, calls)
+	}
+	calls = 0
+	err = untilAnswered(context.Background(), func(context.Context) error {
+		calls++
+		return jetstream.ErrStreamNotFound
+	})
+	if !errors.Is(err, jetstream.ErrStreamNotFound) || calls != 1 {
+		t.Fatalf("a refusal: err %v, %d calls", err, calls)
 	}
 }
