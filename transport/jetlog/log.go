@@ -201,7 +201,7 @@ func (l *Log) Publish(k actors.ItemID, msgID string, payload []byte) (wait func(
 // stored it, nothing was a duplicate.
 func (l *Log) ownDuplicate(ctx context.Context, seq uint64, payload []byte) (uint64, bool, error) {
 	for {
-		msg, err := l.stream.GetMsg(ctx, seq)
+		msg, err := l.getMsg(ctx, seq, "")
 		if err == nil {
 			return seq, !bytes.Equal(msg.Data, payload), nil
 		}
@@ -261,6 +261,23 @@ const directReplay = 16
 // acknowledged but the replica that answered does not hold yet.
 const replayRetry = 20 * time.Millisecond
 
+// directGetWait bounds one direct get. A replica may leave a direct get
+// unanswered (seen while a restarted node of a cluster caught up: actors
+// waited on one for the whole of their context, so their items answered
+// nothing for tens of seconds); asked again, another replica answers.
+const directGetWait = time.Second
+
+// getMsg is a direct get of the first message of subj at or after seq
+// (subj empty: the message seq), bounded by directGetWait.
+func (l *Log) getMsg(ctx context.Context, seq uint64, subj string) (*jetstream.RawStreamMsg, error) {
+	ctx, cancel := context.WithTimeout(ctx, directGetWait)
+	defer cancel()
+	if subj == "" {
+		return l.stream.GetMsg(ctx, seq)
+	}
+	return l.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+}
+
 // Replay calls fn for every message on k's subject after after, in order
 // (see actors.Log): through through, or with through 0 to the subject's end
 // as the answering replica holds it. An answer that falls short of through
@@ -272,7 +289,7 @@ func (l *Log) Replay(ctx context.Context, k actors.ItemID, after, through uint64
 		if n == directReplay {
 			return l.replayConsumer(ctx, subj, after, through, fn)
 		}
-		msg, err := l.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(subj))
+		msg, err := l.getMsg(ctx, after+1, subj)
 		if errors.Is(err, jetstream.ErrMsgNotFound) && through == 0 {
 			return nil
 		}
@@ -296,11 +313,18 @@ func (l *Log) replayConsumer(ctx context.Context, subj string, after, through ui
 	if through == 0 {
 		// A target, so that a consumer that answers empty before it is
 		// ready is asked again rather than taken for the end.
-		last, err := l.stream.GetLastMsgForSubject(ctx, subj)
-		if err != nil {
-			return fmt.Errorf("last message of %s: %w", subj, err)
+		for {
+			gctx, cancel := context.WithTimeout(ctx, directGetWait)
+			last, err := l.stream.GetLastMsgForSubject(gctx, subj)
+			cancel()
+			if err == nil {
+				through = last.Sequence
+				break
+			}
+			if perr := pause(ctx, replayRetry); perr != nil {
+				return fmt.Errorf("last message of %s: %w", subj, err)
+			}
 		}
-		through = last.Sequence
 	}
 	for {
 		next, err := l.consume(ctx, subj, after, through, fn)

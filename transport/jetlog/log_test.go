@@ -244,3 +244,37 @@ func TestUntilAnswered(t *testing.T) {
 		t.Fatalf("a refusal: err %v, %d calls", err, calls)
 	}
 }
+
+// A direct get that no replica answers (one did not, while a restarted
+// cluster node caught up) is given up after directGetWait and the replay
+// goes on, instead of holding its actor for the whole of its context. Here
+// the server stops serving direct gets and a silent subscriber takes the
+// first request; the replay then finishes through a consumer.
+func TestReplayGivesUpAnUnansweredGet(t *testing.T) {
+	ctx := context.Background()
+	l, nc := startLog(t, 4)
+	k := actors.ItemID{Project: "p1", Item: "a"}
+	seq, _ := publish(t, l, k, "id-1", msg("e1"))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := l.stream.CachedInfo().Config // l keeps asking with direct gets
+	cfg.AllowDirect = false
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	silent, err := nc.Subscribe("$JS.API.DIRECT.GET."+StreamName, func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := silent.AutoUnsubscribe(1); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n := 0
+	if err := l.Replay(rctx, k, 0, seq, func(uint64, *actors.Message) { n++ }); err != nil || n != 1 {
+		t.Fatalf("replay: %d messages, err %v", n, err)
+	}
+}
