@@ -661,6 +661,7 @@ func lastLines(s string, n int) string {
 // (a new leader, a node back), and how many failed meanwhile.
 type failover struct {
 	firstOK time.Duration // after the recovery moment
+	ok      int           // requests that ended after the fault with a 2xx
 	failed  int           // requests that ended after the fault without a 2xx
 }
 
@@ -678,6 +679,7 @@ func (h *harness) writesAfter(fault, recovered time.Time) failover {
 			f.failed++
 			continue
 		}
+		f.ok++
 		if f.firstOK < 0 && r.end.After(recovered) {
 			f.firstOK = r.end.Sub(recovered)
 		}

@@ -15,8 +15,8 @@ const clusterPartitions = 6
 
 // Three nats-server nodes (R3 stream), three engaged instances, one
 // Postgres, under load, through each fault in turn: an instance killed with
-// -9, the stream leader's node killed, an instance stopped with SIGTERM,
-// Postgres stopped. After each, and after restarting every instance, every
+// -9, the stream leader's node killed, another node killed, an instance
+// stopped with SIGTERM, Postgres stopped. After each, and after restarting every instance, every
 // acknowledged event is in the stream exactly once and every instance counts
 // exactly what the stream holds. The failover figures go to the log (-v).
 func TestCluster(t *testing.T) {
@@ -45,6 +45,26 @@ func TestCluster(t *testing.T) {
 	h.nats.start(node)
 	time.Sleep(time.Second)
 	h.check("after the stream leader's node was killed")
+
+	// A node that is not the stream leader killed, and back: it catches up
+	// while the others serve.
+	var leader string
+	eventually(t, 30*time.Second, func() error {
+		if leader = streamLeader(h.js, time.Second); leader == "" {
+			return fmt.Errorf("no stream leader")
+		}
+		return nil
+	})
+	node = (h.nats.index(leader) + 1) % len(h.nats.nodes)
+	killed = time.Now()
+	h.nats.kill(node)
+	time.Sleep(time.Second)
+	h.nats.start(node)
+	time.Sleep(5 * time.Second)
+	f = h.writesAfter(killed, killed)
+	t.Logf("a node that is not the stream leader killed and restarted: in the %v after the kill, %d writes acknowledged, %d failed",
+		time.Since(killed).Round(time.Second), f.ok, f.failed)
+	h.check("after a node that is not the leader was killed")
 
 	// SIGTERM: a clean drain, and back.
 	h.term(1)
