@@ -485,28 +485,38 @@ func (h *harness) failed(p *process, res response, err error, n int) {
 type storedItem map[string]int
 
 // readStream reads every message of the stream with an ordered consumer.
+// Right after a node restart the JetStream API may not answer for a while
+// (a meta leader election): the read starts over until it succeeds.
 func (h *harness) readStream() map[string]storedItem {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var s jetstream.Stream
-	eventually(h.t, 30*time.Second, func() (err error) {
-		s, err = h.js.Stream(ctx, "ENGAGED")
+	var out map[string]storedItem
+	eventually(h.t, 2*time.Minute, func() (err error) {
+		out, err = h.readStreamOnce()
 		return err
 	})
+	return out
+}
+
+func (h *harness) readStreamOnce() (map[string]storedItem, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := h.js.Stream(ctx, "ENGAGED")
+	if err != nil {
+		return nil, fmt.Errorf("stream info: %w", err)
+	}
 	last := s.CachedInfo().State.LastSeq
 	out := map[string]storedItem{}
 	if last == 0 {
-		return out
+		return out, nil
 	}
 	oc, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		h.t.Fatal(err)
+		return nil, fmt.Errorf("ordered consumer: %w", err)
 	}
 	for seq := uint64(0); seq < last; {
 		batch, err := oc.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			h.t.Fatal(err)
+			return nil, fmt.Errorf("fetch after %d: %w", seq, err)
 		}
 		for msg := range batch.Messages() {
 			md, _ := msg.Metadata()
@@ -527,11 +537,11 @@ func (h *harness) readStream() map[string]storedItem {
 				out[item][e.ID]++
 			}
 		}
-		if err := batch.Error(); err != nil && ctx.Err() != nil {
-			h.t.Fatal(err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("read through %d of %d: %w", seq, last, ctx.Err())
 		}
 	}
-	return out
+	return out, nil
 }
 
 // reconciliation is the outcome of one check.
