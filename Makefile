@@ -5,7 +5,7 @@ DATA    ?= ./data
 BIN     := bin/engaged
 BENCH   := bin/engaged-bench
 
-.PHONY: run build test lint bench pg pg-stop clean
+.PHONY: run build test lint bench chaos pg pg-stop clean
 
 ## build: compile bin/engaged (the server) and bin/engaged-bench (the load tool)
 build:
@@ -27,6 +27,13 @@ test:
 ## baseline and memory-full, then each target met or not (~5 min; knobs in scripts/bench.sh)
 bench: build
 	scripts/bench.sh
+
+## chaos: a long fault run outside `make test`: three nats-server nodes (R3 stream), three engaged
+## instances and Postgres under load; 50 kill -9s of instances over at least 100k events, stream
+## leader stepdowns, NATS node restarts; then a reconciliation table, non-zero exit if not exact
+## (~5 min; ENGAGED_CHAOS_KILLS and ENGAGED_CHAOS_EVENTS size it)
+chaos:
+	ENGAGED_CHAOS=1 $(GO) test -race -count=1 -v -run '^TestChaos$$' -timeout 30m ./cmd/engaged
 
 ## lint: go vet and a gofmt check
 lint:

@@ -3,8 +3,14 @@ package persist
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"os"
+	"syscall"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"engaged/actors"
 	"engaged/persist/pgtest"
@@ -150,5 +156,16 @@ func TestSnapshotFencing(t *testing.T) {
 	}
 	if _, found := snaps[none]; found || len(snaps) != 2 {
 		t.Fatalf("%d snapshots, one of an item never written: %v", len(snaps), found)
+	}
+}
+
+// A connection cut under a query (Postgres stopped) is an outage: 503, not
+// the 500 that TestCluster once got from an SDK batch.
+func TestTranslateLostConnection(t *testing.T) {
+	cut := fmt.Errorf("query: %w", &net.OpError{Op: "read", Net: "unix", Err: syscall.ECONNRESET})
+	for _, err := range []error{cut, io.ErrUnexpectedEOF, &pgconn.PgError{Code: "57P01"}, &pgconn.PgError{Code: "08006"}} {
+		if got := actors.ErrorCode(translate(err)); got != actors.EUnavailable {
+			t.Errorf("translate(%v) = %s, want unavailable", err, got)
+		}
 	}
 }

@@ -99,18 +99,22 @@ func StartConsumers(ctx context.Context, l *Log, d Deliverer, o ConsumerOptions)
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Consumers{ctx: cctx, cancel: cancel, logger: o.Logger, parts: make([]partitionCounters, l.parts)}
 	for part := 0; part < l.parts; part++ {
-		cons, err := l.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-			Durable:        "part-" + strconv.Itoa(part),
-			Description:    "engaged partition consumer",
-			FilterSubject:  subjectPrefix + strconv.Itoa(part) + ".>",
-			DeliverPolicy:  jetstream.DeliverAllPolicy,
-			AckPolicy:      jetstream.AckAllPolicy,
-			AckWait:        o.AckWait,
-			MaxAckPending:  o.MaxAckPending,
-			MaxDeliver:     -1,
-			PriorityPolicy: jetstream.PriorityPolicyPinned,
-			PinnedTTL:      o.PinnedTTL,
-			PriorityGroups: []string{priorityGroup},
+		var cons jetstream.Consumer
+		err := untilAnswered(ctx, func(ctx context.Context) (err error) {
+			cons, err = l.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+				Durable:        "part-" + strconv.Itoa(part),
+				Description:    "engaged partition consumer",
+				FilterSubject:  subjectPrefix + strconv.Itoa(part) + ".>",
+				DeliverPolicy:  jetstream.DeliverAllPolicy,
+				AckPolicy:      jetstream.AckAllPolicy,
+				AckWait:        o.AckWait,
+				MaxAckPending:  o.MaxAckPending,
+				MaxDeliver:     -1,
+				PriorityPolicy: jetstream.PriorityPolicyPinned,
+				PinnedTTL:      o.PinnedTTL,
+				PriorityGroups: []string{priorityGroup},
+			})
+			return err
 		})
 		if err != nil {
 			c.Stop()

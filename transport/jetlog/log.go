@@ -5,6 +5,7 @@
 package jetlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,8 +72,17 @@ func OpenLog(ctx context.Context, nc *nats.Conn, o LogOptions) (*Log, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	want := strconv.Itoa(o.Partitions)
-	if s, err := js.Stream(ctx, StreamName); err == nil {
-		if got := s.CachedInfo().Config.Metadata["engaged.partitions"]; got != "" && got != want {
+	var existing jetstream.Stream
+	err = untilAnswered(ctx, func(ctx context.Context) (err error) {
+		existing, err = js.Stream(ctx, StreamName)
+		return err
+	})
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("look up stream %s: %w", StreamName, err)
+	default:
+		if got := existing.CachedInfo().Config.Metadata["engaged.partitions"]; got != "" && got != want {
 			return nil, fmt.Errorf("ENGAGED_PARTITIONS is %s but stream %s was created with %s partitions", want, StreamName, got)
 		}
 	}
@@ -92,7 +102,11 @@ func OpenLog(ctx context.Context, nc *nats.Conn, o LogOptions) (*Log, error) {
 		AllowDirect: true,
 		Metadata:    map[string]string{"engaged.partitions": want},
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, cfg)
+	var stream jetstream.Stream
+	err = untilAnswered(ctx, func(ctx context.Context) (err error) {
+		stream, err = js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", StreamName, err)
 	}
@@ -125,12 +139,28 @@ func parseSubject(s string) (part int, k actors.ItemID, ok bool) {
 	return part, actors.ItemID{Project: f[1], Item: f[2]}, true
 }
 
+// republishAfter is how long a publish waits for its PubAck before it is
+// sent again with the same Nats-Msg-Id. A replica that is not the stream
+// leader drops a publish without answering, so while a new leader is
+// elected (the servers' Raft election takes 4–9 s) or after the leader's
+// node died with the publish in flight, no error and no ack ever comes: the
+// publish must be sent again, and the first resend after the election is
+// stored. The duplicate window makes a resend of a stored message harmless.
+// Short enough to bring writes back well within 2 s of an election; long
+// enough that a busy but healthy leader (acks in milliseconds) is seldom
+// asked twice.
+const republishAfter = 500 * time.Millisecond
+
 // Publish stores payload on k's subject. msgID becomes Nats-Msg-Id, so a
 // retried publish is stored once. The returned wait blocks until JetStream
 // has stored the message or failed, and returns its sequence, or dup when
 // JetStream already held msgID (nothing new was stored). Callers publish
 // several messages and then wait on each, so a request costs one round trip
 // however many items it touches.
+//
+// wait sends the message again every republishAfter until an ack, a
+// JetStream refusal or the end of ctx: only a PubAck is ever taken for
+// stored.
 func (l *Log) Publish(k actors.ItemID, msgID string, payload []byte) (wait func(ctx context.Context) (seq uint64, dup bool, err error), err error) {
 	m := nats.NewMsg(l.Subject(k))
 	m.Data = payload
@@ -143,20 +173,96 @@ func (l *Log) Publish(k actors.ItemID, msgID string, payload []byte) (wait func(
 		return nil, err
 	}
 	return func(ctx context.Context) (uint64, bool, error) {
-		select {
-		case ack := <-f.Ok():
-			l.observe(time.Since(start), nil)
-			return ack.Sequence, ack.Duplicate, nil
-		case err := <-f.Err():
-			err = unavailable("event log did not store the event", err)
-			l.observe(time.Since(start), err)
-			return 0, false, err
-		case <-ctx.Done():
-			err := unavailable("event log did not answer in time", ctx.Err())
-			l.observe(time.Since(start), err)
-			return 0, false, err
+		t := time.NewTimer(republishAfter)
+		defer t.Stop()
+		ok, failed := f.Ok(), f.Err()
+		resent := false
+		for {
+			select {
+			case ack := <-ok:
+				if ack.Duplicate && resent {
+					// Maybe our own earlier send, stored with its ack
+					// lost, or another request's message with this id.
+					seq, dup, err := l.ownDuplicate(ctx, ack.Sequence, payload)
+					l.observe(time.Since(start), err)
+					return seq, dup, err
+				}
+				l.observe(time.Since(start), nil)
+				return ack.Sequence, ack.Duplicate, nil
+			case err := <-failed:
+				if refused(err) {
+					// JetStream answered no (a full log, a missing
+					// stream): sending again would get the same answer.
+					err = unavailable("event log did not store the event", err)
+					l.observe(time.Since(start), err)
+					return 0, false, err
+				}
+				// No responders, a timeout, a cut connection, JetStream
+				// unavailable for now: the next send may find a leader.
+				ok, failed = nil, nil
+			case <-t.C:
+				if nf, err := l.js.PublishMsgAsync(m); err == nil {
+					ok, failed, resent = nf.Ok(), nf.Err(), true
+				}
+				t.Reset(republishAfter)
+			case <-ctx.Done():
+				err := unavailable("event log did not answer in time", ctx.Err())
+				l.observe(time.Since(start), err)
+				return 0, false, err
+			}
 		}
 	}, nil
+}
+
+// ownDuplicate resolves a duplicate ack to a resent publish: the message
+// stored at seq is this publish's own when it holds the same payload (the
+// payload carries a ref unique to the publish), and then the publish
+// stored it, nothing was a duplicate.
+func (l *Log) ownDuplicate(ctx context.Context, seq uint64, payload []byte) (uint64, bool, error) {
+	for {
+		msg, err := l.getMsg(ctx, seq, "")
+		if err == nil {
+			return seq, !bytes.Equal(msg.Data, payload), nil
+		}
+		// A replica that answers the direct get may not hold seq yet.
+		if err := pause(ctx, replayRetry); err != nil {
+			return 0, false, unavailable("event log did not answer in time", err)
+		}
+	}
+}
+
+// refused reports an answer from JetStream that asking again would not
+// change: an API error other than 503 (JetStream unavailable for now). No
+// answer at all (a timeout, no responders, a cut connection) may change.
+func refused(err error) bool {
+	jerr, ok := errors.AsType[jetstream.JetStreamError](err)
+	return ok && jerr.APIError() != nil && jerr.APIError().Code != 503
+}
+
+// startupWait bounds how long start-up asks JetStream again for its stream
+// and consumers. On a cluster the API has no answer while the servers elect
+// a meta leader (a node restarted or lost: 4–9 s); an instance started
+// meanwhile waits for it instead of exiting.
+const startupWait = time.Minute
+
+// apiAttempt bounds one JetStream API call during start-up.
+const apiAttempt = 5 * time.Second
+
+// untilAnswered calls f until it succeeds, JetStream refuses, ctx ends or
+// startupWait has passed, and returns f's last error.
+func untilAnswered(ctx context.Context, f func(ctx context.Context) error) error {
+	deadline := time.Now().Add(startupWait)
+	for {
+		actx, cancel := context.WithTimeout(ctx, apiAttempt)
+		err := f(actx)
+		cancel()
+		if err == nil || refused(err) || time.Now().After(deadline) {
+			return err
+		}
+		if pause(ctx, 250*time.Millisecond) != nil {
+			return err
+		}
+	}
 }
 
 // unavailable is the client's 503 with the cause wrapped beside it: clients
@@ -176,6 +282,23 @@ const directReplay = 16
 // acknowledged but the replica that answered does not hold yet.
 const replayRetry = 20 * time.Millisecond
 
+// directGetWait bounds one direct get. A replica may leave a direct get
+// unanswered (seen while a restarted node of a cluster caught up: actors
+// waited on one for the whole of their context, so their items answered
+// nothing for tens of seconds); asked again, another replica answers.
+const directGetWait = time.Second
+
+// getMsg is a direct get of the first message of subj at or after seq
+// (subj empty: the message seq), bounded by directGetWait.
+func (l *Log) getMsg(ctx context.Context, seq uint64, subj string) (*jetstream.RawStreamMsg, error) {
+	ctx, cancel := context.WithTimeout(ctx, directGetWait)
+	defer cancel()
+	if subj == "" {
+		return l.stream.GetMsg(ctx, seq)
+	}
+	return l.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+}
+
 // Replay calls fn for every message on k's subject after after, in order
 // (see actors.Log): through through, or with through 0 to the subject's end
 // as the answering replica holds it. An answer that falls short of through
@@ -187,7 +310,7 @@ func (l *Log) Replay(ctx context.Context, k actors.ItemID, after, through uint64
 		if n == directReplay {
 			return l.replayConsumer(ctx, subj, after, through, fn)
 		}
-		msg, err := l.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(subj))
+		msg, err := l.getMsg(ctx, after+1, subj)
 		if errors.Is(err, jetstream.ErrMsgNotFound) && through == 0 {
 			return nil
 		}
@@ -211,11 +334,18 @@ func (l *Log) replayConsumer(ctx context.Context, subj string, after, through ui
 	if through == 0 {
 		// A target, so that a consumer that answers empty before it is
 		// ready is asked again rather than taken for the end.
-		last, err := l.stream.GetLastMsgForSubject(ctx, subj)
-		if err != nil {
-			return fmt.Errorf("last message of %s: %w", subj, err)
+		for {
+			gctx, cancel := context.WithTimeout(ctx, directGetWait)
+			last, err := l.stream.GetLastMsgForSubject(gctx, subj)
+			cancel()
+			if err == nil {
+				through = last.Sequence
+				break
+			}
+			if perr := pause(ctx, replayRetry); perr != nil {
+				return fmt.Errorf("last message of %s: %w", subj, err)
+			}
 		}
-		through = last.Sequence
 	}
 	for {
 		next, err := l.consume(ctx, subj, after, through, fn)

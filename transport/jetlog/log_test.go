@@ -2,11 +2,13 @@ package jetlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
 	"engaged/actors"
@@ -164,5 +166,115 @@ func TestSubjects(t *testing.T) {
 		if _, _, ok := parseSubject(s); ok {
 			t.Errorf("parseSubject(%q) ok", s)
 		}
+	}
+}
+
+// A publish that finds no stream leader (here: no stream at all for a
+// while, as during an election) is sent again until one stores it, instead
+// of failing the request at the first silence or error.
+func TestPublishResendsUntilStored(t *testing.T) {
+	ctx := context.Background()
+	l, nc := startLog(t, 4)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := l.stream.CachedInfo().Config
+	if err := js.DeleteStream(ctx, StreamName); err != nil {
+		t.Fatal(err)
+	}
+	k := actors.ItemID{Project: "p1", Item: "a"}
+	wait, err := l.Publish(k, "id-1", msg("e1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := make(chan error, 1)
+	go func() {
+		time.Sleep(3 * republishAfter)
+		_, err := js.CreateStream(ctx, cfg)
+		back <- err
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	seq, dup, err := wait(wctx)
+	if berr := <-back; berr != nil {
+		t.Fatal(berr)
+	}
+	if err != nil || dup || seq != 1 {
+		t.Fatalf("publish across the outage: seq %d dup %v err %v", seq, dup, err)
+	}
+}
+
+// A resent publish whose first send was stored (its ack lost) gets a
+// duplicate ack; it is its own message, so not a duplicate. Another
+// message with the same id is.
+func TestOwnDuplicate(t *testing.T) {
+	ctx := context.Background()
+	l, _ := startLog(t, 4)
+	k := actors.ItemID{Project: "p1", Item: "a"}
+	mine := msg("e1")
+	seq, _ := publish(t, l, k, "id-1", mine)
+	if s, dup, err := l.ownDuplicate(ctx, seq, mine); err != nil || dup || s != seq {
+		t.Fatalf("own message: seq %d dup %v err %v", s, dup, err)
+	}
+	if _, dup, err := l.ownDuplicate(ctx, seq, msg("e2")); err != nil || !dup {
+		t.Fatalf("another message with the id: dup %v err %v", dup, err)
+	}
+}
+
+// Start-up asks JetStream again while it has no answer (a cluster electing
+// its meta leader), and stops at once at a refusal.
+func TestUntilAnswered(t *testing.T) {
+	calls := 0
+	err := untilAnswered(context.Background(), func(context.Context) error {
+		if calls++; calls < 3 {
+			return context.DeadlineExceeded
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("after two silences: err %v, %d calls", err, calls)
+	}
+	calls = 0
+	err = untilAnswered(context.Background(), func(context.Context) error {
+		calls++
+		return jetstream.ErrStreamNotFound
+	})
+	if !errors.Is(err, jetstream.ErrStreamNotFound) || calls != 1 {
+		t.Fatalf("a refusal: err %v, %d calls", err, calls)
+	}
+}
+
+// A direct get that no replica answers (one did not, while a restarted
+// cluster node caught up) is given up after directGetWait and the replay
+// goes on, instead of holding its actor for the whole of its context. Here
+// the server stops serving direct gets and a silent subscriber takes the
+// first request; the replay then finishes through a consumer.
+func TestReplayGivesUpAnUnansweredGet(t *testing.T) {
+	ctx := context.Background()
+	l, nc := startLog(t, 4)
+	k := actors.ItemID{Project: "p1", Item: "a"}
+	seq, _ := publish(t, l, k, "id-1", msg("e1"))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := l.stream.CachedInfo().Config // l keeps asking with direct gets
+	cfg.AllowDirect = false
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	silent, err := nc.Subscribe("$JS.API.DIRECT.GET."+StreamName, func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := silent.AutoUnsubscribe(1); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n := 0
+	if err := l.Replay(rctx, k, 0, seq, func(uint64, *actors.Message) { n++ }); err != nil || n != 1 {
+		t.Fatalf("replay: %d messages, err %v", n, err)
 	}
 }

@@ -74,10 +74,15 @@ type ConnectOptions struct {
 	TLSKeyFile  string // its key
 }
 
-// Connect connects to o.URL, or in-process to o.Server when o.URL is empty.
-// Reconnects are unlimited: a NATS restart must not end the service.
+// Connect connects to o.URL (a comma-separated list of a cluster's nodes),
+// or in-process to o.Server when o.URL is empty. Reconnects are unlimited: a
+// NATS restart must not end the service. A node that dies closes its sockets
+// and the client moves to another node at once; one that goes silent (a
+// machine or network lost) is noticed after two unanswered pings, 2 s apart,
+// instead of nats.go's default of two minutes apart.
 func Connect(o ConnectOptions) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(o.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	opts := []nats.Option{nats.Name(o.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		nats.PingInterval(2 * time.Second), nats.MaxPingsOutstanding(2)}
 	if o.URL == "" {
 		opts = append(opts, nats.InProcessServer(o.Server))
 	}
