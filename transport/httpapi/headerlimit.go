@@ -33,11 +33,13 @@ import (
 // current request.
 type lineConn struct {
 	net.Conn
-	run int // bytes read since the last '\n'; only fasthttp's serving goroutine touches it
+	run   int  // bytes read since the last '\n'; only fasthttp's serving goroutine touches it
+	asked bool // any byte read at all
 }
 
 func (c *lineConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	c.asked = c.asked || n > 0
 	if i := bytes.LastIndexByte(p[:n], '\n'); i >= 0 {
 		c.run = n - i - 1
 	} else {
@@ -71,6 +73,15 @@ var publicRequestRE = regexp.MustCompile(`contents: "[A-Z]+ /s/`)
 // handler (next), which maps it to a fiber.Error for errorHandler.
 func (s *Server) readErrorHandler(next func(*fasthttp.RequestCtx, error)) func(*fasthttp.RequestCtx, error) {
 	return func(fctx *fasthttp.RequestCtx, err error) {
+		if lc, ok := fctx.Conn().(*lineConn); ok && !lc.asked {
+			// A connection that never sent a byte reached its read
+			// timeout (an HTTP client's spare connection, dialled and
+			// then not needed). fasthttp would answer it anyway, an
+			// answer to no request that clients log as unsolicited; close
+			// it instead, so that the answer goes nowhere.
+			lc.Conn.Close()
+			return
+		}
 		var small *fasthttp.ErrSmallBuffer
 		if !errors.As(err, &small) {
 			next(fctx, err)
