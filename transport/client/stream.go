@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,7 +18,7 @@ import (
 // server ends the connection (its lifetime, a restart, a slow-client
 // reset) the stream reconnects with Last-Event-ID after the server's retry
 // delay; it ends when its context ends or on an error answer other than
-// 429 and 5xx. Its goroutine-free design leaves the reading to Next.
+// 429 and 5xx. It has no goroutine of its own: Next reads the connection.
 type Stream[T any] struct {
 	c      *Client
 	ctx    context.Context
@@ -63,9 +64,8 @@ func (s *Stream[T]) connect() error {
 	}
 	if res.StatusCode != http.StatusOK {
 		defer res.Body.Close()
-		b := make([]byte, 64<<10)
-		n, _ := res.Body.Read(b)
-		return apiError(res, b[:n])
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		return apiError(res, b)
 	}
 	s.res, s.rd = res, bufio.NewReader(res.Body)
 	return nil
