@@ -133,7 +133,8 @@ func New(baseURL, apiKey string, o Options) *Client {
 // retrying until it is delivered or rejected. It fills in EventID and
 // Timestamp when empty. It returns ErrQueueFull when MaxQueue events are
 // held (the event is not queued: the caller decides whether to drop it or
-// wait and try again), ErrClosed after Close, or ctx's error.
+// wait and try again), ErrClosed after Close, or ctx's error. ev.Data is
+// encoded later, on the client's goroutine: do not change it after Track.
 func (c *Client) Track(ctx context.Context, ev Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
