@@ -55,6 +55,8 @@ const benchUsage = `usage: engaged-bench [flags] [scenario ...]
 Drives a running engaged over real HTTP. Scenarios:
   ingest-single  partner events, POST /v1/renders/:id/events, with verdicts
   ingest-batch   SDK batches of --batch events over --items content items, POST /v1/events/batch
+  sdk-client     the same load sent through the Go client (transport/client): --connections
+                 clients tracking events as fast as their queues take them
   read           GET /v1/renders/:id/engagement over --items renders
   read-mixed     read while partner events arrive at --ingest-rate (default: half of
                  the ingest-single rate measured earlier in the same run)
@@ -195,6 +197,8 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 		case "ingest-batch":
 			r, err = benchIngestBatch(ctx, o, store, fx)
 			lastBatch = &r
+		case "sdk-client":
+			r, err = benchSDKClient(ctx, o, store, fx)
 		case "raw-js":
 			r, err = benchRawJetStream(ctx, o, lastBatch)
 		case "visible":

@@ -219,6 +219,8 @@ func do(t *testing.T, method, url, key string, body string, headers ...string) r
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	// Every exchange must match /openapi.json (openapi_test.go).
+	checkContract(t, req, []byte(body), res, b)
 	return response{res.StatusCode, res.Header, b}
 }
 

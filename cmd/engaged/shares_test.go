@@ -66,6 +66,7 @@ func doRaw(t *testing.T, method, url, body string, headers ...string) response {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	checkContract(t, req, []byte(body), res, b) // openapi_test.go
 	return response{res.StatusCode, res.Header, b}
 }
 

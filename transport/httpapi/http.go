@@ -141,6 +141,7 @@ func (s *Server) routes() {
 	s.app.Use(s.recoverPanics) // after observe, which then sees the recovered 500
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
+	s.app.Get("/openapi.json", s.getOpenAPI)
 	s.app.Get("/dashboard", s.dashboard)
 	s.app.Get("/dashboard/:file", s.dashboardAsset)
 
