@@ -182,9 +182,30 @@ func sameJSON[T any](t *testing.T, b []byte) {
 	var a, c any
 	json.Unmarshal(b, &a)
 	json.Unmarshal(out, &c)
-	if !reflect.DeepEqual(a, c) {
+	if !reflect.DeepEqual(sameTimes(a), sameTimes(c)) {
 		t.Fatalf("%T changes the server's JSON:\nserver %s\nclient %s", v, b, out)
 	}
+}
+
+// sameTimes replaces every string that is an RFC 3339 time by the instant
+// it names: the server writes milliseconds always ("…58.990Z") and
+// time.Time drops trailing zeros ("…58.99Z"), the same instant.
+func sameTimes(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			v[k] = sameTimes(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = sameTimes(x)
+		}
+	case string:
+		if tm, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return tm.UTC()
+		}
+	}
+	return v
 }
 
 // The typed streams: the current summary first, then an update per change.

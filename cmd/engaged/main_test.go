@@ -106,6 +106,7 @@ func startServiceWith(t *testing.T, e env, o options) *service {
 	for {
 		if m := listenRE.FindStringSubmatch(s.log.String()); m != nil {
 			s.base, s.admin = "http://"+m[1], "http://"+m[2]
+			operatorHosts.Store(m[2], true)
 			break
 		}
 		select {
