@@ -275,6 +275,9 @@ func newHarness(t *testing.T, n, partitions int) *harness {
 		"ENGAGED_PARTITIONS":        fmt.Sprint(partitions),
 		"ENGAGED_SNAPSHOT_INTERVAL": "200ms",
 		"ENGAGED_TRUSTED_PROXIES":   "127.0.0.1",
+		"ENGAGED_ADMIN_ADDR":        "127.0.0.1:0", // three instances on one host
+		"ENGAGED_LOG_FORMAT":        "text",        // listenRE reads text
+		"ENGAGED_DRAIN_DELAY":       "0",
 	}
 	tn := newTenant(t, h.env)
 	h.renders = []tenant{tn}
