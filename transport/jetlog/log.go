@@ -232,12 +232,23 @@ func (l *Log) ownDuplicate(ctx context.Context, seq uint64, payload []byte) (uin
 }
 
 // refused reports an answer from JetStream that asking again would not
-// change: an API error other than 503 (JetStream unavailable for now). No
+// change: an API error other than 503 (JetStream unavailable for now), and
+// the one 503 that is not about now: the store refused the message, as a
+// full log (ENGAGED_STREAM_MAX_BYTES) does with every publish until space is
+// freed. Resending that would hold each request for its whole deadline. No
 // answer at all (a timeout, no responders, a cut connection) may change.
 func refused(err error) bool {
 	jerr, ok := errors.AsType[jetstream.JetStreamError](err)
-	return ok && jerr.APIError() != nil && jerr.APIError().Code != 503
+	if !ok || jerr.APIError() == nil {
+		return false
+	}
+	a := jerr.APIError()
+	return a.Code != 503 || a.ErrorCode == errStoreFailed
 }
+
+// errStoreFailed is nats-server's JSStreamStoreFailedF: storing the message
+// failed (maximum bytes or messages exceeded, with discard new), code 503.
+const errStoreFailed jetstream.ErrorCode = 10077
 
 // startupWait bounds how long start-up asks JetStream again for its stream
 // and consumers. On a cluster the API has no answer while the servers elect

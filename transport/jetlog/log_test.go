@@ -278,3 +278,24 @@ func TestReplayGivesUpAnUnansweredGet(t *testing.T) {
 		t.Fatalf("replay: %d messages, err %v", n, err)
 	}
 }
+
+// A full log's refusal is final (sending again holds the request for its
+// whole deadline); JetStream being unavailable for now, or no answer at all,
+// is worth a resend.
+func TestRefused(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&jetstream.APIError{Code: 503, ErrorCode: errStoreFailed, Description: "maximum bytes exceeded"}, true},
+		{fmt.Errorf("publish: %w", &jetstream.APIError{Code: 503, ErrorCode: errStoreFailed}), true},
+		{&jetstream.APIError{Code: 400, ErrorCode: 10060, Description: "expected stream does not match"}, true},
+		{&jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, false},
+		{nats.ErrTimeout, false},
+		{nats.ErrNoResponders, false},
+	} {
+		if got := refused(c.err); got != c.want {
+			t.Errorf("refused(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
