@@ -21,8 +21,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go"
-
 	"engaged/actors"
 	"engaged/persist/pgtest"
 	"engaged/transport/httpapi"
@@ -350,15 +348,7 @@ func TestDefectInvalidUTF8Metadata(t *testing.T) {
 	s := startService(t, e)
 	tn := shareTenant(t, e)
 	sdk := newSDKTenant(t, e)
-	m := natsRE.FindStringSubmatch(s.log.String())
-	if m == nil {
-		t.Fatalf("no NATS address in the log:\n%s", s.log.String())
-	}
-	nc, err := nats.Connect(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := s.natsConn(t)
 	stream := openStream(t, s.streamURL(tn), tn.key)
 	stream.next(t)
 

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"engaged/persist/pgtest"
 )
 
@@ -75,6 +77,22 @@ var listenRE = regexp.MustCompile(`msg=listening http=(\S+) admin=(\S+)`)
 // natsRE finds the embedded NATS client URL in the log of a service started
 // with ENGAGED_NATS_LISTEN=127.0.0.1:0.
 var natsRE = regexp.MustCompile(`msg=listening .*nats=(nats://\S+)`)
+
+// natsConn connects to s's embedded NATS server (the test's env sets
+// ENGAGED_NATS_LISTEN); the connection is closed when the test ends.
+func (s *service) natsConn(t *testing.T) *nats.Conn {
+	t.Helper()
+	m := natsRE.FindStringSubmatch(s.log.String())
+	if m == nil {
+		t.Fatalf("no NATS client URL in the log:\n%s", s.log.String())
+	}
+	nc, err := nats.Connect(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
 
 // service is one `engaged serve` started through run.
 type service struct {

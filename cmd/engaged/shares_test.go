@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
 
 	"engaged/transport/mail/smtptest"
 )
@@ -616,15 +615,7 @@ func TestSystemSubject(t *testing.T) {
 	s := startService(t, e)
 	tn := shareTenant(t, e)
 	other := shareTenant(t, e)
-	m := natsRE.FindStringSubmatch(s.log.String())
-	if m == nil {
-		t.Fatalf("no NATS address in the log:\n%s", s.log.String())
-	}
-	nc, err := nats.Connect(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := s.natsConn(t)
 	const subject = "engaged.system.events"
 	request := func(body string) map[string]any {
 		t.Helper()

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -26,15 +25,7 @@ import (
 func TestStorageSizes(t *testing.T) {
 	e := newEnv(t).with("ENGAGED_NATS_LISTEN", "127.0.0.1:0", "ENGAGED_TRUSTED_PROXIES", "127.0.0.1")
 	s := startService(t, e)
-	m := natsRE.FindStringSubmatch(s.log.String())
-	if m == nil {
-		t.Fatalf("no NATS address in the log:\n%s", s.log.String())
-	}
-	nc, err := nats.Connect(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := s.natsConn(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

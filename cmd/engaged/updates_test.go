@@ -18,15 +18,7 @@ import (
 // to subject.
 func subscribeUpdates(t *testing.T, s *service, subject string) *nats.Subscription {
 	t.Helper()
-	m := natsRE.FindStringSubmatch(s.log.String())
-	if m == nil {
-		t.Fatalf("no NATS client URL in the log:\n%s", s.log.String())
-	}
-	nc, err := nats.Connect(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := s.natsConn(t)
 	sub, err := nc.SubscribeSync(subject)
 	if err != nil {
 		t.Fatal(err)
