@@ -1,4 +1,4 @@
-module engaged
+module github.com/engagedhq/engaged
 
 go 1.26.8
 

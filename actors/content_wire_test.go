@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"engaged/actors"
-	"engaged/transport/wire"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/wire"
 )
 
 // The SDK events of testdata arrive as the edge sends them, so this test

@@ -14,7 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/nats-io/nats-server/v2/server"
 
-	"engaged/config"
+	"github.com/engagedhq/engaged/config"
 )
 
 const root = ".." // the repository, from this package's directory

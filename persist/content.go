@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"strings"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // CreateContent registers SDK content item id in project projectID; an empty

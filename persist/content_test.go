@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 func TestCreateContent(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // Lists are in id order, which for projects, keys and renders (UUIDv7) is

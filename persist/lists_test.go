@@ -5,8 +5,8 @@ import (
 	"encoding/base64"
 	"testing"
 
-	"engaged/actors"
-	"engaged/persist/pgtest"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/persist/pgtest"
 )
 
 // Pages cover a list exactly once, in creation order, and a project's list

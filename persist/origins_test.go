@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // A project's allowed origins are stored normalised and reach the

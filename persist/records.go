@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 func keyPrefix(k actors.KeyKind) string {

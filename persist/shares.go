@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // MaxSharesPerRender bounds the share links of one render (revoked ones

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 func TestShares(t *testing.T) {

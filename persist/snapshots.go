@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // Store implements actors.SnapshotStore.

@@ -21,7 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 //go:embed migrations/*.sql

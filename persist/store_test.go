@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"engaged/actors"
-	"engaged/persist/pgtest"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/persist/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

@@ -21,9 +21,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valyala/fasthttp"
 
-	"engaged/actors"
-	"engaged/config"
-	"engaged/persist"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/config"
+	"github.com/engagedhq/engaged/persist"
 )
 
 // benchOptions are the flags of engaged-bench.

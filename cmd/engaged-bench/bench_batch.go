@@ -15,8 +15,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"engaged/actors"
-	"engaged/persist"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/persist"
 )
 
 // addContent adds what ingest-batch needs: a publishable key and n content

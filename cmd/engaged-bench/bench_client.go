@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"engaged/persist"
-	"engaged/transport/client"
+	"github.com/engagedhq/engaged/persist"
+	"github.com/engagedhq/engaged/transport/client"
 )
 
 // benchSDKClient is ingest-batch through the Go client (transport/client)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"engaged/persist"
+	"github.com/engagedhq/engaged/persist"
 )
 
 // warm sends one partner event to each of renders, so the figures that

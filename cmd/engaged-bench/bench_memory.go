@@ -10,7 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"engaged/persist"
+	"github.com/engagedhq/engaged/persist"
 )
 
 // serverStats is the "process" member of /stats on the server's operator

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valyala/fasthttp"
 
-	"engaged/persist"
+	"github.com/engagedhq/engaged/persist"
 )
 
 // naiveServer is the baseline the service must beat: no log, no actors, one

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // benchRawJetStream is the ruler for ingest: plain async JetStream publishes

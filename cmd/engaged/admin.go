@@ -9,8 +9,8 @@ import (
 	"io"
 	"strings"
 
-	"engaged/actors"
-	"engaged/config"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/config"
 )
 
 // adminBackend is what the admin commands need: the records store itself

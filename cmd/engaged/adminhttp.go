@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // adminHTTP is the admin backend that calls a running server's HTTP admin

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"engaged/transport/client"
+	"github.com/engagedhq/engaged/transport/client"
 )
 
 // newClient is the Go client against s with key, its every exchange checked

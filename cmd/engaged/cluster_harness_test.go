@@ -28,8 +28,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"engaged/actors"
-	"engaged/persist/pgtest"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/persist/pgtest"
 )
 
 var (

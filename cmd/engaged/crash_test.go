@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"engaged/persist/pgtest"
+	"github.com/engagedhq/engaged/persist/pgtest"
 )
 
 var (

@@ -21,9 +21,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"engaged/actors"
-	"engaged/persist/pgtest"
-	"engaged/transport/httpapi"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/persist/pgtest"
+	"github.com/engagedhq/engaged/transport/httpapi"
 )
 
 // Defect 1: a watch time as small as 5e-324 (valid: 0–86,400) with a long

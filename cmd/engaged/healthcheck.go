@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"engaged/config"
+	"github.com/engagedhq/engaged/config"
 )
 
 // healthcheck asks a running engaged's /readyz (NATS connected, Postgres

@@ -14,10 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"engaged/actors"
-	"engaged/config"
-	"engaged/persist"
-	"engaged/transport/httpapi"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/config"
+	"github.com/engagedhq/engaged/persist"
+	"github.com/engagedhq/engaged/transport/httpapi"
 )
 
 func main() {

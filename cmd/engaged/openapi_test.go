@@ -18,7 +18,7 @@ import (
 	verrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/helpers"
 
-	"engaged/transport/httpapi"
+	"github.com/engagedhq/engaged/transport/httpapi"
 )
 
 // The contract check: every request the end-to-end tests make through do

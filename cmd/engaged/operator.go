@@ -13,9 +13,9 @@ import (
 	"runtime/debug"
 	"time"
 
-	"engaged/actors"
-	"engaged/transport/httpapi"
-	"engaged/transport/metrics"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/httpapi"
+	"github.com/engagedhq/engaged/transport/metrics"
 )
 
 // operatorDeps are what the operator listener reports on.

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"engaged/config"
+	"github.com/engagedhq/engaged/config"
 )
 
 // scrape reads the operator listener's /metrics and parses it as Prometheus

@@ -18,14 +18,14 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
-	"engaged/actors"
-	"engaged/config"
-	"engaged/transport/httpapi"
-	"engaged/transport/jetlog"
-	"engaged/transport/live"
-	"engaged/transport/metrics"
-	"engaged/transport/sse"
-	"engaged/transport/sysevents"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/config"
+	"github.com/engagedhq/engaged/transport/httpapi"
+	"github.com/engagedhq/engaged/transport/jetlog"
+	"github.com/engagedhq/engaged/transport/live"
+	"github.com/engagedhq/engaged/transport/metrics"
+	"github.com/engagedhq/engaged/transport/sse"
+	"github.com/engagedhq/engaged/transport/sysevents"
 )
 
 // shutdownTimeout bounds each shutdown step.

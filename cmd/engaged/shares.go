@@ -4,11 +4,11 @@ import (
 	"log/slog"
 	"net/url"
 
-	"engaged/config"
-	"engaged/persist"
-	"engaged/transport/httpapi"
-	"engaged/transport/mail"
-	"engaged/transport/sysevents"
+	"github.com/engagedhq/engaged/config"
+	"github.com/engagedhq/engaged/persist"
+	"github.com/engagedhq/engaged/transport/httpapi"
+	"github.com/engagedhq/engaged/transport/mail"
+	"github.com/engagedhq/engaged/transport/sysevents"
 )
 
 // shareOptions wires share links, the public page, e-mail and the pixel:

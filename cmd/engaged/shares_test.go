@@ -19,7 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"engaged/transport/mail/smtptest"
+	"github.com/engagedhq/engaged/transport/mail/smtptest"
 )
 
 // The tests of share links, the public share page, e-mail, the tracking

@@ -9,8 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"engaged/actors"
-	"engaged/transport/wire"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/wire"
 )
 
 // AdminStore is what the admin API needs of the records store

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // authenticate resolves "Authorization: Bearer <key>" to a principal. Every

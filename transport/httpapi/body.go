@@ -11,7 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // body returns the request body, decompressed if Content-Encoding asks, and

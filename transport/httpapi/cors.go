@@ -3,8 +3,8 @@ package httpapi
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"engaged/actors"
-	"engaged/transport/wire"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/wire"
 )
 
 // The browser path. Web pages on other origins may send SDK events (POST

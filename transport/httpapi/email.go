@@ -12,9 +12,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"engaged/actors"
-	"engaged/transport/mail"
-	"engaged/transport/wire"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/mail"
+	"github.com/engagedhq/engaged/transport/wire"
 )
 
 // Mailer sends one e-mail (mail.SMTPMailer, mail.LogMailer). Send returns

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // status maps each error code to its HTTP status. This is the one place that

@@ -8,7 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // A request whose request line and headers do not fit in fasthttp's read

@@ -20,8 +20,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 
-	"engaged/actors"
-	"engaged/transport/sse"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/sse"
 )
 
 // Directory is what the HTTP API needs of the records store (persist.Store).

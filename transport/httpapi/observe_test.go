@@ -14,7 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // Every 503 message the service has maps to a named reason, also when the

@@ -3,7 +3,7 @@ package httpapi
 import (
 	"context"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // recordAll publishes evs as one log message of item k under msgID (its

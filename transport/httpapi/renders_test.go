@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 func TestMain(m *testing.M) {

@@ -12,8 +12,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"engaged/actors"
-	"engaged/transport/wire"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/wire"
 )
 
 // The SDK events API: POST /v1/events and /v1/events/batch (publishable or

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 func TestContentMsgIDDependsOnItemAndRecords(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"engaged/actors"
-	"engaged/transport/wire"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/wire"
 )
 
 // ShareStore is what share links, the public page and e-mail need of the

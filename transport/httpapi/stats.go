@@ -1,6 +1,6 @@
 package httpapi
 
-import "engaged/transport/sse"
+import "github.com/engagedhq/engaged/transport/sse"
 
 // Stats returns operator counters of the share, public, e-mail and
 // internal-subject paths since start, for the operator listener's /stats.

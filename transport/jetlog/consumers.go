@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // Deliverer takes decoded log messages; actors.Registry implements it.

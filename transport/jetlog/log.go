@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // StreamName is the JetStream stream that is the log of every event.

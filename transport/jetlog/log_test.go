@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

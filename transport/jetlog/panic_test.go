@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // panicky delivers like a Registry but panics on the first message.

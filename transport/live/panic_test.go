@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // A subscriber callback that panics loses that update only: the process

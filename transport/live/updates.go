@@ -14,7 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // updatePrefix starts every live update subject:

@@ -8,8 +8,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
-	"engaged/actors"
-	"engaged/transport/jetlog"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/jetlog"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

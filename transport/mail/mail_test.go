@@ -16,7 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"engaged/transport/mail/smtptest"
+	"github.com/engagedhq/engaged/transport/mail/smtptest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"engaged/actors"
-	"engaged/transport/jetlog"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/jetlog"
 )
 
 // Ports: what the metrics read at scrape time. Each is satisfied by the

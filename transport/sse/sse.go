@@ -17,7 +17,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // Subscriber is where the streams get live updates from (live.Updates).

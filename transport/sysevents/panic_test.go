@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 type panickyRenders struct{}

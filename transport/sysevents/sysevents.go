@@ -17,8 +17,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"engaged/actors"
-	"engaged/transport/wire"
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/wire"
 )
 
 // Subject is the core NATS subject on which trusted services inside the

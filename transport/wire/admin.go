@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // The admin API's request bodies (operator token). They check shape and

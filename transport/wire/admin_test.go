@@ -3,7 +3,7 @@ package wire
 import (
 	"testing"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // The admin decoders check shape and types; values are the store's to judge.

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"strings"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // APIKey returns the "apiKey" member of an SDK events body (one event, or

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // SDK event validation. ParseContentEvent turns one wire event into the

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 var recv0 = time.Date(2026, 5, 3, 10, 30, 0, 0, time.UTC)

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"net/mail"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // The partner API's request bodies (secret key): render events, shares,

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // SystemEvent is one message of the internal system-events subject, as

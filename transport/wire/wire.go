@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"engaged/actors"
+	"github.com/engagedhq/engaged/actors"
 )
 
 // The field-error toolkit. Every decoder of this package words its messages
