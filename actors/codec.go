@@ -11,7 +11,8 @@ import (
 // of it re-validating the raw metadata and data bags; this format copies
 // them as bytes. docs/BENCHMARKS.md has the before and after.
 //
-//	message     = codecV1 str(ref) uvarint(len render) renderEvent* uvarint(len video) videoEvent*
+//	message     = codecV1 str(ref) section{families}   one section per family (family.go), in family order
+//	section     = uvarint(n) event{n}                  render: renderEvent, content: videoEvent
 //	renderEvent = str(id) str(type) str(actorKind) opt(shareId) opt(sourceIp) opt(userAgent)
 //	              bytes(metadata) varint(createdAt unix ms)
 //	videoEvent  = str(id) str(type) str(role) str(other) str(userId) str(deviceId) str(sessionId)
@@ -19,6 +20,8 @@ import (
 //	              varint(stallMs) varint(loops) str(code)
 //	str, bytes  = uvarint(length) octets       opt = 0x00 | 0x01 str       f64 = 8 octets, little endian
 //
+// A family added later appends its section; a message written before it
+// ends early and holds none of its events (codecV1Families).
 // A message whose first byte is '{' is the JSON of Message (the log's first
 // format); DecodeMessage reads both.
 const codecV1 byte = 0xB1
@@ -28,10 +31,23 @@ var errCodec = errors.New("malformed log message")
 func (m *Message) appendBinary(b []byte) []byte {
 	b = append(b, codecV1)
 	b = appendStr(b, m.Ref)
+	for i := range families {
+		b = families[i].appendEvents(b, m)
+	}
+	return b
+}
+
+func appendRenderEvents(b []byte, m *Message) []byte {
 	b = binary.AppendUvarint(b, uint64(len(m.Render)))
 	for i := range m.Render {
 		b = appendRenderEvent(b, &m.Render[i])
 	}
+	return b
+}
+
+func decodeRenderEvents(d *decoder, m *Message) { m.Render = list(d, d.renderEvent) }
+
+func appendContentEvents(b []byte, m *Message) []byte {
 	b = binary.AppendUvarint(b, uint64(len(m.Content)))
 	for i := range m.Content {
 		e := &m.Content[i]
@@ -53,6 +69,8 @@ func (m *Message) appendBinary(b []byte) []byte {
 	}
 	return b
 }
+
+func decodeContentEvents(d *decoder, m *Message) { m.Content = list(d, d.contentEvent) }
 
 // appendRenderEvent appends e as renderEvent; snapshots (snapcodec.go) hold
 // their recent events in the same form.
@@ -105,8 +123,12 @@ type decoder struct {
 func decodeBinary(b []byte) (*Message, error) {
 	d := &decoder{s: string(b), b: b, off: 1}
 	m := &Message{Ref: d.str()}
-	m.Render = list(d, d.renderEvent)
-	m.Content = list(d, d.contentEvent)
+	for i := range families {
+		if i >= codecV1Families && d.err == nil && d.off == len(b) {
+			break // written before family i existed: none of its events
+		}
+		families[i].decodeEvents(d, m)
+	}
 	if d.err != nil || d.off != len(b) {
 		return nil, errCodec
 	}

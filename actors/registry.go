@@ -177,10 +177,8 @@ func (r *Registry) passivate(a *actor) {
 // send puts req in a's mailbox, waiting while it is full (backpressure)
 // until ctx ends.
 func (r *Registry) send(ctx context.Context, k ItemID, req *request) (*actor, error) {
-	switch req.kind {
-	case reqApply, reqSnapshot, reqStop, reqSync, reqWarm:
-	default: // a read: see actor.readyToRead
-		req.read, req.session = true, r.readSession(k)
+	if req.kind == reqRead { // see actor.readyToRead
+		req.session = r.readSession(k)
 	}
 	a := r.acquire(k)
 	defer r.release(a)
@@ -196,8 +194,43 @@ func (r *Registry) send(ctx context.Context, k ItemID, req *request) (*actor, er
 		a.wake()
 		return a, nil
 	case <-ctx.Done():
-		return nil, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
+		return nil, errBusy()
 	}
+}
+
+// call sends req to k's actor and waits for its reply until ctx ends: the
+// one way the registry asks an actor something. The error is the send's,
+// the reply's, or errBusy.
+func (r *Registry) call(ctx context.Context, k ItemID, req *request) (reply, *actor, error) {
+	req.reply = make(chan reply, 1)
+	a, err := r.send(ctx, k, req)
+	if err != nil {
+		return reply{}, nil, err
+	}
+	select {
+	case rep := <-req.reply:
+		return rep, a, rep.err
+	case <-ctx.Done():
+		return reply{}, a, errBusy()
+	}
+}
+
+// ask runs read on k's actor goroutine, once the state is as new as the log
+// (see actor.readyToRead), and returns what it read: every read of a
+// family's state goes through it.
+func ask[T any](ctx context.Context, r *Registry, k ItemID, read func(st *itemState, k ItemID, seq uint64) (T, error)) (T, error) {
+	req := &request{kind: reqRead, fn: func(st *itemState, k ItemID, seq uint64) (any, error) { return read(st, k, seq) }}
+	rep, _, err := r.call(ctx, k, req)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return rep.value.(T), nil
+}
+
+// errBusy: a request waited for an actor until its context ended.
+func errBusy() error {
+	return &Error{Code: EUnavailable, Reason: ReasonActorBusy, Message: "item is busy", RetryAfter: time.Second}
 }
 
 // Delivery places a message a partition consumer delivered: its sequence
@@ -294,40 +327,6 @@ func (r *Registry) claimLoop(ctx context.Context) {
 	}
 }
 
-// ReadJSON returns the render summary of item k as the JSON body of
-// GET /v1/renders/:id/engagement, encoded by the actor from its cached
-// event encodings.
-func (r *Registry) ReadJSON(ctx context.Context, k ItemID) ([]byte, error) {
-	req := &request{kind: reqReadJSON, reply: make(chan reply, 1)}
-	if _, err := r.send(ctx, k, req); err != nil {
-		return nil, err
-	}
-	select {
-	case rep := <-req.reply:
-		return rep.update.Payload, rep.err
-	case <-ctx.Done():
-		return nil, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
-	}
-}
-
-// ReadContent returns the SDK event summary of item k as its actor sees it
-// now.
-func (r *Registry) ReadContent(ctx context.Context, k ItemID) (ContentSummary, error) {
-	req := &request{kind: reqContent, reply: make(chan reply, 1)}
-	if _, err := r.send(ctx, k, req); err != nil {
-		return ContentSummary{}, err
-	}
-	select {
-	case rep := <-req.reply:
-		if rep.err != nil {
-			return ContentSummary{}, rep.err
-		}
-		return *rep.content, nil
-	case <-ctx.Done():
-		return ContentSummary{}, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
-	}
-}
-
 // Submission is one log message to publish for item Key, and, once Submit
 // returns, its outcome.
 type Submission struct {
@@ -421,7 +420,7 @@ func (r *Registry) warm(k ItemID) {
 // applied it. grace fires when an owner has waited long enough for its
 // consumer's delivery.
 func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []bool, grace <-chan struct{}) ([]bool, error) {
-	notApplied := &Error{Code: EUnavailable, Message: "event stored but not applied yet", RetryAfter: time.Second}
+	notApplied := &Error{Code: EUnavailable, Reason: ReasonNotApplied, Message: "event stored but not applied yet", RetryAfter: time.Second}
 	if r.owns(k) {
 		select {
 		case out := <-ch:
@@ -431,24 +430,18 @@ func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []
 			return nil, notApplied
 		}
 	}
-	req := &request{kind: reqSync, seq: seq, reply: make(chan reply, 1)}
-	if _, err := r.send(ctx, k, req); err != nil {
-		return nil, err
-	}
-	select {
-	case rep := <-req.reply:
-		if rep.err != nil {
-			select {
-			case out := <-ch:
-				// The message itself was decided on the way (its apply
-				// may have panicked, which is what failed the sync).
-				return verdictOrPanicked(out)
-			default:
-			}
-			return nil, rep.err
+	if _, _, err := r.call(ctx, k, &request{kind: reqSync, seq: seq}); err != nil {
+		select {
+		case out := <-ch:
+			// The message itself was decided on the way (its apply may
+			// have panicked, which is what failed the sync).
+			return verdictOrPanicked(out)
+		default:
 		}
-	case <-ctx.Done():
-		return nil, notApplied
+		if ctx.Err() != nil {
+			return nil, notApplied
+		}
+		return nil, err
 	}
 	select {
 	case out := <-ch:
@@ -562,17 +555,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 	byPart := map[int][]Snapshot{}
 	for k, passivate := range keys {
 		part := r.Partition(k)
-		req := &request{kind: reqSnapshot, reply: make(chan reply, 1)}
-		a, err := r.send(ctx, k, req)
-		var rep reply
-		if err == nil {
-			select {
-			case rep = <-req.reply:
-				err = rep.err
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		}
+		rep, a, err := r.call(ctx, k, &request{kind: reqSnapshot})
 		if err != nil {
 			failed[part] = true
 			if _, ok := dirty[k]; ok {

@@ -153,14 +153,7 @@ func (s *renderState) restoreShares(recs []shareRecord) {
 // actor tracks, keyed by share id. A share with no recorded event yet is
 // absent (its counts are zero).
 func (r *Registry) ShareCounts(ctx context.Context, k ItemID) (map[string]ShareCounts, error) {
-	req := &request{kind: reqShares, reply: make(chan reply, 1)}
-	if _, err := r.send(ctx, k, req); err != nil {
-		return nil, err
-	}
-	select {
-	case rep := <-req.reply:
-		return rep.shares, rep.err
-	case <-ctx.Done():
-		return nil, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
-	}
+	return ask(ctx, r, k, func(st *itemState, _ ItemID, _ uint64) (map[string]ShareCounts, error) {
+		return renderOf(st).shareCounts(), nil
+	})
 }

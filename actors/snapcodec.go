@@ -18,7 +18,13 @@ import (
 // one (it must not be read elsewhere), and the round encodes it on its own
 // goroutine, as it did the JSON.
 //
-//	snapshot = snapV1 (0x00 | 0x01 render) (0x00 | 0x01 content)
+//	snapshot = snapV2 uvarint(n) (u8(tag) u8(version) bytes(body)){n}   one section per family present, in family order
+//
+// Each family (family.go) writes its own section body, tagged with the
+// family's tag and the body's version: a family that adds a field bumps
+// its version and keeps reading the older ones; a new family takes a new
+// tag. The bodies of version 1:
+//
 //	render   = counts varint(linkOpens) varint(maxAt)
 //	           uvarint(n) bytes(event JSON){n}            recent, newest first, as the API shows them
 //	           uvarint(n) (str(key) varint(maxAt − at)){n}  dedupe, least recently used first
@@ -31,54 +37,159 @@ import (
 //	           varint(dedupe maxRecv) bytes(dedupe entries, packed as in dedupeSnapshot)
 //	pairs    = uvarint(n) (str(key) varint(value)){n}, keys in increasing order
 //
+// The first binary form, still in the store for items not snapshotted
+// since, had the two families' version 1 bodies at fixed places:
+//
+//	snapshotV1 = snapV1 (0x00 | 0x01 render) (0x00 | 0x01 content)
+//
 // str, bytes, renderEvent and f64 are those of codec.go. Keys are sorted so
 // that equal states encode to equal bytes. A snapshot whose first byte is
-// '{' is JSON, the first format; restoreState reads both.
-const snapV1 byte = 0xC1 // never the first byte of JSON, nor of any UTF-8 text
+// '{' is JSON, the first format; restoreState reads all three.
+const (
+	snapV1 byte = 0xC1 // never the first byte of JSON, nor of any UTF-8 text
+	snapV2 byte = 0xC2
+)
 
 var errNonFinite = errors.New("snapshot: watch time is not a finite number")
 
-// encode returns the persisted form of ss. It fails only for a watch time
-// that is not finite, which the JSON encoder refused too.
+// encode returns the persisted form of ss. It fails only where a family's
+// section does (content: a watch time that is not finite, which the JSON
+// encoder refused too).
 func (ss *stateSnapshot) encode() ([]byte, error) {
-	b := make([]byte, 0, ss.sizeHint())
-	b = append(b, snapV1)
-	if r := ss.Render; r == nil {
-		b = append(b, 0)
-	} else {
-		b = r.appendBinary(append(b, 1))
-	}
-	if c := ss.Content; c == nil {
-		b = append(b, 0)
-	} else {
-		if math.IsNaN(c.WatchTime) || math.IsInf(c.WatchTime, 0) {
-			return nil, errNonFinite
+	n, hint := 0, 16
+	for _, sec := range ss.sections {
+		if sec != nil {
+			n, hint = n+1, hint+12+sec.sizeHint()
 		}
-		b = c.appendBinary(append(b, 1))
+	}
+	b := make([]byte, 0, hint)
+	b = append(b, snapV2)
+	b = binary.AppendUvarint(b, uint64(n))
+	for i, sec := range ss.sections {
+		if sec == nil {
+			continue
+		}
+		b = append(b, families[i].tag, families[i].version)
+		// The body goes in place and its length in front of it: one
+		// buffer, no copy of the body.
+		start := len(b)
+		var err error
+		if b, err = sec.appendBinary(b); err != nil {
+			return nil, err
+		}
+		var l [binary.MaxVarintLen64]byte
+		b = slices.Insert(b, start, l[:binary.PutUvarint(l[:], uint64(len(b)-start))]...)
 	}
 	return b, nil
 }
 
+// restoreState reads a snapshot in either binary form, or in JSON: the
+// first format, still in the store for items not snapshotted since.
+func restoreState(b []byte) (itemState, error) {
+	switch {
+	case len(b) > 0 && b[0] == snapV2:
+		return decodeSnapshot(b)
+	case len(b) > 0 && b[0] == snapV1:
+		return decodeSnapshotV1(b)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return itemState{}, err
+	}
+	var s itemState
+	for i := range families {
+		sec, ok := raw[families[i].jsonKey]
+		if families[i].jsonKey == "" || !ok || string(sec) == "null" {
+			continue
+		}
+		f, err := families[i].restoreJSON(sec)
+		if err != nil {
+			return itemState{}, err
+		}
+		s.fams[i] = f
+	}
+	return s, nil
+}
+
+// decodeSnapshot parses the snapV2 form. Every string and byte field is a
+// copy (decoder.own): restored state lives as long as its actor, and must not
+// pin the whole input. Every count is checked against the bytes left, each
+// element taking at least one, so a corrupt count cannot make an allocation
+// larger than a small multiple of the input. A section of a family this
+// version does not know is an error, not a loss of state.
+func decodeSnapshot(b []byte) (itemState, error) {
+	var s itemState
+	d := &decoder{b: b, off: 1, own: true}
+	for n := d.count(); n > 0 && d.err == nil; n-- {
+		tag, version := d.u8(), d.u8()
+		i, j := d.span()
+		if d.err != nil {
+			break
+		}
+		fam := -1
+		for k := range families {
+			if families[k].tag == tag {
+				fam = k
+			}
+		}
+		if fam < 0 || s.fams[fam] != nil {
+			return itemState{}, errBadSnapshot
+		}
+		body := &decoder{b: b[i:j], own: true}
+		f, err := families[fam].restore(body, version)
+		if err != nil {
+			return itemState{}, err
+		}
+		if body.off != len(body.b) {
+			return itemState{}, errBadSnapshot
+		}
+		s.fams[fam] = f
+	}
+	if d.err != nil || d.off != len(b) {
+		return itemState{}, errBadSnapshot
+	}
+	return s, nil
+}
+
+// decodeSnapshotV1 parses the snapV1 form: the render and the content
+// family's version 1 bodies, each behind a presence flag.
+func decodeSnapshotV1(b []byte) (itemState, error) {
+	var s itemState
+	d := &decoder{b: b, off: 1, own: true}
+	for _, fam := range [...]int{famRender, famContent} {
+		if !d.present() {
+			continue
+		}
+		f, err := families[fam].restore(d, 1)
+		if err != nil {
+			return itemState{}, err
+		}
+		s.fams[fam] = f
+	}
+	if d.err != nil || d.off != len(b) {
+		return itemState{}, errBadSnapshot
+	}
+	return s, nil
+}
+
 // sizeHint is a little over the encoded size, so that encoding allocates
 // once (an event's strings, a user agent among them, take ~200 B).
-func (ss *stateSnapshot) sizeHint() int {
-	n := 16
-	if r := ss.Render; r != nil {
-		n += 96 + 96*len(r.Shares)
-		for _, enc := range r.RecentJSON {
-			n += 4 + len(enc)
-		}
-		for i := range r.Dedupe {
-			n += 12 + len(r.Dedupe[i].K)
-		}
+func (s *renderSnapshot) sizeHint() int {
+	n := 96 + 96*len(s.Shares)
+	for _, enc := range s.RecentJSON {
+		n += 4 + len(enc)
 	}
-	if c := ss.Content; c != nil {
-		n += 256 + len(c.Dedupe.Entries) + 8*len(c.Startup) + 24*(len(c.Custom)+len(c.Errors)+len(c.Platforms))
+	for i := range s.Dedupe {
+		n += 12 + len(s.Dedupe[i].K)
 	}
 	return n
 }
 
-func (s *renderSnapshot) appendBinary(b []byte) []byte {
+func (c *contentSnapshot) sizeHint() int {
+	return 256 + len(c.Dedupe.Entries) + 8*len(c.Startup) + 24*(len(c.Custom)+len(c.Errors)+len(c.Platforms))
+}
+
+func (s *renderSnapshot) appendBinary(b []byte) ([]byte, error) {
 	b = appendRenderCounts(b, &s.Counts)
 	b = binary.AppendVarint(b, s.LinkOpens)
 	b = binary.AppendVarint(b, s.MaxAt)
@@ -107,7 +218,7 @@ func (s *renderSnapshot) appendBinary(b []byte) []byte {
 		}
 		b = append(b, flags)
 	}
-	return b
+	return b, nil
 }
 
 // renderCountFields is how many counts the format holds; an eighth event
@@ -121,7 +232,10 @@ func appendRenderCounts(b []byte, c *RenderCounts) []byte {
 	return b
 }
 
-func (s *contentSnapshot) appendBinary(b []byte) []byte {
+func (s *contentSnapshot) appendBinary(b []byte) ([]byte, error) {
+	if math.IsNaN(s.WatchTime) || math.IsInf(s.WatchTime, 0) {
+		return nil, errNonFinite
+	}
 	b = appendPairs(b, s.Counts)
 	b = appendPairs(b, s.Custom)
 	b = binary.AppendVarint(b, s.Total)
@@ -139,7 +253,7 @@ func (s *contentSnapshot) appendBinary(b []byte) []byte {
 	b = binary.AppendVarint(b, s.SwipesOut)
 	b = binary.AppendVarint(b, s.LastAt)
 	b = binary.AppendVarint(b, s.Dedupe.MaxRecv)
-	return appendBytes(b, s.Dedupe.Entries)
+	return appendBytes(b, s.Dedupe.Entries), nil
 }
 
 func appendPairs(b []byte, m map[string]int64) []byte {
@@ -149,25 +263,6 @@ func appendPairs(b []byte, m map[string]int64) []byte {
 		b = binary.AppendVarint(b, m[k])
 	}
 	return b
-}
-
-// decodeSnapshot parses the binary form. Every string and byte field is a
-// copy (decoder.own): restored state lives as long as its actor, and must not
-// pin the whole input. Every count is checked against the bytes left, each
-// element taking at least one, so a corrupt count cannot make an allocation
-// larger than a small multiple of the input.
-func decodeSnapshot(b []byte, ss *stateSnapshot) error {
-	d := &decoder{b: b, off: 1, own: true}
-	if d.present() {
-		ss.Render = d.renderSnapshot()
-	}
-	if d.present() {
-		ss.Content = d.contentSnapshot()
-	}
-	if d.err != nil || d.off != len(b) {
-		return errBadSnapshot
-	}
-	return nil
 }
 
 func (d *decoder) present() bool {
