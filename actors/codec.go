@@ -28,50 +28,6 @@ const codecV1 byte = 0xB1
 
 var errCodec = errors.New("malformed log message")
 
-func (m *Message) appendBinary(b []byte) []byte {
-	b = append(b, codecV1)
-	b = appendStr(b, m.Ref)
-	for i := range families {
-		b = families[i].appendEvents(b, m)
-	}
-	return b
-}
-
-func appendRenderEvents(b []byte, m *Message) []byte {
-	b = binary.AppendUvarint(b, uint64(len(m.Render)))
-	for i := range m.Render {
-		b = appendRenderEvent(b, &m.Render[i])
-	}
-	return b
-}
-
-func decodeRenderEvents(d *decoder, m *Message) { m.Render = list(d, d.renderEvent) }
-
-func appendContentEvents(b []byte, m *Message) []byte {
-	b = binary.AppendUvarint(b, uint64(len(m.Content)))
-	for i := range m.Content {
-		e := &m.Content[i]
-		b = appendStr(b, e.ID)
-		b = appendStr(b, string(e.Type))
-		b = appendStr(b, e.Role)
-		b = appendStr(b, e.Other)
-		b = appendStr(b, e.UserID)
-		b = appendStr(b, e.DeviceID)
-		b = appendStr(b, e.SessionID)
-		b = binary.AppendVarint(b, e.At)
-		b = binary.AppendVarint(b, e.Recv)
-		b = appendBytes(b, e.Data)
-		b = binary.AppendVarint(b, e.StartupMS)
-		b = appendF64(b, e.WatchTime)
-		b = binary.AppendVarint(b, e.StallMS)
-		b = binary.AppendVarint(b, e.Loops)
-		b = appendStr(b, e.Code)
-	}
-	return b
-}
-
-func decodeContentEvents(d *decoder, m *Message) { m.Content = list(d, d.contentEvent) }
-
 // appendRenderEvent appends e as renderEvent; snapshots (snapcodec.go) hold
 // their recent events in the same form.
 func appendRenderEvent(b []byte, e *RenderEvent) []byte {
@@ -118,21 +74,6 @@ type decoder struct {
 	// the result outlives the input by far (a restored snapshot), where one
 	// short id would otherwise keep the whole input alive.
 	own bool
-}
-
-func decodeBinary(b []byte) (*Message, error) {
-	d := &decoder{s: string(b), b: b, off: 1}
-	m := &Message{Ref: d.str()}
-	for i := range families {
-		if i >= codecV1Families && d.err == nil && d.off == len(b) {
-			break // written before family i existed: none of its events
-		}
-		families[i].decodeEvents(d, m)
-	}
-	if d.err != nil || d.off != len(b) {
-		return nil, errCodec
-	}
-	return m, nil
 }
 
 // list reads a count and that many elements with read, nil for none.

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"math/bits"
@@ -403,59 +402,6 @@ func restoreContent(snap *contentSnapshot) (*contentState, error) {
 	}
 	s.dedupe = d
 	return s, nil
-}
-
-// The content family (family.go): an SDK content item's state.
-
-func (s *contentState) applyEvents(m *Message, out []bool) {
-	for i := range m.Content {
-		counted := s.apply(&m.Content[i])
-		if out != nil {
-			out[i] = counted
-		}
-	}
-}
-
-func (s *contentState) section() section { return s.snapshot() }
-
-// contentUpdate is the update payload of an SDK content item.
-type contentUpdate struct {
-	Seq uint64 `json:"seq"`
-	ContentSummary
-}
-
-func (s *contentState) update(k ItemID, seq uint64) ([]byte, error) {
-	return json.Marshal(&contentUpdate{Seq: seq, ContentSummary: s.summary(k.Item)})
-}
-
-// contentOf returns st's content state, creating it empty.
-func contentOf(st *itemState) *contentState { return st.get(famContent).(*contentState) }
-
-func restoreContentSection(d *decoder, version byte) (family, error) {
-	if version != 1 {
-		return nil, errBadSnapshot
-	}
-	snap := d.contentSnapshot()
-	if d.err != nil {
-		return nil, errBadSnapshot
-	}
-	return restoreContent(snap)
-}
-
-func restoreContentJSON(raw json.RawMessage) (family, error) {
-	var snap contentSnapshot
-	if err := json.Unmarshal(raw, &snap); err != nil {
-		return nil, err
-	}
-	return restoreContent(&snap)
-}
-
-// ReadContent returns the SDK event summary of item k as its actor sees it
-// now.
-func (r *Registry) ReadContent(ctx context.Context, k ItemID) (ContentSummary, error) {
-	return ask(ctx, r, k, func(st *itemState, k ItemID, _ uint64) (ContentSummary, error) {
-		return contentOf(st).summary(k.Item), nil
-	})
 }
 
 // logHist is a sparse log-linear histogram of non-negative integers

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 
@@ -313,57 +312,4 @@ func restoreRender(snap *renderSnapshot) *renderState {
 	}
 	s.restoreShares(snap.Shares)
 	return s
-}
-
-// The render family (family.go): a render's state.
-
-func (s *renderState) applyEvents(m *Message, out []bool) {
-	for i := range m.Render {
-		recorded := s.apply(m.Render[i])
-		if out != nil {
-			out[i] = recorded
-		}
-	}
-}
-
-func (s *renderState) section() section { return s.snapshot() }
-
-func (s *renderState) update(_ ItemID, seq uint64) ([]byte, error) {
-	return s.appendJSON(nil, seq, true), nil
-}
-
-// renderOf returns st's render state, creating it empty.
-func renderOf(st *itemState) *renderState { return st.get(famRender).(*renderState) }
-
-func restoreRenderSection(d *decoder, version byte) (family, error) {
-	if version != 1 {
-		return nil, errBadSnapshot
-	}
-	snap := d.renderSnapshot()
-	if d.err != nil {
-		return nil, errBadSnapshot
-	}
-	return restoreRender(snap), nil
-}
-
-func restoreRenderJSON(raw json.RawMessage) (family, error) {
-	var snap renderSnapshot
-	if err := json.Unmarshal(raw, &snap); err != nil {
-		return nil, err
-	}
-	return restoreRender(&snap), nil
-}
-
-// ReadJSON returns the render summary of item k as the JSON body of
-// GET /v1/renders/:id/engagement, encoded by the actor from its cached
-// event encodings.
-func (r *Registry) ReadJSON(ctx context.Context, k ItemID) ([]byte, error) {
-	return ask(ctx, r, k, func(st *itemState, _ ItemID, _ uint64) ([]byte, error) {
-		rs, _ := st.fams[famRender].(*renderState)
-		if rs == nil { // a read creates no render state
-			e := emptyRenderSummary()
-			return e.AppendJSON(nil), nil
-		}
-		return rs.appendJSON(nil, 0, false), nil
-	})
 }

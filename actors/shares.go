@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -147,13 +146,4 @@ func (s *renderState) restoreShares(recs []shareRecord) {
 	for _, r := range recs {
 		s.shares.Add(r.ID, &ShareCounts{Counts: r.Counts, LinkOpens: r.Counts.Viewed, Created: r.Created, Revoked: r.Revoked})
 	}
-}
-
-// ShareCounts returns the own counts of every share of render k that its
-// actor tracks, keyed by share id. A share with no recorded event yet is
-// absent (its counts are zero).
-func (r *Registry) ShareCounts(ctx context.Context, k ItemID) (map[string]ShareCounts, error) {
-	return ask(ctx, r, k, func(st *itemState, _ ItemID, _ uint64) (map[string]ShareCounts, error) {
-		return renderOf(st).shareCounts(), nil
-	})
 }

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"fmt"
 	"time"
 )
@@ -109,18 +108,4 @@ func (a *actor) publishUpdate(now time.Time) {
 	}
 	a.reg.opts.Updates.Publish(a.key, u)
 	a.upd.pubSeq, a.upd.lastPub = u.Seq, now
-}
-
-// Current returns item k's current summary of the given kind (RenderItem or
-// ContentItem: a family's name) in the same encoding and with the same Seq
-// as its live updates, so a subscriber can start from it and skip updates at
-// or below its Seq.
-func (r *Registry) Current(ctx context.Context, k ItemID, kind string) (Update, error) {
-	fam, err := familyNamed(kind)
-	if err != nil {
-		return Update{}, err
-	}
-	return ask(ctx, r, k, func(st *itemState, k ItemID, seq uint64) (Update, error) {
-		return encodeUpdate(st, fam, k, seq)
-	})
 }
