@@ -1,13 +1,7 @@
-// Package actors is the domain of engaged and its runtime: the rules and
-// state of both item families (renders: render*.go, shares.go; SDK content
-// items: content*.go), and the actors that own that state, with the registry
-// that activates them, feeds them the log in order (delivery sessions),
-// takes every recorded event through one ingest call (Submit), and persists
-// and passivates them in snapshot rounds fenced by partition epochs.
-//
-// It imports no adapter. It declares the two things it needs from the
-// outside, a SnapshotStore (persist implements it) and a Log
-// (transport/jetlog implements it); cmd/engaged wires them together.
+// actor.go is one item's actor: its mailbox loop, activation (snapshot and
+// log replay), and the application of log messages to its families' state,
+// with the containment of panics to the item.
+
 package actors
 
 import (

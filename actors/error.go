@@ -7,7 +7,7 @@ import (
 )
 
 // Code classifies an Error. Transport maps each code to an HTTP status in
-// exactly one place (transport/errors.go); the code string itself is what
+// exactly one place (transport/httpapi/errors.go); the code string itself is what
 // clients see in error.code.
 type Code string
 
