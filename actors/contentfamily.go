@@ -41,14 +41,6 @@ func restoreContentSection(d *decoder, version byte) (family, error) {
 	return restoreContent(snap)
 }
 
-func restoreContentJSON(raw json.RawMessage) (family, error) {
-	var snap contentSnapshot
-	if err := json.Unmarshal(raw, &snap); err != nil {
-		return nil, err
-	}
-	return restoreContent(&snap)
-}
-
 func appendContentEvents(b []byte, m *Message) []byte {
 	b = binary.AppendUvarint(b, uint64(len(m.Content)))
 	for i := range m.Content {

@@ -53,7 +53,7 @@ var families = [numFamilies]familyKind{
 		appendEvents: appendRenderEvents, decodeEvents: decodeRenderEvents,
 		newState:    func() family { return newRenderState() },
 		restore:     restoreRenderSection,
-		restoreJSON: restoreRenderJSON,
+		restoreJSON: jsonSection(func(s *renderSnapshot) (family, error) { return restoreRender(s), nil }),
 	},
 	famContent: {
 		name: ContentItem, tag: 2, version: 1, jsonKey: "video",
@@ -61,8 +61,20 @@ var families = [numFamilies]familyKind{
 		appendEvents: appendContentEvents, decodeEvents: decodeContentEvents,
 		newState:    func() family { return newContentState() },
 		restore:     restoreContentSection,
-		restoreJSON: restoreContentJSON,
+		restoreJSON: jsonSection(func(s *contentSnapshot) (family, error) { return restoreContent(s) }),
 	},
+}
+
+// jsonSection returns a restoreJSON that decodes a family's section of a
+// JSON snapshot into its section type S and restores the state from it.
+func jsonSection[S any](restore func(*S) (family, error)) func(json.RawMessage) (family, error) {
+	return func(raw json.RawMessage) (family, error) {
+		var snap S
+		if err := json.Unmarshal(raw, &snap); err != nil {
+			return nil, err
+		}
+		return restore(&snap)
+	}
 }
 
 // familyNamed returns the index of the family of item kind name.

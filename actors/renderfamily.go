@@ -4,10 +4,7 @@ package actors
 // family methods of renderState, its log message section and its snapshot
 // section's restore.
 
-import (
-	"encoding/binary"
-	"encoding/json"
-)
+import "encoding/binary"
 
 func (s *renderState) applyEvents(m *Message, out []bool) {
 	for i := range m.Render {
@@ -33,14 +30,6 @@ func restoreRenderSection(d *decoder, version byte) (family, error) {
 		return nil, errBadSnapshot
 	}
 	return restoreRender(snap), nil
-}
-
-func restoreRenderJSON(raw json.RawMessage) (family, error) {
-	var snap renderSnapshot
-	if err := json.Unmarshal(raw, &snap); err != nil {
-		return nil, err
-	}
-	return restoreRender(&snap), nil
 }
 
 func appendRenderEvents(b []byte, m *Message) []byte {
