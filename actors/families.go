@@ -19,8 +19,8 @@ type familyKind struct {
 	// reused. version is the section format encode writes; restore reads
 	// every version it ever was.
 	tag, version byte
-	// jsonKey is the family's key in the first, JSON, snapshot format and
-	// in the JSON log format ("" for a family born after them).
+	// jsonKey is the family's key in the first, JSON, snapshot format (""
+	// for a family born after it).
 	jsonKey string
 
 	events       func(m *Message) int              // how many of m's events are this family's

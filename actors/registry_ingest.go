@@ -20,7 +20,7 @@ type Submission struct {
 	MsgID string // Nats-Msg-Id: a retried request that produces the same id inside the log's duplicate window is stored once
 	Msg   Message
 
-	Counted   []bool // per event of Msg: counted, or dropped by the item's dedupe rule
+	Counted   []bool // per event of Msg, in family order (families.go): counted, or dropped by the item's dedupe rule
 	Duplicate bool   // the log held MsgID already: nothing new was stored, and there are no verdicts
 }
 
