@@ -55,6 +55,10 @@ func (s *Sketch) Insert(key uint64) bool {
 		return false
 	}
 	if len(s.exact) < ExactLimit {
+		if len(s.exact) == cap(s.exact) {
+			// Grow by a quarter, not double: sketches are many and small.
+			s.exact = append(make([]uint64, 0, len(s.exact)+len(s.exact)/4+2), s.exact...)
+		}
 		s.exact = slices.Insert(s.exact, i, key)
 		return true
 	}
