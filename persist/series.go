@@ -1,0 +1,181 @@
+package persist
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/engagedhq/engaged/actors"
+)
+
+// SeriesRow is one item's figures for one UTC hour (or day, from
+// SeriesDays): the absolute value of each metric of the item's family, in
+// the family's order (actors/series.HourRow.Values).
+type SeriesRow struct {
+	Key    actors.ItemID
+	Hour   time.Time
+	Values []int64
+}
+
+// execer is what saveSeriesHours needs: the pool, or the transaction of a
+// snapshot round.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// SaveSeriesHours writes rows in one statement if epoch is still the epoch
+// of part, like SaveSnapshots (actors.ErrFenced otherwise). A row replaces
+// the item's row of that hour: values are absolute, so a replay after a
+// crash writes the same rows again.
+//
+// The snapshot round should write the rows of an actor step in the same
+// transaction as the snapshot encoded in that step (saveSeriesHours on its
+// transaction): a decoded series takes every hour before its clock's as
+// written.
+func (s *Store) SaveSeriesHours(ctx context.Context, part int, epoch int64, rows []SeriesRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var current int64
+		if err := tx.QueryRow(ctx, `SELECT epoch FROM partitions WHERE part = $1 FOR SHARE`, part).Scan(&current); err != nil {
+			return err
+		}
+		if current != epoch {
+			return actors.ErrFenced
+		}
+		return saveSeriesHours(ctx, tx, rows)
+	})
+	if err == actors.ErrFenced {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("save %d series hours of partition %d: %w", len(rows), part, translate(err))
+	}
+	return nil
+}
+
+// saveSeriesHours upserts rows in one round trip: the values of all rows go
+// flat in one array, each row naming its slice (Postgres has no array of
+// arrays of different lengths).
+func saveSeriesHours(ctx context.Context, q execer, rows []SeriesRow) error {
+	projects := make([]string, len(rows))
+	items := make([]string, len(rows))
+	hours := make([]time.Time, len(rows))
+	offs := make([]int32, len(rows))
+	lens := make([]int32, len(rows))
+	var flat []int64
+	for i, r := range rows {
+		projects[i], items[i], hours[i] = r.Key.Project, r.Key.Item, r.Hour.UTC().Truncate(time.Hour)
+		offs[i], lens[i] = int32(len(flat)), int32(len(r.Values))
+		flat = append(flat, r.Values...)
+	}
+	_, err := q.Exec(ctx, `INSERT INTO series_hours (project_id, item_id, hour, vals)
+		SELECT p, i, h, ($6::bigint[])[o+1:o+n]
+		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::int[]) AS u(p, i, h, o, n)
+		ON CONFLICT (project_id, item_id, hour) DO UPDATE SET vals = excluded.vals`,
+		projects, items, hours, offs, lens, flat)
+	return err
+}
+
+// SeriesHours returns key's rows of the hours in [from, to), ascending; hours
+// without a row are absent (the caller zero-fills).
+func (s *Store) SeriesHours(ctx context.Context, key actors.ItemID, from, to time.Time) ([]SeriesRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT hour, vals FROM series_hours
+		WHERE project_id = $1 AND item_id = $2 AND hour >= $3 AND hour < $4 ORDER BY hour`,
+		key.Project, key.Item, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("series hours of %s: %w", key.Item, translate(err))
+	}
+	return collectSeries(key, rows)
+}
+
+// SeriesDays returns key's rows summed per UTC day over the hours in [from,
+// to), ascending by day, each Hour the day's start. Every metric is summed:
+// right for counters; for a distinct metric a day's sum of hourly distinct
+// counts is an upper bound of the day's distinct count, not that count.
+func (s *Store) SeriesDays(ctx context.Context, key actors.ItemID, from, to time.Time) ([]SeriesRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT d, array_agg(v ORDER BY n) FROM (
+			SELECT date_trunc('day', hour, 'UTC') AS d, n, sum(v)::bigint AS v
+			FROM series_hours, unnest(vals) WITH ORDINALITY AS u(v, n)
+			WHERE project_id = $1 AND item_id = $2 AND hour >= $3 AND hour < $4
+			GROUP BY d, n) AS per_metric
+		GROUP BY d ORDER BY d`, key.Project, key.Item, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("series days of %s: %w", key.Item, translate(err))
+	}
+	return collectSeries(key, rows)
+}
+
+func collectSeries(key actors.ItemID, rows pgx.Rows) ([]SeriesRow, error) {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SeriesRow, error) {
+		row := SeriesRow{Key: key}
+		err := r.Scan(&row.Hour, &row.Values)
+		row.Hour = row.Hour.UTC()
+		return row, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("series of %s: %w", key.Item, translate(err))
+	}
+	return out, nil
+}
+
+// DefaultSeriesRetention is how long hourly rows are kept unless
+// ENGAGED_SERIES_RETENTION_DAYS says otherwise.
+const DefaultSeriesRetention = 400 * 24 * time.Hour
+
+// PruneSeries deletes hourly rows older than now - retention, in batches of
+// at most batch rows so that no statement holds many locks or a long
+// transaction, and returns how many it deleted. The service calls it
+// periodically (an hour apart is plenty); several instances may run it at
+// once.
+func (s *Store) PruneSeries(ctx context.Context, now time.Time, retention time.Duration, batch int) (int64, error) {
+	cutoff := now.UTC().Add(-retention).Truncate(time.Hour)
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM series_hours WHERE ctid IN (
+			SELECT ctid FROM series_hours WHERE hour < $1 LIMIT $2)`, cutoff, batch)
+		if err != nil {
+			return total, fmt.Errorf("prune series: %w", translate(err))
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < int64(batch) {
+			return total, nil
+		}
+	}
+}
+
+// VisitorSalt returns project's salt of now's UTC day, creating a random one
+// on first use. Two instances asking at once get the same salt: the insert
+// that loses the race returns the row that won.
+func (s *Store) VisitorSalt(ctx context.Context, project string, now time.Time) ([]byte, error) {
+	day := now.UTC().Truncate(24 * time.Hour)
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("visitor salt: %w", err)
+	}
+	var salt []byte
+	err := s.pool.QueryRow(ctx, `INSERT INTO visitor_salts (project_id, day, salt) VALUES ($1, $2, $3)
+		ON CONFLICT (project_id, day) DO UPDATE SET salt = visitor_salts.salt
+		RETURNING salt`, project, day, fresh).Scan(&salt)
+	if err != nil {
+		return nil, fmt.Errorf("visitor salt of %s: %w", project, translate(err))
+	}
+	return salt, nil
+}
+
+// PruneVisitorSalts deletes salts of days before yesterday (UTC), so a salt
+// lives two days at most and visitor ids of older days can no longer be
+// recomputed from an IP address. The service calls it periodically.
+func (s *Store) PruneVisitorSalts(ctx context.Context, now time.Time) (int64, error) {
+	yesterday := now.UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM visitor_salts WHERE day < $1`, yesterday)
+	if err != nil {
+		return 0, fmt.Errorf("prune visitor salts: %w", translate(err))
+	}
+	return tag.RowsAffected(), nil
+}
