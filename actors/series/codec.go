@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math/bits"
 	"slices"
+
+	"github.com/engagedhq/engaged/actors/uniques"
 )
 
 const version = 1
@@ -22,8 +24,10 @@ var ErrVersion = errors.New("series: unknown encoding version")
 //	uvarint clock+1 (0 = no time yet), uvarint late minute, uvarint late hour,
 //	minute cells: uvarint n, then per cell uvarint clock-minute, byte metric, varint value
 //	hour cells:   the same with clockHour-hour
-//	per distinct metric: byte level, uvarint n, then per key its 8 bytes
-//	  big-endian and uvarint minute bits 0-63, 64-127, hour bits
+//	per distinct metric: byte level; if level > 0 uvarint unsampled hour and
+//	  the open minute's and hour's sketches, each a byte 0 (none) or 1 and
+//	  its uniques encoding; uvarint n, then per key its 8 bytes big-endian
+//	  and uvarint minute bits 0-63, 64-127, hour bits
 //
 // Cells are in key order and keys sorted, so equal states encode equally.
 // Hours kept only until they are written (before the window) are left out.
@@ -38,6 +42,17 @@ func (s *Series) AppendBinary(b []byte) ([]byte, error) {
 	b = appendCells(b, s.hk, s.hv, int64(s.clockHour()), Hours)
 	for _, v := range s.vis {
 		b = append(b, v.level)
+		if v.level > 0 {
+			b = binary.AppendUvarint(b, uint64(v.unsampled))
+			for _, sk := range []*uniques.Sketch{v.openMin[0], v.openMin[1], v.openHour} {
+				if sk == nil {
+					b = append(b, 0)
+					continue
+				}
+				b = append(b, 1)
+				b, _ = sk.AppendBinary(b)
+			}
+		}
 		b = binary.AppendUvarint(b, uint64(len(v.keys)))
 		for i, k := range v.keys {
 			b = binary.BigEndian.AppendUint64(b, k)
@@ -144,6 +159,26 @@ func Decode(spec Spec, b []byte) (*Series, []byte, error) {
 	for j := range s.vis {
 		v := &s.vis[j]
 		v.level = r.byte()
+		if v.level > 0 && !r.err {
+			u := r.uvarint()
+			if u > uint64(s.clockHour()) || int64(s.clockHour())-int64(u) >= Hours {
+				return nil, nil, ErrCorrupt
+			}
+			v.unsampled = int32(u)
+			for _, sk := range []**uniques.Sketch{&v.openMin[0], &v.openMin[1], &v.openHour} {
+				switch r.byte() {
+				case 0:
+				case 1:
+					d, rest, err := uniques.Decode(r.b)
+					if err != nil || d.Count() == 0 {
+						return nil, nil, ErrCorrupt
+					}
+					*sk, r.b = d, rest
+				default:
+					return nil, nil, ErrCorrupt
+				}
+			}
+		}
 		n := r.uvarint()
 		if r.err || v.level > 63 || n > SampleCap || uint64(len(r.b)) < n*11 {
 			return nil, nil, ErrCorrupt
@@ -159,9 +194,6 @@ func Decode(spec Spec, b []byte) (*Series, []byte, error) {
 				return nil, nil, ErrCorrupt
 			}
 			v.keys[i], v.seen[i] = k, sn
-		}
-		if n == 0 && v.level != 0 {
-			return nil, nil, ErrCorrupt
 		}
 	}
 	if r.err {

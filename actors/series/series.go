@@ -2,8 +2,12 @@
 // for the last Minutes minutes and hour buckets for the last Hours hours, for
 // a fixed list of metrics a family gives, stored sparsely (a quiet item costs
 // a few hundred bytes). Counter metrics sum int64 deltas; distinct metrics
-// count distinct keys per bucket, exactly while an item has at most
-// SampleCap distinct keys in its window, by adaptive sampling after.
+// count distinct keys per bucket: exactly while an item has at most
+// SampleCap distinct keys in its window; past that, the open minute and hour
+// (and the minute before) count in a uniques.Sketch (exact to 500, then
+// about 1.6 % error) and keys
+// arriving for an already closed bucket are counted through a sample of the
+// keys (docs/SERIES.md gives the measured errors).
 //
 // A Series's state is a pure function of the calls that changed it, in
 // order: time comes only from the times given to At and Advance (an event's
@@ -15,8 +19,11 @@ package series
 
 import (
 	"errors"
+	"math/bits"
 	"slices"
 	"unsafe"
+
+	"github.com/engagedhq/engaged/actors/uniques"
 )
 
 const (
@@ -29,8 +36,9 @@ const (
 	// MaxMetrics bounds Counters + Distinct; a cell key has 5 bits of metric.
 	MaxMetrics = 32
 	// SampleCap is how many distinct keys a distinct metric keeps per item
-	// (32 bytes each). Past it, only keys whose top L bits are zero are
-	// kept, L the smallest level that fits, and each stands for 2^L keys.
+	// (32 bytes each) with the minutes and hours each was seen in. Past it,
+	// only keys whose top L bits are zero are kept, L the smallest level
+	// that fits; such a key found new in a closed bucket adds 2^L to it.
 	SampleCap = 32
 	// MaxBuckets bounds one Buckets answer.
 	MaxBuckets = 10_000
@@ -111,11 +119,22 @@ type pending struct {
 
 // visitors are one distinct metric's keys seen in the window, each with the
 // minutes and hours it was seen in: bit i of min is the minute clock-i, bit
-// i of hour the hour clockHour-i.
+// i of hour the hour clockHour-i. At level 0 every key of the window is
+// here; at level L > 0 only those whose top L bits are zero, and the open
+// minute and hour count every key in sketches.
 type visitors struct {
 	level uint8
-	keys  []uint64 // sorted
-	seen  []seen
+	// unsampled is the newest hour of a key left out of the sample (level
+	// > 0). Once it is out of the hour window, every key of the window is in
+	// keys again and the level returns to 0.
+	unsampled int32
+	keys      []uint64 // sorted
+	seen      []seen
+	// While level > 0: every key of the clock's minute and the one before
+	// (events a few seconds late cross a minute often, an hour rarely) and
+	// of the clock's hour; nil = none yet.
+	openMin  [2]*uniques.Sketch
+	openHour *uniques.Sketch
 }
 
 type seen struct {
@@ -207,8 +226,20 @@ func (s *Series) advanceTo(m int32) {
 			}
 		}
 		v.keys, v.seen = v.keys[:n], v.seen[:n]
-		if n == 0 {
-			v.level = 0 // nothing sampled is left in the window
+		if v.level == 0 {
+			continue
+		}
+		if dm == 1 {
+			v.openMin = [2]*uniques.Sketch{nil, v.openMin[0]}
+		} else if dm > 1 {
+			v.openMin = [2]*uniques.Sketch{}
+		}
+		if dh > 0 {
+			v.openHour = nil
+		}
+		if int64(s.clockHour())-int64(v.unsampled) >= Hours {
+			// No key left out of the sample is in the window: exact again.
+			v.level, v.unsampled, v.openMin, v.openHour = 0, 0, [2]*uniques.Sketch{}, nil
 		}
 	}
 	s.dropOld()
@@ -336,8 +367,22 @@ func (sl Slot) AddKey(metric int, key uint64) {
 		return
 	}
 	v := &s.vis[j]
-	if v.level > 0 && key>>(64-v.level) != 0 {
-		return // not in the sample
+	mkey, hkey := uint32(sl.min)<<5|uint32(metric), uint32(sl.hour)<<5|uint32(metric)
+	age := s.clock - sl.min
+	openMin, openHour := sl.inMin && age < 2, sl.hour == s.clockHour()
+	if v.level > 0 {
+		// The open buckets count every key, sampled or not.
+		if openMin && sketchInsert(&v.openMin[age], key) {
+			s.mk, s.mv = cellSet(s.mk, s.mv, mkey, int64(v.openMin[age].Count()))
+		}
+		if openHour && sketchInsert(&v.openHour, key) {
+			s.hk, s.hv = cellSet(s.hk, s.hv, hkey, int64(v.openHour.Count()))
+			s.touch(sl.hour)
+		}
+		if key>>(64-v.level) != 0 {
+			v.unsampled = max(v.unsampled, sl.hour)
+			return
+		}
 	}
 	i, found := slices.BinarySearch(v.keys, key)
 	if !found {
@@ -345,29 +390,55 @@ func (sl Slot) AddKey(metric int, key uint64) {
 		v.seen = insertGrow(v.seen, i, seen{})
 	}
 	sn := &v.seen[i]
+	// A key new in a bucket adds 1 at level 0; at level L it stands for
+	// 2^L keys new in a closed bucket (the open ones counted above).
 	weight := int64(1) << v.level
 	if sl.inMin {
 		b := uint(s.clock - sl.min)
 		if sn.min[b/64]&(1<<(b%64)) == 0 {
 			sn.min[b/64] |= 1 << (b % 64)
-			s.mk, s.mv = cellAdd(s.mk, s.mv, uint32(sl.min)<<5|uint32(metric), weight)
+			if v.level == 0 || !openMin {
+				s.mk, s.mv = cellAdd(s.mk, s.mv, mkey, weight)
+			}
 		}
 	}
 	b := uint(s.clockHour() - sl.hour)
 	if sn.hour&(1<<b) == 0 {
 		sn.hour |= 1 << b
-		s.hk, s.hv = cellAdd(s.hk, s.hv, uint32(sl.hour)<<5|uint32(metric), weight)
-		s.touch(sl.hour)
+		if v.level == 0 || !openHour {
+			s.hk, s.hv = cellAdd(s.hk, s.hv, hkey, weight)
+			s.touch(sl.hour)
+		}
 	}
 	if len(v.keys) > SampleCap {
-		s.raiseLevel(j)
+		s.sample(j)
 	}
 }
 
-// raiseLevel halves the sample until it fits and recomputes the metric's
-// in-window cells from what is left.
-func (s *Series) raiseLevel(j int) {
+func sketchInsert(p **uniques.Sketch, key uint64) bool {
+	if *p == nil {
+		*p = &uniques.Sketch{}
+	}
+	return (*p).Insert(key)
+}
+
+// sample raises the level until the keys fit. Going from exact to sampled,
+// the open minutes' and hour's sketches start from the keys seen in them,
+// all of which are in the table at level 0. Values already in cells stay.
+func (s *Series) sample(j int) {
 	v := &s.vis[j]
+	if v.level == 0 {
+		for i, k := range v.keys {
+			for age := range v.openMin {
+				if v.seen[i].min[0]>>age&1 != 0 {
+					sketchInsert(&v.openMin[age], k)
+				}
+			}
+			if v.seen[i].hour&1 != 0 {
+				sketchInsert(&v.openHour, k)
+			}
+		}
+	}
 	for len(v.keys) > SampleCap {
 		v.level++
 		n := 0
@@ -375,36 +446,12 @@ func (s *Series) raiseLevel(j int) {
 			if k>>(64-v.level) == 0 {
 				v.keys[n], v.seen[n] = k, v.seen[i]
 				n++
+				continue
 			}
+			newest := s.clockHour() - int32(bits.TrailingZeros64(v.seen[i].hour))
+			v.unsampled = max(v.unsampled, newest)
 		}
 		v.keys, v.seen = v.keys[:n], v.seen[:n]
-	}
-	metric := uint32(s.spec.Counters + j)
-	for b := range Minutes {
-		mi := int64(s.clock) - int64(b)
-		if mi < 0 {
-			break
-		}
-		var c int64
-		for _, sn := range v.seen {
-			c += int64(sn.min[b/64] >> (b % 64) & 1)
-		}
-		s.mk, s.mv = cellSet(s.mk, s.mv, uint32(mi)<<5|metric, c<<v.level)
-	}
-	for b := range Hours {
-		h := int64(s.clockHour()) - int64(b)
-		if h < 0 {
-			break
-		}
-		var c int64
-		for _, sn := range v.seen {
-			c += int64(sn.hour >> b & 1)
-		}
-		var changed bool
-		s.hk, s.hv, changed = cellSetChanged(s.hk, s.hv, uint32(h)<<5|metric, c<<v.level)
-		if changed {
-			s.touch(int32(h))
-		}
 	}
 }
 
@@ -549,6 +596,7 @@ func (s *Series) MarkPersisted(rows []HourRow) {
 const (
 	sizeofSeries   = int(unsafe.Sizeof(Series{}))
 	sizeofVisitors = int(unsafe.Sizeof(visitors{}))
+	sizeofSketch   = int(unsafe.Sizeof(uniques.Sketch{}))
 )
 
 // Size returns the bytes the series holds in memory, the Series value
@@ -558,6 +606,11 @@ func (s *Series) Size() int {
 	n += cap(s.vis) * sizeofVisitors
 	for _, v := range s.vis {
 		n += cap(v.keys)*8 + cap(v.seen)*24
+		for _, sk := range []*uniques.Sketch{v.openMin[0], v.openMin[1], v.openHour} {
+			if sk != nil {
+				n += sizeofSketch + sk.Size()
+			}
+		}
 	}
 	return n
 }
