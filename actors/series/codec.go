@@ -33,8 +33,8 @@ var ErrVersion = errors.New("series: unknown encoding version")
 // Hours kept only until they are written (before the window) are left out.
 func (s *Series) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, version)
-	b = binary.AppendUvarint(b, uint64(s.spec.Counters))
-	b = binary.AppendUvarint(b, uint64(s.spec.Distinct))
+	b = binary.AppendUvarint(b, uint64(int(s.nc)))
+	b = binary.AppendUvarint(b, uint64(int(s.nd)))
 	b = binary.AppendUvarint(b, uint64(s.clock+1))
 	b = binary.AppendUvarint(b, uint64(s.lateMinute))
 	b = binary.AppendUvarint(b, uint64(s.lateHour))
@@ -43,8 +43,8 @@ func (s *Series) AppendBinary(b []byte) ([]byte, error) {
 	for _, v := range s.vis {
 		b = append(b, v.level)
 		if v.level > 0 {
-			b = binary.AppendUvarint(b, uint64(v.unsampled))
-			for _, sk := range []*uniques.Sketch{v.openMin[0], v.openMin[1], v.openHour} {
+			b = binary.AppendUvarint(b, uint64(v.ap.unsampled))
+			for _, sk := range []*uniques.Sketch{v.ap.openMin[0], v.ap.openMin[1], v.ap.openHour} {
 				if sk == nil {
 					b = append(b, 0)
 					continue
@@ -53,12 +53,12 @@ func (s *Series) AppendBinary(b []byte) ([]byte, error) {
 				b, _ = sk.AppendBinary(b)
 			}
 		}
-		b = binary.AppendUvarint(b, uint64(len(v.keys)))
-		for i, k := range v.keys {
-			b = binary.BigEndian.AppendUint64(b, k)
-			b = binary.AppendUvarint(b, v.seen[i].min[0])
-			b = binary.AppendUvarint(b, v.seen[i].min[1])
-			b = binary.AppendUvarint(b, v.seen[i].hour)
+		b = binary.AppendUvarint(b, uint64(len(v.seen)))
+		for _, sn := range v.seen {
+			b = binary.BigEndian.AppendUint64(b, sn.key)
+			b = binary.AppendUvarint(b, sn.min[0])
+			b = binary.AppendUvarint(b, sn.min[1])
+			b = binary.AppendUvarint(b, sn.hour)
 		}
 	}
 	return b, nil
@@ -160,12 +160,13 @@ func Decode(spec Spec, b []byte) (*Series, []byte, error) {
 		v := &s.vis[j]
 		v.level = r.byte()
 		if v.level > 0 && !r.err {
+			v.ap = &approx{}
 			u := r.uvarint()
 			if u > uint64(s.clockHour()) || int64(s.clockHour())-int64(u) >= Hours {
 				return nil, nil, ErrCorrupt
 			}
-			v.unsampled = int32(u)
-			for _, sk := range []**uniques.Sketch{&v.openMin[0], &v.openMin[1], &v.openHour} {
+			v.ap.unsampled = int32(u)
+			for _, sk := range []**uniques.Sketch{&v.ap.openMin[0], &v.ap.openMin[1], &v.ap.openHour} {
 				switch r.byte() {
 				case 0:
 				case 1:
@@ -184,16 +185,16 @@ func Decode(spec Spec, b []byte) (*Series, []byte, error) {
 			return nil, nil, ErrCorrupt
 		}
 		if n > 0 {
-			v.keys, v.seen = make([]uint64, n), make([]seen, n)
+			v.seen = make([]seen, n)
 		}
-		for i := range v.keys {
+		for i := range v.seen {
 			k := r.uint64()
-			sn := seen{min: [2]uint64{r.uvarint(), r.uvarint()}, hour: r.uvarint()}
-			if r.err || (i > 0 && k <= v.keys[i-1]) || (v.level > 0 && k>>(64-v.level) != 0) ||
+			sn := seen{key: k, min: [2]uint64{r.uvarint(), r.uvarint()}, hour: r.uvarint()}
+			if r.err || (i > 0 && k <= v.seen[i-1].key) || (v.level > 0 && k>>(64-v.level) != 0) ||
 				sn.hour&^hourMask != 0 || sn.min[0]|sn.min[1]|sn.hour == 0 || !inWindow(sn, s.clock) {
 				return nil, nil, ErrCorrupt
 			}
-			v.keys[i], v.seen[i] = k, sn
+			v.seen[i] = sn
 		}
 	}
 	if r.err {

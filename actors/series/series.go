@@ -93,8 +93,9 @@ var (
 // Series is one item's time series. The zero value is not usable; call New.
 // A Series is not safe for concurrent use: the item's actor owns it.
 type Series struct {
-	spec  Spec
-	clock int32 // minute index (Unix minutes) of the newest time seen; -1 = none
+	nc, nd uint8  // the Spec: counters, distinct metrics
+	clock  int32  // minute index (Unix minutes) of the newest time seen; -1 = none
+	ver    uint32 // change count of the pending hours
 
 	mk []uint32 // minute cells, sorted keys minute<<5|metric
 	mv []int64
@@ -109,7 +110,6 @@ type Series struct {
 	// Persistence bookkeeping, never encoded: hours changed since they were
 	// last written, with their change counts; sorted by hour.
 	pend []pending
-	ver  uint32
 }
 
 type pending struct {
@@ -124,22 +124,36 @@ type pending struct {
 // minute and hour count every key in sketches.
 type visitors struct {
 	level uint8
-	// unsampled is the newest hour of a key left out of the sample (level
-	// > 0). Once it is out of the hour window, every key of the window is in
-	// keys again and the level returns to 0.
+	seen  []seen  // sorted by key
+	ap    *approx // while level > 0
+}
+
+type approx struct {
+	// unsampled is the newest hour of a key left out of the sample. Once it
+	// is out of the hour window, every key of the window is in keys again
+	// and the level returns to 0.
 	unsampled int32
-	keys      []uint64 // sorted
-	seen      []seen
-	// While level > 0: every key of the clock's minute and the one before
-	// (events a few seconds late cross a minute often, an hour rarely) and
-	// of the clock's hour; nil = none yet.
+	// Every key of the clock's minute and the one before (events a few
+	// seconds late cross a minute often, an hour rarely) and of the clock's
+	// hour; nil = none yet.
 	openMin  [2]*uniques.Sketch
 	openHour *uniques.Sketch
 }
 
 type seen struct {
+	key  uint64
 	min  [2]uint64
 	hour uint64
+}
+
+func bySeenKey(sn seen, key uint64) int {
+	switch {
+	case sn.key < key:
+		return -1
+	case sn.key > key:
+		return 1
+	}
+	return 0
 }
 
 const hourMask = 1<<Hours - 1
@@ -150,7 +164,7 @@ func New(spec Spec) *Series {
 	if !spec.valid() {
 		panic("series: invalid spec")
 	}
-	s := &Series{spec: spec, clock: -1}
+	s := &Series{nc: uint8(spec.Counters), nd: uint8(spec.Distinct), clock: -1}
 	if spec.Distinct > 0 {
 		s.vis = make([]visitors, spec.Distinct)
 	}
@@ -158,7 +172,7 @@ func New(spec Spec) *Series {
 }
 
 // Spec returns the series' metric list.
-func (s *Series) Spec() Spec { return s.spec }
+func (s *Series) Spec() Spec { return Spec{int(s.nc), int(s.nd)} }
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -218,28 +232,28 @@ func (s *Series) advanceTo(m int32) {
 	for j := range s.vis {
 		v := &s.vis[j]
 		n := 0
-		for i := range v.keys {
+		for i := range v.seen {
 			sn := shift(v.seen[i], dm, dh)
 			if sn.min[0]|sn.min[1]|sn.hour != 0 {
-				v.keys[n], v.seen[n] = v.keys[i], sn
+				v.seen[n] = sn
 				n++
 			}
 		}
-		v.keys, v.seen = v.keys[:n], v.seen[:n]
+		v.seen = v.seen[:n]
 		if v.level == 0 {
 			continue
 		}
 		if dm == 1 {
-			v.openMin = [2]*uniques.Sketch{nil, v.openMin[0]}
+			v.ap.openMin = [2]*uniques.Sketch{nil, v.ap.openMin[0]}
 		} else if dm > 1 {
-			v.openMin = [2]*uniques.Sketch{}
+			v.ap.openMin = [2]*uniques.Sketch{}
 		}
 		if dh > 0 {
-			v.openHour = nil
+			v.ap.openHour = nil
 		}
-		if int64(s.clockHour())-int64(v.unsampled) >= Hours {
+		if int64(s.clockHour())-int64(v.ap.unsampled) >= Hours {
 			// No key left out of the sample is in the window: exact again.
-			v.level, v.unsampled, v.openMin, v.openHour = 0, 0, [2]*uniques.Sketch{}, nil
+			v.level, v.ap = 0, nil
 		}
 	}
 	s.dropOld()
@@ -334,6 +348,14 @@ func (s *Series) At(atMs int64) Slot {
 	return sl
 }
 
+// Drop counts an event as late without filing it in any bucket: for a family
+// that refuses events older than its lateness horizon behind the log's
+// watermark, so that buckets before completeThrough stay final.
+func (s *Series) Drop() {
+	s.lateMinute++
+	s.lateHour++
+}
+
 // Add adds delta to counter metric at atMs: At(atMs).Add(metric, delta).
 func (s *Series) Add(atMs int64, metric int, delta int64) { s.At(atMs).Add(metric, delta) }
 
@@ -341,7 +363,7 @@ func (s *Series) Add(atMs int64, metric int, delta int64) { s.At(atMs).Add(metri
 // metric is not a counter of the spec.
 func (sl Slot) Add(metric int, delta int64) {
 	s := sl.s
-	if metric < 0 || metric >= s.spec.Counters {
+	if metric < 0 || metric >= int(s.nc) {
 		panic("series: Add on a metric that is not a counter")
 	}
 	if delta == 0 || !sl.inHr {
@@ -359,8 +381,8 @@ func (sl Slot) Add(metric int, delta int64) {
 // uniques.VisitorID): sampling keeps those with leading zero bits.
 func (sl Slot) AddKey(metric int, key uint64) {
 	s := sl.s
-	j := metric - s.spec.Counters
-	if j < 0 || j >= s.spec.Distinct {
+	j := metric - int(s.nc)
+	if j < 0 || j >= int(s.nd) {
 		panic("series: AddKey on a metric that is not distinct")
 	}
 	if !sl.inHr {
@@ -372,22 +394,21 @@ func (sl Slot) AddKey(metric int, key uint64) {
 	openMin, openHour := sl.inMin && age < 2, sl.hour == s.clockHour()
 	if v.level > 0 {
 		// The open buckets count every key, sampled or not.
-		if openMin && sketchInsert(&v.openMin[age], key) {
-			s.mk, s.mv = cellSet(s.mk, s.mv, mkey, int64(v.openMin[age].Count()))
+		if openMin && sketchInsert(&v.ap.openMin[age], key) {
+			s.mk, s.mv = cellSet(s.mk, s.mv, mkey, int64(v.ap.openMin[age].Count()))
 		}
-		if openHour && sketchInsert(&v.openHour, key) {
-			s.hk, s.hv = cellSet(s.hk, s.hv, hkey, int64(v.openHour.Count()))
+		if openHour && sketchInsert(&v.ap.openHour, key) {
+			s.hk, s.hv = cellSet(s.hk, s.hv, hkey, int64(v.ap.openHour.Count()))
 			s.touch(sl.hour)
 		}
 		if key>>(64-v.level) != 0 {
-			v.unsampled = max(v.unsampled, sl.hour)
+			v.ap.unsampled = max(v.ap.unsampled, sl.hour)
 			return
 		}
 	}
-	i, found := slices.BinarySearch(v.keys, key)
+	i, found := slices.BinarySearchFunc(v.seen, key, bySeenKey)
 	if !found {
-		v.keys = insertGrow(v.keys, i, key)
-		v.seen = insertGrow(v.seen, i, seen{})
+		v.seen = insertGrow(v.seen, i, seen{key: key})
 	}
 	sn := &v.seen[i]
 	// A key new in a bucket adds 1 at level 0; at level L it stands for
@@ -410,7 +431,7 @@ func (sl Slot) AddKey(metric int, key uint64) {
 			s.touch(sl.hour)
 		}
 	}
-	if len(v.keys) > SampleCap {
+	if len(v.seen) > SampleCap {
 		s.sample(j)
 	}
 }
@@ -428,30 +449,31 @@ func sketchInsert(p **uniques.Sketch, key uint64) bool {
 func (s *Series) sample(j int) {
 	v := &s.vis[j]
 	if v.level == 0 {
-		for i, k := range v.keys {
-			for age := range v.openMin {
-				if v.seen[i].min[0]>>age&1 != 0 {
-					sketchInsert(&v.openMin[age], k)
+		v.ap = &approx{}
+		for _, sn := range v.seen {
+			for age := range v.ap.openMin {
+				if sn.min[0]>>age&1 != 0 {
+					sketchInsert(&v.ap.openMin[age], sn.key)
 				}
 			}
-			if v.seen[i].hour&1 != 0 {
-				sketchInsert(&v.openHour, k)
+			if sn.hour&1 != 0 {
+				sketchInsert(&v.ap.openHour, sn.key)
 			}
 		}
 	}
-	for len(v.keys) > SampleCap {
+	for len(v.seen) > SampleCap {
 		v.level++
 		n := 0
-		for i, k := range v.keys {
-			if k>>(64-v.level) == 0 {
-				v.keys[n], v.seen[n] = k, v.seen[i]
+		for _, sn := range v.seen {
+			if sn.key>>(64-v.level) == 0 {
+				v.seen[n] = sn
 				n++
 				continue
 			}
-			newest := s.clockHour() - int32(bits.TrailingZeros64(v.seen[i].hour))
-			v.unsampled = max(v.unsampled, newest)
+			newest := s.clockHour() - int32(bits.TrailingZeros64(sn.hour))
+			v.ap.unsampled = max(v.ap.unsampled, newest)
 		}
-		v.keys, v.seen = v.keys[:n], v.seen[:n]
+		v.seen = v.seen[:n]
 	}
 }
 
@@ -504,7 +526,7 @@ func cellSetChanged(keys []uint32, vals []int64, k uint32, v int64) ([]uint32, [
 // contiguous, zero-filled. The range must start inside the window (Start);
 // older hours are read from Postgres. It does not change the series.
 func (s *Series) Buckets(g Granularity, metric int, fromMs, toMs int64) ([]Bucket, error) {
-	if metric < 0 || metric >= s.spec.Counters+s.spec.Distinct {
+	if metric < 0 || metric >= int(s.nc)+int(s.nd) {
 		return nil, ErrMetric
 	}
 	step := int64(minuteMs)
@@ -565,7 +587,7 @@ func (s *Series) Total(metric int, fromMs, toMs int64) int64 {
 // hour before the clock's as already written.
 func (s *Series) PendingHours(closedBeforeMs int64) []HourRow {
 	var out []HourRow
-	n := s.spec.Counters + s.spec.Distinct
+	n := int(s.nc) + int(s.nd)
 	for _, p := range s.pend {
 		end := (int64(p.hour) + 1) * hourMs
 		if p.hour >= s.clockHour() && end > closedBeforeMs {
@@ -605,8 +627,12 @@ func (s *Series) Size() int {
 	n := sizeofSeries + cap(s.mk)*4 + cap(s.mv)*8 + cap(s.hk)*4 + cap(s.hv)*8 + cap(s.pend)*8
 	n += cap(s.vis) * sizeofVisitors
 	for _, v := range s.vis {
-		n += cap(v.keys)*8 + cap(v.seen)*24
-		for _, sk := range []*uniques.Sketch{v.openMin[0], v.openMin[1], v.openHour} {
+		n += cap(v.seen) * int(unsafe.Sizeof(seen{}))
+		if v.ap == nil {
+			continue
+		}
+		n += int(unsafe.Sizeof(approx{}))
+		for _, sk := range []*uniques.Sketch{v.ap.openMin[0], v.ap.openMin[1], v.ap.openHour} {
 			if sk != nil {
 				n += sizeofSketch + sk.Size()
 			}

@@ -177,6 +177,9 @@ func TestMatchesModel(t *testing.T) {
 				compare(t, s, m)
 			}
 		}
+		s.Drop()
+		m.lateMin++
+		m.lateHr++
 		lm, lh := s.Late()
 		if lm != m.lateMin || lh != m.lateHr || lm == 0 || lh == 0 {
 			t.Fatalf("seed %d: late %d/%d, model %d/%d", seed, lm, lh, m.lateMin, m.lateHr)
@@ -389,6 +392,27 @@ func TestMemory(t *testing.T) {
 	}
 }
 
+// The content family: 16 counters (14 counts, watch time ms, rebuffer time
+// ms), users and sessions. Typical: 5 minutes, 10 users with 12 sessions;
+// logged, not bounded (the typical item is a render).
+func TestMemoryContent(t *testing.T) {
+	spec := Spec{Counters: 16, Distinct: 2}
+	s, users, sessions := New(spec), &uniques.Sketch{}, &uniques.Sketch{}
+	for i := range 60 {
+		sl := s.At(t0 + int64(i%5)*7*minuteMs + int64(i)*1000)
+		sl.Add(i%4, 1)
+		sl.Add(14, 5000+int64(i)) // watch time
+		u, se := splitmix(uint64(i%10)), splitmix(uint64(i%12)+1<<40)
+		sl.AddKey(16, u)
+		sl.AddKey(17, se)
+		users.Insert(u)
+		sessions.Insert(se)
+	}
+	b, _ := s.AppendBinary(nil)
+	t.Logf("typical content item: series %d B in memory (%d B encoded), sketches %d B, total %d B",
+		s.Size(), len(b), users.Size()+sessions.Size(), s.Size()+users.Size()+sessions.Size())
+}
+
 // TestHeapPerTypicalItem measures the heap a typical item's series and
 // sketch take, as the Go runtime counts it, over many items.
 func TestHeapPerTypicalItem(t *testing.T) {
@@ -475,7 +499,7 @@ func TestSampledThenExactAgain(t *testing.T) {
 	later := t0 + (Hours+3)*hourMs
 	for i := range 20 {
 		s.At(later).AddKey(viewers, splitmix(uint64(i)+1<<50))
-		s.At(later + minuteMs).AddKey(viewers, splitmix(uint64(i%5)+1<<50))
+		s.At(later+minuteMs).AddKey(viewers, splitmix(uint64(i%5)+1<<50))
 	}
 	if s.vis[0].level != 0 {
 		t.Fatalf("level %d after the window passed", s.vis[0].level)

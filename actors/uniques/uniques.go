@@ -16,6 +16,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"unsafe"
 )
 
 const (
@@ -39,15 +40,19 @@ const (
 // user. Read methods (Count, Approximate, AppendBinary, Size) never modify it.
 type Sketch struct {
 	exact []uint64 // sorted, distinct; nil once dense
-	regs  []byte   // packed 6-bit registers; nil while exact
+	d     *dense   // nil while exact
+}
+
+type dense struct {
+	regs [regSize]byte // packed 6-bit registers
 	// hist counts registers per rank so that Count costs O(q), not O(m).
 	// Derived from regs (rebuilt by Decode), never encoded.
-	hist *[maxRank + 1]uint16
+	hist [maxRank + 1]uint16
 }
 
 // Insert adds key and reports whether the sketch changed.
 func (s *Sketch) Insert(key uint64) bool {
-	if s.regs != nil {
+	if s.d != nil {
 		return s.insertDense(key)
 	}
 	i, found := slices.BinarySearch(s.exact, key)
@@ -57,7 +62,7 @@ func (s *Sketch) Insert(key uint64) bool {
 	if len(s.exact) < ExactLimit {
 		if len(s.exact) == cap(s.exact) {
 			// Grow by a quarter, not double: sketches are many and small.
-			s.exact = append(make([]uint64, 0, len(s.exact)+len(s.exact)/4+2), s.exact...)
+			s.exact = append(make([]uint64, 0, min(len(s.exact)+len(s.exact)/4+2, ExactLimit)), s.exact...)
 		}
 		s.exact = slices.Insert(s.exact, i, key)
 		return true
@@ -70,21 +75,21 @@ func (s *Sketch) Insert(key uint64) bool {
 // Count returns the number of distinct keys: exact while Approximate is
 // false, an estimate after.
 func (s *Sketch) Count() uint64 {
-	if s.regs == nil {
+	if s.d == nil {
 		return uint64(len(s.exact))
 	}
-	return uint64(math.Round(estimate(s.hist)))
+	return uint64(math.Round(estimate(&s.d.hist)))
 }
 
 // Approximate reports whether Count is an estimate.
-func (s *Sketch) Approximate() bool { return s.regs != nil }
+func (s *Sketch) Approximate() bool { return s.d != nil }
 
 // Size returns the bytes the sketch holds in memory beyond the Sketch value
 // itself (slice capacities and the rank histogram).
 func (s *Sketch) Size() int {
-	n := cap(s.exact)*8 + cap(s.regs)
-	if s.hist != nil {
-		n += len(s.hist) * 2
+	n := cap(s.exact) * 8
+	if s.d != nil {
+		n += int(unsafe.Sizeof(dense{}))
 	}
 	return n
 }
@@ -92,10 +97,9 @@ func (s *Sketch) Size() int {
 // Clone returns an independent copy.
 func (s *Sketch) Clone() *Sketch {
 	c := &Sketch{}
-	if s.regs != nil {
-		c.regs = slices.Clone(s.regs)
-		h := *s.hist
-		c.hist = &h
+	if s.d != nil {
+		d := *s.d
+		c.d = &d
 	} else if len(s.exact) > 0 {
 		c.exact = slices.Clone(s.exact)
 	}
@@ -105,11 +109,11 @@ func (s *Sketch) Clone() *Sketch {
 // Merge returns the sketch of the union of a's and b's keys; a and b are not
 // modified. It encodes exactly as a sketch into which the union was inserted.
 func Merge(a, b *Sketch) *Sketch {
-	if a.regs == nil && b.regs != nil {
+	if a.d == nil && b.d != nil {
 		a, b = b, a
 	}
 	out := a.Clone()
-	if b.regs == nil {
+	if b.d == nil {
 		for _, k := range b.exact {
 			out.Insert(k)
 		}
@@ -117,7 +121,7 @@ func Merge(a, b *Sketch) *Sketch {
 	}
 	// Both dense: register-wise maximum.
 	for i := 0; i < m; i++ {
-		if r := getReg(b.regs, i); r > getReg(out.regs, i) {
+		if r := getReg(b.d.regs[:], i); r > getReg(out.d.regs[:], i) {
 			out.setReg(i, r)
 		}
 	}
@@ -125,8 +129,7 @@ func Merge(a, b *Sketch) *Sketch {
 }
 
 func (s *Sketch) toDense() {
-	s.regs = make([]byte, regSize)
-	s.hist = &[maxRank + 1]uint16{0: m}
+	s.d = &dense{hist: [maxRank + 1]uint16{0: m}}
 	for _, k := range s.exact {
 		s.insertDense(k)
 	}
@@ -138,7 +141,7 @@ func (s *Sketch) insertDense(key uint64) bool {
 	// The rank is the position of the first 1 among the q low bits; a guard
 	// bit caps it at q+1 when they are all zero.
 	rank := uint8(bits.LeadingZeros64(key<<p|1<<(p-1)) + 1)
-	if rank <= getReg(s.regs, idx) {
+	if rank <= getReg(s.d.regs[:], idx) {
 		return false
 	}
 	s.setReg(idx, rank)
@@ -158,20 +161,21 @@ func getReg(regs []byte, i int) uint8 {
 }
 
 func (s *Sketch) setReg(i int, r uint8) {
-	old := getReg(s.regs, i)
-	s.hist[old]--
-	s.hist[r]++
+	d := s.d
+	old := getReg(d.regs[:], i)
+	d.hist[old]--
+	d.hist[r]++
 	bit := i * 6
 	b := bit >> 3
-	w := uint16(s.regs[b])
-	if b+1 < len(s.regs) {
-		w |= uint16(s.regs[b+1]) << 8
+	w := uint16(d.regs[b])
+	if b+1 < len(d.regs) {
+		w |= uint16(d.regs[b+1]) << 8
 	}
 	sh := bit & 7
 	w = w&^(0x3f<<sh) | uint16(r)<<sh
-	s.regs[b] = byte(w)
-	if b+1 < len(s.regs) {
-		s.regs[b+1] = byte(w >> 8)
+	d.regs[b] = byte(w)
+	if b+1 < len(d.regs) {
+		d.regs[b+1] = byte(w >> 8)
 	}
 }
 
@@ -224,9 +228,9 @@ func tau(x float64) float64 {
 // a kind byte, then either a uvarint count and the sorted keys as 8-byte
 // big-endian words, or p and the 3072 packed register bytes.
 func (s *Sketch) AppendBinary(b []byte) ([]byte, error) {
-	if s.regs != nil {
+	if s.d != nil {
 		b = append(b, version, denseK, p)
-		return append(b, s.regs...), nil
+		return append(b, s.d.regs[:]...), nil
 	}
 	b = append(b, version, exactK)
 	b = binary.AppendUvarint(b, uint64(len(s.exact)))
@@ -277,17 +281,18 @@ func Decode(b []byte) (*Sketch, []byte, error) {
 		if len(b) < 1+regSize || b[0] != p {
 			return nil, nil, ErrCorrupt
 		}
-		s := &Sketch{regs: slices.Clone(b[1 : 1+regSize]), hist: &[maxRank + 1]uint16{}}
+		s := &Sketch{d: &dense{}}
+		copy(s.d.regs[:], b[1:1+regSize])
 		nonzero := 0
 		for i := 0; i < m; i++ {
-			r := getReg(s.regs, i)
+			r := getReg(s.d.regs[:], i)
 			if r > maxRank {
 				return nil, nil, ErrCorrupt
 			}
 			if r > 0 {
 				nonzero++
 			}
-			s.hist[r]++
+			s.d.hist[r]++
 		}
 		// A dense sketch saw more than ExactLimit keys, so at least one
 		// register is set; an all-zero one is not an encoding we write.
