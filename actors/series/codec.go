@@ -80,9 +80,11 @@ type reader struct {
 	err bool
 }
 
+// uvarint and varint refuse padded varints (0x80 0x00 for 0): they decode
+// but are not what AppendBinary writes, and a state has one encoding.
 func (r *reader) uvarint() uint64 {
 	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(v) {
 		r.err = true
 		return 0
 	}
@@ -90,9 +92,11 @@ func (r *reader) uvarint() uint64 {
 	return v
 }
 
+func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
+
 func (r *reader) varint() int64 {
 	v, n := binary.Varint(r.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(uint64(v<<1^v>>63)) {
 		r.err = true
 		return 0
 	}

@@ -536,7 +536,7 @@ func (s *Series) Buckets(g Granularity, metric int, fromMs, toMs int64) ([]Bucke
 	}
 	from := floorDiv(fromMs, step)
 	to := floorDiv(toMs+step-1, step)
-	if toMs < fromMs || to-from > MaxBuckets {
+	if toMs < fromMs || to < from || to-from > MaxBuckets { // to < from: toMs overflowed
 		return nil, ErrRange
 	}
 	if from*step < s.Start(g) {

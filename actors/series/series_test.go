@@ -2,6 +2,7 @@ package series
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -59,6 +60,9 @@ func TestBucketsContiguousZeroFilled(t *testing.T) {
 	}
 	if _, err := s.Buckets(Minute, 8, t0, t0+1); err != ErrMetric {
 		t.Fatalf("metric: %v", err)
+	}
+	if _, err := s.Buckets(Minute, 0, t0, math.MaxInt64); err != ErrRange {
+		t.Fatalf("to at the end of time: %v", err)
 	}
 	if _, err := s.Buckets(Minute, 0, t0, t0+(MaxBuckets+1)*minuteMs); err != ErrRange {
 		t.Fatalf("too many: %v", err)
@@ -430,6 +434,22 @@ func TestHeapPerTypicalItem(t *testing.T) {
 	per := float64(after.HeapAlloc-before.HeapAlloc) / n
 	t.Logf("heap per typical render item (series + uniques): %.0f B", per)
 	runtime.KeepAlive(keep)
+}
+
+func TestUvarintLen(t *testing.T) {
+	for _, v := range []uint64{0, 1, 127, 128, 1<<14 - 1, 1 << 14, 1<<63 - 1, 1 << 63, math.MaxUint64} {
+		if got, want := uvarintLen(v), len(binary.AppendUvarint(nil, v)); got != want {
+			t.Errorf("uvarintLen(%d) = %d, want %d", v, got, want)
+		}
+	}
+	empty := enc(t, New(renders)) // version, 7, 1, clock 0, late 0 0, no cells, level 0, no keys
+	if _, _, err := Decode(renders, empty); err != nil {
+		t.Fatal(err)
+	}
+	padded := append([]byte{version, 7, 1, 0x80, 0x00}, empty[4:]...)
+	if _, _, err := Decode(renders, padded); err == nil {
+		t.Error("a padded varint decoded")
+	}
 }
 
 func FuzzDecode(f *testing.F) {

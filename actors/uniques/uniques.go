@@ -262,7 +262,9 @@ func Decode(b []byte) (*Sketch, []byte, error) {
 	switch kind {
 	case exactK:
 		n, w := binary.Uvarint(b)
-		if w <= 0 || n > ExactLimit || uint64(len(b)-w) < n*8 {
+		// A padded varint (0x80 0x00 for 0) decodes but is not what
+		// AppendBinary writes: one encoding per state.
+		if w <= 0 || w != len(binary.AppendUvarint(nil, n)) || n > ExactLimit || uint64(len(b)-w) < n*8 {
 			return nil, nil, ErrCorrupt
 		}
 		b = b[w:]
