@@ -529,3 +529,27 @@ func TestSampledThenExactAgain(t *testing.T) {
 		t.Fatalf("buckets %v, want 20 then 5", bs)
 	}
 }
+
+// BenchmarkTypicalItem builds typical render items (series and total
+// uniques sketch) and reports the Go heap each keeps and its encoded size:
+// go test -run XXX -bench TypicalItem ./actors/series
+func BenchmarkTypicalItem(b *testing.B) {
+	keep := make([]any, 0, 2*b.N)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var encoded int
+	for range b.N { // not b.Loop: keep is sized by b.N before the heap is read
+		s, u := typical()
+		keep = append(keep, s, u)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	s, u := typical()
+	eb, _ := s.AppendBinary(nil)
+	eb, _ = u.AppendBinary(eb)
+	encoded = len(eb)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(keep)/2), "heapB/item")
+	b.ReportMetric(float64(encoded), "encodedB/item")
+	runtime.KeepAlive(keep)
+}
