@@ -27,42 +27,47 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// SaveSeriesHours writes rows in one statement if epoch is still the epoch
-// of part, like SaveSnapshots (actors.ErrFenced otherwise). A row replaces
+// SaveSeriesHours writes rows in one statement, one round trip, if epoch is
+// still the epoch of part, like SaveSnapshots (actors.ErrFenced otherwise):
+// the statement takes the partition row FOR SHARE, so a concurrent claim
+// waits for it and a write never lands after a newer claim. A row replaces
 // the item's row of that hour: values are absolute, so a replay after a
 // crash writes the same rows again.
 //
 // The snapshot round should write the rows of an actor step in the same
-// transaction as the snapshot encoded in that step (saveSeriesHours on its
-// transaction): a decoded series takes every hour before its clock's as
-// written.
+// transaction as the snapshot encoded in that step (saveSeriesHours on
+// SaveSnapshots' transaction, after its epoch check): a decoded series takes
+// every hour before its clock's as written.
 func (s *Store) SaveSeriesHours(ctx context.Context, part int, epoch int64, rows []SeriesRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var current int64
-		if err := tx.QueryRow(ctx, `SELECT epoch FROM partitions WHERE part = $1 FOR SHARE`, part).Scan(&current); err != nil {
-			return err
-		}
-		if current != epoch {
-			return actors.ErrFenced
-		}
-		return saveSeriesHours(ctx, tx, rows)
-	})
-	if err == actors.ErrFenced {
-		return err
-	}
+	a := seriesArgs(rows)
+	var current *int64
+	err := s.pool.QueryRow(ctx, `WITH fence AS (
+			SELECT epoch FROM partitions WHERE part = $7 FOR SHARE
+		), written AS (`+upsertSeries+` WHERE (SELECT epoch FROM fence) = $8
+			ON CONFLICT (project_id, item_id, hour) DO UPDATE SET vals = excluded.vals
+			RETURNING 1)
+		SELECT (SELECT epoch FROM fence) FROM (SELECT count(*) FROM written) AS w`,
+		append(a, part, epoch)...).Scan(&current)
 	if err != nil {
 		return fmt.Errorf("save %d series hours of partition %d: %w", len(rows), part, translate(err))
+	}
+	if current == nil || *current != epoch {
+		return actors.ErrFenced
 	}
 	return nil
 }
 
-// saveSeriesHours upserts rows in one round trip: the values of all rows go
+// upsertSeries inserts rows given as seriesArgs: the values of all rows go
 // flat in one array, each row naming its slice (Postgres has no array of
 // arrays of different lengths).
-func saveSeriesHours(ctx context.Context, q execer, rows []SeriesRow) error {
+const upsertSeries = `INSERT INTO series_hours (project_id, item_id, hour, vals)
+		SELECT p, i, h, ($6::bigint[])[o+1:o+n]
+		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::int[]) AS u(p, i, h, o, n)`
+
+func seriesArgs(rows []SeriesRow) []any {
 	projects := make([]string, len(rows))
 	items := make([]string, len(rows))
 	hours := make([]time.Time, len(rows))
@@ -74,11 +79,18 @@ func saveSeriesHours(ctx context.Context, q execer, rows []SeriesRow) error {
 		offs[i], lens[i] = int32(len(flat)), int32(len(r.Values))
 		flat = append(flat, r.Values...)
 	}
-	_, err := q.Exec(ctx, `INSERT INTO series_hours (project_id, item_id, hour, vals)
-		SELECT p, i, h, ($6::bigint[])[o+1:o+n]
-		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::int[]) AS u(p, i, h, o, n)
-		ON CONFLICT (project_id, item_id, hour) DO UPDATE SET vals = excluded.vals`,
-		projects, items, hours, offs, lens, flat)
+	return []any{projects, items, hours, offs, lens, flat}
+}
+
+// saveSeriesHours upserts rows in one statement on q: what SaveSnapshots
+// calls inside its transaction, after its epoch check, once the snapshot
+// round is wired.
+func saveSeriesHours(ctx context.Context, q execer, rows []SeriesRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := q.Exec(ctx, upsertSeries+`
+		ON CONFLICT (project_id, item_id, hour) DO UPDATE SET vals = excluded.vals`, seriesArgs(rows)...)
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/engagedhq/engaged/actors"
 )
@@ -46,6 +47,20 @@ func TestSeriesHours(t *testing.T) {
 	}
 	if got, _ := s.SeriesHours(ctx, key, h0.Add(3*time.Hour), h0.Add(4*time.Hour)); len(got) != 1 || len(got[0].Values) != 0 {
 		t.Fatalf("empty values: %+v", got)
+	}
+	// Inside the snapshot round's transaction.
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return saveSeriesHours(ctx, tx, []SeriesRow{{other, h0, []int64{10}}, {other, h0.Add(time.Hour), []int64{11}}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.SeriesHours(ctx, other, h0, h0.Add(2*time.Hour)); !equalRows(got, []SeriesRow{{other, h0, []int64{10}}, {other, h0.Add(time.Hour), []int64{11}}}) {
+		t.Fatalf("in a transaction: %+v", got)
+	}
+	// A partition never claimed fences too.
+	if err := s.SaveSeriesHours(ctx, 99, 1, rows[:1]); err != actors.ErrFenced {
+		t.Fatalf("unclaimed partition: %v", err)
 	}
 	// A deposed owner writes nothing.
 	if _, err := s.ClaimPartition(ctx, 3); err != nil {
