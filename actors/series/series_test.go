@@ -52,6 +52,12 @@ func TestBucketsContiguousZeroFilled(t *testing.T) {
 	if sum != 7 || len(h) < 2 {
 		t.Fatalf("hour buckets %v", h)
 	}
+	if got := s.Total(0, t0, t0+10*minuteMs); got != 7 {
+		t.Fatalf("Total = %d, want 7", got)
+	}
+	if got := s.Total(0, t0+6*minuteMs, t0+10*minuteMs); got != 4 {
+		t.Fatalf("Total from minute 6 = %d, want 4", got)
+	}
 	if _, err := s.Buckets(Minute, 0, t0, t0-1); err != ErrRange {
 		t.Fatalf("to before from: %v", err)
 	}
@@ -243,6 +249,33 @@ func TestReplayByteIdentical(t *testing.T) {
 		if !bytes.Equal(enc(t, d), before) {
 			t.Fatal("a read changed the encoding")
 		}
+	}
+}
+
+// Advance moves the clock only forward; past the windows the old buckets
+// leave, and a crossed hour becomes closed.
+func TestAdvance(t *testing.T) {
+	s := New(renders)
+	s.Add(t0, 2, 3)
+	s.Advance(t0 - hourMs) // backwards: nothing
+	if s.Clock() != t0 {
+		t.Fatalf("clock %d, want %d", s.Clock(), t0)
+	}
+	if p := s.PendingHours(0); len(p) != 0 {
+		t.Fatalf("open hour pending: %+v", p)
+	}
+	s.Advance(t0 + Minutes*minuteMs)
+	if p := s.PendingHours(0); len(p) != 1 || p[0].Values[2] != 3 {
+		t.Fatalf("after Advance: pending %+v", p)
+	}
+	if _, err := s.Buckets(Minute, 2, t0, t0+minuteMs); err != ErrBeforeWindow {
+		t.Fatalf("minute out of the window: %v", err)
+	}
+	if h, _ := s.Buckets(Hour, 2, t0, t0+1); h[0].V != 3 {
+		t.Fatalf("hour bucket %v", h)
+	}
+	if lm, lh := s.Late(); lm != 0 || lh != 0 {
+		t.Fatalf("late %d/%d", lm, lh)
 	}
 }
 
