@@ -24,10 +24,12 @@ var ErrVersion = errors.New("series: unknown encoding version")
 //	uvarint clock+1 (0 = no time yet), uvarint late minute, uvarint late hour,
 //	minute cells: uvarint n, then per cell uvarint clock-minute, byte metric, varint value
 //	hour cells:   the same with clockHour-hour
-//	per distinct metric: byte level; if level > 0 uvarint unsampled hour and
-//	  the open minute's and hour's sketches, each a byte 0 (none) or 1 and
-//	  its uniques encoding; uvarint n, then per key its 8 bytes big-endian
-//	  and uvarint minute bits 0-63, 64-127, hour bits
+//	per distinct metric: byte level; if level > 0 uvarint unsampled hour,
+//	  uvarint count of the day before, and the sketches of the clock's
+//	  minute, the minute before, the clock's hour and day, each a byte 0
+//	  (none) or 1 and its uniques encoding; uvarint n, then per key its 8
+//	  bytes big-endian and uvarint minute bits 0-63, 64-127, hour bits
+//	  (bits 62 and 63: seen on the clock's day, the day before)
 //
 // Cells are in key order and keys sorted, so equal states encode equally.
 // Hours kept only until they are written (before the window) are left out.
@@ -44,7 +46,8 @@ func (s *Series) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, v.level)
 		if v.level > 0 {
 			b = binary.AppendUvarint(b, uint64(v.ap.unsampled))
-			for _, sk := range []*uniques.Sketch{v.ap.openMin[0], v.ap.openMin[1], v.ap.openHour} {
+			b = binary.AppendUvarint(b, uint64(v.ap.prevDay))
+			for _, sk := range []*uniques.Sketch{v.ap.openMin[0], v.ap.openMin[1], v.ap.openHour, v.ap.openDay} {
 				if sk == nil {
 					b = append(b, 0)
 					continue
@@ -170,7 +173,11 @@ func Decode(spec Spec, b []byte) (*Series, []byte, error) {
 				return nil, nil, ErrCorrupt
 			}
 			v.ap.unsampled = int32(u)
-			for _, sk := range []**uniques.Sketch{&v.ap.openMin[0], &v.ap.openMin[1], &v.ap.openHour} {
+			v.ap.prevDay = int64(r.uvarint())
+			if v.ap.prevDay < 0 {
+				return nil, nil, ErrCorrupt
+			}
+			for _, sk := range []**uniques.Sketch{&v.ap.openMin[0], &v.ap.openMin[1], &v.ap.openHour, &v.ap.openDay} {
 				switch r.byte() {
 				case 0:
 				case 1:
@@ -195,7 +202,7 @@ func Decode(spec Spec, b []byte) (*Series, []byte, error) {
 			k := r.uint64()
 			sn := seen{key: k, min: [2]uint64{r.uvarint(), r.uvarint()}, hour: r.uvarint()}
 			if r.err || (i > 0 && k <= v.seen[i-1].key) || (v.level > 0 && k>>(64-v.level) != 0) ||
-				sn.hour&^hourMask != 0 || sn.min[0]|sn.min[1]|sn.hour == 0 || !inWindow(sn, s.clock) {
+				sn.hour&^(hourMask|dayMask) != 0 || sn.min[0]|sn.min[1]|sn.hour == 0 || !inWindow(sn, s.clock) {
 				return nil, nil, ErrCorrupt
 			}
 			v.seen[i] = sn
@@ -208,6 +215,12 @@ func Decode(spec Spec, b []byte) (*Series, []byte, error) {
 		lo, _ := slices.BinarySearch(s.hk, uint32(s.clockHour())<<5)
 		if lo < len(s.hk) {
 			s.touch(s.clockHour())
+		}
+		for j := range s.vis {
+			if s.dayValue(j, 0) > 0 {
+				s.touch(dayPend(s.clockDay()))
+				break
+			}
 		}
 	}
 	return s, r.b, nil
@@ -224,8 +237,9 @@ func inWindow(sn seen, clock int32) bool {
 	if top := 63 - bits.LeadingZeros64(sn.min[0]); sn.min[0] != 0 && int64(top) > int64(clock) {
 		return false
 	}
-	top := 63 - bits.LeadingZeros64(sn.hour)
-	return sn.hour == 0 || int64(top) <= int64(clock/60)
+	h := sn.hour & hourMask
+	top := 63 - bits.LeadingZeros64(h)
+	return h == 0 || int64(top) <= int64(clock/60)
 }
 
 func readCells(r *reader, newest, window int64, metrics int) ([]uint32, []int64, bool) {

@@ -138,6 +138,8 @@ type approx struct {
 	// hour; nil = none yet.
 	openMin  [2]*uniques.Sketch
 	openHour *uniques.Sketch
+	openDay  *uniques.Sketch // every key of the clock's UTC day
+	prevDay  int64           // the day before's distinct count, frozen at midnight, plus late sampled keys
 }
 
 type seen struct {
@@ -156,7 +158,16 @@ func bySeenKey(sn seen, key uint64) int {
 	return 0
 }
 
-const hourMask = 1<<Hours - 1
+// Bits 0-48 of seen.hour are hours; bits 62 and 63 say whether the key was
+// seen on the clock's UTC day and the day before. The hour bits of a key
+// outlive its day bits (49 hours cover both days), so a key leaves the table
+// only when neither day can count it any more.
+const (
+	hourMask = 1<<Hours - 1
+	dayShift = 62
+	dayMask  = 3 << dayShift
+	minDay   = 1440 // minutes a day
+)
 
 // New returns an empty series for spec; it panics on a spec with more than
 // MaxMetrics metrics (a programming error).
@@ -229,11 +240,12 @@ func (s *Series) advanceTo(m int32) {
 	}
 	dm := int64(m - old)
 	dh := int64(m/60 - old/60)
+	dd := int64(m/minDay - old/minDay)
 	for j := range s.vis {
 		v := &s.vis[j]
 		n := 0
 		for i := range v.seen {
-			sn := shift(v.seen[i], dm, dh)
+			sn := shift(v.seen[i], dm, dh, dd)
 			if sn.min[0]|sn.min[1]|sn.hour != 0 {
 				v.seen[n] = sn
 				n++
@@ -251,6 +263,11 @@ func (s *Series) advanceTo(m int32) {
 		if dh > 0 {
 			v.ap.openHour = nil
 		}
+		if dd == 1 {
+			v.ap.prevDay, v.ap.openDay = int64(count(v.ap.openDay)), nil
+		} else if dd > 1 {
+			v.ap.prevDay, v.ap.openDay = 0, nil
+		}
 		if int64(s.clockHour())-int64(v.ap.unsampled) >= Hours {
 			// No key left out of the sample is in the window: exact again.
 			v.level, v.ap = 0, nil
@@ -259,7 +276,14 @@ func (s *Series) advanceTo(m int32) {
 	s.dropOld()
 }
 
-func shift(sn seen, dm, dh int64) seen {
+func count(sk *uniques.Sketch) uint64 {
+	if sk == nil {
+		return 0
+	}
+	return sk.Count()
+}
+
+func shift(sn seen, dm, dh, dd int64) seen {
 	switch {
 	case dm >= 128:
 		sn.min = [2]uint64{}
@@ -268,10 +292,14 @@ func shift(sn seen, dm, dh int64) seen {
 	case dm > 0:
 		sn.min = [2]uint64{sn.min[0] << dm, sn.min[1]<<dm | sn.min[0]>>(64-dm)}
 	}
+	days := sn.hour >> dayShift
 	if dh >= 64 {
 		sn.hour = 0
 	} else {
 		sn.hour = sn.hour << dh & hourMask
+	}
+	if dd < 2 {
+		sn.hour |= days << dd & 3 << dayShift
 	}
 	return sn
 }
@@ -392,7 +420,12 @@ func (sl Slot) AddKey(metric int, key uint64) {
 	mkey, hkey := uint32(sl.min)<<5|uint32(metric), uint32(sl.hour)<<5|uint32(metric)
 	age := s.clock - sl.min
 	openMin, openHour := sl.inMin && age < 2, sl.hour == s.clockHour()
+	day := sl.min / minDay
+	dayAge := s.clockDay() - day // 0: the clock's day, 1: the day before, more: no day counts it
 	if v.level > 0 {
+		if dayAge == 0 && sketchInsert(&v.ap.openDay, key) {
+			s.touch(dayPend(day))
+		}
 		// The open buckets count every key, sampled or not.
 		if openMin && sketchInsert(&v.ap.openMin[age], key) {
 			s.mk, s.mv = cellSet(s.mk, s.mv, mkey, int64(v.ap.openMin[age].Count()))
@@ -431,8 +464,98 @@ func (sl Slot) AddKey(metric int, key uint64) {
 			s.touch(sl.hour)
 		}
 	}
+	if dayAge < 2 {
+		bit := uint64(1) << (dayShift + dayAge)
+		if sn.hour&bit == 0 {
+			sn.hour |= bit
+			if v.level == 0 || dayAge == 1 {
+				if v.level > 0 {
+					v.ap.prevDay += weight
+				}
+				s.touch(dayPend(day))
+			}
+		}
+	}
 	if len(v.seen) > SampleCap {
 		s.sample(j)
+	}
+}
+
+func (s *Series) clockDay() int32 { return s.clock / minDay }
+
+// dayPend is a day's key among the pending hours: negative, so days sort
+// before hours and never meet one.
+func dayPend(day int32) int32 { return -day - 1 }
+
+// dayValue is distinct metric j's count on the clock's day (age 0) or the
+// day before (age 1).
+func (s *Series) dayValue(j int, age int32) int64 {
+	v := &s.vis[j]
+	if v.level > 0 {
+		if age == 0 {
+			return int64(count(v.ap.openDay))
+		}
+		return v.ap.prevDay
+	}
+	var n int64
+	for _, sn := range v.seen {
+		n += int64(sn.hour >> (dayShift + age) & 1)
+	}
+	return n
+}
+
+// Day returns distinct metric's count over the UTC day holding atMs, if that
+// is the clock's day or the day before (older days are in Postgres). Hourly
+// values cannot be summed into it: a key seen in two hours is one key.
+func (s *Series) Day(metric int, atMs int64) (int64, bool) {
+	j := metric - int(s.nc)
+	age := int64(s.clockDay()) - floorDiv(atMs, minDay*minuteMs)
+	if j < 0 || j >= int(s.nd) || s.clock < 0 || age < 0 || age > 1 {
+		return 0, false
+	}
+	return s.dayValue(j, int32(age)), true
+}
+
+// DayRow is a UTC day's distinct metrics (Values[j] is metric Counters+j),
+// for one row in Postgres.
+type DayRow struct {
+	Day    int64 // start of the day, Unix milliseconds
+	Values []int64
+	ver    uint32
+}
+
+// PendingDays is PendingHours for the day values of the distinct metrics:
+// days changed since last marked that are closed (before the clock's day,
+// or ending at or before closedBeforeMs). The same rule holds: write them
+// with the snapshot of the same step; Decode takes days before the clock's
+// as written.
+func (s *Series) PendingDays(closedBeforeMs int64) []DayRow {
+	var out []DayRow
+	for _, p := range s.pend {
+		if p.hour >= 0 {
+			break
+		}
+		day := -p.hour - 1
+		age := s.clockDay() - day
+		if age > 1 || (age == 0 && (int64(day)+1)*minDay*minuteMs > closedBeforeMs) {
+			continue // gone with the window (written before), or still open
+		}
+		row := DayRow{Day: int64(day) * minDay * minuteMs, Values: make([]int64, s.nd), ver: p.ver}
+		for j := range row.Values {
+			row.Values[j] = s.dayValue(j, age)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// MarkDaysPersisted is MarkPersisted for PendingDays' rows.
+func (s *Series) MarkDaysPersisted(rows []DayRow) {
+	for _, r := range rows {
+		i := s.pendingIndex(dayPend(int32(floorDiv(r.Day, minDay*minuteMs))))
+		if i >= 0 && s.pend[i].ver == r.ver {
+			s.pend = slices.Delete(s.pend, i, i+1)
+		}
 	}
 }
 
@@ -449,8 +572,11 @@ func sketchInsert(p **uniques.Sketch, key uint64) bool {
 func (s *Series) sample(j int) {
 	v := &s.vis[j]
 	if v.level == 0 {
-		v.ap = &approx{}
+		v.ap = &approx{prevDay: s.dayValue(j, 1)}
 		for _, sn := range v.seen {
+			if sn.hour>>dayShift&1 != 0 {
+				sketchInsert(&v.ap.openDay, sn.key)
+			}
 			for age := range v.ap.openMin {
 				if sn.min[0]>>age&1 != 0 {
 					sketchInsert(&v.ap.openMin[age], sn.key)
@@ -589,6 +715,9 @@ func (s *Series) PendingHours(closedBeforeMs int64) []HourRow {
 	var out []HourRow
 	n := int(s.nc) + int(s.nd)
 	for _, p := range s.pend {
+		if p.hour < 0 {
+			continue // a day: PendingDays
+		}
 		end := (int64(p.hour) + 1) * hourMs
 		if p.hour >= s.clockHour() && end > closedBeforeMs {
 			continue
@@ -632,7 +761,7 @@ func (s *Series) Size() int {
 			continue
 		}
 		n += int(unsafe.Sizeof(approx{}))
-		for _, sk := range []*uniques.Sketch{v.ap.openMin[0], v.ap.openMin[1], v.ap.openHour} {
+		for _, sk := range []*uniques.Sketch{v.ap.openMin[0], v.ap.openMin[1], v.ap.openHour, v.ap.openDay} {
 			if sk != nil {
 				n += sizeofSketch + sk.Size()
 			}

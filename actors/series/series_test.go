@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/engagedhq/engaged/actors/uniques"
@@ -134,6 +135,7 @@ func apply(s *Series, evs []event) {
 // model files events by the same rule, with maps and sets: the minute and
 // hour of each event, if inside the window at the time it is applied.
 type model struct {
+	days            map[int64]map[uint64]bool
 	clock           int64
 	min, hour       map[[2]int64]int64
 	minSet, hourSet map[[2]int64]map[uint64]bool
@@ -141,7 +143,7 @@ type model struct {
 }
 
 func newModel() *model {
-	return &model{clock: -1, min: map[[2]int64]int64{}, hour: map[[2]int64]int64{},
+	return &model{days: map[int64]map[uint64]bool{}, clock: -1, min: map[[2]int64]int64{}, hour: map[[2]int64]int64{},
 		minSet: map[[2]int64]map[uint64]bool{}, hourSet: map[[2]int64]map[uint64]bool{}}
 }
 
@@ -155,6 +157,12 @@ func (m *model) apply(e event) {
 	if !inHr {
 		m.lateHr++
 		return
+	}
+	if d := mi / minDay; e.metric == viewers && m.clock/minDay-d < 2 {
+		if m.days[d] == nil {
+			m.days[d] = map[uint64]bool{}
+		}
+		m.days[d][e.key] = true
 	}
 	add := func(vals map[[2]int64]int64, sets map[[2]int64]map[uint64]bool, k [2]int64) {
 		if e.metric != viewers {
@@ -199,6 +207,13 @@ func TestMatchesModel(t *testing.T) {
 
 func compare(t *testing.T, s *Series, m *model) {
 	t.Helper()
+	for age := range int64(3) {
+		d := m.clock/minDay - age
+		got, ok := s.Day(viewers, d*minDay*minuteMs+5)
+		if ok != (age < 2) || (ok && got != int64(len(m.days[d]))) {
+			t.Fatalf("day %d: %d %v, model %d", d, got, ok, len(m.days[d]))
+		}
+	}
 	for metric := range 8 {
 		for _, g := range []Granularity{Minute, Hour} {
 			step, vals := int64(minuteMs), m.min
@@ -249,6 +264,49 @@ func TestReplayByteIdentical(t *testing.T) {
 		if !bytes.Equal(enc(t, d), before) {
 			t.Fatal("a read changed the encoding")
 		}
+	}
+}
+
+func TestPendingDays(t *testing.T) {
+	s := New(renders)
+	d0 := int64(29_933_280) * minuteMs // a UTC midnight (minute divisible by 1440)
+	for i := range 5 {
+		s.At(d0+int64(i)*hourMs).AddKey(viewers, uint64(i%3+1)<<40)
+	}
+	if p := s.PendingDays(d0); len(p) != 0 {
+		t.Fatalf("open day pending: %+v", p)
+	}
+	s.At(d0+24*hourMs+5).AddKey(viewers, 9<<40) // the next day: the first closes
+	p := s.PendingDays(0)
+	if len(p) != 1 || p[0].Day != d0 || !slices.Equal(p[0].Values, []int64{3}) {
+		t.Fatalf("pending days %+v", p)
+	}
+	s.MarkDaysPersisted(p)
+	if p := s.PendingDays(0); len(p) != 0 {
+		t.Fatalf("after marking: %+v", p)
+	}
+	s.At(d0+23*hourMs).AddKey(viewers, 7<<40) // late, a new key for yesterday
+	s.At(d0+23*hourMs).AddKey(viewers, 1<<40) // late, a known one
+	if p := s.PendingDays(0); len(p) != 1 || p[0].Values[0] != 4 {
+		t.Fatalf("late key: %+v", p)
+	}
+	if v, ok := s.Day(viewers, d0+24*hourMs); !ok || v != 1 {
+		t.Fatalf("today: %d %v", v, ok)
+	}
+	d, _, err := Decode(renders, enc(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := d.PendingDays(0); len(p) != 0 {
+		t.Fatalf("decoded: closed day pending %+v", p)
+	}
+	if p := d.PendingDays(math.MaxInt64); len(p) != 1 || p[0].Day != d0+24*hourMs {
+		t.Fatalf("decoded: open day %+v", p)
+	}
+	// Three days on, nothing of d0 is held.
+	s.At(d0+72*hourMs).AddKey(viewers, 1)
+	if _, ok := s.Day(viewers, d0); ok {
+		t.Fatal("a day three days old answered")
 	}
 }
 
@@ -344,7 +402,7 @@ func TestDistinctEstimateError(t *testing.T) {
 		lateMs    int64
 		bound     float64
 	}{{100, 0, 0}, {1000, 0, 0.03}, {100, 20_000, 0.05}, {1000, 20_000, 0.05}, {100, 5 * minuteMs, 1}, {1000, 5 * minuteMs, 1}} {
-		var sum float64
+		var sum, daySum float64
 		var n int
 		for seed := range uint64(10) {
 			s := New(renders)
@@ -363,6 +421,15 @@ func TestDistinctEstimateError(t *testing.T) {
 					exact[m][k] = true
 				}
 			}
+			day := map[uint64]bool{}
+			for _, ks := range exact { // t0 is 01:00 UTC: every event is on its day
+				for k := range ks {
+					day[k] = true
+				}
+			}
+			dv, _ := s.Day(viewers, t0)
+			rel := (float64(dv) - float64(len(day))) / float64(len(day))
+			daySum += rel * rel
 			bs, _ := s.Buckets(Minute, viewers, t0, t0+40*minuteMs)
 			for _, b := range bs {
 				want := float64(len(exact[(b.T-t0)/minuteMs]))
@@ -372,8 +439,11 @@ func TestDistinctEstimateError(t *testing.T) {
 			}
 		}
 		rms := math.Sqrt(sum / float64(n))
-		t.Logf("%d visitors a minute, up to %d s late: per-minute viewers RMS relative error %.2f %% (%d buckets)",
-			c.perMinute, c.lateMs/1000, 100*rms, n)
+		t.Logf("%d visitors a minute, up to %d s late: per-minute viewers RMS relative error %.2f %% (%d buckets); the day's: %.2f %% (10 days)",
+			c.perMinute, c.lateMs/1000, 100*rms, n, 100*math.Sqrt(daySum/10))
+		if d := math.Sqrt(daySum / 10); d > 0.04 {
+			t.Errorf("day RMS %.4f > 0.04", d)
+		}
 		if rms > c.bound {
 			t.Errorf("RMS %.4f > %.4f", rms, c.bound)
 		}
