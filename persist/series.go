@@ -39,20 +39,42 @@ type execer interface {
 // SaveSnapshots' transaction, after its epoch check): a decoded series takes
 // every hour before its clock's as written.
 func (s *Store) SaveSeriesHours(ctx context.Context, part int, epoch int64, rows []SeriesRow) error {
+	return s.saveFenced(ctx, part, epoch, hoursTable, rows)
+}
+
+// SaveSeriesDays is SaveSeriesHours for days: rows of the distinct metrics
+// of closed UTC days (series.PendingDays), each Hour the day's start.
+func (s *Store) SaveSeriesDays(ctx context.Context, part int, epoch int64, rows []SeriesRow) error {
+	return s.saveFenced(ctx, part, epoch, daysTable, rows)
+}
+
+// The two tables of series rows and their time column.
+const (
+	hoursTable = "series_hours (project_id, item_id, hour, vals)"
+	daysTable  = "series_days (project_id, item_id, day, vals)"
+)
+
+func conflict(table string) string {
+	if table == daysTable {
+		return ` ON CONFLICT (project_id, item_id, day) DO UPDATE SET vals = excluded.vals`
+	}
+	return ` ON CONFLICT (project_id, item_id, hour) DO UPDATE SET vals = excluded.vals`
+}
+
+func (s *Store) saveFenced(ctx context.Context, part int, epoch int64, table string, rows []SeriesRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	a := seriesArgs(rows)
+	a := seriesArgs(rows, table == daysTable)
 	var current *int64
 	err := s.pool.QueryRow(ctx, `WITH fence AS (
 			SELECT epoch FROM partitions WHERE part = $7 FOR SHARE
-		), written AS (`+upsertSeries+` WHERE (SELECT epoch FROM fence) = $8
-			ON CONFLICT (project_id, item_id, hour) DO UPDATE SET vals = excluded.vals
+		), written AS (`+upsertSeries(table)+` WHERE (SELECT epoch FROM fence) = $8`+conflict(table)+`
 			RETURNING 1)
 		SELECT (SELECT epoch FROM fence) FROM (SELECT count(*) FROM written) AS w`,
 		append(a, part, epoch)...).Scan(&current)
 	if err != nil {
-		return fmt.Errorf("save %d series hours of partition %d: %w", len(rows), part, translate(err))
+		return fmt.Errorf("save %d series rows of partition %d: %w", len(rows), part, translate(err))
 	}
 	if current == nil || *current != epoch {
 		return actors.ErrFenced
@@ -63,11 +85,13 @@ func (s *Store) SaveSeriesHours(ctx context.Context, part int, epoch int64, rows
 // upsertSeries inserts rows given as seriesArgs: the values of all rows go
 // flat in one array, each row naming its slice (Postgres has no array of
 // arrays of different lengths).
-const upsertSeries = `INSERT INTO series_hours (project_id, item_id, hour, vals)
+func upsertSeries(table string) string {
+	return `INSERT INTO ` + table + `
 		SELECT p, i, h, ($6::bigint[])[o+1:o+n]
 		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::int[]) AS u(p, i, h, o, n)`
+}
 
-func seriesArgs(rows []SeriesRow) []any {
+func seriesArgs(rows []SeriesRow, days bool) []any {
 	projects := make([]string, len(rows))
 	items := make([]string, len(rows))
 	hours := make([]time.Time, len(rows))
@@ -76,22 +100,30 @@ func seriesArgs(rows []SeriesRow) []any {
 	var flat []int64
 	for i, r := range rows {
 		projects[i], items[i], hours[i] = r.Key.Project, r.Key.Item, r.Hour.UTC().Truncate(time.Hour)
+		if days {
+			hours[i] = r.Hour.UTC().Truncate(24 * time.Hour)
+		}
 		offs[i], lens[i] = int32(len(flat)), int32(len(r.Values))
 		flat = append(flat, r.Values...)
 	}
 	return []any{projects, items, hours, offs, lens, flat}
 }
 
-// saveSeriesHours upserts rows in one statement on q: what SaveSnapshots
-// calls inside its transaction, after its epoch check, once the snapshot
-// round is wired.
-func saveSeriesHours(ctx context.Context, q execer, rows []SeriesRow) error {
-	if len(rows) == 0 {
-		return nil
+// saveSeriesRows upserts hour rows and day rows in one statement each on q:
+// what SaveSnapshots calls inside its transaction, after its epoch check,
+// once the snapshot round is wired.
+func saveSeriesRows(ctx context.Context, q execer, hours, days []SeriesRow) error {
+	if len(hours) > 0 {
+		if _, err := q.Exec(ctx, upsertSeries(hoursTable)+conflict(hoursTable), seriesArgs(hours, false)...); err != nil {
+			return err
+		}
 	}
-	_, err := q.Exec(ctx, upsertSeries+`
-		ON CONFLICT (project_id, item_id, hour) DO UPDATE SET vals = excluded.vals`, seriesArgs(rows)...)
-	return err
+	if len(days) > 0 {
+		if _, err := q.Exec(ctx, upsertSeries(daysTable)+conflict(daysTable), seriesArgs(days, true)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SeriesHours returns key's rows of the hours in [from, to), ascending; hours
@@ -106,11 +138,12 @@ func (s *Store) SeriesHours(ctx context.Context, key actors.ItemID, from, to tim
 	return collectSeries(key, rows)
 }
 
-// SeriesDays returns key's rows summed per UTC day over the hours in [from,
-// to), ascending by day, each Hour the day's start. Every metric is summed:
-// right for counters; for a distinct metric a day's sum of hourly distinct
-// counts is an upper bound of the day's distinct count, not that count.
-func (s *Store) SeriesDays(ctx context.Context, key actors.ItemID, from, to time.Time) ([]SeriesRow, error) {
+// SeriesDays returns key's figures per UTC day over [from, to), ascending by
+// day, each Hour the day's start: counters summed from the hourly rows, and
+// the last distinct values (the family's distinct metrics) from the day
+// rows, since a key seen in two hours is one key. A day without a day row
+// has 0 there (a day still open is in memory: series.Day).
+func (s *Store) SeriesDays(ctx context.Context, key actors.ItemID, from, to time.Time, distinct int) ([]SeriesRow, error) {
 	rows, err := s.pool.Query(ctx, `SELECT d, array_agg(v ORDER BY n) FROM (
 			SELECT date_trunc('day', hour, 'UTC') AS d, n, sum(v)::bigint AS v
 			FROM series_hours, unnest(vals) WITH ORDINALITY AS u(v, n)
@@ -120,7 +153,55 @@ func (s *Store) SeriesDays(ctx context.Context, key actors.ItemID, from, to time
 	if err != nil {
 		return nil, fmt.Errorf("series days of %s: %w", key.Item, translate(err))
 	}
-	return collectSeries(key, rows)
+	sums, err := collectSeries(key, rows)
+	if err != nil {
+		return nil, err
+	}
+	rows, err = s.pool.Query(ctx, `SELECT day, vals FROM series_days
+		WHERE project_id = $1 AND item_id = $2 AND day >= $3 AND day < $4 ORDER BY day`,
+		key.Project, key.Item, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("series days of %s: %w", key.Item, translate(err))
+	}
+	days, err := collectSeries(key, rows)
+	if err != nil {
+		return nil, err
+	}
+	// Merge the two ascending lists by day.
+	var out []SeriesRow
+	for i, j := 0, 0; i < len(sums) || j < len(days); {
+		var row SeriesRow
+		switch {
+		case j == len(days) || (i < len(sums) && sums[i].Hour.Before(days[j].Hour)):
+			row, i = sums[i], i+1
+			row.Values = withDistinct(row.Values, nil, distinct)
+		case i == len(sums) || days[j].Hour.Before(sums[i].Hour):
+			row, j = days[j], j+1
+			row.Values = withDistinct(nil, row.Values, distinct)
+		default:
+			row = sums[i]
+			row.Values = withDistinct(sums[i].Values, days[j].Values, distinct)
+			i, j = i+1, j+1
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// withDistinct returns sums with its last distinct values replaced by
+// day's (zeros where day has none); a day row alone gives zero counters,
+// sized by the longest row seen.
+func withDistinct(sums, day []int64, distinct int) []int64 {
+	n := max(len(sums), distinct)
+	out := make([]int64, n)
+	copy(out, sums)
+	for k := range distinct {
+		out[n-distinct+k] = 0
+		if k < len(day) {
+			out[n-distinct+k] = day[k]
+		}
+	}
+	return out
 }
 
 func collectSeries(key actors.ItemID, rows pgx.Rows) ([]SeriesRow, error) {
@@ -140,7 +221,7 @@ func collectSeries(key actors.ItemID, rows pgx.Rows) ([]SeriesRow, error) {
 // ENGAGED_SERIES_RETENTION_DAYS says otherwise.
 const DefaultSeriesRetention = 400 * 24 * time.Hour
 
-// PruneSeries deletes hourly rows older than now - retention, in batches of
+// PruneSeries deletes hourly and daily rows older than now - retention, in batches of
 // at most batch rows so that no statement holds many locks or a long
 // transaction, and returns how many it deleted. The service calls it
 // periodically (an hour apart is plenty); several instances may run it at
@@ -148,17 +229,22 @@ const DefaultSeriesRetention = 400 * 24 * time.Hour
 func (s *Store) PruneSeries(ctx context.Context, now time.Time, retention time.Duration, batch int) (int64, error) {
 	cutoff := now.UTC().Add(-retention).Truncate(time.Hour)
 	var total int64
-	for {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM series_hours WHERE ctid IN (
-			SELECT ctid FROM series_hours WHERE hour < $1 LIMIT $2)`, cutoff, batch)
-		if err != nil {
-			return total, fmt.Errorf("prune series: %w", translate(err))
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < int64(batch) {
-			return total, nil
+	for _, q := range []string{
+		`DELETE FROM series_hours WHERE ctid IN (SELECT ctid FROM series_hours WHERE hour < $1 LIMIT $2)`,
+		`DELETE FROM series_days WHERE ctid IN (SELECT ctid FROM series_days WHERE day < $1 LIMIT $2)`,
+	} {
+		for {
+			tag, err := s.pool.Exec(ctx, q, cutoff, batch)
+			if err != nil {
+				return total, fmt.Errorf("prune series: %w", translate(err))
+			}
+			total += tag.RowsAffected()
+			if tag.RowsAffected() < int64(batch) {
+				break
+			}
 		}
 	}
+	return total, nil
 }
 
 // VisitorSalt returns project's salt of now's UTC day, creating a random one

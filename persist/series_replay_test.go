@@ -44,11 +44,20 @@ func TestSeriesReplayRewritesSameRows(t *testing.T) {
 		for i, p := range pend {
 			rows[i] = SeriesRow{key, time.UnixMilli(p.Hour), p.Values}
 		}
+		pendDays := sr.PendingDays(wall)
+		days := make([]SeriesRow, len(pendDays))
+		for i, p := range pendDays {
+			days[i] = SeriesRow{key, time.UnixMilli(p.Day), p.Values}
+		}
 		snap, _ := sr.AppendBinary(nil)
 		if err := s.SaveSeriesHours(ctx, 1, epoch, rows); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.SaveSeriesDays(ctx, 1, epoch, days); err != nil {
+			t.Fatal(err)
+		}
 		sr.MarkPersisted(pend)
+		sr.MarkDaysPersisted(pendDays)
 		return snap
 	}
 	project := uuid.NewString()
@@ -91,7 +100,7 @@ func TestSeriesReplayRewritesSameRows(t *testing.T) {
 			round(b, sb, e.at)
 		}
 	}
-	end := evs[len(evs)-1].at + 3_600_000 // the last hour closes by the wall clock
+	end := evs[len(evs)-1].at + 24*3_600_000 // the last hour and day close by the wall clock
 	finalA, finalB := round(a, sa, end), round(b, sb, end)
 	if !bytes.Equal(finalA, finalB) {
 		t.Fatal("restored series encodes differently")
@@ -115,5 +124,19 @@ func TestSeriesReplayRewritesSameRows(t *testing.T) {
 	}
 	if total != int64(len(evs)) {
 		t.Fatalf("rows sum to %d events, want %d", total, len(evs))
+	}
+	daysA, err := s.SeriesDays(ctx, a, from.Truncate(24*time.Hour), to, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daysB, _ := s.SeriesDays(ctx, b, from.Truncate(24*time.Hour), to, 1)
+	if len(daysA) != 2 || len(daysB) != 2 {
+		t.Fatalf("days: %+v against %+v", daysA, daysB)
+	}
+	for i := range daysA {
+		daysB[i].Key = a
+		if !equalRows(daysA[i:i+1], daysB[i:i+1]) || daysA[i].Values[3] == 0 || daysA[i].Values[3] > 40 {
+			t.Fatalf("day %s: %v against %v", daysA[i].Hour, daysA[i].Values, daysB[i].Values)
+		}
 	}
 }

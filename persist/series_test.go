@@ -50,13 +50,16 @@ func TestSeriesHours(t *testing.T) {
 	}
 	// Inside the snapshot round's transaction.
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return saveSeriesHours(ctx, tx, []SeriesRow{{other, h0, []int64{10}}, {other, h0.Add(time.Hour), []int64{11}}})
+		return saveSeriesRows(ctx, tx, []SeriesRow{{other, h0, []int64{10}}, {other, h0.Add(time.Hour), []int64{11}}}, []SeriesRow{{other, h0, []int64{4}}})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.SeriesHours(ctx, other, h0, h0.Add(2*time.Hour)); !equalRows(got, []SeriesRow{{other, h0, []int64{10}}, {other, h0.Add(time.Hour), []int64{11}}}) {
 		t.Fatalf("in a transaction: %+v", got)
+	}
+	if got, _ := s.SeriesDays(ctx, other, h0.Truncate(24*time.Hour), h0.Add(24*time.Hour), 1); !equalRows(got, []SeriesRow{{other, h0.Truncate(24 * time.Hour), []int64{4}}}) {
+		t.Fatalf("day row in a transaction: %+v", got)
 	}
 	// A partition never claimed fences too.
 	if err := s.SaveSeriesHours(ctx, 99, 1, rows[:1]); err != actors.ErrFenced {
@@ -86,7 +89,7 @@ func TestSeriesDays(t *testing.T) {
 	epoch, _ := s.ClaimPartition(ctx, 0)
 	key := actors.ItemID{Project: uuid.NewString(), Item: "c1"}
 	d0 := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
-	err := s.SaveSeriesHours(ctx, 0, epoch, []SeriesRow{
+	err := s.SaveSeriesHours(ctx, 0, epoch, []SeriesRow{ // one counter, one distinct metric
 		{key, d0.Add(23 * time.Hour), []int64{1, 10}},
 		{key, d0.Add(24 * time.Hour), []int64{2, 20}},
 		{key, d0.Add(47 * time.Hour), []int64{3, 30}},
@@ -95,13 +98,20 @@ func TestSeriesDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.SeriesDays(ctx, key, d0, d0.Add(48*time.Hour))
+	// Day rows: the first day's only; a key seen in two hours counted once.
+	if err := s.SaveSeriesDays(ctx, 0, epoch, []SeriesRow{{key, d0.Add(5 * time.Hour), []int64{9}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SeriesDays(ctx, key, d0, d0.Add(48*time.Hour), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []SeriesRow{{key, d0, []int64{1, 10}}, {key, d0.Add(24 * time.Hour), []int64{5, 50}}}
+	want := []SeriesRow{{key, d0, []int64{1, 9}}, {key, d0.Add(24 * time.Hour), []int64{5, 0}}}
 	if !equalRows(got, want) {
 		t.Fatalf("SeriesDays\n got %+v\nwant %+v", got, want)
+	}
+	if err := s.SaveSeriesDays(ctx, 0, epoch+1, []SeriesRow{{key, d0, []int64{100}}}); err != actors.ErrFenced {
+		t.Fatalf("stale epoch: %v", err)
 	}
 }
 

@@ -20,3 +20,15 @@ CREATE TABLE visitor_salts (
     salt        bytea NOT NULL CHECK (length(salt) = 32),
     PRIMARY KEY (project_id, day)
 );
+
+-- Distinct metrics of an item per UTC day (viewers, users, sessions: a key
+-- seen in two hours is one key, so days cannot be summed from hours).
+-- vals holds the family's distinct metrics only, in order.
+CREATE TABLE series_days (
+    project_id  uuid NOT NULL,
+    item_id     text NOT NULL,
+    day         timestamptz NOT NULL,
+    vals        bigint[] NOT NULL,
+    PRIMARY KEY (project_id, item_id, day)
+);
+CREATE INDEX series_days_day ON series_days (day);
