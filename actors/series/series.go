@@ -305,7 +305,8 @@ func shift(sn seen, dm, dh, dd int64) seen {
 }
 
 // dropOld removes cells before the windows, except hours still waiting to
-// be written (kept in memory only, never encoded).
+// be written (kept in memory only, never encoded), and days past the day
+// before from the pending list.
 func (s *Series) dropOld() {
 	minStart := uint32(max(int64(s.clock)-Minutes+1, 0)) << 5
 	i, _ := slices.BinarySearch(s.mk, minStart)
@@ -322,6 +323,17 @@ func (s *Series) dropOld() {
 		}
 	}
 	s.hk, s.hv = s.hk[:n], s.hv[:n]
+	// A day's distinct counts live in the keys' day bits, which leave with
+	// the day before: a day still pending then (two days of log applied
+	// between two rounds) cannot be written any more, so it stops pending.
+	n = 0
+	for _, p := range s.pend {
+		if p.hour >= 0 || s.clockDay()-(-p.hour-1) <= 1 {
+			s.pend[n] = p
+			n++
+		}
+	}
+	s.pend = s.pend[:n]
 }
 
 func (s *Series) pendingIndex(h int32) int {

@@ -303,10 +303,19 @@ func TestPendingDays(t *testing.T) {
 	if p := d.PendingDays(math.MaxInt64); len(p) != 1 || p[0].Day != d0+24*hourMs {
 		t.Fatalf("decoded: open day %+v", p)
 	}
-	// Three days on, nothing of d0 is held.
+	// Three days on, nothing of d0 is held, and the days the round never
+	// took stop pending: their keys are gone.
 	s.At(d0+72*hourMs).AddKey(viewers, 1)
 	if _, ok := s.Day(viewers, d0); ok {
 		t.Fatal("a day three days old answered")
+	}
+	for _, p := range s.pend {
+		if p.hour < 0 && s.clockDay()-(-p.hour-1) > 1 {
+			t.Fatalf("day %d still pending", -p.hour-1)
+		}
+	}
+	if p := s.PendingDays(0); len(p) != 0 {
+		t.Fatalf("pending days after three days: %+v", p)
 	}
 }
 
