@@ -2,19 +2,19 @@
 // for the last Minutes minutes and hour buckets for the last Hours hours, for
 // a fixed list of metrics a family gives, stored sparsely (a quiet item costs
 // a few hundred bytes). Counter metrics sum int64 deltas; distinct metrics
-// count distinct keys per bucket: exactly while an item has at most
-// SampleCap distinct keys in its window; past that, the open minute and hour
-// (and the minute before) count in a uniques.Sketch (exact to 500, then
-// about 1.6 % error) and keys
+// count distinct keys per bucket and per UTC day (the clock's and the one
+// before): exactly while an item has at most SampleCap distinct keys in its
+// window; past that, the open minute (and the one before), hour and day
+// count in a uniques.Sketch (exact to 500, then about 1.6 % error) and keys
 // arriving for an already closed bucket are counted through a sample of the
 // keys (docs/SERIES.md gives the measured errors).
 //
 // A Series's state is a pure function of the calls that changed it, in
 // order: time comes only from the times given to At and Advance (an event's
 // own time, never the wall clock), so a replay of the same log encodes
-// byte-identically. Which closed hours still have to be written to Postgres
-// is bookkeeping beside that state (PendingHours, MarkPersisted), not part
-// of the encoding.
+// byte-identically. Which closed hours and days still have to be written to
+// Postgres is bookkeeping beside that state (PendingHours, MarkPersisted,
+// PendingDays, MarkDaysPersisted), not part of the encoding.
 package series
 
 import (
@@ -95,7 +95,7 @@ var (
 type Series struct {
 	nc, nd uint8  // the Spec: counters, distinct metrics
 	clock  int32  // minute index (Unix minutes) of the newest time seen; -1 = none
-	ver    uint32 // change count of the pending hours
+	ver    uint32 // change count of the pending hours and days
 
 	mk []uint32 // minute cells, sorted keys minute<<5|metric
 	mv []int64
@@ -107,8 +107,9 @@ type Series struct {
 	lateMinute int64 // events filed in no minute bucket (older than the minute window)
 	lateHour   int64 // events filed in no bucket at all (older than the hour window)
 
-	// Persistence bookkeeping, never encoded: hours changed since they were
-	// last written, with their change counts; sorted by hour.
+	// Persistence bookkeeping, never encoded: hours (and days, as negative
+	// keys: dayPend) changed since they were last written, with their change
+	// counts; sorted by key.
 	pend []pending
 }
 
@@ -130,7 +131,7 @@ type visitors struct {
 
 type approx struct {
 	// unsampled is the newest hour of a key left out of the sample. Once it
-	// is out of the hour window, every key of the window is in keys again
+	// is out of the hour window, every key of the window is in seen again
 	// and the level returns to 0.
 	unsampled int32
 	// Every key of the clock's minute and the one before (events a few
