@@ -11,10 +11,11 @@ import (
 // of it re-validating the raw metadata and data bags; this format copies
 // them as bytes. docs/BENCHMARKS.md has the before and after.
 //
-//	message     = codecV1 str(ref) section{families}   one section per family (family.go), in family order
+//	message     = codecV2 str(ref) section{families}   one section per family (family.go), in family order
 //	section     = uvarint(n) event{n}                  render: renderEvent, content: videoEvent
 //	renderEvent = str(id) str(type) str(actorKind) opt(shareId) opt(sourceIp) opt(userAgent)
-//	              bytes(metadata) varint(createdAt unix ms)
+//	              bytes(metadata) varint(createdAt unix ms) renderExt
+//	renderExt   = uvarint(flags) [str(ipKey) if flags&1] [u64(visitor) if flags&2]   bot: flags&4
 //	videoEvent  = str(id) str(type) str(role) str(other) str(userId) str(deviceId) str(sessionId)
 //	              varint(at) varint(recv) bytes(data) varint(startupMs) f64(watchTime)
 //	              varint(stallMs) varint(loops) str(code)
@@ -22,9 +23,21 @@ import (
 //
 // A family added later appends its section; a message written before it
 // ends early and holds none of its events (codecV1Families).
-// A message whose first byte is '{' is the JSON of Message (the log's first
-// format); DecodeMessage reads both.
-const codecV1 byte = 0xB1
+// codecV1 (0xB1) is the same without renderExt: the log's second format,
+// still decoded. A message whose first byte is '{' is the JSON of Message
+// (the log's first format); DecodeMessage reads all three.
+const (
+	codecV1 byte = 0xB1
+	codecV2 byte = 0xB2
+)
+
+// renderExt flags: which of a render event's log-only fields follow.
+const (
+	extIPKey   = 1 << 0
+	extVisitor = 1 << 1
+	extBot     = 1 << 2
+	extAll     = extIPKey | extVisitor | extBot
+)
 
 var errCodec = errors.New("malformed log message")
 
@@ -38,7 +51,25 @@ func appendRenderEvent(b []byte, e *RenderEvent) []byte {
 	b = appendOpt(b, e.SourceIP)
 	b = appendOpt(b, e.UserAgent)
 	b = appendBytes(b, e.Metadata)
-	return binary.AppendVarint(b, e.CreatedAt.UnixMilli())
+	b = binary.AppendVarint(b, e.CreatedAt.UnixMilli())
+	var flags uint64
+	if e.IPKey != "" {
+		flags |= extIPKey
+	}
+	if e.Visitor != 0 {
+		flags |= extVisitor
+	}
+	if e.Bot {
+		flags |= extBot
+	}
+	b = binary.AppendUvarint(b, flags)
+	if e.IPKey != "" {
+		b = appendStr(b, e.IPKey)
+	}
+	if e.Visitor != 0 {
+		b = binary.LittleEndian.AppendUint64(b, e.Visitor)
+	}
+	return b
 }
 
 func appendF64(b []byte, v float64) []byte {
@@ -66,10 +97,11 @@ func appendOpt(b []byte, s *string) []byte {
 // the whole message, so decoding allocates once for all of them, unless own
 // is set.
 type decoder struct {
-	s   string // the message
-	b   []byte // the same bytes, for byte fields
-	off int
-	err error
+	version byte   // the message's format (codecV1, codecV2); 0 in snapshots
+	s       string // the message
+	b       []byte // the same bytes, for byte fields
+	off     int
+	err     error
 	// own makes every string and byte field a copy of its own: set when
 	// the result outlives the input by far (a restored snapshot), where one
 	// short id would otherwise keep the whole input alive.
@@ -94,6 +126,21 @@ func (d *decoder) renderEvent(e *RenderEvent) {
 	e.ShareID, e.SourceIP, e.UserAgent = d.opt(), d.opt(), d.opt()
 	e.Metadata = d.bytes()
 	e.CreatedAt = UnixMilli(d.varint())
+	if d.version < codecV2 {
+		return
+	}
+	flags := d.uvarint()
+	if flags&^extAll != 0 {
+		d.err = errCodec
+		return
+	}
+	if flags&extIPKey != 0 {
+		e.IPKey = d.str()
+	}
+	if flags&extVisitor != 0 {
+		e.Visitor = d.u64()
+	}
+	e.Bot = flags&extBot != 0
 }
 
 func (d *decoder) contentEvent(e *ContentEvent) {
