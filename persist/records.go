@@ -90,6 +90,23 @@ func (s *Store) SetAllowedOrigins(ctx context.Context, id string, origins []stri
 	return norm, nil
 }
 
+// SetAutoCreateContent turns project id's AutoCreateContent setting on or
+// off and returns it as stored. Keys already cached see the change within
+// a second.
+func (s *Store) SetAutoCreateContent(ctx context.Context, id string, on bool) (bool, error) {
+	if !validUUID(id) {
+		return false, actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE projects SET auto_create_content = $2 WHERE id = $1 AND deleted_at IS NULL`, id, on)
+	if err != nil {
+		return false, translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return false, actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	return on, nil
+}
+
 var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // keyLen is the length of a whole key: "sk_" + 24 random bytes in base32.
@@ -162,8 +179,8 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (actors.Princip
 	var stored []byte
 	var revoked, deleted bool
 	err := s.pool.QueryRow(ctx, `SELECT k.id, k.project_id, k.kind, k.hash, k.revoked_at IS NOT NULL, p.deleted_at IS NOT NULL,
-		p.allowed_origins FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.hash = $1`, hash[:]).
-		Scan(&p.KeyID, &p.ProjectID, &kind, &stored, &revoked, &deleted, &p.AllowedOrigins)
+		p.allowed_origins, p.auto_create_content FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.hash = $1`, hash[:]).
+		Scan(&p.KeyID, &p.ProjectID, &kind, &stored, &revoked, &deleted, &p.AllowedOrigins, &p.AutoCreateContent)
 	if err != nil {
 		if err == pgx.ErrNoRows {
 			return actors.Principal{}, unauthorized
