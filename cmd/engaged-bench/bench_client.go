@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/engagedhq/engaged/persist"
 	"github.com/engagedhq/engaged/client"
+	"github.com/engagedhq/engaged/persist"
 )
 
 // benchSDKClient is ingest-batch through the Go client (client/)
