@@ -31,15 +31,7 @@ func (c *Client) deliver(batch []Event) (abandoned bool) {
 			}
 			return false
 		}
-		wait := c.backoff(attempt)
-		if ae != nil && ae.RetryAfter > 0 {
-			wait = ae.RetryAfter
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-c.sendCtx.Done():
-			t.Stop()
+		if !sleep(c.sendCtx, retryWait(ae, c.backoff(attempt))) {
 			return true
 		}
 	}
@@ -99,4 +91,25 @@ func (c *Client) SendBatch(ctx context.Context, events []Event) (BatchReply, err
 		Events []Event `json:"events"`
 	}{events}, &reply)
 	return reply, err
+}
+
+// retryWait is how long to wait before retrying after err: the server's
+// Retry-After when it gave one, else def.
+func retryWait(err *Error, def time.Duration) time.Duration {
+	if err != nil && err.RetryAfter > 0 {
+		return err.RetryAfter
+	}
+	return def
+}
+
+// sleep waits d, or until ctx ends; it reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -87,16 +87,7 @@ func (s *Stream[T]) Next() (T, error) {
 				return zero, err
 			}
 			if err != nil {
-				wait := s.retry
-				if ae != nil && ae.RetryAfter > 0 {
-					wait = ae.RetryAfter
-				}
-				t := time.NewTimer(wait)
-				select {
-				case <-t.C:
-				case <-s.ctx.Done():
-					t.Stop()
-				}
+				sleep(s.ctx, retryWait(ae, s.retry))
 				continue
 			}
 		}

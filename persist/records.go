@@ -80,12 +80,8 @@ func (s *Store) SetAllowedOrigins(ctx context.Context, id string, origins []stri
 	if len(norm) > 0 {
 		stored = norm
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE projects SET allowed_origins = $2 WHERE id = $1 AND deleted_at IS NULL`, id, stored)
-	if err != nil {
-		return nil, translate(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, actors.Errorf(actors.ENotFound, "project %s not found", id)
+	if err := s.setProject(ctx, id, "allowed_origins", stored); err != nil {
+		return nil, err
 	}
 	return norm, nil
 }
@@ -94,17 +90,27 @@ func (s *Store) SetAllowedOrigins(ctx context.Context, id string, origins []stri
 // off and returns it as stored. Keys already cached see the change within
 // a second.
 func (s *Store) SetAutoCreateContent(ctx context.Context, id string, on bool) (bool, error) {
-	if !validUUID(id) {
-		return false, actors.Errorf(actors.ENotFound, "project %s not found", id)
-	}
-	tag, err := s.pool.Exec(ctx, `UPDATE projects SET auto_create_content = $2 WHERE id = $1 AND deleted_at IS NULL`, id, on)
-	if err != nil {
-		return false, translate(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return false, actors.Errorf(actors.ENotFound, "project %s not found", id)
+	if err := s.setProject(ctx, id, "auto_create_content", on); err != nil {
+		return false, err
 	}
 	return on, nil
+}
+
+// setProject sets one settings column of live project id; a malformed,
+// unknown or deleted id is ENotFound. column is one of the callers'
+// constants, never input.
+func (s *Store) setProject(ctx context.Context, id, column string, v any) error {
+	if !validUUID(id) {
+		return actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE projects SET `+column+` = $2 WHERE id = $1 AND deleted_at IS NULL`, id, v)
+	if err != nil {
+		return translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	return nil
 }
 
 var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

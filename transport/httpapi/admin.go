@@ -49,8 +49,8 @@ func (s *Server) adminRoutes() {
 	a.Post("/projects", s.adminCreateProject)
 	a.Get("/projects", s.adminListProjects)
 	a.Delete("/projects/:id", s.adminDeleteProject)
-	a.Put("/projects/:id/allowed-origins", s.adminSetOrigins)
-	a.Put("/projects/:id/auto-create-content", s.adminSetAutoCreate)
+	a.Put("/projects/:id/allowed-origins", adminSetting(s, "allowedOrigins", wire.DecodeOrigins, s.opts.Admin.Store.SetAllowedOrigins))
+	a.Put("/projects/:id/auto-create-content", adminSetting(s, "autoCreateContent", wire.DecodeAutoCreate, s.opts.Admin.Store.SetAutoCreateContent))
 	a.Post("/projects/:id/keys", s.adminCreateKey)
 	a.Get("/projects/:id/keys", s.adminListKeys)
 	a.Delete("/keys/:keyId", s.adminRevokeKey)
@@ -120,25 +120,29 @@ func (s *Server) adminCreateProject(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(p)
 }
 
-// adminSetOrigins replaces a project's allowed web origins (cors.go);
-// an empty list allows any origin again.
-func (s *Server) adminSetOrigins(c *fiber.Ctx) error {
-	ctx, cancel := s.requestCtx()
-	defer cancel()
-	b, err := body(c, s.opts.MaxBodyBytes)
-	if err != nil {
-		return err
+// adminSetting serves PUT /admin/v1/projects/:id/<setting>: decode reads
+// the body's member, set stores it, and the answer is {"id", member: the
+// stored value}. Allowed origins (cors.go; an empty list allows any origin)
+// and autoCreateContent (sdk.go) are set this way.
+func adminSetting[T any](s *Server, member string, decode func([]byte) (T, error), set func(ctx context.Context, projectID string, v T) (T, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := s.requestCtx()
+		defer cancel()
+		b, err := body(c, s.opts.MaxBodyBytes)
+		if err != nil {
+			return err
+		}
+		v, err := decode(b)
+		if err != nil {
+			return err
+		}
+		id := strings.Clone(c.Params("id"))
+		stored, err := set(ctx, id, v)
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"id": id, member: stored})
 	}
-	origins, err := wire.DecodeOrigins(b)
-	if err != nil {
-		return err
-	}
-	id := strings.Clone(c.Params("id"))
-	stored, err := s.opts.Admin.Store.SetAllowedOrigins(ctx, id, origins)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"id": id, "allowedOrigins": stored})
 }
 
 // CreateProject creates a project with its settings: the one sequence
@@ -157,26 +161,6 @@ func CreateProject(ctx context.Context, st AdminStore, name string, set wire.Pro
 		p.AutoCreateContent, err = st.SetAutoCreateContent(ctx, p.ID, true)
 	}
 	return p, err
-}
-
-// adminSetAutoCreate turns a project's autoCreateContent on or off (sdk.go).
-func (s *Server) adminSetAutoCreate(c *fiber.Ctx) error {
-	ctx, cancel := s.requestCtx()
-	defer cancel()
-	b, err := body(c, s.opts.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	on, err := wire.DecodeAutoCreate(b)
-	if err != nil {
-		return err
-	}
-	id := strings.Clone(c.Params("id"))
-	stored, err := s.opts.Admin.Store.SetAutoCreateContent(ctx, id, on)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"id": id, "autoCreateContent": stored})
 }
 
 func (s *Server) adminListProjects(c *fiber.Ctx) error {
