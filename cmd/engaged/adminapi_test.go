@@ -82,7 +82,7 @@ func TestAdminAPIToken(t *testing.T) {
 		{"GET", "/projects/" + tn.project + "/keys"}, {"POST", "/projects/" + tn.project + "/keys"},
 		{"DELETE", "/keys/" + tn.keyID}, {"GET", "/projects/" + tn.project + "/renders"},
 		{"POST", "/projects/" + tn.project + "/renders"}, {"GET", "/projects/" + tn.project + "/contents"},
-		{"POST", "/projects/" + tn.project + "/contents"},
+		{"POST", "/projects/" + tn.project + "/contents"}, {"PUT", "/projects/" + tn.project + "/auto-create-content"},
 	}
 	for name, tok := range tokens {
 		for _, rt := range routes {

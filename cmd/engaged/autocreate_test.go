@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// autoCreateBatch sends one impression per content id and returns each
+// autoCreateBatch sends one like per content id and returns each
 // event's status, or status:code for a rejected one.
 func (s *service) autoCreateBatch(t *testing.T, key string, contentIDs ...string) []string {
 	t.Helper()
 	var evs []string
 	for _, id := range contentIDs {
-		evs = append(evs, `{"event":"impression","contentId":"`+id+`"}`)
+		evs = append(evs, `{"event":"like","contentId":"`+id+`"}`)
 	}
 	b := s.batch(t, key, `{"events":[`+strings.Join(evs, ",")+`]}`)
 	var out []string
@@ -106,8 +106,8 @@ func TestAutoCreateContent(t *testing.T) {
 		t.Fatalf("contents %v, want %v", listed, want)
 	}
 	eventually(t, 10*time.Second, func() error {
-		if n := s.content(t, sk, "cnt_new2")["impressions"]; n != 2.0 {
-			return fmt.Errorf("cnt_new2 impressions %v, want 2", n)
+		if n := s.content(t, sk, "cnt_new2")["likes"]; n != 2.0 {
+			return fmt.Errorf("cnt_new2 likes %v, want 2", n)
 		}
 		return nil
 	})

@@ -212,17 +212,21 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 // and registered ids are cached.
 func (s *Server) rejectUnknownContent(ctx context.Context, p actors.Principal, parsed []actors.ParsedContentEvent) error {
 	known := map[string]*actors.Error{} // id -> nil when registered, else why not
+	var ids []string                    // in request order: creations spend the rate's tokens in that order
 	for i := range parsed {
-		if parsed[i].Err == nil {
-			known[parsed[i].ContentID] = nil
-			if parsed[i].FromID != "" {
-				known[parsed[i].FromID] = nil
+		if parsed[i].Err != nil {
+			continue
+		}
+		for j, id := range []string{parsed[i].ContentID, parsed[i].FromID} {
+			if _, seen := known[id]; !seen && (j == 0 || id != "") {
+				known[id] = nil
+				ids = append(ids, id)
 			}
 		}
 	}
 	const unknown = "Unknown contentId: no content item with that id in this key's project"
 	notFound := &actors.Error{Code: actors.EInvalid, Message: "event refers to an unknown content item"}
-	for id := range known {
+	for _, id := range ids {
 		ok, err := s.contentExists(ctx, p.ProjectID, id)
 		if err != nil {
 			return err
@@ -250,14 +254,16 @@ func (s *Server) rejectUnknownContent(ctx context.Context, p actors.Principal, p
 		}
 		is := &actors.Issues{FormErrors: []string{}}
 		var why *actors.Error
-		for _, ref := range []struct{ id, field string }{{ev.ContentID, ev.ContentField}, {ev.FromID, "data.fromContentId"}} {
-			if e := known[ref.id]; ref.id != "" && e != nil {
+		for j, ref := range []struct{ id, field string }{{ev.ContentID, ev.ContentField}, {ev.FromID, "data.fromContentId"}} {
+			if e := known[ref.id]; e != nil && (j == 0 || ref.id != "") {
 				if e == notFound {
 					is.Add(ref.field, unknown)
 				} else {
 					is.Add(ref.field, e.Message)
 				}
-				if why == nil || why == notFound {
+				// The event's code is its most final reason: an unknown id
+				// (resending fails again) before the cap before the rate.
+				if why == nil || finality(e) < finality(why) {
 					why = e
 				}
 			}
@@ -267,6 +273,17 @@ func (s *Server) rejectUnknownContent(ctx context.Context, p actors.Principal, p
 		}
 	}
 	return nil
+}
+
+// finality ranks a reason to reject an event's content id, most final first.
+func finality(e *actors.Error) int {
+	switch e.Code {
+	case actors.EInvalid:
+		return 0
+	case actors.EContentLimit:
+		return 1
+	}
+	return 2
 }
 
 // autoCreateContent registers content id for an SDK event, within the
