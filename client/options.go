@@ -35,7 +35,7 @@ func defaults() settings {
 }
 
 // An Option changes one setting of New or NewAdmin. Options that concern
-// only sending (batching, queue, backoff, OnError) are ignored by NewAdmin.
+// only sending (batching, queue, backoff, WithOnError) are ignored by NewAdmin.
 type Option func(*settings)
 
 // WithHTTPClient sends every request through hc (its Transport, cookies,

@@ -10,7 +10,7 @@ import (
 )
 
 // deliver sends one batch until the server has answered it for good:
-// delivered (received or duplicate), or rejected (reported to OnError and
+// delivered (received or duplicate), or rejected (reported to WithOnError's function and
 // dropped). 429, 503, other 5xx and network errors are retried, after
 // Retry-After when the server gives one, else after an exponential backoff
 // with full jitter. It reports true only when Close abandoned the batch.
