@@ -9,6 +9,8 @@ ENV CGO_ENABLED=0 GOTOOLCHAIN=local
 WORKDIR /src
 # Modules first, so that a source change does not download them again.
 COPY go.mod go.sum ./
+# The Go client is a module of its own that go.mod replaces with ./client.
+COPY client/go.mod client/go.sum ./client/
 RUN go mod download
 COPY . .
 RUN go build -trimpath -ldflags="-s -w" -o /out/engaged ./cmd/engaged \

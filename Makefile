@@ -18,10 +18,11 @@ run: build
 	@if [ -z "$$ENGAGED_DATABASE_URL" ]; then scripts/pg.sh start $(DATA); fi
 	ENGAGED_DATA_DIR=$(DATA) ./$(BIN) serve
 
-## test: the whole suite against real JetStream and a throwaway Postgres, with the race detector;
-## a line per package, failed tests' output, then the totals and every skipped test with its reason
+## test: the whole suite against real JetStream and a throwaway Postgres, with the race detector,
+## then the Go client's module (client/, which ./... does not enter); a line per package, failed
+## tests' output, then the totals and every skipped test with its reason
 test:
-	@set -o pipefail; $(GO) test -race -count=1 -json ./... | $(GO) run ./scripts/testsum
+	@set -o pipefail; { $(GO) test -race -count=1 -json ./...; (cd client && $(GO) test -race -count=1 -json ./...); } | $(GO) run ./scripts/testsum
 
 ## bench: a fresh engaged on a temp dir: the key-space sweep, zipf, cold, the naive Postgres
 ## baseline and memory-full, then each target met or not (~5 min; knobs in scripts/bench.sh)
@@ -38,6 +39,7 @@ chaos:
 ## lint: go vet and a gofmt check
 lint:
 	$(GO) vet ./...
+	cd client && $(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## pg / pg-stop: start or stop the private Postgres without the service

@@ -59,6 +59,11 @@ type Config struct {
 	MaxHeaderBytes   int            // ENGAGED_MAX_HEADER_BYTES: request line plus headers; past it 414/431
 	SSEMaxStreamsKey int            // ENGAGED_SSE_MAX_STREAMS_PER_KEY: open server-sent event streams per API key
 
+	// Content created by SDK events, for projects with autoCreateContent on
+	// (docs/PROJECTS.md): what bounds it, so a public key cannot flood the database.
+	AutoCreateMaxItems int       // ENGAGED_AUTOCREATE_MAX_ITEMS: no creation once a project holds this many items
+	AutoCreateRate     RateLimit // ENGAGED_AUTOCREATE_RATE: creations per project per instance, a token bucket
+
 	// Operating (README "Operating"): the operator listener, logs, drain.
 	AdminAddr  string        // ENGAGED_ADMIN_ADDR: operator listener (/metrics, /stats, /readyz, pprof); empty = off
 	LogFormat  string        // ENGAGED_LOG_FORMAT: "json" or "text"; empty = json unless stderr is a terminal
@@ -84,32 +89,34 @@ type Config struct {
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:         ":8080",
-		DataDir:          "./data",
-		NATSListen:       "127.0.0.1:4222",
-		Partitions:       8,
-		StreamMaxAge:     7 * 24 * time.Hour,
-		StreamMaxBytes:   -1,
-		StreamReplicas:   1,
-		SyncInterval:     time.Second,
-		SnapshotInterval: 2 * time.Second,
-		IdleTimeout:      5 * time.Minute,
-		MaxLiveItems:     200_000,
-		MailboxSize:      16,
-		RequestTimeout:   5 * time.Second,
-		MaxBodyBytes:     1 << 20,
-		MaxMetadataBytes: 8 << 10,
-		MaxHeaderBytes:   8 << 10,
-		SSEMaxStreamsKey: 100,
-		PublicIPLimit:    RateLimit{N: 60, Per: time.Minute},
-		PublicShareLimit: RateLimit{N: 600, Per: time.Minute},
-		UpdateInterval:   100 * time.Millisecond,
-		SSEMaxStreams:    1000,
-		SSEMaxLifetime:   time.Hour,
-		SSEHeartbeat:     15 * time.Second,
-		AdminAddr:        "127.0.0.1:9090",
-		LogLevel:         slog.LevelInfo,
-		DrainDelay:       5 * time.Second,
+		HTTPAddr:           ":8080",
+		DataDir:            "./data",
+		NATSListen:         "127.0.0.1:4222",
+		Partitions:         8,
+		StreamMaxAge:       7 * 24 * time.Hour,
+		StreamMaxBytes:     -1,
+		StreamReplicas:     1,
+		SyncInterval:       time.Second,
+		SnapshotInterval:   2 * time.Second,
+		IdleTimeout:        5 * time.Minute,
+		MaxLiveItems:       200_000,
+		MailboxSize:        16,
+		RequestTimeout:     5 * time.Second,
+		MaxBodyBytes:       1 << 20,
+		MaxMetadataBytes:   8 << 10,
+		MaxHeaderBytes:     8 << 10,
+		SSEMaxStreamsKey:   100,
+		AutoCreateMaxItems: 100_000,
+		AutoCreateRate:     RateLimit{N: 10, Per: time.Second},
+		PublicIPLimit:      RateLimit{N: 60, Per: time.Minute},
+		PublicShareLimit:   RateLimit{N: 600, Per: time.Minute},
+		UpdateInterval:     100 * time.Millisecond,
+		SSEMaxStreams:      1000,
+		SSEMaxLifetime:     time.Hour,
+		SSEHeartbeat:       15 * time.Second,
+		AdminAddr:          "127.0.0.1:9090",
+		LogLevel:           slog.LevelInfo,
+		DrainDelay:         5 * time.Second,
 
 		SeriesRetentionDays: 400,
 	}
@@ -158,6 +165,8 @@ var Vars = []Var{
 	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "CIDR list", "", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
 	{"max-body-bytes", "ENGAGED_MAX_BODY_BYTES", "int", "1048576", "request body limit in bytes (also after decompression)"},
 	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "int", "8192", "encoded metadata limit per event in bytes"},
+	{"autocreate-max-items", "ENGAGED_AUTOCREATE_MAX_ITEMS", "int", "100000", "projects with autoCreateContent: SDK events create no content once the project holds this many items"},
+	{"autocreate-rate", "ENGAGED_AUTOCREATE_RATE", "N/duration|off", "10/1s", "projects with autoCreateContent: content created by SDK events per project per instance, in bursts of N"},
 	// Operating (README "Operating").
 	{"admin-addr", "ENGAGED_ADMIN_ADDR", "addr|off", "127.0.0.1:9090", "operator listener: /metrics, /stats, /readyz with detail, /debug/pprof/; off or empty = none. Keep it off the public network"},
 	{"log-format", "ENGAGED_LOG_FORMAT", "json|text", "", "log format; empty = json, or text when stderr is a terminal"},
@@ -280,6 +289,8 @@ func parse(raw map[string]string) (Config, error) {
 	p.integer("max-metadata-bytes", &c.MaxMetadataBytes, 2, 1<<20)
 	p.integer("max-header-bytes", &c.MaxHeaderBytes, 1024, 1<<20)
 	p.integer("sse-max-streams-per-key", &c.SSEMaxStreamsKey, 1, 1<<20)
+	p.integer("autocreate-max-items", &c.AutoCreateMaxItems, 0, 1_000_000_000)
+	p.rate("autocreate-rate", &c.AutoCreateRate)
 	p.str("admin-addr", &c.AdminAddr)
 	if c.AdminAddr == "off" {
 		c.AdminAddr = ""

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -99,12 +100,18 @@ func TestUnknownVariables(t *testing.T) {
 	}
 }
 
-// The README's settings tables list every Var, with its default as Vars
-// has it, and nothing else: the README and serve -h cannot drift apart.
+// The settings tables of the README and docs/ list every Var, with its
+// default as Vars has it, and nothing else: the docs and serve -h cannot
+// drift apart.
 func TestREADMEListsEveryVar(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
+	pages, _ := filepath.Glob("../docs/*.md")
+	var b []byte
+	for _, p := range append([]string{"../README.md"}, pages...) {
+		page, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(append(b, page...), '\n')
 	}
 	row := regexp.MustCompile("(?m)^\\| `(ENGAGED_[A-Z_]+)` \\| ([^|]*) \\|")
 	documented := map[string]string{}

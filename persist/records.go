@@ -80,14 +80,37 @@ func (s *Store) SetAllowedOrigins(ctx context.Context, id string, origins []stri
 	if len(norm) > 0 {
 		stored = norm
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE projects SET allowed_origins = $2 WHERE id = $1 AND deleted_at IS NULL`, id, stored)
-	if err != nil {
-		return nil, translate(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, actors.Errorf(actors.ENotFound, "project %s not found", id)
+	if err := s.setProject(ctx, id, "allowed_origins", stored); err != nil {
+		return nil, err
 	}
 	return norm, nil
+}
+
+// SetAutoCreateContent turns project id's AutoCreateContent setting on or
+// off and returns it as stored. Keys already cached see the change within
+// a second.
+func (s *Store) SetAutoCreateContent(ctx context.Context, id string, on bool) (bool, error) {
+	if err := s.setProject(ctx, id, "auto_create_content", on); err != nil {
+		return false, err
+	}
+	return on, nil
+}
+
+// setProject sets one settings column of live project id; a malformed,
+// unknown or deleted id is ENotFound. column is one of the callers'
+// constants, never input.
+func (s *Store) setProject(ctx context.Context, id, column string, v any) error {
+	if !validUUID(id) {
+		return actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE projects SET `+column+` = $2 WHERE id = $1 AND deleted_at IS NULL`, id, v)
+	if err != nil {
+		return translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	return nil
 }
 
 var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -162,8 +185,8 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (actors.Princip
 	var stored []byte
 	var revoked, deleted bool
 	err := s.pool.QueryRow(ctx, `SELECT k.id, k.project_id, k.kind, k.hash, k.revoked_at IS NOT NULL, p.deleted_at IS NOT NULL,
-		p.allowed_origins FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.hash = $1`, hash[:]).
-		Scan(&p.KeyID, &p.ProjectID, &kind, &stored, &revoked, &deleted, &p.AllowedOrigins)
+		p.allowed_origins, p.auto_create_content FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.hash = $1`, hash[:]).
+		Scan(&p.KeyID, &p.ProjectID, &kind, &stored, &revoked, &deleted, &p.AllowedOrigins, &p.AutoCreateContent)
 	if err != nil {
 		if err == pgx.ErrNoRows {
 			return actors.Principal{}, unauthorized

@@ -55,7 +55,7 @@ const benchUsage = `usage: engaged-bench [flags] [scenario ...]
 Drives a running engaged over real HTTP. Scenarios:
   ingest-single  partner events, POST /v1/renders/:id/events, with verdicts
   ingest-batch   SDK batches of --batch events over --items content items, POST /v1/events/batch
-  sdk-client     the same load sent through the Go client (transport/client): --connections
+  sdk-client     the same load sent through the Go client (client/): --connections
                  clients tracking events as fast as their queues take them
   read           GET /v1/renders/:id/engagement over --items renders
   read-mixed     read while partner events arrive at --ingest-rate (default: half of

@@ -7,35 +7,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/engagedhq/engaged/actors"
 	"github.com/engagedhq/engaged/config"
+	"github.com/engagedhq/engaged/transport/httpapi"
+	"github.com/engagedhq/engaged/transport/wire"
 )
 
 // adminBackend is what the admin commands need: the records store itself
 // (*persist.Store, the default) or a running server's HTTP admin API
-// (adminHTTP, with --url). Each command is written once against it, so both
-// print the same JSON.
-type adminBackend interface {
-	CreateProject(ctx context.Context, name string) (actors.Project, error)
-	ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error)
-	DeleteProject(ctx context.Context, id string) error
-	SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error)
-	CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error)
-	ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error)
-	RevokeKey(ctx context.Context, id string) error
-	CreateRender(ctx context.Context, projectID, documentURL string) (actors.Item, error)
-	CreateContent(ctx context.Context, projectID, id string) (actors.Item, error)
-	ListItems(ctx context.Context, projectID, kind string, p actors.Page) ([]actors.Item, string, error)
-}
-
-// createdKey is a new key with its secret, shown this once; the HTTP admin
-// API answers the same object.
-type createdKey struct {
-	actors.APIKey
-	Key string `json:"key"`
-}
+// (adminHTTP, with --url). It is what the server's admin API needs of the
+// store, so each command is written once against it and both print the
+// same JSON.
+type adminBackend = httpapi.AdminStore
 
 // adminCommand is one `engaged admin <what> <verb>`. flags declares its own
 // flags and returns the command, which runs once they are parsed; arg names
@@ -50,16 +36,13 @@ var adminCommands = []adminCommand{
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			name := required(fs, "name", "project name")
 			origins := fs.String("allowed-origins", "", "web origins whose pages may send SDK events, comma-separated (default: any)")
+			autoCreate := fs.Bool("auto-create-content", false, "an SDK event about an unregistered content id registers it (within ENGAGED_AUTOCREATE_MAX_ITEMS and ENGAGED_AUTOCREATE_RATE)")
 			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
 				allowed, err := actors.ParseOrigins(*origins)
 				if err != nil {
 					return nil, fmt.Errorf("--allowed-origins: %w", err)
 				}
-				p, err := b.CreateProject(ctx, *name)
-				if err == nil && len(allowed) > 0 {
-					p.AllowedOrigins, err = b.SetAllowedOrigins(ctx, p.ID, allowed)
-				}
-				return p, err
+				return httpapi.CreateProject(ctx, b, *name, wire.ProjectSettings{AllowedOrigins: allowed, AutoCreateContent: *autoCreate})
 			}
 		}},
 	{what: "project", verb: "set-origins", arg: "PROJECT_ID", help: "replace the web origins whose pages may send SDK events (empty: any)",
@@ -72,6 +55,18 @@ var adminCommands = []adminCommand{
 				}
 				stored, err := b.SetAllowedOrigins(ctx, id, allowed)
 				return map[string]any{"id": id, "allowedOrigins": stored}, err
+			}
+		}},
+	{what: "project", verb: "set-auto-create", arg: "PROJECT_ID", help: "turn on or off the registration of unknown content ids by SDK events",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			value := required(fs, "auto-create-content", "true or false")
+			return func(ctx context.Context, b adminBackend, id string) (any, error) {
+				on, err := strconv.ParseBool(*value)
+				if err != nil {
+					return nil, fmt.Errorf("--auto-create-content: %q is neither true nor false", *value)
+				}
+				stored, err := b.SetAutoCreateContent(ctx, id, on)
+				return map[string]any{"id": id, "autoCreateContent": stored}, err
 			}
 		}},
 	{what: "project", verb: "list", help: "list projects (not deleted), oldest first",
@@ -94,7 +89,7 @@ var adminCommands = []adminCommand{
 			kind := fs.String("kind", string(actors.SecretKey), "key kind: secret or publishable")
 			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
 				k, secret, err := b.CreateKey(ctx, *project, actors.KeyKind(*kind))
-				return createdKey{APIKey: k, Key: secret}, err
+				return httpapi.CreatedKey{APIKey: k, Key: secret}, err
 			}
 		}},
 	{what: "key", verb: "list", help: "list a project's keys, revoked ones too (never their secrets)",

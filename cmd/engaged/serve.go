@@ -143,6 +143,10 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		ObserveRequest:     met.ObserveRequest,
 		ObserveUnavailable: met.ObserveUnavailable,
 		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
+		AutoCreate: httpapi.AutoCreateOptions{
+			MaxItems: cfg.AutoCreateMaxItems,
+			Rate:     httpapi.RateLimit{N: cfg.AutoCreateRate.N, Per: cfg.AutoCreateRate.Per},
+		},
 	}, store, engine)
 	met.Watch(metrics.Sources{
 		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates, SystemEvents: sys.Counts,

@@ -29,6 +29,10 @@ type Directory interface {
 	Authenticate(ctx context.Context, secret string) (actors.Principal, error)
 	GetItem(ctx context.Context, projectID, id, kind string) (actors.Item, error)
 	CreateContent(ctx context.Context, projectID, id string) (actors.Item, error)
+	// AutoCreateContent registers content id for an SDK event of a project
+	// with autoCreateContent on and fewer than maxItems items: EContentLimit
+	// at the cap, ENotFound when the setting is off or the id is a render's.
+	AutoCreateContent(ctx context.Context, projectID, id string, maxItems int) (actors.Item, error)
 }
 
 // Engine is what the HTTP API needs of the actors (actors.Registry).
@@ -58,6 +62,7 @@ type Options struct {
 	// /stats (sysevents.Subscriber.Counts); nil: zeros.
 	SystemCounts func() (accepted, duplicate, rejected, failed int64)
 	Admin        AdminOptions // the operator's admin API (admin.go); off without a token
+	AutoCreate   AutoCreateOptions
 
 	// ObserveRequest is called once per request after its response is
 	// final, with the route pattern (never the raw path); nil: nothing.
@@ -66,6 +71,19 @@ type Options struct {
 	ObserveRequest     func(method, route string, status int, d time.Duration)
 	ObserveUnavailable func(reason string)
 }
+
+// AutoCreateOptions bound the content items SDK events create in projects
+// with autoCreateContent on (sdk.go): no creation once a project holds
+// MaxItems items, and at most Rate creations per project on this instance.
+// Past either, the event is rejected with content_limit or rate_limited.
+type AutoCreateOptions struct {
+	MaxItems int
+	Rate     RateLimit // N == 0: no rate limit
+}
+
+// autoCreateLimiters bounds the token buckets of auto-creation, one per
+// project that created content lately (see limiterSet).
+const autoCreateLimiters = 10_000
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
 // with Shutdown.
@@ -89,6 +107,9 @@ type Server struct {
 	items   *expirable.LRU[string, actors.Item]
 	unknown *expirable.LRU[string, struct{}]
 	sh      *shares // share links, public page, e-mail, pixel (shares.go)
+	// autoCreate is the per-project token bucket of content creation by
+	// SDK events (sdk.go).
+	autoCreate *limiterSet
 
 	adminToken []byte      // SHA-256 of the admin token (admin.go)
 	draining   atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
@@ -112,6 +133,8 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 		items:   expirable.NewLRU[string, actors.Item](100_000, nil, 0),
 		unknown: expirable.NewLRU[string, struct{}](100_000, nil, unknownTTL),
 		sh:      newShares(o.Shares),
+
+		autoCreate: newLimiterSet(o.AutoCreate.Rate, autoCreateLimiters),
 	}
 	s.app = fiber.New(fiber.Config{
 		// Fiber enforces the raw body size; body() enforces it again after

@@ -40,6 +40,10 @@ func (fakeDir) GetItem(_ context.Context, projectID, id, kind string) (actors.It
 	return actors.Item{ID: id, ProjectID: projectID, Kind: kind}, nil
 }
 
+func (fakeDir) AutoCreateContent(context.Context, string, string, int) (actors.Item, error) {
+	return actors.Item{}, actors.Errorf(actors.ENotFound, "not found")
+}
+
 func (fakeDir) CreateContent(context.Context, string, string) (actors.Item, error) {
 	return actors.Item{}, errors.New("not in this test")
 }
