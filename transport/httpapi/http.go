@@ -65,6 +65,12 @@ type Options struct {
 	// (UnavailableReason). Both are the metrics' ports.
 	ObserveRequest     func(method, route string, status int, d time.Duration)
 	ObserveUnavailable func(reason string)
+	// ObserveEvents is called with each request's event verdicts, where
+	// they are known: kind is the item family ("render", "content"),
+	// outcome "recorded", "duplicate" or "rejected", reason (rejected
+	// only, else "") one of the Reject* constants; n events had it.
+	// nil: nothing.
+	ObserveEvents func(kind, outcome, reason string, n int)
 }
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
@@ -139,6 +145,7 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 func (s *Server) routes() {
 	s.app.Use(s.observe)       // request id, access log, metrics: first, so it sees every final status
 	s.app.Use(s.recoverPanics) // after observe, which then sees the recovered 500
+	s.app.Get("/", s.landing) // a page for a person who opens the address
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/openapi.json", s.getOpenAPI)

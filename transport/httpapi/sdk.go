@@ -175,7 +175,8 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 	for i, raw := range raws {
 		parsed[i] = wire.ParseContentEvent(raw, o)
 	}
-	if err := s.rejectUnknownContent(ctx, p.ProjectID, parsed); err != nil {
+	unknown, err := s.rejectUnknownContent(ctx, p.ProjectID, parsed)
+	if err != nil {
 		return res, err
 	}
 	groups := groupByItem(p.ProjectID, parsed, res)
@@ -201,13 +202,45 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 			r.Timestamp = &t
 		}
 	}
+	s.countContent(res, unknown)
 	return res, nil
+}
+
+// countContent reports a request's SDK event verdicts to the metrics;
+// unknown[i] marks an event rejected because its content id is not
+// registered.
+func (s *Server) countContent(res ingestResult, unknown map[int]bool) {
+	if s.opts.ObserveEvents == nil {
+		return
+	}
+	var recorded, duplicate int
+	rejected := map[string]int{}
+	for i, r := range res.results {
+		switch r.Status {
+		case statusAccepted, statusAdjusted:
+			recorded++
+		case statusDuplicate:
+			duplicate++
+		case statusRejected:
+			if unknown[i] {
+				rejected[RejectUnknownItem]++
+			} else {
+				rejected[rejectReason(res.errs[i])]++
+			}
+		}
+	}
+	s.countEvents(KindContent, OutcomeRecorded, "", recorded)
+	s.countEvents(KindContent, OutcomeDuplicate, "", duplicate)
+	for reason, n := range rejected {
+		s.countEvents(KindContent, OutcomeRejected, reason, n)
+	}
 }
 
 // rejectUnknownContent rejects the valid events whose content ids are not
 // registered in project. Each distinct id is looked up once per request, and
-// registered ids are cached.
-func (s *Server) rejectUnknownContent(ctx context.Context, project string, parsed []actors.ParsedContentEvent) error {
+// registered ids are cached. It returns the indexes of the events it
+// rejected.
+func (s *Server) rejectUnknownContent(ctx context.Context, project string, parsed []actors.ParsedContentEvent) (map[int]bool, error) {
 	known := map[string]bool{}
 	for i := range parsed {
 		if parsed[i].Err == nil {
@@ -220,11 +253,12 @@ func (s *Server) rejectUnknownContent(ctx context.Context, project string, parse
 	for id := range known {
 		ok, err := s.contentExists(ctx, project, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		known[id] = ok
 	}
 	const unknown = "Unknown contentId: no content item with that id in this key's project"
+	rejected := map[int]bool{}
 	for i := range parsed {
 		ev := &parsed[i]
 		if ev.Err != nil {
@@ -239,9 +273,10 @@ func (s *Server) rejectUnknownContent(ctx context.Context, project string, parse
 		}
 		if !is.Empty() {
 			ev.Err = &actors.Error{Code: actors.EInvalid, Message: "event refers to an unknown content item", Issues: is}
+			rejected[i] = true
 		}
 	}
-	return nil
+	return rejected, nil
 }
 
 // groupByItem fills in the results of rejected events and of repeats inside
