@@ -99,12 +99,20 @@ func TestUnknownVariables(t *testing.T) {
 	}
 }
 
-// The README's settings tables list every Var, with its default as Vars
-// has it, and nothing else: the README and serve -h cannot drift apart.
-func TestREADMEListsEveryVar(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
+// docs/OPERATING.md's settings tables list every Var, with its default as
+// Vars has it, and nothing else: the docs and serve -h cannot drift apart.
+// The README keeps no settings table of its own (a row there would be
+// checked too).
+func TestDocsListEveryVar(t *testing.T) {
+	const page = "docs/OPERATING.md"
+	b, err := os.ReadFile("../" + page)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if readme, err := os.ReadFile("../README.md"); err != nil {
+		t.Fatal(err)
+	} else {
+		b = append(b, readme...)
 	}
 	row := regexp.MustCompile("(?m)^\\| `(ENGAGED_[A-Z_]+)` \\| ([^|]*) \\|")
 	documented := map[string]string{}
@@ -116,7 +124,7 @@ func TestREADMEListsEveryVar(t *testing.T) {
 		known[v.Env] = true
 		cell, ok := documented[v.Env]
 		if !ok {
-			t.Errorf("README has no row for %s", v.Env)
+			t.Errorf("%s has no row for %s", page, v.Env)
 			continue
 		}
 		want := "`" + v.Default + "`"
@@ -124,12 +132,12 @@ func TestREADMEListsEveryVar(t *testing.T) {
 			want = "empty"
 		}
 		if !strings.HasPrefix(cell, want) {
-			t.Errorf("README: %s default %q, want it to start with %q", v.Env, cell, want)
+			t.Errorf("%s: %s default %q, want it to start with %q", page, v.Env, cell, want)
 		}
 	}
 	for env := range documented {
 		if !known[env] {
-			t.Errorf("README documents %s, which is no setting", env)
+			t.Errorf("%s or README.md documents %s, which is no setting", page, env)
 		}
 	}
 }
