@@ -96,6 +96,7 @@ type Server struct {
 	unknown *expirable.LRU[string, struct{}]
 	sh      *shares // share links, public page, e-mail, pixel (shares.go)
 
+	openapi    []byte      // the document served at /openapi.json: OpenAPI with this service's servers (openapi.go)
 	adminToken []byte      // SHA-256 of the admin token (admin.go)
 	draining   atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
 }
@@ -133,6 +134,13 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 		ReadBufferSize: o.MaxHeaderBytes,
 	})
 	s.app.Server().ErrorHandler = s.readErrorHandler(s.app.Server().ErrorHandler)
+	var err error
+	if s.openapi, err = OpenAPIFor(s.sh.PublicBaseURL); err != nil {
+		// Only a malformed embedded document gets here, which the tests
+		// rule out; serve it unchanged rather than nothing.
+		o.Logger.Error("openapi.json servers not set", "err", err)
+		s.openapi = OpenAPI
+	}
 	if o.Streams.Logger == nil {
 		o.Streams.Logger = o.Logger
 	}
