@@ -57,7 +57,7 @@ type Config struct {
 	MaxHeaderBytes   int            // ENGAGED_MAX_HEADER_BYTES: request line plus headers; past it 414/431
 	SSEMaxStreamsKey int            // ENGAGED_SSE_MAX_STREAMS_PER_KEY: open server-sent event streams per API key
 
-	// Operating (README "Operating"): the operator listener, logs, drain.
+	// Operating (docs/OPERATING.md): the operator listener, logs, drain.
 	AdminAddr  string        // ENGAGED_ADMIN_ADDR: operator listener (/metrics, /stats, /readyz, pprof); empty = off
 	LogFormat  string        // ENGAGED_LOG_FORMAT: "json" or "text"; empty = json unless stderr is a terminal
 	LogLevel   slog.Level    // ENGAGED_LOG_LEVEL: debug, info, warn or error
@@ -119,13 +119,13 @@ const (
 )
 
 // Var describes one setting: its flag name, its variable, the type of its
-// value, its default as written in the README and in `serve -h` ("" = empty),
-// and its help. The README's tables and the help are checked against it.
+// value, its default as written in docs/OPERATING.md and in `serve -h` ("" = empty),
+// and its help. The tables of docs/OPERATING.md and the help are checked against it.
 type Var struct {
 	Flag, Env, Type, Default, Help string
 }
 
-// Vars lists every setting in the order the README documents them.
+// Vars lists every setting in the order docs/OPERATING.md documents them.
 var Vars = []Var{
 	{"max-header-bytes", "ENGAGED_MAX_HEADER_BYTES", "int", "8192", "request line plus headers limit in bytes (longer: 414 or 431)"},
 	{"sse-max-streams-per-key", "ENGAGED_SSE_MAX_STREAMS_PER_KEY", "int", "100", "open server-sent event streams per API key"},
@@ -153,7 +153,7 @@ var Vars = []Var{
 	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "CIDR list", "", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
 	{"max-body-bytes", "ENGAGED_MAX_BODY_BYTES", "int", "1048576", "request body limit in bytes (also after decompression)"},
 	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "int", "8192", "encoded metadata limit per event in bytes"},
-	// Operating (README "Operating").
+	// Operating (docs/OPERATING.md).
 	{"admin-addr", "ENGAGED_ADMIN_ADDR", "addr|off", "127.0.0.1:9090", "operator listener: /metrics, /stats, /readyz with detail, /debug/pprof/; off or empty = none. Keep it off the public network"},
 	{"log-format", "ENGAGED_LOG_FORMAT", "json|text", "", "log format; empty = json, or text when stderr is a terminal"},
 	{"log-level", "ENGAGED_LOG_LEVEL", "debug|info|warn|error", "info", "least severe log level written (the access log is info)"},
@@ -216,7 +216,7 @@ type UsageError struct{ Msg string }
 func (e *UsageError) Error() string { return e.Msg }
 
 // Usage writes every setting with its type, default and variable, generated
-// from Vars so that help and README cannot drift apart.
+// from Vars so that help and docs/OPERATING.md cannot drift apart.
 func Usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: engaged serve [flags]")
 	fmt.Fprintln(w)

@@ -376,7 +376,7 @@ func TestGoCovers(t *testing.T) {
 	}
 }
 
-// The Dockerfile's final stage is what the README promises: non-root, the
+// The Dockerfile's final stage is what docs/OPERATING.md promises: non-root, the
 // HTTP port, a HEALTHCHECK by the binary itself, a static build.
 func TestDockerfile(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))

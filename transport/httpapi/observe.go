@@ -102,7 +102,7 @@ func routeOf(c *fiber.Ctx, err error) string {
 }
 
 // UnavailableReason classifies the cause of a 503 into one of a fixed set of
-// reasons (the label of engaged_http_unavailable_total; README "Metrics"):
+// reasons (the label of engaged_http_unavailable_total; docs/OPERATING.md "Metrics"):
 // actor_busy, not_applied, actor_load, jetstream, postgres, sse_limit,
 // live_updates, shutting_down, not_ready, draining, timeout, other.
 func UnavailableReason(err error) string {

@@ -2,7 +2,7 @@
 // its registration, reads the counters the other packages already keep at
 // scrape time, and offers the event-time observations (histograms) as plain
 // funcs that cmd/engaged passes into their Options. So no other package
-// imports Prometheus, and the names documented in README "Metrics" live in
+// imports Prometheus, and the names documented in docs/OPERATING.md "Metrics" live in
 // this one file.
 package metrics
 
