@@ -153,7 +153,7 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 func (s *Server) routes() {
 	s.app.Use(s.observe)       // request id, access log, metrics: first, so it sees every final status
 	s.app.Use(s.recoverPanics) // after observe, which then sees the recovered 500
-	s.app.Get("/", s.landing) // a page for a person who opens the address
+	s.app.Get("/", s.landing)  // a page for a person who opens the address
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/openapi.json", s.getOpenAPI)
