@@ -64,7 +64,7 @@ type Config struct {
 	AutoCreateMaxItems int       // ENGAGED_AUTOCREATE_MAX_ITEMS: no creation once a project holds this many items
 	AutoCreateRate     RateLimit // ENGAGED_AUTOCREATE_RATE: creations per project per instance, a token bucket
 
-	// Operating (README "Operating"): the operator listener, logs, drain.
+	// Operating (docs/OPERATING.md): the operator listener, logs, drain.
 	AdminAddr  string        // ENGAGED_ADMIN_ADDR: operator listener (/metrics, /stats, /readyz, pprof); empty = off
 	LogFormat  string        // ENGAGED_LOG_FORMAT: "json" or "text"; empty = json unless stderr is a terminal
 	LogLevel   slog.Level    // ENGAGED_LOG_LEVEL: debug, info, warn or error
@@ -130,13 +130,13 @@ const (
 )
 
 // Var describes one setting: its flag name, its variable, the type of its
-// value, its default as written in the README and in `serve -h` ("" = empty),
-// and its help. The README's tables and the help are checked against it.
+// value, its default as written in docs/OPERATING.md and in `serve -h` ("" = empty),
+// and its help. The tables of docs/OPERATING.md and the help are checked against it.
 type Var struct {
 	Flag, Env, Type, Default, Help string
 }
 
-// Vars lists every setting in the order the README documents them.
+// Vars lists every setting in the order docs/OPERATING.md documents them.
 var Vars = []Var{
 	{"max-header-bytes", "ENGAGED_MAX_HEADER_BYTES", "int", "8192", "request line plus headers limit in bytes (longer: 414 or 431)"},
 	{"sse-max-streams-per-key", "ENGAGED_SSE_MAX_STREAMS_PER_KEY", "int", "100", "open server-sent event streams per API key"},
@@ -167,7 +167,7 @@ var Vars = []Var{
 	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "int", "8192", "encoded metadata limit per event in bytes"},
 	{"autocreate-max-items", "ENGAGED_AUTOCREATE_MAX_ITEMS", "int", "100000", "projects with autoCreateContent: SDK events create no content once the project holds this many items"},
 	{"autocreate-rate", "ENGAGED_AUTOCREATE_RATE", "N/duration|off", "10/1s", "projects with autoCreateContent: content created by SDK events per project per instance, in bursts of N"},
-	// Operating (README "Operating").
+	// Operating (docs/OPERATING.md).
 	{"admin-addr", "ENGAGED_ADMIN_ADDR", "addr|off", "127.0.0.1:9090", "operator listener: /metrics, /stats, /readyz with detail, /debug/pprof/; off or empty = none. Keep it off the public network"},
 	{"log-format", "ENGAGED_LOG_FORMAT", "json|text", "", "log format; empty = json, or text when stderr is a terminal"},
 	{"log-level", "ENGAGED_LOG_LEVEL", "debug|info|warn|error", "info", "least severe log level written (the access log is info)"},
@@ -230,7 +230,7 @@ type UsageError struct{ Msg string }
 func (e *UsageError) Error() string { return e.Msg }
 
 // Usage writes every setting with its type, default and variable, generated
-// from Vars so that help and README cannot drift apart.
+// from Vars so that help and docs/OPERATING.md cannot drift apart.
 func Usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: engaged serve [flags]")
 	fmt.Fprintln(w)

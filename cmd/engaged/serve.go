@@ -49,7 +49,8 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 			logger.Warn("unknown variable ignored (a typo?); serve -h lists the settings", "name", name)
 		}
 	}
-	met := metrics.New()
+	b := buildInfo()
+	met := metrics.New(metrics.Build{Version: b.Version, Revision: b.Revision, Go: b.Go})
 
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -142,6 +143,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		SystemCounts:       sys.Counts,
 		ObserveRequest:     met.ObserveRequest,
 		ObserveUnavailable: met.ObserveUnavailable,
+		ObserveEvents:      met.ObserveEvents,
 		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
 		AutoCreate: httpapi.AutoCreateOptions{
 			MaxItems: cfg.AutoCreateMaxItems,
@@ -211,7 +213,7 @@ func drain(srv *httpapi.Server, delay time.Duration, logger *slog.Logger) {
 	if delay <= 0 {
 		return
 	}
-	logger.Info("draining: /readyz answers 503, requests are still served", "delay", delay)
+	logger.Info("draining: /readyz answers 503, requests are still served", "delay_ms", delay.Milliseconds())
 	time.Sleep(delay)
 }
 

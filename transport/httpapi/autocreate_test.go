@@ -66,7 +66,7 @@ func TestRejectUnknownContentAutoCreate(t *testing.T) {
 				t.Fatalf("event %d: %v", i, parsed[i].Err)
 			}
 		}
-		if err := s.rejectUnknownContent(context.Background(), actors.Principal{ProjectID: "p1", AutoCreateContent: on}, parsed); err != nil {
+		if _, err := s.rejectUnknownContent(context.Background(), actors.Principal{ProjectID: "p1", AutoCreateContent: on}, parsed); err != nil {
 			t.Fatal(err)
 		}
 		for i, ev := range parsed {

@@ -70,6 +70,12 @@ type Options struct {
 	// (UnavailableReason). Both are the metrics' ports.
 	ObserveRequest     func(method, route string, status int, d time.Duration)
 	ObserveUnavailable func(reason string)
+	// ObserveEvents is called with each request's event verdicts, where
+	// they are known: kind is the item family ("render", "content"),
+	// outcome "recorded", "duplicate" or "rejected", reason (rejected
+	// only, else "") one of the Reject* constants; n events had it.
+	// nil: nothing.
+	ObserveEvents func(kind, outcome, reason string, n int)
 }
 
 // AutoCreateOptions bound the content items SDK events create in projects
@@ -111,6 +117,7 @@ type Server struct {
 	// SDK events (sdk.go).
 	autoCreate *limiterSet
 
+	openapi    []byte      // the document served at /openapi.json: OpenAPI with this service's servers (openapi.go)
 	adminToken []byte      // SHA-256 of the admin token (admin.go)
 	draining   atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
 }
@@ -150,6 +157,13 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 		ReadBufferSize: o.MaxHeaderBytes,
 	})
 	s.app.Server().ErrorHandler = s.readErrorHandler(s.app.Server().ErrorHandler)
+	var err error
+	if s.openapi, err = OpenAPIFor(s.sh.PublicBaseURL); err != nil {
+		// Only a malformed embedded document gets here, which the tests
+		// rule out; serve it unchanged rather than nothing.
+		o.Logger.Error("openapi.json servers not set", "err", err)
+		s.openapi = OpenAPI
+	}
 	if o.Streams.Logger == nil {
 		o.Streams.Logger = o.Logger
 	}
@@ -162,6 +176,7 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 func (s *Server) routes() {
 	s.app.Use(s.observe)       // request id, access log, metrics: first, so it sees every final status
 	s.app.Use(s.recoverPanics) // after observe, which then sees the recovered 500
+	s.app.Get("/", s.landing)  // a page for a person who opens the address
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/openapi.json", s.getOpenAPI)

@@ -94,6 +94,9 @@ func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 	defer cancel()
 	k, _, err := s.render(ctx, c)
 	if err != nil {
+		if rejectReason(err) == RejectUnknownItem {
+			s.countEvents(KindRender, OutcomeRejected, RejectUnknownItem, 1)
+		}
 		return err
 	}
 	b, err := body(c, s.opts.MaxBodyBytes)
@@ -102,6 +105,7 @@ func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 	}
 	req, err := wire.DecodePartnerEvent(b, s.opts.MaxMetadataBytes)
 	if err != nil {
+		s.countEvents(KindRender, OutcomeRejected, rejectReason(err), 1)
 		return err
 	}
 	ev := actors.RenderEvent{

@@ -176,7 +176,8 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 	for i, raw := range raws {
 		parsed[i] = wire.ParseContentEvent(raw, o)
 	}
-	if err := s.rejectUnknownContent(ctx, p, parsed); err != nil {
+	unknown, err := s.rejectUnknownContent(ctx, p, parsed)
+	if err != nil {
 		return res, err
 	}
 	groups := groupByItem(p.ProjectID, parsed, res)
@@ -202,7 +203,38 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 			r.Timestamp = &t
 		}
 	}
+	s.countContent(res, unknown)
 	return res, nil
+}
+
+// countContent reports a request's SDK event verdicts to the metrics;
+// unknown[i] marks an event rejected because its content id is not
+// registered.
+func (s *Server) countContent(res ingestResult, unknown map[int]bool) {
+	if s.opts.ObserveEvents == nil {
+		return
+	}
+	var recorded, duplicate int
+	rejected := map[string]int{}
+	for i, r := range res.results {
+		switch r.Status {
+		case statusAccepted, statusAdjusted:
+			recorded++
+		case statusDuplicate:
+			duplicate++
+		case statusRejected:
+			if unknown[i] {
+				rejected[RejectUnknownItem]++
+			} else {
+				rejected[rejectReason(res.errs[i])]++
+			}
+		}
+	}
+	s.countEvents(KindContent, OutcomeRecorded, "", recorded)
+	s.countEvents(KindContent, OutcomeDuplicate, "", duplicate)
+	for reason, n := range rejected {
+		s.countEvents(KindContent, OutcomeRejected, reason, n)
+	}
 }
 
 // rejectUnknownContent rejects the valid events whose content ids are not
@@ -210,7 +242,7 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 // registers them within the cap and the rate (autoCreate) and rejects only
 // the events past those. Each distinct id is looked up once per request,
 // and registered ids are cached.
-func (s *Server) rejectUnknownContent(ctx context.Context, p actors.Principal, parsed []actors.ParsedContentEvent) error {
+func (s *Server) rejectUnknownContent(ctx context.Context, p actors.Principal, parsed []actors.ParsedContentEvent) (map[int]bool, error) {
 	known := map[string]*actors.Error{} // id -> nil when registered, else why not
 	var ids []string                    // in request order: creations spend the rate's tokens in that order
 	for i := range parsed {
@@ -229,7 +261,7 @@ func (s *Server) rejectUnknownContent(ctx context.Context, p actors.Principal, p
 	for _, id := range ids {
 		ok, err := s.contentExists(ctx, p.ProjectID, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ok {
 			continue
@@ -237,7 +269,7 @@ func (s *Server) rejectUnknownContent(ctx context.Context, p actors.Principal, p
 		known[id] = notFound
 		if p.AutoCreateContent {
 			if known[id], err = s.autoCreateContent(ctx, p.ProjectID, id); err != nil {
-				return err
+				return nil, err
 			}
 			if known[id] == nil {
 				continue
@@ -247,6 +279,7 @@ func (s *Server) rejectUnknownContent(ctx context.Context, p actors.Principal, p
 			}
 		}
 	}
+	rejected := map[int]bool{} // events rejected for an unknown id, for the metrics
 	for i := range parsed {
 		ev := &parsed[i]
 		if ev.Err != nil {
@@ -270,9 +303,10 @@ func (s *Server) rejectUnknownContent(ctx context.Context, p actors.Principal, p
 		}
 		if why != nil {
 			ev.Err = &actors.Error{Code: why.Code, Message: why.Message, Issues: is, RetryAfter: why.RetryAfter}
+			rejected[i] = why == notFound
 		}
 	}
-	return nil
+	return rejected, nil
 }
 
 // finality ranks a reason to reject an event's content id, most final first.
