@@ -64,11 +64,12 @@ type Config struct {
 	DrainDelay time.Duration // ENGAGED_DRAIN_DELAY: after SIGTERM, how long /readyz answers 503 while requests are still served
 
 	// Share links, e-mail and the public page (shares.go).
-	SMTPURL          string    // ENGAGED_SMTP_URL: smtp:// or smtps:// mail server; empty = e-mails are written to the log
-	MailFrom         string    // ENGAGED_MAIL_FROM: From of share e-mails (default no-reply@<public host>)
-	PixelSecret      string    // ENGAGED_PIXEL_SECRET: key that signs tracking-pixel tokens; empty = generated under DataDir
-	PublicIPLimit    RateLimit // ENGAGED_PUBLIC_IP_LIMIT: public requests per client IP
-	PublicShareLimit RateLimit // ENGAGED_PUBLIC_SHARE_LIMIT: public requests per share link or e-mail
+	SMTPURL           string    // ENGAGED_SMTP_URL: smtp:// or smtps:// mail server; empty = e-mails are written to the log
+	MailFrom          string    // ENGAGED_MAIL_FROM: From of share e-mails (default no-reply@<public host>)
+	PixelSecret       string    // ENGAGED_PIXEL_SECRET: key that signs tracking-pixel tokens; empty = generated under DataDir
+	PublicIPLimit     RateLimit // ENGAGED_PUBLIC_IP_LIMIT: public requests per client IP
+	PublicShareLimit  RateLimit // ENGAGED_PUBLIC_SHARE_LIMIT: public requests per share link or e-mail
+	BotGenericClients bool      // ENGAGED_BOT_GENERIC_CLIENTS: curl, Go, Python clients on the public routes count as robots
 
 	UpdateInterval time.Duration // ENGAGED_UPDATE_INTERVAL: at most one live update per item per interval (0 = every change)
 	SSEMaxStreams  int           // ENGAGED_SSE_MAX_STREAMS: open server-sent event streams per process
@@ -163,6 +164,7 @@ var Vars = []Var{
 	{"pixel-secret", "ENGAGED_PIXEL_SECRET", "string", "", "key (at least 32 characters) that signs tracking-pixel tokens; empty = generated once under the data dir"},
 	{"public-ip-limit", "ENGAGED_PUBLIC_IP_LIMIT", "N/duration|off", "60/1m", "public page/pixel requests per client IP, N/duration (e.g. 60/1m) or off"},
 	{"public-share-limit", "ENGAGED_PUBLIC_SHARE_LIMIT", "N/duration|off", "600/1m", "public page/pixel requests per share link or e-mail, N/duration or off"},
+	{"bot-generic-clients", "ENGAGED_BOT_GENERIC_CLIENTS", "bool", "false", "public share page, download and pixel: count generic HTTP clients (curl, Go-http-client, python-requests, …) as robots, not viewers (docs/PRIVACY.md)"},
 	{"update-interval", "ENGAGED_UPDATE_INTERVAL", "duration", "100ms", "live updates: at most one per item per interval (0 = every change)"},
 	{"sse-max-streams", "ENGAGED_SSE_MAX_STREAMS", "int", "1000", "open server-sent event streams per process"},
 	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "duration", "1h", "a server-sent event stream is closed after this long"},
@@ -286,6 +288,7 @@ func parse(raw map[string]string) (Config, error) {
 	p.str("pixel-secret", &c.PixelSecret)
 	p.rate("public-ip-limit", &c.PublicIPLimit)
 	p.rate("public-share-limit", &c.PublicShareLimit)
+	p.boolean("bot-generic-clients", &c.BotGenericClients)
 	p.duration("update-interval", &c.UpdateInterval, 0)
 	p.integer("sse-max-streams", &c.SSEMaxStreams, 1, 1<<20)
 	p.duration("sse-max-lifetime", &c.SSEMaxLifetime, 100*time.Millisecond)
@@ -530,6 +533,19 @@ func (p *parser) oneOf(name string, dst *string, allowed ...string) {
 		return
 	}
 	*dst = s
+}
+
+func (p *parser) boolean(name string, dst *bool) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	v, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		p.fail(name, "%q is not true or false", s)
+		return
+	}
+	*dst = v
 }
 
 func (p *parser) level(name string, dst *slog.Level) {

@@ -93,6 +93,30 @@ func (s *Server) recordRecipient(ctx context.Context, c *fiber.Ctx, sh actors.Sh
 	return s.record(ctx, actors.ItemID{Project: sh.ProjectID, Item: sh.RenderID}, ev)
 }
 
+// recordPublic records typ through share sh for a person; for a robot
+// (bot, from botFilter, not empty) it records nothing and counts the
+// request apart.
+func (s *Server) recordPublic(ctx context.Context, c *fiber.Ctx, sh actors.Share, typ actors.EventType, bot string) error {
+	if bot != "" {
+		s.countBot(bot)
+		return nil
+	}
+	_, err := s.recordRecipient(ctx, c, sh, typ, nil)
+	return err
+}
+
+// countBot counts a public request served to a robot, by reason.
+func (s *Server) countBot(reason string) {
+	switch reason {
+	case botCrawler:
+		s.sh.stats.botsCrawler.Add(1)
+	case botPrefetch:
+		s.sh.stats.botsPrefetch.Add(1)
+	case botEmptyUA:
+		s.sh.stats.botsEmptyUA.Add(1)
+	}
+}
+
 // userAgent returns the request's User-Agent cut to maxUserAgent bytes of
 // valid UTF-8, as a copy, or nil if there is none.
 func userAgent(c *fiber.Ctx) *string {
@@ -111,7 +135,8 @@ func userAgent(c *fiber.Ctx) *string {
 
 // getSharePage serves GET /s/:shareId: the viewer page. It records viewed
 // (recipient), deduped on (shareId, viewed, sourceIp) for 5 minutes; a HEAD
-// request (link previews, uptime checks) records nothing.
+// request (link previews, uptime checks) records nothing, and a robot's
+// request (bots.go) is counted apart.
 func (s *Server) getSharePage(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
@@ -120,7 +145,7 @@ func (s *Server) getSharePage(c *fiber.Ctx) error {
 		return s.htmlError(c, err)
 	}
 	if c.Method() != fiber.MethodHead {
-		if _, err := s.recordRecipient(ctx, c, sh, actors.Viewed, nil); err != nil {
+		if err := s.recordPublic(ctx, c, sh, actors.Viewed, s.sh.bots.share(c)); err != nil {
 			return s.htmlError(c, err)
 		}
 	}
@@ -129,8 +154,8 @@ func (s *Server) getSharePage(c *fiber.Ctx) error {
 	return s.html(c, fiber.StatusOK, viewerPage, &viewerData{DownloadPath: base + "/download", PrintPath: base + "/print", DocumentURL: doc})
 }
 
-// getShareDownload serves GET /s/:shareId/download: records downloaded and
-// redirects to the render's document URL. A render without one gets a 404
+// getShareDownload serves GET /s/:shareId/download: records downloaded (a
+// robot's request is counted apart) and redirects to the render's document URL. A render without one gets a 404
 // page and nothing is recorded.
 func (s *Server) getShareDownload(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
@@ -144,7 +169,7 @@ func (s *Server) getShareDownload(c *fiber.Ctx) error {
 		return s.htmlError(c, actors.Errorf(actors.ENotFound, "no document"))
 	}
 	if c.Method() != fiber.MethodHead {
-		if _, err := s.recordRecipient(ctx, c, sh, actors.Downloaded, nil); err != nil {
+		if err := s.recordPublic(ctx, c, sh, actors.Downloaded, s.sh.bots.share(c)); err != nil {
 			return s.htmlError(c, err)
 		}
 	}
