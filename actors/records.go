@@ -10,6 +10,8 @@ type Project struct {
 	// AllowedOrigins are the web origins whose pages may send SDK events;
 	// null (nil) or empty: any origin.
 	AllowedOrigins []string `json:"allowedOrigins"`
+	// IPCapture is how much of a client address the project keeps (privacy.go).
+	IPCapture IPCapture `json:"ipCapture"`
 }
 
 // APIKey describes a key without its secret, which is shown once, when it is

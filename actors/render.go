@@ -67,6 +67,11 @@ type RenderEvent struct {
 	UserAgent *string         `json:"userAgent"`
 	Metadata  json.RawMessage `json:"metadata"` // a JSON object, or null
 	CreatedAt Time            `json:"createdAt"`
+	// IPKey is a keyed hash of the full client address, set by the edge
+	// when the project keeps less than the full address (IPCapture): the
+	// dedupe rule then keys on it instead of SourceIP, so truncation does
+	// not merge distinct clients. Carried in the log, never shown.
+	IPKey string `json:"-"`
 }
 
 // Render engagement rules from the API document.

@@ -22,6 +22,7 @@ type adminBackend interface {
 	ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error)
 	DeleteProject(ctx context.Context, id string) error
 	SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error)
+	SetIPCapture(ctx context.Context, projectID string, mode actors.IPCapture) (actors.IPCapture, error)
 	CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error)
 	ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error)
 	RevokeKey(ctx context.Context, id string) error
@@ -50,14 +51,22 @@ var adminCommands = []adminCommand{
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			name := required(fs, "name", "project name")
 			origins := fs.String("allowed-origins", "", "web origins whose pages may send SDK events, comma-separated (default: any)")
+			ipCapture := fs.String("ip-capture", "", "client addresses kept: full (default), truncated (IPv4 /24, IPv6 /48) or none")
 			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
 				allowed, err := actors.ParseOrigins(*origins)
 				if err != nil {
 					return nil, fmt.Errorf("--allowed-origins: %w", err)
 				}
+				mode, err := actors.ParseIPCapture(*ipCapture)
+				if err != nil {
+					return nil, fmt.Errorf("--ip-capture: %w", err)
+				}
 				p, err := b.CreateProject(ctx, *name)
 				if err == nil && len(allowed) > 0 {
 					p.AllowedOrigins, err = b.SetAllowedOrigins(ctx, p.ID, allowed)
+				}
+				if err == nil && mode != p.IPCapture {
+					p.IPCapture, err = b.SetIPCapture(ctx, p.ID, mode)
 				}
 				return p, err
 			}
@@ -72,6 +81,18 @@ var adminCommands = []adminCommand{
 				}
 				stored, err := b.SetAllowedOrigins(ctx, id, allowed)
 				return map[string]any{"id": id, "allowedOrigins": stored}, err
+			}
+		}},
+	{what: "project", verb: "set-ip-capture", arg: "PROJECT_ID", help: "set how much of a client address the project keeps from now on (docs/PRIVACY.md)",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			ipCapture := required(fs, "ip-capture", "full, truncated (IPv4 /24, IPv6 /48) or none")
+			return func(ctx context.Context, b adminBackend, id string) (any, error) {
+				mode, err := actors.ParseIPCapture(*ipCapture)
+				if err != nil {
+					return nil, fmt.Errorf("--ip-capture: %w", err)
+				}
+				stored, err := b.SetIPCapture(ctx, id, mode)
+				return map[string]any{"id": id, "ipCapture": stored}, err
 			}
 		}},
 	{what: "project", verb: "list", help: "list projects (not deleted), oldest first",

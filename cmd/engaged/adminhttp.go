@@ -140,6 +140,14 @@ func (a *adminHTTP) SetAllowedOrigins(ctx context.Context, projectID string, ori
 	return out.AllowedOrigins, err
 }
 
+func (a *adminHTTP) SetIPCapture(ctx context.Context, projectID string, mode actors.IPCapture) (actors.IPCapture, error) {
+	var out struct {
+		IPCapture actors.IPCapture `json:"ipCapture"`
+	}
+	err := a.call(ctx, http.MethodPut, projectPath(projectID)+"/ip-capture", map[string]string{"ipCapture": string(mode)}, &out)
+	return out.IPCapture, err
+}
+
 func (a *adminHTTP) ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error) {
 	return fetchList[actors.Project](ctx, a, "/projects", "projects", p)
 }

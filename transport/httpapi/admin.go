@@ -21,6 +21,7 @@ type AdminStore interface {
 	ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error)
 	DeleteProject(ctx context.Context, id string) error
 	SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error)
+	SetIPCapture(ctx context.Context, projectID string, mode actors.IPCapture) (actors.IPCapture, error)
 	CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error)
 	ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error)
 	RevokeKey(ctx context.Context, id string) error
@@ -49,6 +50,7 @@ func (s *Server) adminRoutes() {
 	a.Get("/projects", s.adminListProjects)
 	a.Delete("/projects/:id", s.adminDeleteProject)
 	a.Put("/projects/:id/allowed-origins", s.adminSetOrigins)
+	a.Put("/projects/:id/ip-capture", s.adminSetIPCapture)
 	a.Post("/projects/:id/keys", s.adminCreateKey)
 	a.Get("/projects/:id/keys", s.adminListKeys)
 	a.Delete("/keys/:keyId", s.adminRevokeKey)
@@ -110,9 +112,18 @@ func (s *Server) adminCreateProject(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	ipCapture, err := wire.DecodeIPCapture(b, false)
+	if err != nil {
+		return err
+	}
 	p, err := s.opts.Admin.Store.CreateProject(ctx, name)
 	if err != nil {
 		return err
+	}
+	if ipCapture != "" && ipCapture != p.IPCapture {
+		if p.IPCapture, err = s.opts.Admin.Store.SetIPCapture(ctx, p.ID, ipCapture); err != nil {
+			return err
+		}
 	}
 	if len(origins) > 0 {
 		if p.AllowedOrigins, err = s.opts.Admin.Store.SetAllowedOrigins(ctx, p.ID, origins); err != nil {
@@ -141,6 +152,27 @@ func (s *Server) adminSetOrigins(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"id": id, "allowedOrigins": stored})
+}
+
+// adminSetIPCapture sets how much of a client address the project keeps
+// (actors.IPCapture), for events recorded from then on.
+func (s *Server) adminSetIPCapture(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	b, err := body(c, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	mode, err := wire.DecodeIPCapture(b, true)
+	if err != nil {
+		return err
+	}
+	id := strings.Clone(c.Params("id"))
+	stored, err := s.opts.Admin.Store.SetIPCapture(ctx, id, mode)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"id": id, "ipCapture": stored})
 }
 
 func (s *Server) adminListProjects(c *fiber.Ctx) error {

@@ -265,9 +265,10 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 		md["privacyProxy"], md["proxySignal"] = proxy, signal
 	}
 	meta, _ := json.Marshal(md)
+	kept, ipKey := s.clientIP(c, m.IPCapture)
 	ev := actors.RenderEvent{
 		ID: uuid.Must(uuid.NewV7()).String(), EventType: actors.EmailOpened, ActorKind: actors.Recipient,
-		ShareID: m.ShareID, SourceIP: ptr(ip), UserAgent: ua, Metadata: meta, CreatedAt: actors.NewTime(s.now()),
+		ShareID: m.ShareID, SourceIP: kept, UserAgent: ua, Metadata: meta, CreatedAt: actors.NewTime(s.now()), IPKey: ipKey,
 	}
 	if _, err := s.record(ctx, actors.ItemID{Project: m.ProjectID, Item: m.RenderID}, ev); err != nil {
 		s.sh.stats.opensNotRecorded.Add(1)

@@ -78,17 +78,20 @@ func (s *Server) takePublic(set *limiterSet, key string) error {
 	return nil
 }
 
-// recordRecipient records a recipient event through share sh.
+// recordRecipient records a recipient event through share sh, with as much
+// of the client address as its project keeps.
 func (s *Server) recordRecipient(ctx context.Context, c *fiber.Ctx, sh actors.Share, typ actors.EventType, metadata []byte) (bool, error) {
+	ip, ipKey := s.clientIP(c, sh.IPCapture)
 	ev := actors.RenderEvent{
 		ID:        uuid.Must(uuid.NewV7()).String(),
 		EventType: typ,
 		ActorKind: actors.Recipient,
 		ShareID:   ptr(sh.ID),
-		SourceIP:  ptr(s.sourceIP(c)),
+		SourceIP:  ip,
 		UserAgent: userAgent(c),
 		Metadata:  metadata,
 		CreatedAt: actors.NewTime(s.now()),
+		IPKey:     ipKey,
 	}
 	return s.record(ctx, actors.ItemID{Project: sh.ProjectID, Item: sh.RenderID}, ev)
 }
