@@ -308,7 +308,6 @@ func TestDeliveryRetriesWithOneID(t *testing.T) {
 	}
 }
 
-
 func publish(t *testing.T, d *Dispatcher, ep Endpoint, id string) {
 	t.Helper()
 	if err := d.Publish(context.Background(), Delivery{EndpointID: ep.ID, ID: id, Type: "render.viewed", Timestamp: time.Now(), Data: json.RawMessage(`{}`)}); err != nil {
@@ -360,7 +359,7 @@ func TestGoneDisables(t *testing.T) {
 		}
 		return nil
 	})
-	publish(t, d, ep, "evt_later") // dropped: the endpoint is off
+	publish(t, d, ep, "evt_later")            // dropped: the endpoint is off
 	waitFor(t, 20*time.Second, func() error { // until the consumer has settled it
 		ci, err := d.cons.Info(context.Background())
 		if err != nil || ci.NumPending+uint64(ci.NumAckPending)+uint64(ci.NumRedelivered) > 0 || ci.Delivered.Consumer < 2 {
