@@ -76,6 +76,11 @@ type Config struct {
 	SSEMaxLifetime time.Duration // ENGAGED_SSE_MAX_LIFETIME: a stream is closed after this long (clients reconnect)
 	SSEHeartbeat   time.Duration // ENGAGED_SSE_HEARTBEAT: comment-line interval; also when a revoked key's streams end
 
+	// Webhooks (transport/webhooks, docs/WEBHOOKS.md).
+	WebhookRetrySchedule []time.Duration // ENGAGED_WEBHOOK_RETRY_SCHEDULE: waits before each retry; its length is the number of retries
+	WebhookTimeout       time.Duration   // ENGAGED_WEBHOOK_TIMEOUT: one delivery attempt's limit
+	WebhookAllowHosts    []string        // ENGAGED_WEBHOOKS_ALLOW_HOSTS: hosts or CIDRs webhooks may reach although private or loopback
+
 	// The HTTP admin API (transport/httpapi/admin.go).
 	AdminToken string // ENGAGED_ADMIN_TOKEN: operator token of /admin/v1; empty = the admin API is off (404)
 }
@@ -83,32 +88,34 @@ type Config struct {
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:         ":8080",
-		DataDir:          "./data",
-		NATSListen:       "127.0.0.1:4222",
-		Partitions:       8,
-		StreamMaxAge:     7 * 24 * time.Hour,
-		StreamMaxBytes:   -1,
-		StreamReplicas:   1,
-		SyncInterval:     time.Second,
-		SnapshotInterval: 2 * time.Second,
-		IdleTimeout:      5 * time.Minute,
-		MaxLiveItems:     200_000,
-		MailboxSize:      16,
-		RequestTimeout:   5 * time.Second,
-		MaxBodyBytes:     1 << 20,
-		MaxMetadataBytes: 8 << 10,
-		MaxHeaderBytes:   8 << 10,
-		SSEMaxStreamsKey: 100,
-		PublicIPLimit:    RateLimit{N: 60, Per: time.Minute},
-		PublicShareLimit: RateLimit{N: 600, Per: time.Minute},
-		UpdateInterval:   100 * time.Millisecond,
-		SSEMaxStreams:    1000,
-		SSEMaxLifetime:   time.Hour,
-		SSEHeartbeat:     15 * time.Second,
-		AdminAddr:        "127.0.0.1:9090",
-		LogLevel:         slog.LevelInfo,
-		DrainDelay:       5 * time.Second,
+		HTTPAddr:             ":8080",
+		DataDir:              "./data",
+		NATSListen:           "127.0.0.1:4222",
+		Partitions:           8,
+		StreamMaxAge:         7 * 24 * time.Hour,
+		StreamMaxBytes:       -1,
+		StreamReplicas:       1,
+		SyncInterval:         time.Second,
+		SnapshotInterval:     2 * time.Second,
+		IdleTimeout:          5 * time.Minute,
+		MaxLiveItems:         200_000,
+		MailboxSize:          16,
+		RequestTimeout:       5 * time.Second,
+		MaxBodyBytes:         1 << 20,
+		MaxMetadataBytes:     8 << 10,
+		MaxHeaderBytes:       8 << 10,
+		SSEMaxStreamsKey:     100,
+		PublicIPLimit:        RateLimit{N: 60, Per: time.Minute},
+		PublicShareLimit:     RateLimit{N: 600, Per: time.Minute},
+		UpdateInterval:       100 * time.Millisecond,
+		SSEMaxStreams:        1000,
+		SSEMaxLifetime:       time.Hour,
+		SSEHeartbeat:         15 * time.Second,
+		AdminAddr:            "127.0.0.1:9090",
+		LogLevel:             slog.LevelInfo,
+		DrainDelay:           5 * time.Second,
+		WebhookRetrySchedule: []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
+		WebhookTimeout:       10 * time.Second,
 	}
 }
 
@@ -169,6 +176,9 @@ var Vars = []Var{
 	{"sse-max-streams", "ENGAGED_SSE_MAX_STREAMS", "int", "1000", "open server-sent event streams per process"},
 	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "duration", "1h", "a server-sent event stream is closed after this long"},
 	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "duration", "15s", "server-sent event heartbeat (and key re-check) interval"},
+	{"webhook-retry-schedule", "ENGAGED_WEBHOOK_RETRY_SCHEDULE", "duration list", "5s,5m,30m,2h,5h,10h,10h", "webhooks: comma-separated waits before each retry after the first attempt; after the last, the delivery is dead-lettered"},
+	{"webhook-timeout", "ENGAGED_WEBHOOK_TIMEOUT", "duration", "10s", "webhooks: limit of one delivery attempt, connect to response"},
+	{"webhooks-allow-hosts", "ENGAGED_WEBHOOKS_ALLOW_HOSTS", "list", "", "webhooks: comma-separated hosts or CIDRs that endpoints may reach although loopback, private or link-local (tests, private deployments)"},
 	{"admin-token", "ENGAGED_ADMIN_TOKEN", "string", "", "operator token (at least 32 characters) of the HTTP admin API /admin/v1; empty = off. Prefer the variable: a flag shows in ps"},
 }
 
@@ -293,6 +303,9 @@ func parse(raw map[string]string) (Config, error) {
 	p.integer("sse-max-streams", &c.SSEMaxStreams, 1, 1<<20)
 	p.duration("sse-max-lifetime", &c.SSEMaxLifetime, 100*time.Millisecond)
 	p.duration("sse-heartbeat", &c.SSEHeartbeat, 10*time.Millisecond)
+	p.durations("webhook-retry-schedule", &c.WebhookRetrySchedule)
+	p.duration("webhook-timeout", &c.WebhookTimeout, 100*time.Millisecond)
+	p.list("webhooks-allow-hosts", &c.WebhookAllowHosts)
 	p.str("admin-token", &c.AdminToken)
 	if c.AdminToken != "" && len(c.AdminToken) < MinAdminToken {
 		// It opens every project: a guessable one must not start.
@@ -533,6 +546,43 @@ func (p *parser) oneOf(name string, dst *string, allowed ...string) {
 		return
 	}
 	*dst = s
+}
+
+// durations reads a comma-separated list of durations, each at least 1ms;
+// empty means no retries.
+func (p *parser) durations(name string, dst *[]time.Duration) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	out := []time.Duration{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil || d < time.Millisecond || d > 7*24*time.Hour {
+			p.fail(name, "%q is not a duration from 1ms to 168h", f)
+			return
+		}
+		out = append(out, d)
+	}
+	*dst = out
+}
+
+// list reads a comma-separated list, blanks dropped.
+func (p *parser) list(name string, dst *[]string) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	*dst = out
 }
 
 func (p *parser) boolean(name string, dst *bool) {

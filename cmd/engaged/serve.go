@@ -123,6 +123,17 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
 	}, store, reg)
+	hooks, hookOpts, err := startWebhooks(ctx, cfg, nc, store, logger)
+	if err != nil {
+		return err
+	}
+	// After HTTP (deferred calls run in reverse): deliveries the last
+	// requests queued are flushed first.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		hooks.Stop(sctx)
+	}()
 	checks := readiness{nc: nc, store: store}
 	var engine httpapi.Engine = reg
 	if o.wrapEngine != nil {
@@ -143,6 +154,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		ObserveRequest:     met.ObserveRequest,
 		ObserveUnavailable: met.ObserveUnavailable,
 		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
+		Webhooks:           hookOpts,
 	}, store, engine)
 	met.Watch(metrics.Sources{
 		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates, SystemEvents: sys.Counts,

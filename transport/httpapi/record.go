@@ -19,5 +19,8 @@ func (s *Server) recordAll(ctx context.Context, k actors.ItemID, msgID string, e
 	if sub.Duplicate {
 		return make([]bool, len(evs)), true, nil
 	}
+	if s.opts.Webhooks.Recorded != nil {
+		s.opts.Webhooks.Recorded(ctx, k, evs, sub.Counted)
+	}
 	return sub.Counted, false, nil
 }

@@ -35,6 +35,12 @@ type WebhookOptions struct {
 	// Test queues a webhook.test delivery to endpoint w and returns its
 	// webhook-id.
 	Test func(ctx context.Context, w actors.WebhookEndpoint) (string, error)
+	// Recorded is called with each published message's render events and
+	// the actor's verdicts, after the verdicts are known: only recorded
+	// events become deliveries (webhooks.Outbox.RenderRecorded). Nil: none.
+	Recorded func(ctx context.Context, k actors.ItemID, evs []actors.RenderEvent, recorded []bool)
+	// ContentRecorded is the same for SDK events (webhooks.Outbox.ContentRecorded).
+	ContentRecorded func(ctx context.Context, k actors.ItemID, evs []actors.ContentEvent, recorded []bool)
 }
 
 // maxAttemptsShown bounds GET /v1/webhooks/:id/attempts.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 
@@ -212,6 +213,11 @@ func (r *receiver) requests() ([]http.Header, [][]byte, []error) {
 
 // startDispatcher runs a dispatcher on a real embedded JetStream server.
 func startDispatcher(t *testing.T, st Store, o Options, allow ...string) *Dispatcher {
+	d, _ := startDispatcherConn(t, st, o, allow...)
+	return d
+}
+
+func startDispatcherConn(t *testing.T, st Store, o Options, allow ...string) (*Dispatcher, *nats.Conn) {
 	t.Helper()
 	ns, err := jetlog.StartEmbedded(jetlog.EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", SyncInterval: time.Second})
 	if err != nil {
@@ -244,7 +250,7 @@ func startDispatcher(t *testing.T, st Store, o Options, allow ...string) *Dispat
 			t.Error(err)
 		}
 	})
-	return d
+	return d, nc
 }
 
 // waitFor polls cond until it holds or d passes.
@@ -411,5 +417,56 @@ func TestRetryAfter(t *testing.T) {
 		if got := retryAfter(v, now); got != want {
 			t.Errorf("Retry-After %q: %s, want %s", v, got, want)
 		}
+	}
+}
+
+// lister is a fixed EndpointLister.
+type lister []actors.WebhookEndpoint
+
+func (l lister) ListWebhooks(context.Context, string) ([]actors.WebhookEndpoint, error) { return l, nil }
+
+// The outbox fires only recorded events, only to endpoints subscribed to
+// their type, and a swipe's copy for the item left does not fire again.
+func TestOutboxFiresRecordedEventsOnly(t *testing.T) {
+	secret := NewSecret()
+	srv := newReceiver(t, secret, 200)
+	ep := newEndpoint(t, srv.URL, secret)
+	st := newMemStore(ep)
+	d, nc := startDispatcherConn(t, st, Options{Schedule: []time.Duration{10 * time.Millisecond}}, "127.0.0.1")
+	_ = d
+	out, err := NewOutbox(nc, lister{
+		{ID: ep.ID, ProjectID: "p1", URL: srv.URL, EventTypes: []string{"render.viewed", "content.like"}, Secret: secret},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	k := actors.ItemID{Project: "p1", Item: "r1"}
+	out.RenderRecorded(ctx, k, []actors.RenderEvent{
+		{ID: "v-recorded", EventType: actors.Viewed, CreatedAt: actors.NewTime(time.Now())},
+		{ID: "v-deduped", EventType: actors.Viewed, CreatedAt: actors.NewTime(time.Now())},
+		{ID: "p-unsubscribed", EventType: actors.Printed, CreatedAt: actors.NewTime(time.Now())},
+	}, []bool{true, false, true})
+	out.ContentRecorded(ctx, actors.ItemID{Project: "p1", Item: "c1"}, []actors.ContentEvent{
+		{ID: "like-1", Type: actors.Like, Recv: time.Now().UnixMilli()},
+		{ID: "swipe-copy", Type: actors.Like, Role: "out", Recv: time.Now().UnixMilli()},
+	}, []bool{true, true})
+	out.Flush(ctx)
+	if pub, failed := out.Counts(); pub != 2 || failed != 0 {
+		t.Fatalf("queued %d, failed %d; want 2, 0", pub, failed)
+	}
+	waitFor(t, 20*time.Second, func() error {
+		if a := st.all(); len(a) != 2 {
+			return fmt.Errorf("attempts %+v", a)
+		}
+		return nil
+	})
+	got := map[string]string{}
+	hs, bodies, bad := srv.requests()
+	for i, h := range hs {
+		got[h.Get("webhook-id")] = string(bodies[i])
+	}
+	if len(bad) > 0 || len(got) != 2 || !strings.Contains(got["v-recorded"], `"type":"render.viewed"`) || !strings.Contains(got["like-1"], `"contentId":"c1"`) {
+		t.Fatalf("deliveries %v (bad signatures %v)", got, bad)
 	}
 }
