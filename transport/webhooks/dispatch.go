@@ -64,6 +64,10 @@ type Options struct {
 	PerEndpoint int             // attempts in flight per endpoint; 0 = 4
 	Workers     int             // attempts in flight in all; 0 = 32
 	Replicas    int             // of the stream; 0 = 1
+	// AckWait is how long a delivery an instance took may go unanswered
+	// before JetStream gives it to another (the instance died); 0 =
+	// Timeout + 20s, past any attempt.
+	AckWait time.Duration
 	Logger      *slog.Logger
 	Now         func() time.Time
 }
@@ -101,6 +105,9 @@ func New(ctx context.Context, js jetstream.JetStream, st Store, g *Guard, o Opti
 	if o.Replicas <= 0 {
 		o.Replicas = 1
 	}
+	if o.AckWait <= 0 {
+		o.AckWait = o.Timeout + 20*time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -126,7 +133,7 @@ func New(ctx context.Context, js jetstream.JetStream, st Store, g *Guard, o Opti
 		AckPolicy: jetstream.AckExplicitPolicy,
 		// Past the attempt's own limit: an instance killed mid-attempt
 		// has its delivery redelivered after this long.
-		AckWait:       o.Timeout + 20*time.Second,
+		AckWait:       o.AckWait,
 		MaxDeliver:    -1, // the dispatcher dead-letters by its own count
 		MaxAckPending: 10 * o.Workers,
 	})

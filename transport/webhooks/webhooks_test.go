@@ -470,3 +470,86 @@ func TestOutboxFiresRecordedEventsOnly(t *testing.T) {
 		t.Fatalf("deliveries %v (bad signatures %v)", got, bad)
 	}
 }
+
+// At least once across a dead instance: the instance attempting a delivery
+// loses its connection mid-attempt (as kill -9 would leave it: no ack, no
+// nak); another instance on the same durable consumer gets the delivery
+// after the ack wait and delivers it with the same webhook-id.
+func TestRedeliveryAfterInstanceDies(t *testing.T) {
+	secret := NewSecret()
+	key, _ := ParseSecret(secret)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var ids []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		if err := verify(secret, req.Header, b); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		ids = append(ids, req.Header.Get("webhook-id"))
+		first := len(ids) == 1
+		mu.Unlock()
+		if first {
+			<-release // the first instance's attempt hangs until the test ends
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	ep := Endpoint{ID: "ep1", URL: srv.URL, Keys: [][]byte{key}}
+	st := newMemStore(ep)
+
+	ns, err := jetlog.StartEmbedded(jetlog.EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", SyncInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	g, _ := NewGuard([]string{"127.0.0.1"})
+	o := Options{Schedule: []time.Duration{10 * time.Millisecond}, Timeout: 30 * time.Second, AckWait: time.Second}
+	start := func() (*Dispatcher, *nats.Conn, func()) {
+		nc, err := jetlog.Connect(jetlog.ConnectOptions{URL: ns.ClientURL(), Name: "instance"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, _ := jetstream.New(nc)
+		d, err := New(context.Background(), js, st, g, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { d.Run(ctx); close(done) }()
+		return d, nc, func() { cancel(); <-done; nc.Close() }
+	}
+	a, aConn, stopA := start()
+	if err := a.Publish(context.Background(), Delivery{EndpointID: ep.ID, ID: "evt_crash", Type: "render.viewed", Timestamp: time.Now(), Data: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(ids) == 0 {
+			return fmt.Errorf("no request yet")
+		}
+		return nil
+	})
+	aConn.Close() // instance A is gone: its attempt can neither ack nor nak
+	_, _, stopB := start()
+	defer stopB()
+	waitFor(t, 20*time.Second, func() error {
+		for _, a := range st.all() {
+			if a.Outcome == Delivered {
+				return nil
+			}
+		}
+		return fmt.Errorf("not delivered by the second instance: %+v", st.all())
+	})
+	mu.Lock()
+	got := append([]string(nil), ids...)
+	mu.Unlock()
+	if len(got) < 2 || got[0] != "evt_crash" || got[1] != "evt_crash" {
+		t.Fatalf("webhook-ids %v, want evt_crash twice", got)
+	}
+	release <- struct{}{} // let A's hung attempt end before A stops
+	stopA()
+}
