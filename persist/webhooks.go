@@ -20,7 +20,9 @@ func scanWebhook(row pgx.CollectableRow) (actors.WebhookEndpoint, error) {
 	return w, err
 }
 
-func noWebhook() error { return actors.Errorf(actors.ENotFound, "no webhook endpoint with that id in this key's project") }
+func noWebhook() error {
+	return actors.Errorf(actors.ENotFound, "no webhook endpoint with that id in this key's project")
+}
 
 // CreateWebhook registers endpoint w (URL, event types and secret checked
 // by the caller) in w.ProjectID with a new UUIDv7 id. A project has at most

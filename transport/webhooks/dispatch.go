@@ -68,8 +68,8 @@ type Options struct {
 	// before JetStream gives it to another (the instance died); 0 =
 	// Timeout + 20s, past any attempt.
 	AckWait time.Duration
-	Logger      *slog.Logger
-	Now         func() time.Time
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Dispatcher publishes deliveries to a durable JetStream stream and

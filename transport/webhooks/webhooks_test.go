@@ -423,7 +423,9 @@ func TestRetryAfter(t *testing.T) {
 // lister is a fixed EndpointLister.
 type lister []actors.WebhookEndpoint
 
-func (l lister) ListWebhooks(context.Context, string) ([]actors.WebhookEndpoint, error) { return l, nil }
+func (l lister) ListWebhooks(context.Context, string) ([]actors.WebhookEndpoint, error) {
+	return l, nil
+}
 
 // The outbox fires only recorded events, only to endpoints subscribed to
 // their type, and a swipe's copy for the item left does not fire again.
