@@ -11,7 +11,8 @@ import (
 // of it re-validating the raw metadata and data bags; this format copies
 // them as bytes. docs/BENCHMARKS.md has the before and after.
 //
-//	message     = codecV1 str(ref) uvarint(len render) renderEvent* uvarint(len video) videoEvent*
+//	message     = codecV1 str(ref) section{families}   one section per family (family.go), in family order
+//	section     = uvarint(n) event{n}                  render: renderEvent, content: videoEvent
 //	renderEvent = str(id) str(type) str(actorKind) opt(shareId) opt(sourceIp) opt(userAgent)
 //	              bytes(metadata) varint(createdAt unix ms)
 //	videoEvent  = str(id) str(type) str(role) str(other) str(userId) str(deviceId) str(sessionId)
@@ -19,40 +20,13 @@ import (
 //	              varint(stallMs) varint(loops) str(code)
 //	str, bytes  = uvarint(length) octets       opt = 0x00 | 0x01 str       f64 = 8 octets, little endian
 //
+// A family added later appends its section; a message written before it
+// ends early and holds none of its events (codecV1Families).
 // A message whose first byte is '{' is the JSON of Message (the log's first
 // format); DecodeMessage reads both.
 const codecV1 byte = 0xB1
 
 var errCodec = errors.New("malformed log message")
-
-func (m *Message) appendBinary(b []byte) []byte {
-	b = append(b, codecV1)
-	b = appendStr(b, m.Ref)
-	b = binary.AppendUvarint(b, uint64(len(m.Render)))
-	for i := range m.Render {
-		b = appendRenderEvent(b, &m.Render[i])
-	}
-	b = binary.AppendUvarint(b, uint64(len(m.Content)))
-	for i := range m.Content {
-		e := &m.Content[i]
-		b = appendStr(b, e.ID)
-		b = appendStr(b, string(e.Type))
-		b = appendStr(b, e.Role)
-		b = appendStr(b, e.Other)
-		b = appendStr(b, e.UserID)
-		b = appendStr(b, e.DeviceID)
-		b = appendStr(b, e.SessionID)
-		b = binary.AppendVarint(b, e.At)
-		b = binary.AppendVarint(b, e.Recv)
-		b = appendBytes(b, e.Data)
-		b = binary.AppendVarint(b, e.StartupMS)
-		b = appendF64(b, e.WatchTime)
-		b = binary.AppendVarint(b, e.StallMS)
-		b = binary.AppendVarint(b, e.Loops)
-		b = appendStr(b, e.Code)
-	}
-	return b
-}
 
 // appendRenderEvent appends e as renderEvent; snapshots (snapcodec.go) hold
 // their recent events in the same form.
@@ -100,17 +74,6 @@ type decoder struct {
 	// the result outlives the input by far (a restored snapshot), where one
 	// short id would otherwise keep the whole input alive.
 	own bool
-}
-
-func decodeBinary(b []byte) (*Message, error) {
-	d := &decoder{s: string(b), b: b, off: 1}
-	m := &Message{Ref: d.str()}
-	m.Render = list(d, d.renderEvent)
-	m.Content = list(d, d.contentEvent)
-	if d.err != nil || d.off != len(b) {
-		return nil, errCodec
-	}
-	return m, nil
 }
 
 // list reads a count and that many elements with read, nil for none.
