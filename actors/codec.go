@@ -26,6 +26,15 @@ import (
 // format); DecodeMessage reads both.
 const codecV1 byte = 0xB1
 
+// codecV2 is codecV1 with two more fields at the end of each renderEvent:
+//
+//	renderEvent = … varint(createdAt unix ms) str(ipKey) octet(flags: 0x01 bot)
+//
+// A message is written as codecV2 only when one of its render events has an
+// IPKey or is a robot's (Message.renderExtras), so every other message keeps
+// the codecV1 bytes; both decode.
+const codecV2 byte = 0xB2
+
 var errCodec = errors.New("malformed log message")
 
 // appendRenderEvent appends e as renderEvent; snapshots (snapcodec.go) hold
@@ -70,6 +79,8 @@ type decoder struct {
 	b   []byte // the same bytes, for byte fields
 	off int
 	err error
+	// v2: the message is codecV2 (render events carry ipKey and flags).
+	v2 bool
 	// own makes every string and byte field a copy of its own: set when
 	// the result outlives the input by far (a restored snapshot), where one
 	// short id would otherwise keep the whole input alive.

@@ -48,7 +48,7 @@ const codecV1Families = 2
 
 var families = [numFamilies]familyKind{
 	famRender: {
-		name: RenderItem, tag: 1, version: 1, jsonKey: "render",
+		name: RenderItem, tag: 1, version: 2, jsonKey: "render",
 		events:       func(m *Message) int { return len(m.Render) },
 		appendEvents: appendRenderEvents, decodeEvents: decodeRenderEvents,
 		newState:    func() family { return newRenderState() },
@@ -171,7 +171,7 @@ func (m *Message) Encode() ([]byte, error) { return m.appendBinary(nil), nil }
 // DecodeMessage parses a log payload: the binary form, or JSON (the first
 // format of the log, still readable so an old log replays).
 func DecodeMessage(b []byte) (*Message, error) {
-	if len(b) > 0 && b[0] == codecV1 {
+	if len(b) > 0 && (b[0] == codecV1 || b[0] == codecV2) {
 		return decodeBinary(b)
 	}
 	var m Message
@@ -182,7 +182,11 @@ func DecodeMessage(b []byte) (*Message, error) {
 }
 
 func (m *Message) appendBinary(b []byte) []byte {
-	b = append(b, codecV1)
+	if m.renderExtras() {
+		b = append(b, codecV2)
+	} else {
+		b = append(b, codecV1) // the same bytes as before codecV2 existed
+	}
 	b = appendStr(b, m.Ref)
 	for i := range families {
 		b = families[i].appendEvents(b, m)
@@ -191,7 +195,7 @@ func (m *Message) appendBinary(b []byte) []byte {
 }
 
 func decodeBinary(b []byte) (*Message, error) {
-	d := &decoder{s: string(b), b: b, off: 1}
+	d := &decoder{s: string(b), b: b, off: 1, v2: b[0] == codecV2}
 	m := &Message{Ref: d.str()}
 	for i := range families {
 		if i >= codecV1Families && d.err == nil && d.off == len(b) {

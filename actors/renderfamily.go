@@ -21,11 +21,16 @@ func (s *renderState) update(_ ItemID, seq uint64) ([]byte, error) {
 	return s.appendJSON(nil, seq, true), nil
 }
 
+// restoreRenderSection reads version 1 (before botViews: it restores as 0)
+// and version 2 (botViews appended).
 func restoreRenderSection(d *decoder, version byte) (family, error) {
-	if version != 1 {
+	if version != 1 && version != 2 {
 		return nil, errBadSnapshot
 	}
 	snap := d.renderSnapshot()
+	if version >= 2 {
+		snap.BotViews = d.varint()
+	}
 	if d.err != nil {
 		return nil, errBadSnapshot
 	}
@@ -33,11 +38,44 @@ func restoreRenderSection(d *decoder, version byte) (family, error) {
 }
 
 func appendRenderEvents(b []byte, m *Message) []byte {
+	v2 := m.renderExtras() // the same test as the message's version byte
 	b = binary.AppendUvarint(b, uint64(len(m.Render)))
 	for i := range m.Render {
-		b = appendRenderEvent(b, &m.Render[i])
+		e := &m.Render[i]
+		b = appendRenderEvent(b, e)
+		if v2 {
+			b = appendStr(b, e.IPKey)
+			var flags byte
+			if e.Bot {
+				flags |= 1
+			}
+			b = append(b, flags)
+		}
 	}
 	return b
 }
 
-func decodeRenderEvents(d *decoder, m *Message) { m.Render = list(d, d.renderEvent) }
+// renderExtras reports whether m needs codecV2: a render event with an
+// IPKey or from a robot.
+func (m *Message) renderExtras() bool {
+	for i := range m.Render {
+		if m.Render[i].IPKey != "" || m.Render[i].Bot {
+			return true
+		}
+	}
+	return false
+}
+
+func decodeRenderEvents(d *decoder, m *Message) {
+	m.Render = list(d, func(e *RenderEvent) {
+		d.renderEvent(e)
+		if d.v2 {
+			e.IPKey = d.str()
+			flags := d.u8()
+			if flags&^1 != 0 {
+				d.err = errCodec
+			}
+			e.Bot = flags&1 != 0
+		}
+	})
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -64,6 +65,9 @@ func TestBotsAreNotViewers(t *testing.T) {
 		fetchAll(func() []string { return from(chrome, h[0], h[1]) })
 	}
 	wantCounts(t, s.counts(t, tn), base)
+	if got, want := botViews(t, s, tn), int64(3*len(robots)+9); got != want {
+		t.Fatalf("botViews %d, want %d", got, want)
+	}
 	st := s.stats(t)["public"]
 	if want := float64(3 * len(robots)); st["botsCrawler"] != want || st["botsPrefetch"] != 9 {
 		t.Fatalf("stats: %v, want %v crawler and 9 prefetch requests", st, want)
@@ -86,4 +90,26 @@ func TestBotsAreNotViewers(t *testing.T) {
 		want[k] = v
 	}
 	wantCounts(t, s.counts(t, tn), want)
+	// The mail clients' share page and download fetches were robots'.
+	if got, want := botViews(t, s, tn), int64(3*len(robots)+9+2*len(uas["mail"])); got != want {
+		t.Fatalf("botViews %d, want %d", got, want)
+	}
+	// No robot shows among the recent events.
+	for _, r := range s.engagement(t, tn).Recent {
+		if r.UserAgent != nil && strings.Contains(*r.UserAgent, "bot") {
+			t.Fatalf("a robot's request in recent: %+v", r)
+		}
+	}
+}
+
+// botViews reads the render's botViews from its engagement summary.
+func botViews(t *testing.T, s *service, tn tenant) int64 {
+	t.Helper()
+	var v struct {
+		BotViews *int64 `json:"botViews"`
+	}
+	if err := json.Unmarshal([]byte(s.engagementJSON(t, tn)), &v); err != nil || v.BotViews == nil {
+		t.Fatalf("no botViews in the summary (%v)", err)
+	}
+	return *v.BotViews
 }

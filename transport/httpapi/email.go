@@ -257,7 +257,12 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 	if bot != "" {
 		// After the lookup, so that a robot's fetch of a forged token is
 		// not counted either.
-		s.countBot(bot)
+		if err := s.recordBot(ctx, actors.ItemID{Project: m.ProjectID, Item: m.RenderID}, actors.EmailOpened, m.ShareID, bot); err != nil {
+			s.sh.stats.opensNotRecorded.Add(1)
+			s.logger.Warn("pixel robot not counted", "message", m.ID, "err", err)
+			setRetryAfter(c, err)
+			return fiber.StatusServiceUnavailable
+		}
 		return fiber.StatusOK
 	}
 	md := map[string]string{"messageId": m.ID}

@@ -97,14 +97,26 @@ func (s *Server) recordRecipient(ctx context.Context, c *fiber.Ctx, sh actors.Sh
 }
 
 // recordPublic records typ through share sh for a person; for a robot
-// (bot, from botFilter, not empty) it records nothing and counts the
-// request apart.
+// (bot, from botFilter, not empty) it records a robot's event instead,
+// which the render counts in botViews only.
 func (s *Server) recordPublic(ctx context.Context, c *fiber.Ctx, sh actors.Share, typ actors.EventType, bot string) error {
 	if bot != "" {
-		s.countBot(bot)
-		return nil
+		return s.recordBot(ctx, actors.ItemID{Project: sh.ProjectID, Item: sh.RenderID}, typ, &sh.ID, bot)
 	}
 	_, err := s.recordRecipient(ctx, c, sh, typ, nil)
+	return err
+}
+
+// recordBot publishes a robot's request for item k as an event marked Bot:
+// the actor counts it in botViews and nowhere else. It carries no address
+// and no User-Agent: nothing about a robot is shown.
+func (s *Server) recordBot(ctx context.Context, k actors.ItemID, typ actors.EventType, shareID *string, reason string) error {
+	s.countBot(reason)
+	ev := actors.RenderEvent{
+		ID: uuid.Must(uuid.NewV7()).String(), EventType: typ, ActorKind: actors.Recipient,
+		ShareID: shareID, CreatedAt: actors.NewTime(s.now()), Bot: true,
+	}
+	_, err := s.record(ctx, k, ev)
 	return err
 }
 
