@@ -158,6 +158,7 @@ func (d *Dispatcher) Publish(ctx context.Context, dl Delivery) error {
 func (d *Dispatcher) Run(ctx context.Context) error {
 	sem := make(chan struct{}, d.o.Workers)
 	var wg sync.WaitGroup
+	defer d.client.CloseIdleConnections() // after the attempts: no keep-alive outlives Run
 	defer wg.Wait()
 	for ctx.Err() == nil {
 		batch, err := d.cons.Fetch(d.o.Workers, jetstream.FetchMaxWait(time.Second))
@@ -245,6 +246,12 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	now := d.o.Now()
 	r := attempt(ctx, d.client, &ep, &dl, now)
+	if ctx.Err() != nil {
+		// Stopped mid-attempt: not the receiver's failure, so not an
+		// attempt of the schedule. The delivery goes back to the stream.
+		_ = msg.Nak()
+		return
+	}
 	a := Attempt{EndpointID: ep.ID, WebhookID: dl.ID, Type: dl.Type, N: n + 1, At: now, Outcome: r.Outcome,
 		Status: r.Status, Error: r.Err, DurationMS: r.Duration.Milliseconds()}
 	retry := r.Outcome == Failed || r.Outcome == Refused
