@@ -2,6 +2,8 @@ package persist
 
 import (
 	"context"
+	"io/fs"
+	"strings"
 	"testing"
 
 	"github.com/engagedhq/engaged/actors"
@@ -74,5 +76,21 @@ func TestIPCapture(t *testing.T) {
 	}
 	if _, err := s.SetIPCapture(ctx, newID(), actors.IPNone); actors.ErrorCode(err) != actors.ENotFound {
 		t.Fatalf("unknown project: %v", err)
+	}
+}
+
+// Every embedded migration has a version of its own (see migrate).
+func TestMigrationVersionsUnique(t *testing.T) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, n := range names {
+		v, _, _ := strings.Cut(strings.TrimPrefix(n, "migrations/"), "_")
+		if other, ok := seen[v]; ok {
+			t.Errorf("%s and %s share version %s", other, n, v)
+		}
+		seen[v] = n
 	}
 }
