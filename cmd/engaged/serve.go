@@ -119,10 +119,6 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if err != nil {
 		return err
 	}
-	sys := sysevents.New(sysevents.Options{
-		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
-		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
-	}, store, reg)
 	hooks, hookOpts, err := startWebhooks(ctx, cfg, nc, store, logger)
 	if err != nil {
 		return err
@@ -134,6 +130,10 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		defer cancel()
 		hooks.Stop(sctx)
 	}()
+	sys := sysevents.New(sysevents.Options{
+		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
+		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger, Recorded: hookOpts.Recorded,
+	}, store, reg)
 	checks := readiness{nc: nc, store: store}
 	var engine httpapi.Engine = reg
 	if o.wrapEngine != nil {

@@ -190,3 +190,31 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		t.Fatalf("list after delete: %d %s", r.status, r.body)
 	}
 }
+
+// Events that internal publishers record through the system subject fire
+// too, with their own id as webhook-id.
+func TestWebhooksSystemSubject(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_NATS_LISTEN", "127.0.0.1:0", "ENGAGED_WEBHOOKS_ALLOW_HOSTS", "127.0.0.1")
+	s := startService(t, e)
+	tn := shareTenant(t, e)
+	rc := newHookReceiver(t, 0)
+	r := do(t, "POST", s.base+"/v1/webhooks", tn.key, `{"url":"`+rc.URL+`","eventTypes":["render.email_sent"]}`)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	secret := r.json(t)["secret"].(string)
+	const id = "0193c2d0-0000-7000-8000-0000000000e1"
+	msg, err := s.natsConn(t).Request("engaged.system.events",
+		[]byte(fmt.Sprintf(`{"id":%q,"projectId":%q,"renderId":%q,"eventType":"email_sent"}`, id, tn.project, tn.render)), 10*time.Second)
+	if err != nil || !strings.Contains(string(msg.Data), `"recorded":true`) {
+		t.Fatalf("system event: %v %s", err, msg.Data)
+	}
+	eventually(t, 30*time.Second, func() error {
+		for _, q := range rc.requests() {
+			if q.h.Get("webhook-id") == id && strings.Contains(string(q.body), `"type":"render.email_sent"`) {
+				return specVerify(secret, q.h, q.body)
+			}
+		}
+		return fmt.Errorf("no delivery of %s yet", id)
+	})
+}
