@@ -23,6 +23,7 @@ require (
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.74.0
 	github.com/valyala/fasthttp v1.80.0
+	github.com/x-way/crawlerdetect v0.2.31
 	go.uber.org/goleak v1.3.0
 	golang.org/x/time v0.16.0
 )

@@ -23,9 +23,11 @@ import (
 //
 // A family added later appends its section; a message written before it
 // ends early and holds none of its events (codecV1Families).
-// codecV1 (0xB1) is the same without renderExt: the log's second format,
-// still decoded. A message whose first byte is '{' is the JSON of Message
-// (the log's first format); DecodeMessage reads all three.
+// codecV1 (0xB1) is the same without renderExt: a message is written as
+// codecV2 only when one of its render events has a log-only field set
+// (Message.renderExtras), so every other message keeps the codecV1 bytes
+// and an older binary still reads it. A message whose first byte is '{' is
+// the JSON of Message (the log's first format); DecodeMessage reads all three.
 const (
 	codecV1 byte = 0xB1
 	codecV2 byte = 0xB2
@@ -41,17 +43,8 @@ const (
 
 var errCodec = errors.New("malformed log message")
 
-// appendRenderEvent appends e as renderEvent; snapshots (snapcodec.go) hold
-// their recent events in the same form.
-func appendRenderEvent(b []byte, e *RenderEvent) []byte {
-	b = appendStr(b, e.ID)
-	b = appendStr(b, string(e.EventType))
-	b = appendStr(b, string(e.ActorKind))
-	b = appendOpt(b, e.ShareID)
-	b = appendOpt(b, e.SourceIP)
-	b = appendOpt(b, e.UserAgent)
-	b = appendBytes(b, e.Metadata)
-	b = binary.AppendVarint(b, e.CreatedAt.UnixMilli())
+// appendRenderEventExt appends e's renderExt (codecV2 only).
+func appendRenderEventExt(b []byte, e *RenderEvent) []byte {
 	var flags uint64
 	if e.IPKey != "" {
 		flags |= extIPKey
@@ -70,6 +63,19 @@ func appendRenderEvent(b []byte, e *RenderEvent) []byte {
 		b = binary.LittleEndian.AppendUint64(b, e.Visitor)
 	}
 	return b
+}
+
+// appendRenderEvent appends e as renderEvent without renderExt; snapshots (snapcodec.go) hold
+// their recent events in the same form.
+func appendRenderEvent(b []byte, e *RenderEvent) []byte {
+	b = appendStr(b, e.ID)
+	b = appendStr(b, string(e.EventType))
+	b = appendStr(b, string(e.ActorKind))
+	b = appendOpt(b, e.ShareID)
+	b = appendOpt(b, e.SourceIP)
+	b = appendOpt(b, e.UserAgent)
+	b = appendBytes(b, e.Metadata)
+	return binary.AppendVarint(b, e.CreatedAt.UnixMilli())
 }
 
 func appendF64(b []byte, v float64) []byte {

@@ -48,7 +48,7 @@ const codecV1Families = 2
 
 var families = [numFamilies]familyKind{
 	famRender: {
-		name: RenderItem, tag: 1, version: 1, jsonKey: "render",
+		name: RenderItem, tag: 1, version: 2, jsonKey: "render",
 		events:       func(m *Message) int { return len(m.Render) },
 		appendEvents: appendRenderEvents, decodeEvents: decodeRenderEvents,
 		newState:    func() family { return newRenderState() },
@@ -182,7 +182,11 @@ func DecodeMessage(b []byte) (*Message, error) {
 }
 
 func (m *Message) appendBinary(b []byte) []byte {
-	b = append(b, codecV2)
+	if m.renderExtras() {
+		b = append(b, codecV2)
+	} else {
+		b = append(b, codecV1) // the same bytes as before codecV2 existed
+	}
 	b = appendStr(b, m.Ref)
 	for i := range families {
 		b = families[i].appendEvents(b, m)

@@ -14,6 +14,8 @@ type Project struct {
 	// registers it, within the server's per-project cap and rate
 	// (config.AutoCreate); off, such an event is rejected.
 	AutoCreateContent bool `json:"autoCreateContent"`
+	// IPCapture is how much of a client address the project keeps (privacy.go).
+	IPCapture IPCapture `json:"ipCapture"`
 }
 
 // APIKey describes a key without its secret, which is shown once, when it is

@@ -26,6 +26,8 @@ type Principal struct {
 	AllowedOrigins []string
 	// AutoCreateContent is the project's setting (Project.AutoCreateContent).
 	AutoCreateContent bool
+	// IPCapture is the project's setting for client addresses (privacy.go).
+	IPCapture IPCapture
 }
 
 // AllowsOrigin reports whether a browser page of origin (the request's

@@ -41,6 +41,9 @@ type Project struct {
 	// AutoCreateContent: an SDK event about an unregistered content id
 	// registers it (within the server's per-project cap and rate).
 	AutoCreateContent bool `json:"autoCreateContent"`
+	// IPCapture is how much of a client address the project keeps: "full",
+	// "truncated" (IPv4 /24, IPv6 /48) or "none".
+	IPCapture string `json:"ipCapture"`
 }
 
 // APIKey describes a key without its secret, which is shown once, when it
@@ -75,6 +78,7 @@ type Page struct {
 type ProjectSettings struct {
 	AllowedOrigins    []string // nil: any origin
 	AutoCreateContent bool
+	IPCapture         string // "": the server's default, "full"
 }
 
 // CreateProject creates a project (POST /admin/v1/projects).
@@ -85,6 +89,9 @@ func (a *Admin) CreateProject(ctx context.Context, name string, s ProjectSetting
 	}
 	if s.AutoCreateContent {
 		in["autoCreateContent"] = true
+	}
+	if s.IPCapture != "" {
+		in["ipCapture"] = s.IPCapture
 	}
 	var p Project
 	err := a.do(ctx, http.MethodPost, "/projects", in, &p)
@@ -123,6 +130,16 @@ func (a *Admin) SetAutoCreateContent(ctx context.Context, projectID string, on b
 	}
 	err := a.do(ctx, http.MethodPut, projectPath(projectID)+"/auto-create-content", map[string]bool{"autoCreateContent": on}, &out)
 	return out.AutoCreateContent, err
+}
+
+// SetIPCapture sets how much of a client address the project keeps from
+// now on ("full", "truncated" or "none") and returns the stored setting.
+func (a *Admin) SetIPCapture(ctx context.Context, projectID, mode string) (string, error) {
+	var out struct {
+		IPCapture string `json:"ipCapture"`
+	}
+	err := a.do(ctx, http.MethodPut, projectPath(projectID)+"/ip-capture", map[string]string{"ipCapture": mode}, &out)
+	return out.IPCapture, err
 }
 
 // CreateKey creates a key of kind "secret" or "publishable" and returns it

@@ -58,7 +58,8 @@ type RenderSummary struct {
 	Counts    RenderCounts  `json:"counts"`
 	LinkOpens int64         `json:"linkOpens"`
 	Total     int64         `json:"total"`
-	Recent    []RenderEvent `json:"recent"` // newest first, at most 25
+	BotViews  int64         `json:"botViews"` // robots' requests, never counted as events
+	Recent    []RenderEvent `json:"recent"`   // newest first, at most 25
 }
 
 // RenderUpdate is one live update of a render: its summary and the log

@@ -71,16 +71,22 @@ type Config struct {
 	DrainDelay time.Duration // ENGAGED_DRAIN_DELAY: after SIGTERM, how long /readyz answers 503 while requests are still served
 
 	// Share links, e-mail and the public page (shares.go).
-	SMTPURL          string    // ENGAGED_SMTP_URL: smtp:// or smtps:// mail server; empty = e-mails are written to the log
-	MailFrom         string    // ENGAGED_MAIL_FROM: From of share e-mails (default no-reply@<public host>)
-	PixelSecret      string    // ENGAGED_PIXEL_SECRET: key that signs tracking-pixel tokens; empty = generated under DataDir
-	PublicIPLimit    RateLimit // ENGAGED_PUBLIC_IP_LIMIT: public requests per client IP
-	PublicShareLimit RateLimit // ENGAGED_PUBLIC_SHARE_LIMIT: public requests per share link or e-mail
+	SMTPURL           string    // ENGAGED_SMTP_URL: smtp:// or smtps:// mail server; empty = e-mails are written to the log
+	MailFrom          string    // ENGAGED_MAIL_FROM: From of share e-mails (default no-reply@<public host>)
+	PixelSecret       string    // ENGAGED_PIXEL_SECRET: key that signs tracking-pixel tokens; empty = generated under DataDir
+	PublicIPLimit     RateLimit // ENGAGED_PUBLIC_IP_LIMIT: public requests per client IP
+	PublicShareLimit  RateLimit // ENGAGED_PUBLIC_SHARE_LIMIT: public requests per share link or e-mail
+	BotGenericClients bool      // ENGAGED_BOT_GENERIC_CLIENTS: curl, Go, Python clients on the public routes count as robots
 
 	UpdateInterval time.Duration // ENGAGED_UPDATE_INTERVAL: at most one live update per item per interval (0 = every change)
 	SSEMaxStreams  int           // ENGAGED_SSE_MAX_STREAMS: open server-sent event streams per process
 	SSEMaxLifetime time.Duration // ENGAGED_SSE_MAX_LIFETIME: a stream is closed after this long (clients reconnect)
 	SSEHeartbeat   time.Duration // ENGAGED_SSE_HEARTBEAT: comment-line interval; also when a revoked key's streams end
+
+	// Webhooks (transport/webhooks, docs/WEBHOOKS.md).
+	WebhookRetrySchedule []time.Duration // ENGAGED_WEBHOOK_RETRY_SCHEDULE: waits before each retry; its length is the number of retries
+	WebhookTimeout       time.Duration   // ENGAGED_WEBHOOK_TIMEOUT: one delivery attempt's limit
+	WebhookAllowHosts    []string        // ENGAGED_WEBHOOKS_ALLOW_HOSTS: hosts or CIDRs webhooks may reach although private or loopback
 
 	// The HTTP admin API (transport/httpapi/admin.go).
 	AdminToken string // ENGAGED_ADMIN_TOKEN: operator token of /admin/v1; empty = the admin API is off (404)
@@ -118,7 +124,9 @@ func Defaults() Config {
 		LogLevel:           slog.LevelInfo,
 		DrainDelay:         5 * time.Second,
 
-		SeriesRetentionDays: 400,
+		SeriesRetentionDays:  400,
+		WebhookRetrySchedule: []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
+		WebhookTimeout:       10 * time.Second,
 	}
 }
 
@@ -177,10 +185,14 @@ var Vars = []Var{
 	{"pixel-secret", "ENGAGED_PIXEL_SECRET", "string", "", "key (at least 32 characters) that signs tracking-pixel tokens; empty = generated once under the data dir"},
 	{"public-ip-limit", "ENGAGED_PUBLIC_IP_LIMIT", "N/duration|off", "60/1m", "public page/pixel requests per client IP, N/duration (e.g. 60/1m) or off"},
 	{"public-share-limit", "ENGAGED_PUBLIC_SHARE_LIMIT", "N/duration|off", "600/1m", "public page/pixel requests per share link or e-mail, N/duration or off"},
+	{"bot-generic-clients", "ENGAGED_BOT_GENERIC_CLIENTS", "bool", "false", "public share page, download and pixel: count generic HTTP clients (curl, Go-http-client, python-requests, …) as robots, not viewers (docs/PRIVACY.md)"},
 	{"update-interval", "ENGAGED_UPDATE_INTERVAL", "duration", "100ms", "live updates: at most one per item per interval (0 = every change)"},
 	{"sse-max-streams", "ENGAGED_SSE_MAX_STREAMS", "int", "1000", "open server-sent event streams per process"},
 	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "duration", "1h", "a server-sent event stream is closed after this long"},
 	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "duration", "15s", "server-sent event heartbeat (and key re-check) interval"},
+	{"webhook-retry-schedule", "ENGAGED_WEBHOOK_RETRY_SCHEDULE", "duration list", "5s,5m,30m,2h,5h,10h,10h", "webhooks: comma-separated waits before each retry after the first attempt; after the last, the delivery is dead-lettered"},
+	{"webhook-timeout", "ENGAGED_WEBHOOK_TIMEOUT", "duration", "10s", "webhooks: limit of one delivery attempt, connect to response"},
+	{"webhooks-allow-hosts", "ENGAGED_WEBHOOKS_ALLOW_HOSTS", "list", "", "webhooks: comma-separated hosts or CIDRs that endpoints may reach although loopback, private or link-local (tests, private deployments)"},
 	{"admin-token", "ENGAGED_ADMIN_TOKEN", "string", "", "operator token (at least 32 characters) of the HTTP admin API /admin/v1; empty = off. Prefer the variable: a flag shows in ps"},
 }
 
@@ -303,10 +315,14 @@ func parse(raw map[string]string) (Config, error) {
 	p.str("pixel-secret", &c.PixelSecret)
 	p.rate("public-ip-limit", &c.PublicIPLimit)
 	p.rate("public-share-limit", &c.PublicShareLimit)
+	p.boolean("bot-generic-clients", &c.BotGenericClients)
 	p.duration("update-interval", &c.UpdateInterval, 0)
 	p.integer("sse-max-streams", &c.SSEMaxStreams, 1, 1<<20)
 	p.duration("sse-max-lifetime", &c.SSEMaxLifetime, 100*time.Millisecond)
 	p.duration("sse-heartbeat", &c.SSEHeartbeat, 10*time.Millisecond)
+	p.durations("webhook-retry-schedule", &c.WebhookRetrySchedule)
+	p.duration("webhook-timeout", &c.WebhookTimeout, 100*time.Millisecond)
+	p.list("webhooks-allow-hosts", &c.WebhookAllowHosts)
 	p.str("admin-token", &c.AdminToken)
 	if c.AdminToken != "" && len(c.AdminToken) < MinAdminToken {
 		// It opens every project: a guessable one must not start.
@@ -547,6 +563,56 @@ func (p *parser) oneOf(name string, dst *string, allowed ...string) {
 		return
 	}
 	*dst = s
+}
+
+// durations reads a comma-separated list of durations, each at least 1ms;
+// empty means no retries.
+func (p *parser) durations(name string, dst *[]time.Duration) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	out := []time.Duration{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil || d < time.Millisecond || d > 7*24*time.Hour {
+			p.fail(name, "%q is not a duration from 1ms to 168h", f)
+			return
+		}
+		out = append(out, d)
+	}
+	*dst = out
+}
+
+// list reads a comma-separated list, blanks dropped.
+func (p *parser) list(name string, dst *[]string) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	*dst = out
+}
+
+func (p *parser) boolean(name string, dst *bool) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	v, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		p.fail(name, "%q is not true or false", s)
+		return
+	}
+	*dst = v
 }
 
 func (p *parser) level(name string, dst *slog.Level) {

@@ -80,12 +80,20 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
+	seen := map[int]string{}
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
 		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with a number", base)
 		}
+		// Versions are recorded by number: a second file with the same
+		// number would be skipped as applied, silently. Branches that
+		// each add "the next" migration meet here.
+		if other, ok := seen[version]; ok {
+			return fmt.Errorf("migrations %s and %s share version %d", other, base, version)
+		}
+		seen[version] = base
 		body, err := migrations.ReadFile(name)
 		if err != nil {
 			return err

@@ -37,12 +37,17 @@ var adminCommands = []adminCommand{
 			name := required(fs, "name", "project name")
 			origins := fs.String("allowed-origins", "", "web origins whose pages may send SDK events, comma-separated (default: any)")
 			autoCreate := fs.Bool("auto-create-content", false, "an SDK event about an unregistered content id registers it (within ENGAGED_AUTOCREATE_MAX_ITEMS and ENGAGED_AUTOCREATE_RATE)")
+			ipCapture := fs.String("ip-capture", "", "client addresses kept: full (default), truncated (IPv4 /24, IPv6 /48) or none")
 			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
 				allowed, err := actors.ParseOrigins(*origins)
 				if err != nil {
 					return nil, fmt.Errorf("--allowed-origins: %w", err)
 				}
-				return httpapi.CreateProject(ctx, b, *name, wire.ProjectSettings{AllowedOrigins: allowed, AutoCreateContent: *autoCreate})
+				mode, err := actors.ParseIPCapture(*ipCapture)
+				if err != nil {
+					return nil, fmt.Errorf("--ip-capture: %w", err)
+				}
+				return httpapi.CreateProject(ctx, b, *name, wire.ProjectSettings{AllowedOrigins: allowed, AutoCreateContent: *autoCreate, IPCapture: mode})
 			}
 		}},
 	{what: "project", verb: "set-origins", arg: "PROJECT_ID", help: "replace the web origins whose pages may send SDK events (empty: any)",
@@ -67,6 +72,18 @@ var adminCommands = []adminCommand{
 				}
 				stored, err := b.SetAutoCreateContent(ctx, id, on)
 				return map[string]any{"id": id, "autoCreateContent": stored}, err
+			}
+		}},
+	{what: "project", verb: "set-ip-capture", arg: "PROJECT_ID", help: "set how much of a client address the project keeps from now on (docs/PRIVACY.md)",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			ipCapture := required(fs, "ip-capture", "full, truncated (IPv4 /24, IPv6 /48) or none")
+			return func(ctx context.Context, b adminBackend, id string) (any, error) {
+				mode, err := actors.ParseIPCapture(*ipCapture)
+				if err != nil {
+					return nil, fmt.Errorf("--ip-capture: %w", err)
+				}
+				stored, err := b.SetIPCapture(ctx, id, mode)
+				return map[string]any{"id": id, "ipCapture": stored}, err
 			}
 		}},
 	{what: "project", verb: "list", help: "list projects (not deleted), oldest first",

@@ -55,7 +55,8 @@ func coded(err error) error {
 }
 
 func project(p client.Project) actors.Project {
-	return actors.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, AllowedOrigins: p.AllowedOrigins, AutoCreateContent: p.AutoCreateContent}
+	return actors.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, AllowedOrigins: p.AllowedOrigins, AutoCreateContent: p.AutoCreateContent,
+		IPCapture: actors.IPCapture(p.IPCapture)}
 }
 
 func apiKey(k client.APIKey) actors.APIKey {
@@ -82,6 +83,11 @@ func mapped[A, B any](l []A, next string, err error, f func(A) B) ([]B, string, 
 func (a *adminHTTP) CreateProject(ctx context.Context, name string) (actors.Project, error) {
 	p, err := a.c.CreateProject(ctx, name, client.ProjectSettings{})
 	return project(p), coded(err)
+}
+
+func (a *adminHTTP) SetIPCapture(ctx context.Context, projectID string, mode actors.IPCapture) (actors.IPCapture, error) {
+	stored, err := a.c.SetIPCapture(ctx, projectID, string(mode))
+	return actors.IPCapture(stored), coded(err)
 }
 
 func (a *adminHTTP) ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error) {

@@ -120,9 +120,20 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if err != nil {
 		return err
 	}
+	hooks, hookOpts, err := startWebhooks(ctx, cfg, nc, store, logger)
+	if err != nil {
+		return err
+	}
+	// After HTTP (deferred calls run in reverse): deliveries the last
+	// requests queued are flushed first.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		hooks.Stop(sctx)
+	}()
 	sys := sysevents.New(sysevents.Options{
 		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
-		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
+		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger, Recorded: hookOpts.Recorded,
 	}, store, reg)
 	checks := readiness{nc: nc, store: store}
 	var engine httpapi.Engine = reg
@@ -149,6 +160,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 			MaxItems: cfg.AutoCreateMaxItems,
 			Rate:     httpapi.RateLimit{N: cfg.AutoCreateRate.N, Per: cfg.AutoCreateRate.Per},
 		},
+		Webhooks: hookOpts,
 	}, store, engine)
 	met.Watch(metrics.Sources{
 		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates, SystemEvents: sys.Counts,

@@ -22,6 +22,7 @@ type AdminStore interface {
 	DeleteProject(ctx context.Context, id string) error
 	SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error)
 	SetAutoCreateContent(ctx context.Context, projectID string, on bool) (bool, error)
+	SetIPCapture(ctx context.Context, projectID string, mode actors.IPCapture) (actors.IPCapture, error)
 	CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error)
 	ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error)
 	RevokeKey(ctx context.Context, id string) error
@@ -51,6 +52,7 @@ func (s *Server) adminRoutes() {
 	a.Delete("/projects/:id", s.adminDeleteProject)
 	a.Put("/projects/:id/allowed-origins", adminSetting(s, "allowedOrigins", wire.DecodeOrigins, s.opts.Admin.Store.SetAllowedOrigins))
 	a.Put("/projects/:id/auto-create-content", adminSetting(s, "autoCreateContent", wire.DecodeAutoCreate, s.opts.Admin.Store.SetAutoCreateContent))
+	a.Put("/projects/:id/ip-capture", adminSetting(s, "ipCapture", wire.DecodeIPCaptureSetting, s.opts.Admin.Store.SetIPCapture))
 	a.Post("/projects/:id/keys", s.adminCreateKey)
 	a.Get("/projects/:id/keys", s.adminListKeys)
 	a.Delete("/keys/:keyId", s.adminRevokeKey)
@@ -122,8 +124,9 @@ func (s *Server) adminCreateProject(c *fiber.Ctx) error {
 
 // adminSetting serves PUT /admin/v1/projects/:id/<setting>: decode reads
 // the body's member, set stores it, and the answer is {"id", member: the
-// stored value}. Allowed origins (cors.go; an empty list allows any origin)
-// and autoCreateContent (sdk.go) are set this way.
+// stored value}. Allowed origins (cors.go; an empty list allows any origin),
+// autoCreateContent (sdk.go) and ipCapture (privacy: docs/PRIVACY.md) are set
+// this way.
 func adminSetting[T any](s *Server, member string, decode func([]byte) (T, error), set func(ctx context.Context, projectID string, v T) (T, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx, cancel := s.requestCtx()
@@ -154,6 +157,11 @@ func CreateProject(ctx context.Context, st AdminStore, name string, set wire.Pro
 	}
 	if len(set.AllowedOrigins) > 0 {
 		if p.AllowedOrigins, err = st.SetAllowedOrigins(ctx, p.ID, set.AllowedOrigins); err != nil {
+			return p, err
+		}
+	}
+	if set.IPCapture != "" && set.IPCapture != p.IPCapture {
+		if p.IPCapture, err = st.SetIPCapture(ctx, p.ID, set.IPCapture); err != nil {
 			return p, err
 		}
 	}

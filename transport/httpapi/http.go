@@ -61,7 +61,8 @@ type Options struct {
 	// SystemCounts returns the system-events subscriber's counters for
 	// /stats (sysevents.Subscriber.Counts); nil: zeros.
 	SystemCounts func() (accepted, duplicate, rejected, failed int64)
-	Admin        AdminOptions // the operator's admin API (admin.go); off without a token
+	Admin        AdminOptions   // the operator's admin API (admin.go); off without a token
+	Webhooks     WebhookOptions // webhook endpoints (webhooks.go); 404 without a store
 	AutoCreate   AutoCreateOptions
 
 	// ObserveRequest is called once per request after its response is
@@ -204,6 +205,7 @@ func (s *Server) routes() {
 	v1.Get("/renders/:id/shares", s.secretOnly, s.listShares)
 	v1.Delete("/renders/:id/shares/:shareId", s.secretOnly, s.deleteShare)
 	v1.Post("/renders/:id/emails", s.secretOnly, s.postEmail)
+	s.webhookRoutes(v1)
 
 	// Public, no key: the share id or the signed pixel token is the capability.
 	s.app.Get("/s/:shareId", s.getSharePage)

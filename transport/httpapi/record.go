@@ -29,6 +29,9 @@ func (s *Server) recordAll(ctx context.Context, k actors.ItemID, msgID string, e
 	}
 	s.countEvents(KindRender, OutcomeRecorded, "", n)
 	s.countEvents(KindRender, OutcomeDuplicate, "", len(evs)-n)
+	if s.opts.Webhooks.Recorded != nil {
+		s.opts.Webhooks.Recorded(ctx, k, evs, sub.Counted)
+	}
 	return sub.Counted, false, nil
 }
 

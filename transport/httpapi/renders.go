@@ -108,13 +108,15 @@ func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 		s.countEvents(KindRender, OutcomeRejected, rejectReason(err), 1)
 		return err
 	}
+	ip, ipKey := s.clientIP(c, principal(c).IPCapture)
 	ev := actors.RenderEvent{
 		ID:        uuid.Must(uuid.NewV7()).String(),
 		EventType: req.Type,
 		ActorKind: actors.Partner,
-		SourceIP:  ptr(s.sourceIP(c)),
+		SourceIP:  ip,
 		Metadata:  req.Metadata,
 		CreatedAt: actors.NewTime(s.now()),
+		IPKey:     ipKey,
 	}
 	if ua := c.Get(fiber.HeaderUserAgent); ua != "" {
 		ev.UserAgent = ptr(strings.Clone(ua))

@@ -16,10 +16,11 @@ import (
 type ProjectSettings struct {
 	AllowedOrigins    []string
 	AutoCreateContent bool
+	IPCapture         actors.IPCapture // "": not given (the store's default, full)
 }
 
 // DecodeProject decodes the body of POST /admin/v1/projects,
-// {"name", "allowedOrigins"?, "autoCreateContent"?}.
+// {"name", "allowedOrigins"?, "autoCreateContent"?, "ipCapture"?}.
 func DecodeProject(b []byte) (name string, set ProjectSettings, err error) {
 	obj, err := Object(b)
 	if err != nil {
@@ -31,6 +32,9 @@ func DecodeProject(b []byte) (name string, set ProjectSettings, err error) {
 	set.AutoCreateContent = boolMember(is, "autoCreateContent", obj["autoCreateContent"], false)
 	if !is.Empty() {
 		return "", set, Invalid(is)
+	}
+	if set.IPCapture, err = DecodeIPCapture(b, false); err != nil {
+		return "", set, err
 	}
 	return name, set, nil
 }
