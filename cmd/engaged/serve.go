@@ -142,8 +142,15 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		SystemCounts:       sys.Counts,
 		ObserveRequest:     met.ObserveRequest,
 		ObserveUnavailable: met.ObserveUnavailable,
-		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
+		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: announcingStore{Store: store, nc: nc, logger: logger}},
 	}, store, engine)
+	// Key changes published by any instance or the admin CLI drop this
+	// instance's cached answers (announcingStore publishes them).
+	stopKeys, err := live.SubscribeKeyChanges(ctx, nc, logger, func(c live.KeyChange) { srv.ForgetKeys(c.KeyID, c.ProjectID) })
+	if err != nil {
+		return fmt.Errorf("subscribe to key changes: %w", err)
+	}
+	defer stopKeys()
 	met.Watch(metrics.Sources{
 		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates, SystemEvents: sys.Counts,
 		Panics: map[string]func() int64{
@@ -228,19 +235,16 @@ func newLogger(cfg config.Config, stderr io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(stderr, opts))
 }
 
-// readiness checks what serving needs: NATS connected and Postgres
-// answering.
+// readiness checks what serving needs: NATS connected. Postgres is not
+// part of it: while it is down, keys and items this instance has seen keep
+// being ingested and read (docs/OPERATING-POSTGRES.md), so a load balancer
+// must keep sending them here; the operator's /readyz shows it apart.
 type readiness struct {
 	nc    *nats.Conn
 	store interface{ Ping(context.Context) error }
 }
 
-func (r readiness) ready(ctx context.Context) error {
-	if err := r.nats(); err != nil {
-		return err
-	}
-	return r.store.Ping(ctx)
-}
+func (r readiness) ready(context.Context) error { return r.nats() }
 
 func (r readiness) nats() error {
 	if st := r.nc.Status(); st != nats.CONNECTED {
