@@ -146,7 +146,9 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	}, store, engine)
 	// Key changes published by any instance or the admin CLI drop this
 	// instance's cached answers (announcingStore publishes them).
-	stopKeys, err := live.SubscribeKeyChanges(ctx, nc, logger, func(c live.KeyChange) { srv.ForgetKeys(c.KeyID, c.ProjectID) })
+	subCtx, cancelSub := context.WithTimeout(ctx, 10*time.Second)
+	stopKeys, err := live.SubscribeKeyChanges(subCtx, nc, logger, func(c live.KeyChange) { srv.ForgetKeys(c.KeyID, c.ProjectID) })
+	cancelSub()
 	if err != nil {
 		return fmt.Errorf("subscribe to key changes: %w", err)
 	}

@@ -26,7 +26,7 @@ type KeyChange struct {
 }
 
 // PublishKeyChange publishes c and waits until the server has it (a flush
-// bounded by ctx), so that a caller that returns has told every instance
+// bounded by ctx, which must have a deadline), so that a caller that returns has told every instance
 // connected to the cluster.
 func PublishKeyChange(ctx context.Context, nc *nats.Conn, c KeyChange) error {
 	b, err := json.Marshal(c)
@@ -43,7 +43,8 @@ func PublishKeyChange(ctx context.Context, nc *nats.Conn, c KeyChange) error {
 }
 
 // SubscribeKeyChanges calls fn for every KeyChange published until the
-// returned stop is called (or nc closes). fn runs on the subscription's
+// returned stop is called (or nc closes). It returns once the server has
+// the subscription (a flush bounded by ctx, which must have a deadline). fn runs on the subscription's
 // goroutine, which nats.go owns and ends with the subscription.
 func SubscribeKeyChanges(ctx context.Context, nc *nats.Conn, logger *slog.Logger, fn func(KeyChange)) (stop func(), err error) {
 	if logger == nil {
