@@ -1,13 +1,7 @@
-// Package actors is the domain of engaged and its runtime: the rules and
-// state of both item families (renders: render*.go, shares.go; SDK content
-// items: content*.go), and the actors that own that state, with the registry
-// that activates them, feeds them the log in order (delivery sessions),
-// takes every recorded event through one ingest call (Submit), and persists
-// and passivates them in snapshot rounds fenced by partition epochs.
-//
-// It imports no adapter. It declares the two things it needs from the
-// outside, a SnapshotStore (persist implements it) and a Log
-// (transport/jetlog implements it); cmd/engaged wires them together.
+// actor.go is one item's actor: its mailbox loop, activation (snapshot and
+// log replay), and the application of log messages to its families' state,
+// with the containment of panics to the item.
+
 package actors
 
 import (
@@ -61,15 +55,17 @@ type requestKind uint8
 
 const (
 	reqApply    requestKind = iota // apply a log message (from a partition consumer)
-	reqReadJSON                    // reply with the render summary as JSON
+	reqRead                        // reply with what fn reads from the state (see ask)
 	reqSnapshot                    // reply with a snapshot of the state
 	reqStop                        // stop; sent only once the actor is out of the registry
-	reqShares                      // reply with the render's per-share counts
-	reqContent                     // reply with the SDK event summary
-	reqCurrent                     // reply with the summary as an Update (live streams start from it)
 	reqSync                        // apply the item's log through seq, then reply (see Registry.Submit)
 	reqWarm                        // activate if not yet (no reply; see Registry.Submit)
 )
+
+// readFunc reads an item's state on its actor goroutine: the state holds
+// the item's log through seq. It may create a family's empty state (see
+// itemState.get), and must copy whatever it returns.
+type readFunc func(st *itemState, k ItemID, seq uint64) (any, error)
 
 type request struct {
 	kind requestKind
@@ -78,27 +74,23 @@ type request struct {
 	// session is a delivery session of the item's partition (see
 	// Registry.Deliver). reqApply: the one the message came in; the actor
 	// applies it directly only if its own state is continuous with it.
-	// Reads and reqWarm: the current one if this instance owns the
+	// reqRead and reqWarm: the current one if this instance owns the
 	// partition, else 0.
 	session uint64
 	// newest (reqApply): the message is its partition's newest, so the log
 	// holds nothing of this item after it either.
 	newest bool
 	reply  chan reply // capacity 1, so a departed caller never blocks the actor
-	// read: a request that answers from the state, which must then be as
-	// new as the log (see actor.readyToRead).
-	read bool
-
-	itemKind string // reqCurrent: which summary
+	// fn (reqRead) answers from the state, which must then be as new as
+	// the log (see actor.readyToRead).
+	fn readFunc
 }
 
 type reply struct {
-	state   *stateSnapshot         // for reqSnapshot, encoded by the caller
-	seq     uint64                 // for reqSnapshot
-	shares  map[string]ShareCounts // for reqShares
-	content *ContentSummary        // for reqContent
-	update  Update                 // for reqCurrent and reqReadJSON
-	err     error
+	state *stateSnapshot // for reqSnapshot, encoded by the caller
+	seq   uint64         // for reqSnapshot
+	value any            // for reqRead: what its fn returned
+	err   error
 }
 
 // actor owns one item's state. Its goroutine (run; at most one at a time,
@@ -200,6 +192,11 @@ func (a *actor) serve(ctx context.Context, r *request) (stopped bool) {
 	return false
 }
 
+// errLogUnavailable: an item's log could not be read to build its state.
+func errLogUnavailable() error {
+	return &Error{Code: EUnavailable, Reason: ReasonActorLoad, Message: "item log is unavailable", RetryAfter: time.Second}
+}
+
 // errPanicked answers a request whose handling panicked.
 var errPanicked = &Error{Code: EInternal, Message: "internal error"}
 
@@ -230,7 +227,7 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 	if activated && !a.activateOrFail(ctx, r) {
 		return false
 	}
-	if r.read && !a.readyToRead(ctx, r, activated) {
+	if r.kind == reqRead && !a.readyToRead(ctx, r, activated) {
 		return false
 	}
 	if r.kind == reqWarm && activated {
@@ -244,16 +241,10 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		a.deliver(ctx, r)
 	case reqSync:
 		a.sync(ctx, r)
-	case reqReadJSON:
-		a.readJSON(r)
-	case reqShares:
-		a.shares(r)
-	case reqContent:
-		a.content(r)
+	case reqRead:
+		a.read(r)
 	case reqSnapshot:
 		a.snapshot(r)
-	case reqCurrent:
-		a.current(r)
 	}
 	if a.broken {
 		a.discard()
@@ -362,12 +353,6 @@ func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
 	return true
 }
 
-//go:noinline
-func (a *actor) content(r *request) {
-	sum := a.contentState().summary(a.key.Item)
-	r.reply <- reply{content: &sum}
-}
-
 // catchUpOrFail applies the log after a.applied through through (0: to its
 // end); on failure the request gets the error, because an answer from
 // behind the log would be wrong.
@@ -385,7 +370,7 @@ func (a *actor) catchUpOrFail(ctx context.Context, r *request, through uint64) b
 	if err != nil {
 		a.reg.logger.Warn("catch up", "item", a.key.String(), "err", err)
 		if r.reply != nil {
-			r.reply <- reply{err: &Error{Code: EUnavailable, Message: "item log is unavailable", RetryAfter: time.Second}}
+			r.reply <- reply{err: errLogUnavailable()}
 		}
 		return false
 	}
@@ -393,26 +378,9 @@ func (a *actor) catchUpOrFail(ctx context.Context, r *request, through uint64) b
 }
 
 //go:noinline
-func (a *actor) readJSON(r *request) {
-	var u Update
-	if a.state.render == nil {
-		e := emptyRenderSummary()
-		u.Payload = e.AppendJSON(nil)
-	} else {
-		u.Payload = a.state.render.appendJSON(nil, 0, false)
-	}
-	r.reply <- reply{update: u}
-}
-
-//go:noinline
-func (a *actor) shares(r *request) {
-	r.reply <- reply{shares: a.renderState().shareCounts()}
-}
-
-//go:noinline
-func (a *actor) current(r *request) {
-	u, err := a.encodeUpdate(r.itemKind)
-	r.reply <- reply{update: u, err: err}
+func (a *actor) read(r *request) {
+	v, err := r.fn(&a.state, a.key, a.applied)
+	r.reply <- reply{value: v, err: err}
 }
 
 //go:noinline
@@ -430,7 +398,7 @@ func (a *actor) activate(ctx context.Context, through uint64) error {
 		err = a.activateOnce(ctx, through)
 		if a.broken {
 			a.discard()
-			return &Error{Code: EUnavailable, Message: "item state is being rebuilt", RetryAfter: time.Second}
+			return &Error{Code: EUnavailable, Reason: ReasonActorLoad, Message: "item state is being rebuilt", RetryAfter: time.Second}
 		}
 	}
 	return err
@@ -443,7 +411,7 @@ func (a *actor) activateOnce(ctx context.Context, through uint64) error {
 	defer cancel()
 	snap, found, err := a.reg.loader.load(ctx, a.key)
 	if err != nil {
-		return &Error{Code: EUnavailable, Message: "item state is unavailable", RetryAfter: time.Second}
+		return &Error{Code: EUnavailable, Reason: ReasonActorLoad, Message: "item state is unavailable", RetryAfter: time.Second}
 	}
 	a.state, a.applied, a.session = itemState{}, 0, 0
 	if found {
@@ -458,7 +426,7 @@ func (a *actor) activateOnce(ctx context.Context, through uint64) error {
 	err = a.reg.log.Replay(ctx, a.key, a.applied, through, a.apply)
 	if err != nil {
 		a.reg.logger.Warn("replay failed", "item", a.key.String(), "err", err)
-		return &Error{Code: EUnavailable, Message: "item log is unavailable", RetryAfter: time.Second}
+		return errLogUnavailable()
 	}
 	a.ready = true
 	return nil
@@ -509,36 +477,17 @@ func (a *actor) recoverApply(seq uint64, m *Message) {
 	a.reg.verdicts.deliver(m.Ref, nil) // nil: not applied (Registry.verdict)
 }
 
+// applyEvents applies m to every family it has events of, and sends their
+// verdicts (recorded, or a duplicate), in family order, to the request
+// waiting for them, if any.
 func (a *actor) applyEvents(m *Message) {
 	if testHookApply != nil {
 		testHookApply(a.key, m)
 	}
-	if len(m.Render) > 0 {
-		rs := a.renderState()
-		var out []bool
-		if a.reg.verdicts.waiting(m.Ref) {
-			out = make([]bool, len(m.Render))
-		}
-		for i := range m.Render {
-			recorded := rs.apply(m.Render[i])
-			if out != nil {
-				out[i] = recorded
-			}
-		}
-		if out != nil {
-			a.reg.verdicts.deliver(m.Ref, out)
-		}
+	waiting := a.reg.verdicts.waiting(m.Ref)
+	if out := a.state.applyEvents(m, waiting); waiting {
+		a.reg.verdicts.deliver(m.Ref, out)
 	}
-	if len(m.Content) > 0 {
-		a.applyContent(m)
-	}
-}
-
-func (a *actor) renderState() *renderState {
-	if a.state.render == nil {
-		a.state.render = newRenderState()
-	}
-	return a.state.render
 }
 
 // testHookApply, set only by this package's tests before any actor runs,

@@ -43,9 +43,9 @@ func BenchmarkRenderSummaryEncode(b *testing.B) {
 }
 
 func benchRenderItem() *itemState {
-	s := &itemState{render: newRenderState()}
+	s := itemWith(newRenderState())
 	for _, e := range benchEvents(1000) {
-		s.render.apply(e)
+		s.renders().apply(e)
 	}
 	return s
 }
@@ -53,9 +53,9 @@ func benchRenderItem() *itemState {
 // benchContentItem is a content item that saw 1,000 events of every
 // documented type, spread over an hour.
 func benchContentItem() *itemState {
-	s := &itemState{content: newContentState()}
+	s := itemWith(newContentState())
 	for i := range 1000 {
-		s.content.apply(&ContentEvent{ID: fmt.Sprintf("evt_%d", i), Type: ContentEventTypes[i%len(ContentEventTypes)],
+		s.contents().apply(&ContentEvent{ID: fmt.Sprintf("evt_%d", i), Type: ContentEventTypes[i%len(ContentEventTypes)],
 			At: int64(1_780_000_000_000 + i*3600), Recv: int64(1_780_000_000_000 + i*3600), StartupMS: int64(i % 1500),
 			WatchTime: float64(i%90) + 0.25, StallMS: int64(i % 700), Loops: int64(i % 3), Code: fmt.Sprintf("c%d", i%5)})
 	}

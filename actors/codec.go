@@ -11,48 +11,35 @@ import (
 // of it re-validating the raw metadata and data bags; this format copies
 // them as bytes. docs/BENCHMARKS.md has the before and after.
 //
-//	message     = codecV1 str(ref) uvarint(len render) renderEvent* uvarint(len video) videoEvent*
+//	message     = codecV2 str(ref) section{families}   one section per family (family.go), in family order
+//	section     = uvarint(n) event{n}                  render: renderEvent, content: videoEvent
 //	renderEvent = str(id) str(type) str(actorKind) opt(shareId) opt(sourceIp) opt(userAgent)
-//	              bytes(metadata) varint(createdAt unix ms)
+//	              bytes(metadata) varint(createdAt unix ms) renderExt
+//	renderExt   = uvarint(flags) [str(ipKey) if flags&1] [u64(visitor) if flags&2]   bot: flags&4
 //	videoEvent  = str(id) str(type) str(role) str(other) str(userId) str(deviceId) str(sessionId)
 //	              varint(at) varint(recv) bytes(data) varint(startupMs) f64(watchTime)
 //	              varint(stallMs) varint(loops) str(code)
 //	str, bytes  = uvarint(length) octets       opt = 0x00 | 0x01 str       f64 = 8 octets, little endian
 //
-// A message whose first byte is '{' is the JSON of Message (the log's first
-// format); DecodeMessage reads both.
-const codecV1 byte = 0xB1
+// A family added later appends its section; a message written before it
+// ends early and holds none of its events (codecV1Families).
+// codecV1 (0xB1) is the same without renderExt: the log's second format,
+// still decoded. A message whose first byte is '{' is the JSON of Message
+// (the log's first format); DecodeMessage reads all three.
+const (
+	codecV1 byte = 0xB1
+	codecV2 byte = 0xB2
+)
+
+// renderExt flags: which of a render event's log-only fields follow.
+const (
+	extIPKey   = 1 << 0
+	extVisitor = 1 << 1
+	extBot     = 1 << 2
+	extAll     = extIPKey | extVisitor | extBot
+)
 
 var errCodec = errors.New("malformed log message")
-
-func (m *Message) appendBinary(b []byte) []byte {
-	b = append(b, codecV1)
-	b = appendStr(b, m.Ref)
-	b = binary.AppendUvarint(b, uint64(len(m.Render)))
-	for i := range m.Render {
-		b = appendRenderEvent(b, &m.Render[i])
-	}
-	b = binary.AppendUvarint(b, uint64(len(m.Content)))
-	for i := range m.Content {
-		e := &m.Content[i]
-		b = appendStr(b, e.ID)
-		b = appendStr(b, string(e.Type))
-		b = appendStr(b, e.Role)
-		b = appendStr(b, e.Other)
-		b = appendStr(b, e.UserID)
-		b = appendStr(b, e.DeviceID)
-		b = appendStr(b, e.SessionID)
-		b = binary.AppendVarint(b, e.At)
-		b = binary.AppendVarint(b, e.Recv)
-		b = appendBytes(b, e.Data)
-		b = binary.AppendVarint(b, e.StartupMS)
-		b = appendF64(b, e.WatchTime)
-		b = binary.AppendVarint(b, e.StallMS)
-		b = binary.AppendVarint(b, e.Loops)
-		b = appendStr(b, e.Code)
-	}
-	return b
-}
 
 // appendRenderEvent appends e as renderEvent; snapshots (snapcodec.go) hold
 // their recent events in the same form.
@@ -64,7 +51,25 @@ func appendRenderEvent(b []byte, e *RenderEvent) []byte {
 	b = appendOpt(b, e.SourceIP)
 	b = appendOpt(b, e.UserAgent)
 	b = appendBytes(b, e.Metadata)
-	return binary.AppendVarint(b, e.CreatedAt.UnixMilli())
+	b = binary.AppendVarint(b, e.CreatedAt.UnixMilli())
+	var flags uint64
+	if e.IPKey != "" {
+		flags |= extIPKey
+	}
+	if e.Visitor != 0 {
+		flags |= extVisitor
+	}
+	if e.Bot {
+		flags |= extBot
+	}
+	b = binary.AppendUvarint(b, flags)
+	if e.IPKey != "" {
+		b = appendStr(b, e.IPKey)
+	}
+	if e.Visitor != 0 {
+		b = binary.LittleEndian.AppendUint64(b, e.Visitor)
+	}
+	return b
 }
 
 func appendF64(b []byte, v float64) []byte {
@@ -92,25 +97,15 @@ func appendOpt(b []byte, s *string) []byte {
 // the whole message, so decoding allocates once for all of them, unless own
 // is set.
 type decoder struct {
-	s   string // the message
-	b   []byte // the same bytes, for byte fields
-	off int
-	err error
+	version byte   // the message's format (codecV1, codecV2); 0 in snapshots
+	s       string // the message
+	b       []byte // the same bytes, for byte fields
+	off     int
+	err     error
 	// own makes every string and byte field a copy of its own: set when
 	// the result outlives the input by far (a restored snapshot), where one
 	// short id would otherwise keep the whole input alive.
 	own bool
-}
-
-func decodeBinary(b []byte) (*Message, error) {
-	d := &decoder{s: string(b), b: b, off: 1}
-	m := &Message{Ref: d.str()}
-	m.Render = list(d, d.renderEvent)
-	m.Content = list(d, d.contentEvent)
-	if d.err != nil || d.off != len(b) {
-		return nil, errCodec
-	}
-	return m, nil
 }
 
 // list reads a count and that many elements with read, nil for none.
@@ -131,6 +126,21 @@ func (d *decoder) renderEvent(e *RenderEvent) {
 	e.ShareID, e.SourceIP, e.UserAgent = d.opt(), d.opt(), d.opt()
 	e.Metadata = d.bytes()
 	e.CreatedAt = UnixMilli(d.varint())
+	if d.version < codecV2 {
+		return
+	}
+	flags := d.uvarint()
+	if flags&^extAll != 0 {
+		d.err = errCodec
+		return
+	}
+	if flags&extIPKey != 0 {
+		e.IPKey = d.str()
+	}
+	if flags&extVisitor != 0 {
+		e.Visitor = d.u64()
+	}
+	e.Bot = flags&extBot != 0
 }
 
 func (d *decoder) contentEvent(e *ContentEvent) {

@@ -404,32 +404,6 @@ func restoreContent(snap *contentSnapshot) (*contentState, error) {
 	return s, nil
 }
 
-// applyContent applies the SDK events of one log message and sends their
-// verdicts (counted, or a duplicate) to the request waiting for them, if any.
-func (a *actor) applyContent(m *Message) {
-	vs := a.contentState()
-	var out []bool
-	if a.reg.verdicts.waiting(m.Ref) {
-		out = make([]bool, len(m.Content))
-	}
-	for i := range m.Content {
-		counted := vs.apply(&m.Content[i])
-		if out != nil {
-			out[i] = counted
-		}
-	}
-	if out != nil {
-		a.reg.verdicts.deliver(m.Ref, out)
-	}
-}
-
-func (a *actor) contentState() *contentState {
-	if a.state.content == nil {
-		a.state.content = newContentState()
-	}
-	return a.state.content
-}
-
 // logHist is a sparse log-linear histogram of non-negative integers
 // (startup times in ms). Values below 256 have a bin each; above, every
 // power of two is split into 128 bins, so a bin's lower bound is within

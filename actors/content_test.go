@@ -78,7 +78,7 @@ func TestContentSnapshotRestoreIsExact(t *testing.T) {
 			c := *e
 			live.apply(&c)
 		}
-		b, err := (&itemState{content: live}).encode()
+		b, err := itemWith(live).encode()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func TestContentSnapshotRestoreIsExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		restored := st.content
+		restored := st.contents()
 		restored.dedupe.capacity = 700
 		for i, e := range events[cut:] {
 			c1, c2 := *e, *e

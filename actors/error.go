@@ -7,7 +7,7 @@ import (
 )
 
 // Code classifies an Error. Transport maps each code to an HTTP status in
-// exactly one place (transport/errors.go); the code string itself is what
+// exactly one place (transport/httpapi/errors.go); the code string itself is what
 // clients see in error.code.
 type Code string
 
@@ -56,6 +56,40 @@ type Error struct {
 	Message    string
 	Issues     *Issues       // for EInvalid
 	RetryAfter time.Duration // for EUnavailable and ERateLimited
+	// Reason says, for EUnavailable, what was unavailable: set where the
+	// error is made, for metrics and logs (clients see Message). Empty
+	// reads as ReasonOther.
+	Reason Reason
+}
+
+// Reason is the cause of an EUnavailable error, one of a fixed set: the
+// label of engaged_http_unavailable_total (docs name each).
+type Reason string
+
+// The reasons of EUnavailable errors.
+const (
+	ReasonActorBusy    Reason = "actor_busy"    // an item's actor did not take or answer a request in time
+	ReasonNotApplied   Reason = "not_applied"   // an event is stored but its item has not applied it yet
+	ReasonActorLoad    Reason = "actor_load"    // an item's snapshot or log could not be read, or its state is being rebuilt
+	ReasonLog          Reason = "jetstream"     // the event log refused or did not answer
+	ReasonDatabase     Reason = "postgres"      // the database did not answer
+	ReasonStreamLimit  Reason = "sse_limit"     // too many open live streams
+	ReasonLiveUpdates  Reason = "live_updates"  // live updates are off or down
+	ReasonShuttingDown Reason = "shutting_down" // the server is stopping
+	ReasonDraining     Reason = "draining"      // this instance is stopping and sheds requests
+	ReasonNotReady     Reason = "not_ready"     // the readiness check failed
+	ReasonTimeout      Reason = "timeout"       // the request ran out of time
+	ReasonOther        Reason = "other"
+)
+
+// UnavailableReason returns the Reason of the first *Error in err's chain,
+// ReasonOther if it has none.
+func UnavailableReason(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) && e.Reason != "" {
+		return e.Reason
+	}
+	return ReasonOther
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }

@@ -1,7 +1,7 @@
 package actors
 
 // ContentState gives actors_test an item's SDK aggregates outside an actor
-// (video_wire_test.go).
+// (content_wire_test.go).
 type ContentState struct{ s *contentState }
 
 func NewContentState() ContentState                       { return ContentState{newContentState()} }

@@ -67,6 +67,21 @@ type RenderEvent struct {
 	UserAgent *string         `json:"userAgent"`
 	Metadata  json.RawMessage `json:"metadata"` // a JSON object, or null
 	CreatedAt Time            `json:"createdAt"`
+	// IPKey is a keyed hash of the full client address, set by the edge
+	// when the project keeps less than the full address (IPCapture): the
+	// dedupe rule then keys on it instead of SourceIP, so truncation does
+	// not merge distinct clients. Carried in the log, never shown.
+	IPKey string `json:"-"`
+	// Visitor is the event's unique-visitor id, a keyed hash of (project,
+	// full client address, user agent) under the project's salt of the day
+	// (uniques.VisitorID), computed at the edge; 0 when the event has no
+	// client address. Carried in the log, never shown; no raw address goes
+	// into a sketch.
+	Visitor uint64 `json:"-"`
+	// Bot marks a request the edge judged to be a robot (crawler, link
+	// unfurler, scanner, prefetch): served as usual, counted apart from
+	// the humans' counters. Carried in the log, never shown.
+	Bot bool `json:"-"`
 }
 
 // Render engagement rules from the API document.

@@ -97,7 +97,7 @@ func checkRestoreExact(t *testing.T, events []RenderEvent, cuts []int) {
 		for _, e := range events[:cut] {
 			live.apply(e)
 		}
-		b, err := (&itemState{render: live}).encode()
+		b, err := itemWith(live).encode()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func checkRestoreExact(t *testing.T, events []RenderEvent, cuts []int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		restored := st.render
+		restored := st.renders()
 		for i, e := range events[cut:] {
 			if a, b := live.apply(e), restored.apply(e); a != b {
 				t.Fatalf("cut %d, event %d: live recorded %v, restored %v", cut, cut+i, a, b)

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -146,21 +145,5 @@ func (s *renderState) restoreShares(recs []shareRecord) {
 	s.shares, _ = simplelru.NewLRU[string, *ShareCounts](MaxSharesTracked, nil)
 	for _, r := range recs {
 		s.shares.Add(r.ID, &ShareCounts{Counts: r.Counts, LinkOpens: r.Counts.Viewed, Created: r.Created, Revoked: r.Revoked})
-	}
-}
-
-// ShareCounts returns the own counts of every share of render k that its
-// actor tracks, keyed by share id. A share with no recorded event yet is
-// absent (its counts are zero).
-func (r *Registry) ShareCounts(ctx context.Context, k ItemID) (map[string]ShareCounts, error) {
-	req := &request{kind: reqShares, reply: make(chan reply, 1)}
-	if _, err := r.send(ctx, k, req); err != nil {
-		return nil, err
-	}
-	select {
-	case rep := <-req.reply:
-		return rep.shares, rep.err
-	case <-ctx.Done():
-		return nil, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
 	}
 }

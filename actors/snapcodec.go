@@ -9,16 +9,9 @@ import (
 	"slices"
 )
 
-// The snapshot's binary format. Snapshots are rewritten every round for
-// every item that changed, and encoding/json of them was about 9 % of the
-// CPU at 10k items, plus the garbage: reflection, re-validating every recent
-// event's raw metadata, base64 of the content dedupe. This format copies
-// metadata and the packed dedupe entries as bytes. It is encoded from the
-// stateSnapshot, not the live state: the actor only copies its state into
-// one (it must not be read elsewhere), and the round encodes it on its own
-// goroutine, as it did the JSON.
+// The bodies of the render and content families' snapshot sections (the
+// envelope around them is snapshot.go's), version 1:
 //
-//	snapshot = snapV1 (0x00 | 0x01 render) (0x00 | 0x01 content)
 //	render   = counts varint(linkOpens) varint(maxAt)
 //	           uvarint(n) bytes(event JSON){n}            recent, newest first, as the API shows them
 //	           uvarint(n) (str(key) varint(maxAt − at)){n}  dedupe, least recently used first
@@ -32,53 +25,28 @@ import (
 //	pairs    = uvarint(n) (str(key) varint(value)){n}, keys in increasing order
 //
 // str, bytes, renderEvent and f64 are those of codec.go. Keys are sorted so
-// that equal states encode to equal bytes. A snapshot whose first byte is
-// '{' is JSON, the first format; restoreState reads both.
-const snapV1 byte = 0xC1 // never the first byte of JSON, nor of any UTF-8 text
+// that equal states encode to equal bytes.
 
 var errNonFinite = errors.New("snapshot: watch time is not a finite number")
 
-// encode returns the persisted form of ss. It fails only for a watch time
-// that is not finite, which the JSON encoder refused too.
-func (ss *stateSnapshot) encode() ([]byte, error) {
-	b := make([]byte, 0, ss.sizeHint())
-	b = append(b, snapV1)
-	if r := ss.Render; r == nil {
-		b = append(b, 0)
-	} else {
-		b = r.appendBinary(append(b, 1))
-	}
-	if c := ss.Content; c == nil {
-		b = append(b, 0)
-	} else {
-		if math.IsNaN(c.WatchTime) || math.IsInf(c.WatchTime, 0) {
-			return nil, errNonFinite
-		}
-		b = c.appendBinary(append(b, 1))
-	}
-	return b, nil
-}
-
 // sizeHint is a little over the encoded size, so that encoding allocates
 // once (an event's strings, a user agent among them, take ~200 B).
-func (ss *stateSnapshot) sizeHint() int {
-	n := 16
-	if r := ss.Render; r != nil {
-		n += 96 + 96*len(r.Shares)
-		for _, enc := range r.RecentJSON {
-			n += 4 + len(enc)
-		}
-		for i := range r.Dedupe {
-			n += 12 + len(r.Dedupe[i].K)
-		}
+func (s *renderSnapshot) sizeHint() int {
+	n := 96 + 96*len(s.Shares)
+	for _, enc := range s.RecentJSON {
+		n += 4 + len(enc)
 	}
-	if c := ss.Content; c != nil {
-		n += 256 + len(c.Dedupe.Entries) + 8*len(c.Startup) + 24*(len(c.Custom)+len(c.Errors)+len(c.Platforms))
+	for i := range s.Dedupe {
+		n += 12 + len(s.Dedupe[i].K)
 	}
 	return n
 }
 
-func (s *renderSnapshot) appendBinary(b []byte) []byte {
+func (c *contentSnapshot) sizeHint() int {
+	return 256 + len(c.Dedupe.Entries) + 8*len(c.Startup) + 24*(len(c.Custom)+len(c.Errors)+len(c.Platforms))
+}
+
+func (s *renderSnapshot) appendBinary(b []byte) ([]byte, error) {
 	b = appendRenderCounts(b, &s.Counts)
 	b = binary.AppendVarint(b, s.LinkOpens)
 	b = binary.AppendVarint(b, s.MaxAt)
@@ -107,7 +75,7 @@ func (s *renderSnapshot) appendBinary(b []byte) []byte {
 		}
 		b = append(b, flags)
 	}
-	return b
+	return b, nil
 }
 
 // renderCountFields is how many counts the format holds; an eighth event
@@ -121,7 +89,10 @@ func appendRenderCounts(b []byte, c *RenderCounts) []byte {
 	return b
 }
 
-func (s *contentSnapshot) appendBinary(b []byte) []byte {
+func (s *contentSnapshot) appendBinary(b []byte) ([]byte, error) {
+	if math.IsNaN(s.WatchTime) || math.IsInf(s.WatchTime, 0) {
+		return nil, errNonFinite
+	}
 	b = appendPairs(b, s.Counts)
 	b = appendPairs(b, s.Custom)
 	b = binary.AppendVarint(b, s.Total)
@@ -139,7 +110,7 @@ func (s *contentSnapshot) appendBinary(b []byte) []byte {
 	b = binary.AppendVarint(b, s.SwipesOut)
 	b = binary.AppendVarint(b, s.LastAt)
 	b = binary.AppendVarint(b, s.Dedupe.MaxRecv)
-	return appendBytes(b, s.Dedupe.Entries)
+	return appendBytes(b, s.Dedupe.Entries), nil
 }
 
 func appendPairs(b []byte, m map[string]int64) []byte {
@@ -149,36 +120,6 @@ func appendPairs(b []byte, m map[string]int64) []byte {
 		b = binary.AppendVarint(b, m[k])
 	}
 	return b
-}
-
-// decodeSnapshot parses the binary form. Every string and byte field is a
-// copy (decoder.own): restored state lives as long as its actor, and must not
-// pin the whole input. Every count is checked against the bytes left, each
-// element taking at least one, so a corrupt count cannot make an allocation
-// larger than a small multiple of the input.
-func decodeSnapshot(b []byte, ss *stateSnapshot) error {
-	d := &decoder{b: b, off: 1, own: true}
-	if d.present() {
-		ss.Render = d.renderSnapshot()
-	}
-	if d.present() {
-		ss.Content = d.contentSnapshot()
-	}
-	if d.err != nil || d.off != len(b) {
-		return errBadSnapshot
-	}
-	return nil
-}
-
-func (d *decoder) present() bool {
-	switch d.u8() {
-	case 0:
-		return false
-	case 1:
-		return d.err == nil
-	}
-	d.err = errCodec
-	return false
 }
 
 func (d *decoder) renderSnapshot() *renderSnapshot {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -41,9 +42,9 @@ func snapRenderEvents(n, metadataLen int) []RenderEvent {
 
 // snapRender is the item of snapRenderEvents(n, metadataLen).
 func snapRender(n, metadataLen int) *itemState {
-	s := &itemState{render: newRenderState()}
+	s := itemWith(newRenderState())
 	for _, e := range snapRenderEvents(n, metadataLen) {
-		s.render.apply(e)
+		s.renders().apply(e)
 	}
 	return s
 }
@@ -73,9 +74,9 @@ func snapContentEvents(n int, from int) []ContentEvent {
 }
 
 func snapContent(n int) *itemState {
-	s := &itemState{content: newContentState()}
+	s := itemWith(newContentState())
 	for _, e := range snapContentEvents(n, 0) {
-		s.content.apply(&e)
+		s.contents().apply(&e)
 	}
 	return s
 }
@@ -84,9 +85,14 @@ func snapContent(n int) *itemState {
 // form, kept to make the old snapshots still in the store.
 func oldEncode(t testing.TB, s *itemState) []byte {
 	t.Helper()
-	ss := s.snapshot()
-	if ss.Render != nil { // the JSON form carried the events decoded
-		ss.Render.Recent, ss.Render.RecentJSON = s.render.summary().Recent, nil
+	ss := map[string]any{}
+	if r := s.renders(); r != nil { // the JSON form carried the events decoded
+		rs := r.snapshot()
+		rs.Recent, rs.RecentJSON = r.summary().Recent, nil
+		ss["render"] = rs
+	}
+	if c := s.contents(); c != nil {
+		ss["video"] = c.snapshot()
 	}
 	b, err := json.Marshal(ss)
 	if err != nil {
@@ -112,22 +118,22 @@ func mustEncode(t testing.TB, s *itemState) []byte {
 // requireSameState compares what an item shows and what it would write.
 func requireSameState(t testing.TB, what string, want, got *itemState) {
 	t.Helper()
-	if (want.render == nil) != (got.render == nil) || (want.content == nil) != (got.content == nil) {
-		t.Fatalf("%s: render %v/%v, content %v/%v", what, want.render != nil, got.render != nil, want.content != nil, got.content != nil)
+	if (want.renders() == nil) != (got.renders() == nil) || (want.contents() == nil) != (got.contents() == nil) {
+		t.Fatalf("%s: render %v/%v, content %v/%v", what, want.renders() != nil, got.renders() != nil, want.contents() != nil, got.contents() != nil)
 	}
-	if want.render != nil {
-		if w, g := want.render.summary(), got.render.summary(); !reflect.DeepEqual(w, g) {
+	if want.renders() != nil {
+		if w, g := want.renders().summary(), got.renders().summary(); !reflect.DeepEqual(w, g) {
 			t.Fatalf("%s: render summaries differ\nwant %+v\n got %+v", what, w, g)
 		}
-		if w, g := want.render.shareCounts(), got.render.shareCounts(); !reflect.DeepEqual(w, g) {
+		if w, g := want.renders().shareCounts(), got.renders().shareCounts(); !reflect.DeepEqual(w, g) {
 			t.Fatalf("%s: share counts differ\nwant %+v\n got %+v", what, w, g)
 		}
-		if w, g := want.render.appendJSON(nil, 0, false), got.render.appendJSON(nil, 0, false); !bytes.Equal(w, g) {
+		if w, g := want.renders().appendJSON(nil, 0, false), got.renders().appendJSON(nil, 0, false); !bytes.Equal(w, g) {
 			t.Fatalf("%s: summary JSON differs\nwant %s\n got %s", what, w, g)
 		}
 	}
-	if want.content != nil {
-		if w, g := want.content.summary("c"), got.content.summary("c"); !reflect.DeepEqual(w, g) {
+	if want.contents() != nil {
+		if w, g := want.contents().summary("c"), got.contents().summary("c"); !reflect.DeepEqual(w, g) {
 			t.Fatalf("%s: content summaries differ\nwant %+v\n got %+v", what, w, g)
 		}
 	}
@@ -150,28 +156,28 @@ func TestSnapshotBinaryEqualsJSON(t *testing.T) {
 			var out []bool
 			events := snapRenderEvents(260, 200)
 			for _, e := range append(events[150:], events[190:]...) { // the last 10 again, inside the window
-				out = append(out, s.render.apply(e))
+				out = append(out, s.renders().apply(e))
 			}
 			return out
 		}},
 		{"content", func() *itemState { return snapContent(3000) }, func(s *itemState) []bool {
 			var out []bool
 			for _, e := range append(snapContentEvents(200, 2900), snapContentEvents(50, 0)...) {
-				out = append(out, s.content.apply(&e))
+				out = append(out, s.contents().apply(&e))
 			}
 			return out
 		}},
 		{"both", func() *itemState {
 			s := snapRender(40, 100)
-			s.content = snapContent(100).content
+			s.fams[famContent] = snapContent(100).fams[famContent]
 			return s
 		}, func(s *itemState) []bool {
 			var out []bool
 			for _, e := range snapRenderEvents(45, 100)[35:] {
-				out = append(out, s.render.apply(e))
+				out = append(out, s.renders().apply(e))
 			}
 			for _, e := range snapContentEvents(20, 90) {
-				out = append(out, s.content.apply(&e))
+				out = append(out, s.contents().apply(&e))
 			}
 			return out
 		}},
@@ -181,7 +187,7 @@ func TestSnapshotBinaryEqualsJSON(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			live := tc.state()
 			bin := mustEncode(t, live)
-			if bin[0] != snapV1 {
+			if bin[0] != snapV2 {
 				t.Fatalf("first byte %#x", bin[0])
 			}
 			fromBin, fromJSON := mustRestore(t, bin), mustRestore(t, oldEncode(t, live))
@@ -224,23 +230,23 @@ func TestSnapshotJSONStillRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := mustRestore(t, bytes.TrimSpace(b))
-	r := s.render.summary()
+	r := s.renders().summary()
 	if r.Counts != (RenderCounts{Viewed: 2, Downloaded: 1, ShareCreated: 1}) || r.LinkOpens != 1 || len(r.Recent) != 4 ||
 		r.Recent[0].ID != "evt_4" || string(r.Recent[0].Metadata) != `{"page":2}` || r.Recent[3].Metadata != nil {
 		t.Fatalf("render %+v", r)
 	}
-	if sh := s.render.shareCounts()["shr_1"]; sh.Counts.Viewed != 1 || !sh.Created || sh.Revoked {
+	if sh := s.renders().shareCounts()["shr_1"]; sh.Counts.Viewed != 1 || !sh.Created || sh.Revoked {
 		t.Fatalf("share %+v", sh)
 	}
-	if s.render.apply(ev("again", Viewed, "shr_1", "198.51.100.7", 2*time.Minute)) {
+	if s.renders().apply(ev("again", Viewed, "shr_1", "198.51.100.7", 2*time.Minute)) {
 		t.Fatal("the restored dedupe entry must reject a repeat inside the window")
 	}
-	c := s.content.summary("c")
+	c := s.contents().summary("c")
 	if c.Counts.PlayStart != 2 || c.Counts.Like != 1 || c.CustomCounts["custom_tap"] != 1 || c.WatchTime.Total != 12.5 ||
 		c.StartupTime.Samples != 2 || *c.StartupTime.P50 != 300 || c.Errors.ByCode["E1"] != 1 {
 		t.Fatalf("content %+v", c)
 	}
-	if s.content.apply(&ContentEvent{ID: "evt_b", Type: Like, At: 1_780_000_000_500, Recv: 1_780_000_000_500}) {
+	if s.contents().apply(&ContentEvent{ID: "evt_b", Type: Like, At: 1_780_000_000_500, Recv: 1_780_000_000_500}) {
 		t.Fatal("the restored eventId dedupe must reject evt_b")
 	}
 
@@ -252,6 +258,7 @@ func TestSnapshotJSONStillRestores(t *testing.T) {
 // Malformed binary snapshots are errors, never panics or a wrong state.
 func TestSnapshotDecodeRejects(t *testing.T) {
 	good := mustEncode(t, snapRender(30, 50))
+	content := mustEncode(t, snapContent(20))
 	tests := []struct {
 		name string
 		b    []byte
@@ -262,10 +269,15 @@ func TestSnapshotDecodeRejects(t *testing.T) {
 		{"recent count past the end", []byte{snapV1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}},
 		{"string length past the end", []byte{snapV1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0x03, 'a'}},
 		{"share flags", append(bytes.Clone(good[:len(good)-1]), 4)},
-		{"non-finite watch time", bytes.Replace(mustEncodeSnapshot(t, &stateSnapshot{Content: &contentSnapshot{WatchTime: 1.5}}),
+		{"v2 count past the end", []byte{snapV2, 3, 1, 1, 0}},
+		{"v2 unknown family", []byte{snapV2, 1, 0x7f, 1, 0}},
+		{"v2 unknown section version", bytes.Replace(good, []byte{snapV2, 1, families[famRender].tag, 1}, []byte{snapV2, 1, families[famRender].tag, 9}, 1)},
+		{"v2 the same family twice", append([]byte{snapV2, 2}, append(content[2:], content[2:]...)...)},
+		{"v2 body shorter than its section", longerSection(good)},
+		{"non-finite watch time", bytes.Replace(mustEncodeSnapshot(t, contentOnly(&contentSnapshot{WatchTime: 1.5})),
 			appendF64(nil, 1.5), appendF64(nil, math.Inf(1)), 1)},
-		{"histogram bin out of range", mustEncodeSnapshot(t, &stateSnapshot{Content: &contentSnapshot{Startup: []histBin{{I: 60000, N: 1}}}})},
-		{"dedupe entries cut", mustEncodeSnapshot(t, &stateSnapshot{Content: &contentSnapshot{Dedupe: dedupeSnapshot{Entries: []byte{1, 2, 3}}}})},
+		{"histogram bin out of range", mustEncodeSnapshot(t, contentOnly(&contentSnapshot{Startup: []histBin{{I: 60000, N: 1}}}))},
+		{"dedupe entries cut", mustEncodeSnapshot(t, contentOnly(&contentSnapshot{Dedupe: dedupeSnapshot{Entries: []byte{1, 2, 3}}}))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -281,6 +293,80 @@ func TestSnapshotDecodeRejects(t *testing.T) {
 	}
 }
 
+// longerSection is the snapV2 snapshot b of one section, its section one
+// byte longer than the body.
+func longerSection(b []byte) []byte {
+	n, w := binary.Uvarint(b[4:])
+	out := binary.AppendUvarint(bytes.Clone(b[:4]), n+1)
+	return append(append(out, b[4+w:]...), 0)
+}
+
+// contentOnly is the snapshot of an item holding the content family only.
+func contentOnly(c *contentSnapshot) *stateSnapshot {
+	var ss stateSnapshot
+	ss.sections[famContent] = c
+	return &ss
+}
+
+// testdata/snapshot_v1_*.bin were written by the snapV1 encoder (before the
+// family sections of snapV2) from the items built here: they restore to the
+// same state, decide later events the same, and are written again as the
+// bytes of the state that never stopped, so replaying the same log still
+// gives byte-identical snapshots.
+func TestSnapshotV1StillRestores(t *testing.T) {
+	both := func() *itemState {
+		s := snapRender(60, 80)
+		s.fams[famContent] = snapContent(400).fams[famContent]
+		return s
+	}
+	tests := []struct {
+		file  string
+		state func() *itemState
+	}{
+		{"snapshot_v1_render.bin", func() *itemState { return snapRender(60, 80) }},
+		{"snapshot_v1_content.bin", func() *itemState { return snapContent(400) }},
+		{"snapshot_v1_both.bin", both},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			old, err := os.ReadFile("testdata/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if old[0] != snapV1 {
+				t.Fatalf("fixture's first byte %#x", old[0])
+			}
+			live, restored := tc.state(), mustRestore(t, old)
+			requireSameState(t, "live and snapV1", live, restored)
+			if a, b := mustEncode(t, tc.state()), mustEncode(t, tc.state()); !bytes.Equal(a, b) {
+				t.Fatal("the same events encode differently")
+			}
+			var later []bool
+			for _, s := range []*itemState{live, restored} {
+				var out []bool
+				for _, e := range snapRenderEvents(70, 80)[55:] {
+					if r := s.renders(); r != nil {
+						out = append(out, r.apply(e))
+					}
+				}
+				for _, e := range snapContentEvents(50, 380) {
+					if c := s.contents(); c != nil {
+						out = append(out, c.apply(&e))
+					}
+				}
+				if later != nil && !reflect.DeepEqual(out, later) {
+					t.Fatalf("verdicts after restore %v, live %v", out, later)
+				}
+				later = out
+			}
+			if !containsBoth(later) {
+				t.Fatalf("verdicts %v: the later events must test both outcomes", later)
+			}
+			requireSameState(t, "live and snapV1, after more events", live, restored)
+		})
+	}
+}
+
 func mustEncodeSnapshot(t testing.TB, ss *stateSnapshot) []byte {
 	t.Helper()
 	b, err := ss.encode()
@@ -292,18 +378,18 @@ func mustEncodeSnapshot(t testing.TB, ss *stateSnapshot) []byte {
 
 // Logs the encoded sizes, JSON and binary: go test -run SnapshotSizes -v ./actors
 func TestSnapshotSizes(t *testing.T) {
-	render := &itemState{render: newRenderState()}
+	render := itemWith(newRenderState())
 	for _, e := range snapRenderEvents(106, 200) { // 106 events leave 50 dedupe entries
 		if e.Metadata == nil {
 			e.Metadata = json.RawMessage(fmt.Sprintf(`{"campaign":"spring","page":1,"note":"%s"}`, strings.Repeat("y", 160)))
 		}
-		render.render.apply(e)
+		render.renders().apply(e)
 	}
-	if n := len(render.render.snapshot().Dedupe); n != 50 {
+	if n := len(render.renders().snapshot().Dedupe); n != 50 {
 		t.Fatalf("%d dedupe entries, want 50", n)
 	}
 	content := snapContent(1000)
-	if n := content.content.dedupe.n; n != 1000 {
+	if n := content.contents().dedupe.n; n != 1000 {
 		t.Fatalf("%d dedupe ids, want 1000", n)
 	}
 	for _, c := range []struct {
@@ -319,12 +405,12 @@ func FuzzSnapshotDecode(f *testing.F) {
 	// Small seeds: the fuzzer minimizes every new input it finds, which
 	// with seeds of a few KB took most of a 60 s run.
 	small := snapRender(8, 0) // with a share created and one revoked
-	small.content = snapContent(12).content
+	small.fams[famContent] = snapContent(12).fams[famContent]
 	for _, s := range []*itemState{{}, snapRender(8, 0), snapContent(12), small} {
 		f.Add(mustEncode(f, s))
 	}
 	tiny := snapRender(2, 0)
-	tiny.content = snapContent(3).content
+	tiny.fams[famContent] = snapContent(3).fams[famContent]
 	f.Add(oldEncode(f, tiny))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := restoreState(b)
@@ -344,7 +430,7 @@ func FuzzSnapshotDecode(f *testing.F) {
 // applying events: the snapshot must share nothing the actor writes.
 func TestSnapshotEncodeWhileApplying(t *testing.T) {
 	s := snapContent(200)
-	s.render = snapRender(50, 20).render
+	s.fams[famRender] = snapRender(50, 20).fams[famRender]
 	ss := s.snapshot()
 	done := make(chan []byte)
 	go func() {
@@ -352,13 +438,13 @@ func TestSnapshotEncodeWhileApplying(t *testing.T) {
 		done <- b
 	}()
 	for _, e := range snapContentEvents(200, 200) {
-		s.content.apply(&e)
+		s.contents().apply(&e)
 	}
 	for _, e := range snapRenderEvents(100, 20)[50:] {
-		s.render.apply(e)
+		s.renders().apply(e)
 	}
 	b := <-done
-	if got := mustRestore(t, b).content.summary("c"); got.Total != snapContent(200).content.summary("c").Total {
+	if got := mustRestore(t, b).contents().summary("c"); got.Total != snapContent(200).contents().summary("c").Total {
 		t.Fatalf("snapshot changed after it was taken: total %d", got.Total)
 	}
 }

@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -40,52 +38,13 @@ type updater struct {
 	due     <-chan time.Time
 }
 
-// contentUpdate is the update payload of an SDK content item.
-type contentUpdate struct {
-	Seq uint64 `json:"seq"`
-	ContentSummary
-}
-
-// liveKind is the item kind whose summary a's live updates carry. An item
-// holds state of one family only: the HTTP edge sends render events and
-// reads only to renders, and SDK events and reads only to content items.
-func (a *actor) liveKind() string {
-	switch {
-	case a.state.render != nil:
-		return RenderItem
-	case a.state.content != nil:
-		return ContentItem
-	}
-	return ""
-}
-
-// encodeUpdate encodes the summary of the given kind as of a.applied.
-func (a *actor) encodeUpdate(kind string) (Update, error) {
-	var (
-		b   []byte
-		err error
-	)
-	switch kind {
-	case RenderItem:
-		b = a.renderState().appendJSON(nil, a.applied, true)
-	case ContentItem:
-		b, err = a.encodeContentUpdate()
-	default:
-		return Update{}, fmt.Errorf("no live summary for item kind %q", kind)
-	}
+// encodeUpdate encodes family fam's live summary of item k as of seq.
+func encodeUpdate(st *itemState, fam int, k ItemID, seq uint64) (Update, error) {
+	b, err := st.get(fam).update(k, seq)
 	if err != nil {
-		return Update{}, fmt.Errorf("encode update %s: %w", a.key, err)
+		return Update{}, fmt.Errorf("encode update %s: %w", k, err)
 	}
-	return Update{Seq: a.applied, Payload: b}, nil
-}
-
-// encodeContentUpdate is encodeUpdate's content case, in a frame of its own:
-// a ContentSummary is a few hundred bytes, and the actor's frames stay small
-// (see handle).
-//
-//go:noinline
-func (a *actor) encodeContentUpdate() ([]byte, error) {
-	return json.Marshal(&contentUpdate{Seq: a.applied, ContentSummary: a.contentState().summary(a.key.Item)})
+	return Update{Seq: seq, Payload: b}, nil
 }
 
 // liveApplied runs after the live log message seq was handled. seq may have
@@ -138,32 +97,15 @@ func (a *actor) publishUpdate(now time.Time) {
 			a.reg.panicked(a.key, "live update", p)
 		}
 	}()
-	kind := a.liveKind()
-	if kind == "" {
+	fam := a.state.live()
+	if fam < 0 {
 		return // no family state yet: nothing a subscriber could read
 	}
-	u, err := a.encodeUpdate(kind)
+	u, err := encodeUpdate(&a.state, fam, a.key, a.applied)
 	if err != nil {
 		a.reg.logger.Warn("live update", "item", a.key.String(), "err", err)
 		return
 	}
 	a.reg.opts.Updates.Publish(a.key, u)
 	a.upd.pubSeq, a.upd.lastPub = u.Seq, now
-}
-
-// Current returns item k's current summary of the given kind (RenderItem or
-// ContentItem) in the same encoding and with the same Seq as its live
-// updates, so a subscriber can start from it and skip updates at or below its
-// Seq.
-func (r *Registry) Current(ctx context.Context, k ItemID, kind string) (Update, error) {
-	req := &request{kind: reqCurrent, itemKind: kind, reply: make(chan reply, 1)}
-	if _, err := r.send(ctx, k, req); err != nil {
-		return Update{}, err
-	}
-	select {
-	case rep := <-req.reply:
-		return rep.update, rep.err
-	case <-ctx.Done():
-		return Update{}, &Error{Code: EUnavailable, Message: "item is busy", RetryAfter: time.Second}
-	}
 }

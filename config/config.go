@@ -51,6 +51,8 @@ type Config struct {
 	MailboxSize      int           // ENGAGED_MAILBOX: bounded mailbox of each actor
 	RequestTimeout   time.Duration // ENGAGED_REQUEST_TIMEOUT: how long a request may wait for JetStream and its actor
 
+	SeriesRetentionDays int // ENGAGED_SERIES_RETENTION_DAYS: hourly series rows older than this are deleted (docs/SERIES.md)
+
 	TrustedProxies   []netip.Prefix // ENGAGED_TRUSTED_PROXIES: peers whose X-Forwarded-For / X-Real-IP are believed
 	MaxBodyBytes     int            // ENGAGED_MAX_BODY_BYTES: request body limit, after decompression too
 	MaxMetadataBytes int            // ENGAGED_MAX_METADATA_BYTES: encoded size limit of an event's metadata
@@ -108,6 +110,8 @@ func Defaults() Config {
 		AdminAddr:        "127.0.0.1:9090",
 		LogLevel:         slog.LevelInfo,
 		DrainDelay:       5 * time.Second,
+
+		SeriesRetentionDays: 400,
 	}
 }
 
@@ -148,6 +152,7 @@ var Vars = []Var{
 	{"snapshot-interval", "ENGAGED_SNAPSHOT_INTERVAL", "duration", "2s", "how often dirty item state is written to Postgres"},
 	{"idle-timeout", "ENGAGED_IDLE_TIMEOUT", "duration", "5m", "idle time after which an item actor is passivated"},
 	{"max-live-items", "ENGAGED_MAX_LIVE_ITEMS", "int", "200000", "live item actors kept in memory; past it the least recently used are snapshotted and passivated at each snapshot round"},
+	{"series-retention-days", "ENGAGED_SERIES_RETENTION_DAYS", "int", "400", "days hourly series rows are kept in Postgres (docs/SERIES.md)"},
 	{"mailbox", "ENGAGED_MAILBOX", "int", "16", "bounded mailbox size of each item actor"},
 	{"request-timeout", "ENGAGED_REQUEST_TIMEOUT", "duration", "5s", "how long a request waits for JetStream and its actor"},
 	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "CIDR list", "", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
@@ -267,6 +272,7 @@ func parse(raw map[string]string) (Config, error) {
 	p.duration("snapshot-interval", &c.SnapshotInterval, 10*time.Millisecond)
 	p.duration("idle-timeout", &c.IdleTimeout, time.Millisecond)
 	p.integer("max-live-items", &c.MaxLiveItems, 1, 1<<30)
+	p.integer("series-retention-days", &c.SeriesRetentionDays, 1, 36_600)
 	p.integer("mailbox", &c.MailboxSize, 1, maxMailbox)
 	p.duration("request-timeout", &c.RequestTimeout, 10*time.Millisecond)
 	p.proxies(&c.TrustedProxies)

@@ -64,6 +64,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"ENGAGED_SSE_HEARTBEAT", "often"},
 		{"ENGAGED_SSE_MAX_STREAMS_PER_KEY", "0"},
 		{"ENGAGED_MAX_HEADER_BYTES", "100"},
+		{"ENGAGED_SERIES_RETENTION_DAYS", "0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {

@@ -156,7 +156,7 @@ func translate(err error) error {
 // unavailable is the client's 503 with the driver's error beside it, for
 // whoever logs the cause; errors.As still finds the *actors.Error.
 func unavailable(cause error) error {
-	return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: "database unavailable", RetryAfter: time.Second}, cause)
+	return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonDatabase, Message: "database unavailable", RetryAfter: time.Second}, cause)
 }
 
 // unavailableState reports whether a SQLSTATE means "not now" rather than

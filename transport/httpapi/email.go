@@ -145,7 +145,7 @@ func (s *Server) postEmail(c *fiber.Ctx) error {
 		}, sent}
 	}
 	if _, _, err := s.recordAll(ctx2, k, sent.ID, evs...); err != nil {
-		return &actors.Error{Code: actors.EUnavailable, RetryAfter: time.Second,
+		return &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonLog, RetryAfter: time.Second,
 			Message: "the e-mail was sent (message " + out.ID + ") but its event could not be stored; sending again sends a second e-mail"}
 	}
 	return c.Status(fiber.StatusCreated).JSON(out)

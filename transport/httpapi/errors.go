@@ -75,7 +75,7 @@ func fromFiber(fe *fiber.Error) *actors.Error {
 		// request never arrived whole, which is the client's side.
 		return actors.Errorf(actors.EInvalid, "the request could not be read")
 	case http.StatusRequestTimeout, http.StatusServiceUnavailable:
-		return &actors.Error{Code: actors.EUnavailable, Message: fe.Message, RetryAfter: time.Second}
+		return &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonTimeout, Message: fe.Message, RetryAfter: time.Second}
 	}
 	return nil
 }

@@ -245,13 +245,13 @@ func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status":
 // goes to the log with the 503.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	if s.draining.Load() {
-		return &actors.Error{Code: actors.EUnavailable, Message: msgDraining, RetryAfter: time.Second}
+		return &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonDraining, Message: msgDraining, RetryAfter: time.Second}
 	}
 	if s.opts.Ready != nil {
 		ctx, cancel := s.requestCtx()
 		defer cancel()
 		if err := s.opts.Ready(ctx); err != nil {
-			return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: msgNotReady, RetryAfter: time.Second}, err)
+			return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonNotReady, Message: msgNotReady, RetryAfter: time.Second}, err)
 		}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -101,43 +100,16 @@ func routeOf(c *fiber.Ctx, err error) string {
 	return r.Path
 }
 
-// UnavailableReason classifies the cause of a 503 into one of a fixed set of
-// reasons (the label of engaged_http_unavailable_total; README "Metrics"):
-// actor_busy, not_applied, actor_load, jetstream, postgres, sse_limit,
-// live_updates, shutting_down, not_ready, draining, timeout, other.
+// UnavailableReason is the reason of a 503's cause (the label of
+// engaged_http_unavailable_total): the Reason its *actors.Error carries,
+// set where the error was made, or timeout for Fiber's own 408/503.
 func UnavailableReason(err error) string {
 	var e *actors.Error
 	var fe *fiber.Error
-	msg := ""
-	switch {
-	case errors.As(err, &e):
-		msg = e.Message
-	case errors.As(err, &fe):
-		return "timeout"
+	if !errors.As(err, &e) && errors.As(err, &fe) {
+		return string(actors.ReasonTimeout)
 	}
-	switch {
-	case msg == "item is busy":
-		return "actor_busy"
-	case strings.HasPrefix(msg, "event stored but not applied"):
-		return "not_applied"
-	case strings.HasPrefix(msg, "item log") || strings.HasPrefix(msg, "item state"):
-		return "actor_load"
-	case strings.HasPrefix(msg, "event log") || strings.Contains(msg, "event could not be stored"):
-		return "jetstream"
-	case strings.HasPrefix(msg, "database"):
-		return "postgres"
-	case strings.HasPrefix(msg, "too many open streams"):
-		return "sse_limit"
-	case strings.HasPrefix(msg, "live updates"):
-		return "live_updates"
-	case msg == "server is shutting down":
-		return "shutting_down"
-	case msg == msgDraining:
-		return "draining"
-	case msg == msgNotReady:
-		return "not_ready"
-	}
-	return "other"
+	return string(actors.UnavailableReason(err))
 }
 
 const (

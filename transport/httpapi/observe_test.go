@@ -17,28 +17,21 @@ import (
 	"github.com/engagedhq/engaged/actors"
 )
 
-// Every 503 message the service has maps to a named reason, also when the
-// cause is wrapped beside it (jetlog, persist).
+// A 503's reason is the one its error was made with, also when the cause is
+// wrapped beside it (jetlog, persist); never read from the message.
 func TestUnavailableReason(t *testing.T) {
-	unavailable := func(msg string) error { return &actors.Error{Code: actors.EUnavailable, Message: msg} }
+	unavailable := func(r actors.Reason) error {
+		return &actors.Error{Code: actors.EUnavailable, Reason: r, Message: "database unavailable"}
+	}
 	for _, tc := range []struct {
 		err  error
 		want string
 	}{
-		{unavailable("item is busy"), "actor_busy"},
-		{unavailable("event stored but not applied yet"), "not_applied"},
-		{unavailable("item log is unavailable"), "actor_load"},
-		{unavailable("item state is unavailable"), "actor_load"},
-		{fmt.Errorf("%w (%w)", unavailable("event log did not store the event"), errors.New("nats: timeout")), "jetstream"},
-		{unavailable("the e-mail was sent (message m1) but its event could not be stored; sending again sends a second e-mail"), "jetstream"},
-		{fmt.Errorf("%w (%w)", unavailable("database unavailable"), errors.New("dial tcp: refused")), "postgres"},
-		{unavailable("too many open streams on this server"), "sse_limit"},
-		{unavailable("live updates are unavailable"), "live_updates"},
-		{unavailable("server is shutting down"), "shutting_down"},
-		{unavailable(msgDraining), "draining"},
-		{fmt.Errorf("%w (%w)", unavailable(msgNotReady), errors.New("nats RECONNECTING")), "not_ready"},
+		{unavailable(actors.ReasonActorBusy), "actor_busy"},
+		{fmt.Errorf("%w (%w)", unavailable(actors.ReasonLog), errors.New("nats: timeout")), "jetstream"},
+		{fmt.Errorf("%w (%w)", unavailable(actors.ReasonNotReady), errors.New("nats RECONNECTING")), "not_ready"},
 		{fiber.ErrRequestTimeout, "timeout"},
-		{unavailable("something new"), "other"},
+		{unavailable(""), "other"},
 		{nil, "other"},
 	} {
 		if got := UnavailableReason(tc.err); got != tc.want {

@@ -280,7 +280,7 @@ func untilAnswered(ctx context.Context, f func(ctx context.Context) error) error
 // see the code, message and Retry-After; the log line of the 503 shows the
 // cause.
 func unavailable(msg string, cause error) error {
-	return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Message: msg, RetryAfter: time.Second}, cause)
+	return fmt.Errorf("%w (%w)", &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonLog, Message: msg, RetryAfter: time.Second}, cause)
 }
 
 // directReplay is how many messages Replay reads one by one with direct

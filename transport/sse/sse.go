@@ -96,20 +96,20 @@ func (ss *Streams) Panics() int64 { return ss.panics.Load() }
 // shutting down.
 func (ss *Streams) reserve(keyID string) (*stream, error) {
 	if ss.opts.Updates == nil {
-		return nil, &actors.Error{Code: actors.EUnavailable, Message: "live updates are not enabled", RetryAfter: time.Minute}
+		return nil, &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonLiveUpdates, Message: "live updates are not enabled", RetryAfter: time.Minute}
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.closing {
-		return nil, &actors.Error{Code: actors.EUnavailable, Message: "server is shutting down", RetryAfter: time.Second}
+		return nil, &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonShuttingDown, Message: "server is shutting down", RetryAfter: time.Second}
 	}
 	if len(ss.open) >= ss.opts.MaxStreams {
-		return nil, &actors.Error{Code: actors.EUnavailable, Message: "too many open streams on this server", RetryAfter: 5 * time.Second}
+		return nil, &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonStreamLimit, Message: "too many open streams on this server", RetryAfter: 5 * time.Second}
 	}
 	// Without a per-key bound one key (a leaked one, or a loop opening
 	// streams) could take every slot of the process.
 	if ss.opts.MaxPerKey > 0 && ss.perKey[keyID] >= ss.opts.MaxPerKey {
-		return nil, &actors.Error{Code: actors.EUnavailable, Message: fmt.Sprintf("too many open streams for this key (at most %d)", ss.opts.MaxPerKey), RetryAfter: 5 * time.Second}
+		return nil, &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonStreamLimit, Message: fmt.Sprintf("too many open streams for this key (at most %d)", ss.opts.MaxPerKey), RetryAfter: 5 * time.Second}
 	}
 	st := &stream{ss: ss, keyID: keyID, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	ss.open[st] = struct{}{}
@@ -317,7 +317,7 @@ func (ss *Streams) Open(ctx context.Context, c *fiber.Ctx, k actors.ItemID, keyI
 	// subscription (updates may come from another connection in external
 	// mode).
 	if st.stop, err = ss.opts.Updates.Subscribe(ctx, k, st.deliver); err != nil {
-		return &actors.Error{Code: actors.EUnavailable, Message: "live updates are unavailable", RetryAfter: time.Second}
+		return &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonLiveUpdates, Message: "live updates are unavailable", RetryAfter: time.Second}
 	}
 	first, err := current(ctx)
 	if err != nil {

@@ -1,0 +1,67 @@
+package actors
+
+// contentfamily.go plugs SDK content items into the family table
+// (families.go): the family methods of contentState, its log message
+// section and its snapshot section's restore.
+
+import (
+	"encoding/binary"
+	"encoding/json"
+)
+
+func (s *contentState) applyEvents(m *Message, out []bool) {
+	for i := range m.Content {
+		counted := s.apply(&m.Content[i])
+		if out != nil {
+			out[i] = counted
+		}
+	}
+}
+
+func (s *contentState) section() section { return s.snapshot() }
+
+// contentUpdate is the update payload of an SDK content item.
+type contentUpdate struct {
+	Seq uint64 `json:"seq"`
+	ContentSummary
+}
+
+func (s *contentState) update(k ItemID, seq uint64) ([]byte, error) {
+	return json.Marshal(&contentUpdate{Seq: seq, ContentSummary: s.summary(k.Item)})
+}
+
+func restoreContentSection(d *decoder, version byte) (family, error) {
+	if version != 1 {
+		return nil, errBadSnapshot
+	}
+	snap := d.contentSnapshot()
+	if d.err != nil {
+		return nil, errBadSnapshot
+	}
+	return restoreContent(snap)
+}
+
+func appendContentEvents(b []byte, m *Message) []byte {
+	b = binary.AppendUvarint(b, uint64(len(m.Content)))
+	for i := range m.Content {
+		e := &m.Content[i]
+		b = appendStr(b, e.ID)
+		b = appendStr(b, string(e.Type))
+		b = appendStr(b, e.Role)
+		b = appendStr(b, e.Other)
+		b = appendStr(b, e.UserID)
+		b = appendStr(b, e.DeviceID)
+		b = appendStr(b, e.SessionID)
+		b = binary.AppendVarint(b, e.At)
+		b = binary.AppendVarint(b, e.Recv)
+		b = appendBytes(b, e.Data)
+		b = binary.AppendVarint(b, e.StartupMS)
+		b = appendF64(b, e.WatchTime)
+		b = binary.AppendVarint(b, e.StallMS)
+		b = binary.AppendVarint(b, e.Loops)
+		b = appendStr(b, e.Code)
+	}
+	return b
+}
+
+func decodeContentEvents(d *decoder, m *Message) { m.Content = list(d, d.contentEvent) }

@@ -1,0 +1,203 @@
+package actors
+
+// registry_rounds.go runs the snapshot rounds: every SnapshotInterval, Run
+// snapshots the actors that applied messages, writes them per partition
+// under its epoch, acknowledges what was written, and passivates the idle
+// actors and those over MaxLive. At shutdown a final round writes and stops
+// them all.
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"time"
+)
+
+// Run runs snapshot rounds every SnapshotInterval until ctx ends, then writes
+// a final snapshot of every live actor, stops them and returns. finalTimeout
+// bounds the final round.
+func (r *Registry) Run(ctx context.Context, finalTimeout time.Duration) error {
+	t := time.NewTicker(r.opts.SnapshotInterval)
+	defer t.Stop()
+	claimCtx, stopClaims := context.WithCancel(context.Background())
+	claimsDone := make(chan struct{})
+	go func() { defer close(claimsDone); r.claimLoop(claimCtx) }()
+	defer func() { stopClaims(); <-claimsDone }()
+	for {
+		select {
+		case <-t.C:
+			r.round(ctx, false)
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), finalTimeout)
+			defer cancel()
+			r.round(fctx, true)
+			r.stopActors()
+			r.wg.Wait()
+			return nil
+		}
+	}
+}
+
+// round snapshots every dirty actor and passivates idle ones (all of them if
+// final), writes the snapshots per partition under its epoch, and then
+// acknowledges each partition whose writes all succeeded.
+func (r *Registry) round(ctx context.Context, final bool) {
+	start := time.Now()
+	var snapshots, bytes int
+	if r.opts.ObserveRound != nil {
+		defer func() { r.opts.ObserveRound(time.Since(start), snapshots, bytes) }()
+	}
+	r.roundNumber++
+	r.checkEpochs(ctx)
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	acks := r.acks
+	r.acks = map[int]func(){}
+	keys := map[ItemID]bool{}   // item -> passivate after the snapshot
+	delivered := map[int]bool{} // partitions whose consumer delivered here since the last round
+	dirty := r.dirty
+	for k := range dirty {
+		keys[k] = false
+		delivered[r.Partition(k)] = true
+	}
+	r.dirty = map[ItemID]struct{}{}
+	live := make([]*actor, 0, len(r.items))
+	for k, a := range r.items {
+		if final || now-a.lastActive.Load() >= int64(r.opts.IdleTimeout) {
+			keys[k] = true
+		} else {
+			live = append(live, a)
+		}
+	}
+	r.mu.Unlock()
+	for _, a := range r.overLimit(live) {
+		keys[a.key] = true
+	}
+
+	failed := map[int]bool{}
+	byPart := map[int][]Snapshot{}
+	for k, passivate := range keys {
+		part := r.Partition(k)
+		rep, a, err := r.call(ctx, k, &request{kind: reqSnapshot})
+		if err != nil {
+			failed[part] = true
+			if _, ok := dirty[k]; ok {
+				r.markDirty(k) // try again; an idle, never-delivered item has nothing to write
+			}
+			r.logger.Warn("snapshot", "item", k.String(), "err", err)
+			continue
+		}
+		if rep.seq > 0 { // nothing applied yet: nothing worth a row
+			b, err := rep.state.encode()
+			if err != nil {
+				r.logger.Error("encode snapshot", "item", k.String(), "err", err)
+				failed[part] = true
+				r.markDirty(k)
+				continue
+			}
+			byPart[part] = append(byPart[part], Snapshot{Key: k, Seq: rep.seq, State: b})
+			snapshots, bytes = snapshots+1, bytes+len(b)
+		}
+		if passivate {
+			// Safe before the write below: a new actor for k would load an
+			// older snapshot and replay the log up to the same state.
+			r.passivate(a)
+		}
+	}
+
+	for part, snaps := range byPart {
+		if err := r.save(ctx, part, snaps, delivered[part]); err != nil {
+			failed[part] = true
+			for _, s := range snaps {
+				r.markDirty(s.Key)
+			}
+			if errors.Is(err, ErrFenced) {
+				r.dropPartition(part)
+			} else if !errors.Is(err, errNotClaimed) {
+				r.logger.Warn("save snapshots", "partition", part, "err", err)
+			}
+		}
+	}
+
+	r.mu.Lock()
+	for part, ack := range acks {
+		if failed[part] {
+			if _, newer := r.acks[part]; !newer {
+				r.acks[part] = ack // try again next round
+			}
+			continue
+		}
+		ack()
+	}
+	r.mu.Unlock()
+}
+
+// overLimit returns the least recently active of live, the actors that
+// stay after this round's idle passivations, beyond MaxLive.
+func (r *Registry) overLimit(live []*actor) []*actor {
+	excess := len(live) - r.opts.MaxLive
+	if r.opts.MaxLive <= 0 || excess <= 0 {
+		return nil
+	}
+	type entry struct {
+		at int64 // read once: actors keep serving while the round runs
+		a  *actor
+	}
+	es := make([]entry, len(live))
+	for i, a := range live {
+		es[i] = entry{a.lastActive.Load(), a}
+	}
+	slices.SortFunc(es, func(x, y entry) int { return cmp.Compare(x.at, y.at) })
+	out := make([]*actor, excess)
+	for i := range out {
+		out[i] = es[i].a
+	}
+	return out
+}
+
+// passivate stops a if nobody is about to send to it and its mailbox is
+// empty; otherwise a stays and is tried again at a later round. Once a is out
+// of the map nobody can reach its mailbox, so the stop request cannot block.
+func (r *Registry) passivate(a *actor) {
+	r.mu.Lock()
+	idle := a.pending == 0 && len(a.mailbox) == 0 && r.items[a.key] == a
+	if idle {
+		delete(r.items, a.key)
+	}
+	r.mu.Unlock()
+	if idle {
+		r.passivations.Add(1)
+		a.mailbox <- &request{kind: reqStop}
+		a.wake()
+	}
+}
+
+func (r *Registry) markDirty(k ItemID) {
+	r.mu.Lock()
+	r.dirty[k] = struct{}{}
+	r.mu.Unlock()
+}
+
+// errNotClaimed: a partition delivered here whose claim is not made yet;
+// its snapshots wait for the next round.
+var errNotClaimed = errors.New("partition not claimed yet")
+
+// save writes snaps of partition part under this instance's epoch. A
+// partition neither owned nor delivered here only had read-only actors,
+// whose state is the owner's to write.
+func (r *Registry) save(ctx context.Context, part int, snaps []Snapshot, delivered bool) error {
+	r.mu.Lock()
+	epoch, ok := r.epochs[part]
+	if !ok && delivered {
+		r.requestClaimLocked(part)
+	}
+	r.mu.Unlock()
+	switch {
+	case !ok && delivered:
+		return errNotClaimed
+	case !ok:
+		return nil
+	}
+	return r.store.SaveSnapshots(ctx, part, epoch, snaps)
+}
