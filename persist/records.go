@@ -222,33 +222,6 @@ func (s *Store) GetItem(ctx context.Context, projectID, id, kind string) (actors
 	return it, translate(err)
 }
 
-// GetItems returns the registered items among keys, in one query (the HTTP
-// API batches the lookups of concurrent requests: a burst of first events
-// costs a few queries, not one each). Keys with no item are absent.
-func (s *Store) GetItems(ctx context.Context, keys []actors.ItemID) (map[actors.ItemID]actors.Item, error) {
-	projects, ids := make([]string, 0, len(keys)), make([]string, 0, len(keys))
-	for _, k := range keys {
-		if validUUID(k.Project) { // a project id that is no UUID names no item
-			projects, ids = append(projects, k.Project), append(ids, k.Item)
-		}
-	}
-	rows, err := s.pool.Query(ctx, `SELECT i.id, i.project_id, i.kind, i.document_url, i.created_at
-		FROM items i JOIN unnest($1::uuid[], $2::text[]) AS k(project_id, id)
-		ON i.project_id = k.project_id AND i.id = k.id`, projects, ids)
-	if err != nil {
-		return nil, translate(err)
-	}
-	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[actors.Item])
-	if err != nil {
-		return nil, translate(err)
-	}
-	out := make(map[actors.ItemID]actors.Item, len(items))
-	for _, it := range items {
-		out[actors.ItemID{Project: it.ProjectID, Item: it.ID}] = it
-	}
-	return out, nil
-}
-
 func validUUID(s string) bool {
 	_, err := uuid.Parse(s)
 	return err == nil && len(s) == 36

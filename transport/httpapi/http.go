@@ -26,8 +26,7 @@ import (
 // Directory is what the HTTP API needs of the records store (persist.Store).
 type Directory interface {
 	Authenticate(ctx context.Context, secret string) (actors.Principal, error)
-	// GetItems returns the registered items among keys (absent: none).
-	GetItems(ctx context.Context, keys []actors.ItemID) (map[actors.ItemID]actors.Item, error)
+	GetItem(ctx context.Context, projectID, id, kind string) (actors.Item, error)
 	CreateContent(ctx context.Context, projectID, id string) (actors.Item, error)
 }
 
@@ -86,11 +85,9 @@ type Server struct {
 	// key seen before keeps working while Postgres is down, and a revoked
 	// key stops working on every instance when ForgetKeys hears of it.
 	keys *keyCache
-	// items caches item lookups, bounded; itemBatch batches the misses
-	// (see Server.item).
-	items     *itemCache
-	itemBatch *itemBatcher
-	sh        *shares // share links, public page, e-mail, pixel (shares.go)
+	// items caches item lookups, bounded (see Server.item).
+	items *itemCache
+	sh    *shares // share links, public page, e-mail, pixel (shares.go)
 
 	adminToken []byte      // SHA-256 of the admin token (admin.go)
 	draining   atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
@@ -105,10 +102,9 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 	s := &Server{
 		opts: o, dir: dir, engine: engine, logger: o.Logger,
 		baseCtx: ctx, cancel: cancel,
-		keys:      newKeyCache(100_000),
-		items:     newItemCache(100_000),
-		itemBatch: &itemBatcher{get: dir.GetItems, timeout: o.RequestTimeout},
-		sh:        newShares(o.Shares),
+		keys:  newKeyCache(100_000),
+		items: newItemCache(100_000),
+		sh:    newShares(o.Shares),
 	}
 	s.app = fiber.New(fiber.Config{
 		// Fiber enforces the raw body size; body() enforces it again after

@@ -48,13 +48,13 @@ func (s *Server) item(ctx context.Context, k actors.ItemID, kind string) (actors
 	if it, known, cached := s.items.get(key, now); cached {
 		return it, known, nil
 	}
-	it, found, err := s.itemBatch.lookup(ctx, k)
-	if err != nil {
-		return actors.Item{}, false, err
-	}
-	if !found || it.Kind != kind { // an id is of one kind only
+	it, err := s.dir.GetItem(ctx, k.Project, k.Item, kind)
+	if actors.ErrorCode(err) == actors.ENotFound {
 		s.items.addUnknown(key, now)
 		return actors.Item{}, false, nil
+	}
+	if err != nil {
+		return actors.Item{}, false, err
 	}
 	s.items.add(key, it)
 	return it, true, nil

@@ -33,12 +33,8 @@ func (fakeDir) Authenticate(_ context.Context, secret string) (actors.Principal,
 	return actors.Principal{KeyID: "k1", ProjectID: "p1", Kind: actors.SecretKey}, nil
 }
 
-func (fakeDir) GetItems(_ context.Context, keys []actors.ItemID) (map[actors.ItemID]actors.Item, error) {
-	out := map[actors.ItemID]actors.Item{}
-	for _, k := range keys {
-		out[k] = actors.Item{ID: k.Item, ProjectID: k.Project, Kind: actors.RenderItem}
-	}
-	return out, nil
+func (fakeDir) GetItem(_ context.Context, projectID, id, kind string) (actors.Item, error) {
+	return actors.Item{ID: id, ProjectID: projectID, Kind: kind}, nil
 }
 
 func (fakeDir) CreateContent(context.Context, string, string) (actors.Item, error) {
