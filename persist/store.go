@@ -33,11 +33,21 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
+// defaultMaxConns is the pool's size unless the URL sets pool_max_conns.
+const defaultMaxConns = 16
+
 // Open connects to url and applies pending migrations.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default, max(4, cores), made a snapshot round's write,
+		// key refreshes, item lookups and batched snapshot loads queue
+		// for one another on 2 cores (issue 18's cold profile: requests
+		// waiting in pool acquire). A URL's pool_max_conns still wins.
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

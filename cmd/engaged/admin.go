@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -28,7 +29,10 @@ type adminBackend = httpapi.AdminStore
 // its one positional argument, if it takes one.
 type adminCommand struct {
 	what, verb, arg, help string
-	flags                 func(fs *flag.FlagSet) func(ctx context.Context, b adminBackend, arg string) (any, error)
+	// changesKeys: the command changes what keys may do (revoke, delete a
+	// project, set its origins), so the CLI tells the instances on NATS.
+	changesKeys bool
+	flags       func(fs *flag.FlagSet) func(ctx context.Context, b adminBackend, arg string) (any, error)
 }
 
 var adminCommands = []adminCommand{
@@ -50,7 +54,7 @@ var adminCommands = []adminCommand{
 				return httpapi.CreateProject(ctx, b, *name, wire.ProjectSettings{AllowedOrigins: allowed, AutoCreateContent: *autoCreate, IPCapture: mode})
 			}
 		}},
-	{what: "project", verb: "set-origins", arg: "PROJECT_ID", help: "replace the web origins whose pages may send SDK events (empty: any)",
+	{what: "project", verb: "set-origins", arg: "PROJECT_ID", changesKeys: true, help: "replace the web origins whose pages may send SDK events (empty: any)",
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			origins := fs.String("allowed-origins", "", "comma-separated origins, e.g. https://app.example.com; empty allows any")
 			return func(ctx context.Context, b adminBackend, id string) (any, error) {
@@ -62,7 +66,7 @@ var adminCommands = []adminCommand{
 				return map[string]any{"id": id, "allowedOrigins": stored}, err
 			}
 		}},
-	{what: "project", verb: "set-auto-create", arg: "PROJECT_ID", help: "turn on or off the registration of unknown content ids by SDK events",
+	{what: "project", verb: "set-auto-create", arg: "PROJECT_ID", changesKeys: true, help: "turn on or off the registration of unknown content ids by SDK events",
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			value := required(fs, "auto-create-content", "true or false")
 			return func(ctx context.Context, b adminBackend, id string) (any, error) {
@@ -74,7 +78,7 @@ var adminCommands = []adminCommand{
 				return map[string]any{"id": id, "autoCreateContent": stored}, err
 			}
 		}},
-	{what: "project", verb: "set-ip-capture", arg: "PROJECT_ID", help: "set how much of a client address the project keeps from now on (docs/PRIVACY.md)",
+	{what: "project", verb: "set-ip-capture", arg: "PROJECT_ID", changesKeys: true, help: "set how much of a client address the project keeps from now on (docs/PRIVACY.md)",
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			ipCapture := required(fs, "ip-capture", "full, truncated (IPv4 /24, IPv6 /48) or none")
 			return func(ctx context.Context, b adminBackend, id string) (any, error) {
@@ -94,7 +98,7 @@ var adminCommands = []adminCommand{
 				return listJSON("projects", l, next), err
 			}
 		}},
-	{what: "project", verb: "delete", arg: "PROJECT_ID", help: "soft-delete a project: its keys then get 403",
+	{what: "project", verb: "delete", arg: "PROJECT_ID", changesKeys: true, help: "soft-delete a project: its keys then get 403",
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			return func(ctx context.Context, b adminBackend, id string) (any, error) {
 				return map[string]any{"id": id, "deleted": true}, b.DeleteProject(ctx, id)
@@ -118,7 +122,7 @@ var adminCommands = []adminCommand{
 				return listJSON("keys", l, next), err
 			}
 		}},
-	{what: "key", verb: "revoke", arg: "KEY_ID", help: "revoke a key: it stops working everywhere within a second",
+	{what: "key", verb: "revoke", arg: "KEY_ID", changesKeys: true, help: "revoke a key: it stops working on every instance as soon as they hear of it on NATS",
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			return func(ctx context.Context, b adminBackend, id string) (any, error) {
 				return map[string]any{"id": id, "revoked": true}, b.RevokeKey(ctx, id)
@@ -294,7 +298,14 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 			return err
 		}
 		defer store.Close()
-		b = store
+		as := announcingStore{Store: store}
+		if cmd.changesKeys {
+			as.logger = slog.New(slog.NewTextHandler(stderr, nil))
+			if as.nc = cliNATS(cfg); as.nc != nil {
+				defer as.nc.Close()
+			}
+		}
+		b = as
 	}
 	out, err := exec(ctx, b, arg)
 	if err != nil {

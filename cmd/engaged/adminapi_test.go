@@ -164,8 +164,9 @@ func TestAdminAPITenancy(t *testing.T) {
 }
 
 // A key's secret is in the create response only; the list shows id, kind,
-// prefix, createdAt and revokedAt. A revoked key stops working within the
-// auth cache's second, and a deleted project's keys get 403.
+// prefix, createdAt and revokedAt. A revoked key stops working as soon as
+// the instance hears of it on NATS (within the 5 s allowed here, before the
+// key cache's 10 s refresh), and a deleted project's keys get 403.
 func TestAdminAPIKeys(t *testing.T) {
 	s, _ := adminService(t)
 	p := s.adminOK(t, 201, "POST", "/projects", `{"name":"keys"}`)["id"].(string)

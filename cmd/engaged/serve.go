@@ -98,6 +98,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
 		Updates: sink, UpdateInterval: cfg.UpdateInterval, ObserveRound: met.ObserveRound,
+		LogMaxAge: cfg.StreamMaxAge,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
@@ -155,13 +156,22 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		ObserveRequest:     met.ObserveRequest,
 		ObserveUnavailable: met.ObserveUnavailable,
 		ObserveEvents:      met.ObserveEvents,
-		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
+		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: announcingStore{Store: store, nc: nc, logger: logger}},
 		AutoCreate: httpapi.AutoCreateOptions{
 			MaxItems: cfg.AutoCreateMaxItems,
 			Rate:     httpapi.RateLimit{N: cfg.AutoCreateRate.N, Per: cfg.AutoCreateRate.Per},
 		},
 		Webhooks: hookOpts,
 	}, store, engine)
+	// Key changes published by any instance or the admin CLI drop this
+	// instance's cached answers (announcingStore publishes them).
+	subCtx, cancelSub := context.WithTimeout(ctx, 10*time.Second)
+	stopKeys, err := live.SubscribeKeyChanges(subCtx, nc, logger, func(c live.KeyChange) { srv.ForgetKeys(c.KeyID, c.ProjectID) })
+	cancelSub()
+	if err != nil {
+		return fmt.Errorf("subscribe to key changes: %w", err)
+	}
+	defer stopKeys()
 	met.Watch(metrics.Sources{
 		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates, SystemEvents: sys.Counts,
 		Panics: map[string]func() int64{
@@ -246,19 +256,16 @@ func newLogger(cfg config.Config, stderr io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(stderr, opts))
 }
 
-// readiness checks what serving needs: NATS connected and Postgres
-// answering.
+// readiness checks what serving needs: NATS connected. Postgres is not
+// part of it: while it is down, keys and items this instance has seen keep
+// being ingested and read (docs/OPERATING-POSTGRES.md), so a load balancer
+// must keep sending them here; the operator's /readyz shows it apart.
 type readiness struct {
 	nc    *nats.Conn
 	store interface{ Ping(context.Context) error }
 }
 
-func (r readiness) ready(ctx context.Context) error {
-	if err := r.nats(); err != nil {
-		return err
-	}
-	return r.store.Ping(ctx)
-}
+func (r readiness) ready(context.Context) error { return r.nats() }
 
 func (r readiness) nats() error {
 	if st := r.nc.Status(); st != nats.CONNECTED {

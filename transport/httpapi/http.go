@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/engagedhq/engaged/actors"
 	"github.com/engagedhq/engaged/transport/sse"
@@ -107,13 +106,13 @@ type Server struct {
 	streams *sse.Streams // open SSE streams, which Shutdown ends
 	panics  atomic.Int64 // handler panics (recoverPanics)
 
-	// auth caches key lookups for a second: a revoked key stops working on
-	// every instance within that second, and a hot key costs no query.
-	auth *expirable.LRU[string, authResult]
-	// items and unknown cache item lookups, bounded (see Server.item).
-	items   *expirable.LRU[string, actors.Item]
-	unknown *expirable.LRU[string, struct{}]
-	sh      *shares // share links, public page, e-mail, pixel (shares.go)
+	// keys caches key lookups (keycache.go): a hot key costs no query, a
+	// key seen before keeps working while Postgres is down, and a revoked
+	// key stops working on every instance when ForgetKeys hears of it.
+	keys *keyCache
+	// items caches item lookups, bounded (see Server.item).
+	items *itemCache
+	sh    *shares // share links, public page, e-mail, pixel (shares.go)
 	// autoCreate is the per-project token bucket of content creation by
 	// SDK events (sdk.go).
 	autoCreate *limiterSet
@@ -121,11 +120,6 @@ type Server struct {
 	openapi    []byte      // the document served at /openapi.json: OpenAPI with this service's servers (openapi.go)
 	adminToken []byte      // SHA-256 of the admin token (admin.go)
 	draining   atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
-}
-
-type authResult struct {
-	p   actors.Principal
-	err error
 }
 
 // NewServer builds the API with every route.
@@ -137,10 +131,9 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 	s := &Server{
 		opts: o, dir: dir, engine: engine, logger: o.Logger,
 		baseCtx: ctx, cancel: cancel,
-		auth:    expirable.NewLRU[string, authResult](100_000, nil, time.Second),
-		items:   expirable.NewLRU[string, actors.Item](100_000, nil, 0),
-		unknown: expirable.NewLRU[string, struct{}](100_000, nil, unknownTTL),
-		sh:      newShares(o.Shares),
+		keys:  newKeyCache(100_000),
+		items: newItemCache(100_000),
+		sh:    newShares(o.Shares),
 
 		autoCreate: newLimiterSet(o.AutoCreate.Rate, autoCreateLimiters),
 	}

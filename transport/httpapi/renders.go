@@ -44,29 +44,25 @@ const unknownTTL = 5 * time.Second
 // stays true, and an unknown id is remembered for unknownTTL.
 func (s *Server) item(ctx context.Context, k actors.ItemID, kind string) (actors.Item, bool, error) {
 	key := kind + "/" + k.String()
-	if it, ok := s.items.Get(key); ok {
-		return it, true, nil
-	}
-	if _, ok := s.unknown.Get(key); ok {
-		return actors.Item{}, false, nil
+	now := time.Now()
+	if it, known, cached := s.items.get(key, now); cached {
+		return it, known, nil
 	}
 	it, err := s.dir.GetItem(ctx, k.Project, k.Item, kind)
 	if actors.ErrorCode(err) == actors.ENotFound {
-		s.unknown.Add(key, struct{}{})
+		s.items.addUnknown(key, now)
 		return actors.Item{}, false, nil
 	}
 	if err != nil {
 		return actors.Item{}, false, err
 	}
-	s.items.Add(key, it)
+	s.items.add(key, it)
 	return it, true, nil
 }
 
 // remember caches an item this instance just created.
 func (s *Server) remember(it actors.Item) {
-	key := it.Kind + "/" + actors.ItemID{Project: it.ProjectID, Item: it.ID}.String()
-	s.unknown.Remove(key)
-	s.items.Add(key, it)
+	s.items.add(it.Kind+"/"+actors.ItemID{Project: it.ProjectID, Item: it.ID}.String(), it)
 }
 
 // getRenderEngagement serves GET /v1/renders/:id/engagement.

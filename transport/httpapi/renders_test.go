@@ -20,9 +20,6 @@ func TestMain(m *testing.M) {
 		// Fiber's fasthttp keeps a process-wide date updater.
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.init.func1"),
-		// The Server's key and item caches purge on a goroutine of their
-		// own that the library offers no way to stop.
-		goleak.IgnoreAnyFunction("github.com/hashicorp/golang-lru/v2/expirable.NewLRU[...].func1"),
 	)
 }
 
