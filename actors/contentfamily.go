@@ -31,10 +31,15 @@ func (s *contentState) update(k ItemID, seq uint64) ([]byte, error) {
 }
 
 func restoreContentSection(d *decoder, version byte) (family, error) {
-	if version != 1 {
+	if version != 1 && version != 2 {
 		return nil, errBadSnapshot
 	}
 	snap := d.contentSnapshot()
+	if version == 2 { // version 1: no series, users or sessions yet, restored empty
+		c := newComponents(contentSpec)
+		d.readComponents(&c)
+		snap.comps = &c
+	}
 	if d.err != nil {
 		return nil, errBadSnapshot
 	}

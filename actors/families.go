@@ -48,7 +48,7 @@ const codecV1Families = 2
 
 var families = [numFamilies]familyKind{
 	famRender: {
-		name: RenderItem, tag: 1, version: 1, jsonKey: "render",
+		name: RenderItem, tag: 1, version: 2, jsonKey: "render",
 		events:       func(m *Message) int { return len(m.Render) },
 		appendEvents: appendRenderEvents, decodeEvents: decodeRenderEvents,
 		newState:    func() family { return newRenderState() },
@@ -56,7 +56,7 @@ var families = [numFamilies]familyKind{
 		restoreJSON: jsonSection(func(s *renderSnapshot) (family, error) { return restoreRender(s), nil }),
 	},
 	famContent: {
-		name: ContentItem, tag: 2, version: 1, jsonKey: "video",
+		name: ContentItem, tag: 2, version: 2, jsonKey: "video",
 		events:       func(m *Message) int { return len(m.Content) },
 		appendEvents: appendContentEvents, decodeEvents: decodeContentEvents,
 		newState:    func() family { return newContentState() },

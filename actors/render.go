@@ -143,9 +143,14 @@ type renderState struct {
 	// shares holds each share link's own counts (shares.go); nil until the
 	// render sees an event with a shareId. Bounded by MaxSharesTracked.
 	shares *simplelru.LRU[string, *ShareCounts]
+	// c is the render's series (RenderMetrics) and its all-time viewers
+	// (familyseries.go); events are filed at their createdAt.
+	c components
 }
 
-func newRenderState() *renderState { return &renderState{} }
+func newRenderState() *renderState { return &renderState{c: newComponents(renderSpec)} }
+
+func (s *renderState) comps() *components { return &s.c }
 
 func (s *renderState) dedupeLRU() *simplelru.LRU[string, int64] {
 	if s.dedupe == nil {
@@ -254,6 +259,11 @@ func (s *renderState) apply(ev RenderEvent) bool {
 	}
 	s.countShare(&ev, i)
 	s.push(&ev)
+	sl := s.c.at(at)
+	sl.Add(i, 1)
+	if ev.Visitor != 0 && !ev.Bot {
+		s.c.key(sl, 0, ev.Visitor)
+	}
 	return true
 }
 
@@ -286,6 +296,9 @@ type renderSnapshot struct {
 	Dedupe     []dedupeRecord `json:"dedupe"` // least recently used first
 	MaxAt      int64          `json:"maxAt"`
 	Shares     []shareRecord  `json:"shares,omitempty"` // least recently active first
+	// Comps is the series and sketches, encoded (section version 2).
+	Comps encoded `json:"-"`
+	comps *components // what restore reads from a version 2 body
 }
 
 type dedupeRecord struct {
@@ -294,7 +307,7 @@ type dedupeRecord struct {
 }
 
 func (s *renderState) snapshot() *renderSnapshot {
-	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, RecentJSON: s.recentNewestFirst(), MaxAt: s.maxAt, Shares: s.shareRecords()}
+	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, RecentJSON: s.recentNewestFirst(), MaxAt: s.maxAt, Shares: s.shareRecords(), Comps: s.c.encode()}
 	var keys []string
 	if s.dedupe != nil {
 		keys = s.dedupe.Keys()
@@ -326,5 +339,8 @@ func restoreRender(snap *renderSnapshot) *renderState {
 		s.dedupeLRU().Add(d.K, d.At)
 	}
 	s.restoreShares(snap.Shares)
+	if snap.comps != nil {
+		s.c = *snap.comps
+	}
 	return s
 }

@@ -22,10 +22,15 @@ func (s *renderState) update(_ ItemID, seq uint64) ([]byte, error) {
 }
 
 func restoreRenderSection(d *decoder, version byte) (family, error) {
-	if version != 1 {
+	if version != 1 && version != 2 {
 		return nil, errBadSnapshot
 	}
 	snap := d.renderSnapshot()
+	if version == 2 { // version 1: no series or viewers yet, restored empty
+		c := newComponents(renderSpec)
+		d.readComponents(&c)
+		snap.comps = &c
+	}
 	if d.err != nil {
 		return nil, errBadSnapshot
 	}
