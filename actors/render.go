@@ -297,7 +297,7 @@ type renderSnapshot struct {
 	MaxAt      int64          `json:"maxAt"`
 	Shares     []shareRecord  `json:"shares,omitempty"` // least recently active first
 	// Comps is the series and sketches, encoded (section version 2).
-	Comps encoded `json:"-"`
+	Comps encoded     `json:"-"`
 	comps *components // what restore reads from a version 2 body
 }
 
