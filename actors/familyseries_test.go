@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -125,5 +126,46 @@ func TestSeriesMemoryTypical(t *testing.T) {
 	t.Logf("components of a typical render: %d bytes in memory", n)
 	if n > 1024 {
 		t.Fatalf("typical render's series and sketch take %d bytes, over 1 KiB", n)
+	}
+}
+
+// The snapshot round hands the store each item's closed hours with its
+// snapshot, and once written they are not handed again until they change.
+func TestRoundWritesSeriesRows(t *testing.T) {
+	l, s := newMemLog(), newMemStore()
+	k := ItemID{Project: "p", Item: "r"}
+	r := startRegistry(t, l, s, time.Hour)
+	at := func(d time.Duration, ip string) Message {
+		e := ev("", Viewed, "", ip, d)
+		e.Visitor = 42
+		return Message{Render: []RenderEvent{e}}
+	}
+	hour := func(d time.Duration) int64 { return t0.Add(d).Truncate(time.Hour).UnixMilli() }
+	steps := []struct {
+		m    Message
+		want map[int64][2]int64 // hour -> viewed, viewers
+	}{
+		{at(0, "10.0.0.1"), map[int64][2]int64{hour(0): {1, 1}}},
+		{at(time.Minute, "10.0.0.2"), map[int64][2]int64{hour(0): {2, 1}}},
+		{at(2*time.Hour, "10.0.0.3"), map[int64][2]int64{hour(2 * time.Hour): {1, 1}}}, // hour(0) is written and unchanged
+	}
+	for i, st := range steps {
+		r.deliver(t, l, l.append(t, k, st.m), uint64(i+1))
+		waitFor(t, "the claim", func() bool { return r.owns(k) })
+		before := len(s.rows)
+		r.round(context.Background(), false)
+		s.mu.Lock()
+		got := s.rows[before:]
+		s.mu.Unlock()
+		if len(got) != 1 {
+			t.Fatalf("step %d: %d writes with rows, want 1", i, len(got))
+		}
+		rows := map[int64][2]int64{}
+		for _, h := range got[0].Hours {
+			rows[h.Hour] = [2]int64{h.Values[0], h.Values[renderViewers]}
+		}
+		if fmt.Sprint(rows) != fmt.Sprint(st.want) {
+			t.Fatalf("step %d: rows %v, want %v", i, rows, st.want)
+		}
 	}
 }
