@@ -213,8 +213,9 @@ func (s *contentState) comps() *components { return &s.c }
 
 // file adds a counted event to the series and the distinct sketches.
 func (s *contentState) file(ev *ContentEvent, i int) {
-	sl := s.c.at(ev.At)
+	sl, filed := s.c.at(ev.At, s.dedupe.maxRecv, ContentLateness)
 	switch {
+	case !filed:
 	case ev.Role == RoleSwipeOut:
 		sl.Add(cmSwipesOut, 1)
 		sl.Add(cmWatchTime, msOf(ev.WatchTime))
@@ -236,10 +237,10 @@ func (s *contentState) file(ev *ContentEvent, i int) {
 		user = ev.DeviceID
 	}
 	if user != "" {
-		s.c.key(sl, 0, uniques.Hash(user))
+		s.c.key(sl, filed, 0, uniques.Hash(user))
 	}
 	if ev.SessionID != "" {
-		s.c.key(sl, 1, uniques.Hash(ev.SessionID))
+		s.c.key(sl, filed, 1, uniques.Hash(ev.SessionID))
 	}
 }
 

@@ -6,8 +6,10 @@ package actors
 // closed hours and days a snapshot round writes, and the series reads.
 
 import (
+	"context"
 	"encoding/binary"
 	"math"
+	"time"
 	"unsafe"
 
 	"github.com/engagedhq/engaged/actors/series"
@@ -91,17 +93,39 @@ func newComponents(spec series.Spec) components {
 	return components{spec: spec, counts: spec.Distinct}
 }
 
-// at returns the series slot of an event at atMs, creating the series.
-func (c *components) at(atMs int64) series.Slot {
+// The lateness horizons of completeThrough (docs/SERIES.md): an event whose
+// bucket time is older than its item's watermark (the newest receive time
+// the item applied, its own included) by more than the horizon is counted in
+// every total and in late, and filed in no bucket, so that every bucket
+// before watermark − horizon − ClockSkew is final.
+const (
+	// RenderLateness: a render event's bucket time is its receive time, so
+	// only clock differences between instances and publish delays reorder.
+	RenderLateness = 0
+	// ContentLateness: SDK events carry their own (corrected) time; batches
+	// sent within ten minutes of the event land in their bucket.
+	ContentLateness = 10 * 60_000
+	// ClockSkew bounds how far the receive times that instances stamp
+	// disagree (clock differences plus publish delay), in ms.
+	ClockSkew = 10_000
+)
+
+// at returns the series slot of an event at atMs, or ok false if the event
+// is later than the horizon behind watermark (counted late, no bucket).
+func (c *components) at(atMs, watermark, horizon int64) (series.Slot, bool) {
 	if c.ser == nil {
 		c.ser = series.New(c.spec)
 	}
-	return c.ser.At(atMs)
+	if atMs < watermark-horizon-ClockSkew {
+		c.ser.Drop()
+		return series.Slot{}, false
+	}
+	return c.ser.At(atMs), true
 }
 
 // key counts key in distinct metric j (0-based among the distinct ones),
-// all time and in the slot's buckets.
-func (c *components) key(sl series.Slot, j int, key uint64) {
+// all time, and in the slot's buckets if filed.
+func (c *components) key(sl series.Slot, filed bool, j int, key uint64) {
 	if c.sk == nil {
 		c.sk = make([]*uniques.Sketch, c.counts)
 	}
@@ -109,7 +133,18 @@ func (c *components) key(sl series.Slot, j int, key uint64) {
 		c.sk[j] = &uniques.Sketch{}
 	}
 	c.sk[j].Insert(key)
-	sl.AddKey(c.spec.Counters+j, key)
+	if filed {
+		sl.AddKey(c.spec.Counters+j, key)
+	}
+}
+
+// completeThrough is the time (ms) before which every bucket is final:
+// watermark − horizon − ClockSkew, or false before any event.
+func (c *components) completeThrough(watermark, horizon int64) (int64, bool) {
+	if c.ser == nil || watermark == 0 {
+		return 0, false
+	}
+	return watermark - horizon - ClockSkew, true
 }
 
 // distinct returns the all-time count of distinct metric j and whether it is
@@ -256,4 +291,123 @@ func (s *itemState) markPersisted(rows SeriesRows) {
 		sf.comps().ser.MarkPersisted(rows.Hours)
 		sf.comps().ser.MarkDaysPersisted(rows.Days)
 	}
+}
+
+// SeriesRow is one item's stored figures for one UTC hour or day (persist's
+// series_hours and series_days rows): the absolute value of each metric of
+// the family, in its order.
+type SeriesRow struct {
+	Key    ItemID
+	Hour   time.Time // the hour's (or day's) start
+	Values []int64
+}
+
+// Uniques is an item's all-time distinct counts: Viewers for renders, Users
+// and Sessions for contents. Approximate once any of them is an estimate.
+type Uniques struct {
+	Viewers     *uint64 `json:"viewers,omitempty"`
+	Users       *uint64 `json:"users,omitempty"`
+	Sessions    *uint64 `json:"sessions,omitempty"`
+	Approximate bool    `json:"approximate"`
+}
+
+func (c *components) uniques(render bool) Uniques {
+	var u Uniques
+	a, ap := c.distinct(0)
+	if render {
+		u.Viewers = &a
+		u.Approximate = ap
+		return u
+	}
+	b, bp := c.distinct(1)
+	u.Users, u.Sessions, u.Approximate = &a, &b, ap || bp
+	return u
+}
+
+// SeriesRead is what an item's actor answers from memory for a series
+// query (Registry.ReadSeries); the HTTP edge adds Postgres's rows for what
+// lies before Start.
+type SeriesRead struct {
+	// Buckets are the metric's buckets of [max(from, Start), to) at the
+	// query's width (hours for a day query); empty when the range ends
+	// before Start.
+	Buckets []series.Bucket
+	// Start is the first bucket time (ms) memory holds at that width;
+	// earlier hours are in Postgres. math.MinInt64 for an item without a
+	// series: every bucket is zero.
+	Start int64
+	// Days are the distinct metric's values of the clock's UTC day and the
+	// day before ([0] the clock's), for a distinct metric's day query.
+	Days [2]series.Bucket
+	// CompleteThrough (ms) is valid if HasComplete: see docs/SERIES.md.
+	CompleteThrough int64
+	HasComplete     bool
+	// Late is how many events are in no minute bucket and in no bucket at
+	// all (series.Late).
+	LateMinute, LateHour int64
+	Uniques              Uniques
+}
+
+// ErrSeriesBeforeWindow: a minute query starting before the item's minute
+// window.
+var ErrSeriesBeforeWindow = series.ErrBeforeWindow
+
+// ReadSeries reads metric (an index into RenderMetrics or ContentMetrics,
+// by kind) of item k from its actor: minute buckets (hour false) or hour
+// buckets of [fromMs, toMs). It changes no state.
+func (r *Registry) ReadSeries(ctx context.Context, k ItemID, kind string, metric int, hour bool, fromMs, toMs int64) (SeriesRead, error) {
+	fam, err := familyNamed(kind)
+	if err != nil {
+		return SeriesRead{}, err
+	}
+	return ask(ctx, r, k, func(st *itemState, _ ItemID, _ uint64) (SeriesRead, error) {
+		var out SeriesRead
+		sf, _ := st.fams[fam].(seriesFamily)
+		var c *components
+		switch {
+		case sf != nil:
+			c = sf.comps()
+		case fam == famRender:
+			e := newComponents(renderSpec)
+			c = &e
+		default:
+			e := newComponents(contentSpec)
+			c = &e
+		}
+		out.Uniques = c.uniques(fam == famRender)
+		switch s := st.fams[fam].(type) {
+		case *renderState:
+			out.CompleteThrough, out.HasComplete = c.completeThrough(s.maxAt, RenderLateness)
+		case *contentState:
+			out.CompleteThrough, out.HasComplete = c.completeThrough(s.dedupe.maxRecv, ContentLateness)
+		}
+		if c.ser == nil {
+			out.Start = math.MinInt64
+			return out, nil
+		}
+		g := series.Minute
+		if hour {
+			g = series.Hour
+		}
+		out.Start = c.ser.Start(g)
+		out.LateMinute, out.LateHour = c.ser.Late()
+		if metric >= c.spec.Counters {
+			clock := c.ser.Clock()
+			for i := range out.Days {
+				day := (clock/86_400_000 - int64(i)) * 86_400_000
+				v, _ := c.ser.Day(metric, day)
+				out.Days[i] = series.Bucket{T: day, V: v}
+			}
+		}
+		if !hour && fromMs < out.Start {
+			return out, ErrSeriesBeforeWindow
+		}
+		from := max(fromMs, out.Start)
+		if from >= toMs {
+			return out, nil
+		}
+		b, err := c.ser.Buckets(g, metric, from, toMs)
+		out.Buckets = b
+		return out, err
+	})
 }

@@ -259,10 +259,13 @@ func (s *renderState) apply(ev RenderEvent) bool {
 	}
 	s.countShare(&ev, i)
 	s.push(&ev)
-	sl := s.c.at(at)
-	sl.Add(i, 1)
-	if ev.Visitor != 0 && !ev.Bot {
-		s.c.key(sl, 0, ev.Visitor)
+	if sl, filed := s.c.at(at, s.maxAt, RenderLateness); filed {
+		sl.Add(i, 1)
+		if ev.Visitor != 0 && !ev.Bot {
+			s.c.key(sl, true, 0, ev.Visitor)
+		}
+	} else if ev.Visitor != 0 && !ev.Bot {
+		s.c.key(sl, false, 0, ev.Visitor)
 	}
 	return true
 }

@@ -15,11 +15,7 @@ import (
 // SeriesRow is one item's figures for one UTC hour (or day, from
 // SeriesDays): the absolute value of each metric of the item's family, in
 // the family's order (actors/series.HourRow.Values).
-type SeriesRow struct {
-	Key    actors.ItemID
-	Hour   time.Time
-	Values []int64
-}
+type SeriesRow = actors.SeriesRow
 
 // execer is what saveSeriesHours needs: the pool, or the transaction of a
 // snapshot round.

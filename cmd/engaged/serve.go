@@ -143,7 +143,11 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		ObserveRequest:     met.ObserveRequest,
 		ObserveUnavailable: met.ObserveUnavailable,
 		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
+		VisitorSalts:       store,
+		Series:             store,
 	}, store, engine)
+	stopPruning := startSeriesPruning(store, time.Duration(cfg.SeriesRetentionDays)*24*time.Hour, seriesPruneInterval, logger)
+	defer stopPruning()
 	met.Watch(metrics.Sources{
 		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates, SystemEvents: sys.Counts,
 		Panics: map[string]func() int64{
