@@ -147,6 +147,7 @@ type ContentSummary struct {
 	Saves          int64            `json:"saves"`
 	Swipes         SwipeFigures     `json:"swipes"`
 	LastEventAt    *Time            `json:"lastEventAt"`
+	Uniques        ContentUniques   `json:"uniques"`
 }
 
 // WatchTimeFigures are in seconds.
@@ -363,6 +364,7 @@ func (s *contentState) summary(contentID string) ContentSummary {
 		SharesBy:       cloneCounts(s.platforms),
 		Saves:          c.Save,
 		Swipes:         SwipeFigures{In: c.Swipe, Out: s.swipesOut},
+		Uniques:        s.c.contentUniques(),
 	}
 	if s.startup.n > 0 {
 		p50, p95 := s.startup.quantile(0.50), s.startup.quantile(0.95)

@@ -24,10 +24,11 @@ func (s *contentState) section() section { return s.snapshot() }
 type contentUpdate struct {
 	Seq uint64 `json:"seq"`
 	ContentSummary
+	Series *LiveSeries `json:"series,omitempty"` // the newest minute and hour
 }
 
 func (s *contentState) update(k ItemID, seq uint64) ([]byte, error) {
-	return json.Marshal(&contentUpdate{Seq: seq, ContentSummary: s.summary(k.Item)})
+	return json.Marshal(&contentUpdate{Seq: seq, ContentSummary: s.summary(k.Item), Series: s.c.live(ContentMetrics)})
 }
 
 func restoreContentSection(d *decoder, version byte) (family, error) {

@@ -302,26 +302,65 @@ type SeriesRow struct {
 	Values []int64
 }
 
-// Uniques is an item's all-time distinct counts: Viewers for renders, Users
-// and Sessions for contents. Approximate once any of them is an estimate.
-type Uniques struct {
-	Viewers     *uint64 `json:"viewers,omitempty"`
-	Users       *uint64 `json:"users,omitempty"`
-	Sessions    *uint64 `json:"sessions,omitempty"`
-	Approximate bool    `json:"approximate"`
+// RenderUniques is a render's all-time unique viewers: events with a client
+// address, by visitor id (a person counts once per UTC day: the salt
+// rotates). Approximate once the count is an estimate (past 500).
+type RenderUniques struct {
+	Viewers     uint64 `json:"viewers"`
+	Approximate bool   `json:"approximate"`
 }
 
-func (c *components) uniques(render bool) Uniques {
-	var u Uniques
-	a, ap := c.distinct(0)
-	if render {
-		u.Viewers = &a
-		u.Approximate = ap
-		return u
+// ContentUniques is a content item's all-time unique users (userId, else
+// deviceId) and sessions. Approximate once either is an estimate.
+type ContentUniques struct {
+	Users       uint64 `json:"users"`
+	Sessions    uint64 `json:"sessions"`
+	Approximate bool   `json:"approximate"`
+}
+
+func (c *components) renderUniques() RenderUniques {
+	n, ap := c.distinct(0)
+	return RenderUniques{Viewers: n, Approximate: ap}
+}
+
+func (c *components) contentUniques() ContentUniques {
+	u, up := c.distinct(0)
+	n, sp := c.distinct(1)
+	return ContentUniques{Users: u, Sessions: n, Approximate: up || sp}
+}
+
+// LiveSeries is the part of a live update that moves charts: every metric's
+// value in the item's newest minute and hour (zeros left out), not whole
+// series.
+type LiveSeries struct {
+	Minute LiveBucket `json:"minute"`
+	Hour   LiveBucket `json:"hour"`
+}
+
+// LiveBucket is one bucket of every metric: T its start.
+type LiveBucket struct {
+	T      Time             `json:"t"`
+	Values map[string]int64 `json:"values"`
+}
+
+// live returns the newest minute and hour of every metric, or nil before
+// the first filed event.
+func (c *components) live(names []string) *LiveSeries {
+	if c.ser == nil || c.ser.Clock() < 0 {
+		return nil
 	}
-	b, bp := c.distinct(1)
-	u.Users, u.Sessions, u.Approximate = &a, &b, ap || bp
-	return u
+	clock := c.ser.Clock()
+	hour := clock - clock%3_600_000
+	out := &LiveSeries{Minute: LiveBucket{T: UnixMilli(clock), Values: map[string]int64{}}, Hour: LiveBucket{T: UnixMilli(hour), Values: map[string]int64{}}}
+	for m, name := range names {
+		if b, err := c.ser.Buckets(series.Minute, m, clock, clock+1); err == nil && b[0].V != 0 {
+			out.Minute.Values[name] = b[0].V
+		}
+		if b, err := c.ser.Buckets(series.Hour, m, hour, hour+1); err == nil && b[0].V != 0 {
+			out.Hour.Values[name] = b[0].V
+		}
+	}
+	return out
 }
 
 // SeriesRead is what an item's actor answers from memory for a series
@@ -345,7 +384,8 @@ type SeriesRead struct {
 	// Late is how many events are in no minute bucket and in no bucket at
 	// all (series.Late).
 	LateMinute, LateHour int64
-	Uniques              Uniques
+	// Uniques is the item's RenderUniques or ContentUniques.
+	Uniques any
 }
 
 // ErrSeriesBeforeWindow: a minute query starting before the item's minute
@@ -374,7 +414,11 @@ func (r *Registry) ReadSeries(ctx context.Context, k ItemID, kind string, metric
 			e := newComponents(contentSpec)
 			c = &e
 		}
-		out.Uniques = c.uniques(fam == famRender)
+		if fam == famRender {
+			out.Uniques = c.renderUniques()
+		} else {
+			out.Uniques = c.contentUniques()
+		}
 		switch s := st.fams[fam].(type) {
 		case *renderState:
 			out.CompleteThrough, out.HasComplete = c.completeThrough(s.maxAt, RenderLateness)

@@ -118,6 +118,7 @@ type RenderSummary struct {
 	Counts    RenderCounts  `json:"counts"`
 	LinkOpens int64         `json:"linkOpens"`
 	Total     int64         `json:"total"`
+	Uniques   RenderUniques `json:"uniques"`
 	Recent    []RenderEvent `json:"recent"`
 }
 
@@ -200,7 +201,7 @@ func (s *renderState) appendJSON(b []byte, seq uint64, withSeq bool) []byte {
 	if need := s.jsonSize(); cap(b)-len(b) < need {
 		b = append(make([]byte, 0, len(b)+need), b...) // one allocation, not a series of doublings
 	}
-	sum := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total()}
+	sum := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), Uniques: s.c.renderUniques()}
 	if withSeq {
 		b = sum.appendJSONWithSeq(b, seq)
 	} else {
@@ -213,6 +214,14 @@ func (s *renderState) appendJSON(b []byte, seq uint64, withSeq bool) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, s.recentJSON[(s.head-i+n)%n]...)
+	}
+	if withSeq { // a live update also carries the newest buckets
+		if ls := s.c.live(RenderMetrics); ls != nil {
+			enc, _ := json.Marshal(ls) // maps of int64 and a Time: cannot fail
+			b = append(b, `],"series":`...)
+			b = append(b, enc...)
+			return append(b, '}')
+		}
 	}
 	return append(b, "]}"...)
 }
@@ -276,7 +285,7 @@ func emptyRenderSummary() RenderSummary { return RenderSummary{Recent: []RenderE
 // from their JSON: for tests and tools; the service serves appendJSON.
 func (s *renderState) summary() RenderSummary {
 	recent := s.recentNewestFirst()
-	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), Recent: make([]RenderEvent, len(recent))}
+	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), Uniques: s.c.renderUniques(), Recent: make([]RenderEvent, len(recent))}
 	for i, enc := range recent {
 		if err := json.Unmarshal(enc, &out.Recent[i]); err != nil {
 			panic(fmt.Sprintf("recent event encoding: %v", err)) // written by appendJSON; cannot fail

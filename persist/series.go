@@ -15,7 +15,11 @@ import (
 // SeriesRow is one item's figures for one UTC hour (or day, from
 // SeriesDays): the absolute value of each metric of the item's family, in
 // the family's order (actors/series.HourRow.Values).
-type SeriesRow = actors.SeriesRow
+type SeriesRow struct {
+	Key    actors.ItemID
+	Hour   time.Time
+	Values []int64
+}
 
 // execer is what saveSeriesHours needs: the pool, or the transaction of a
 // snapshot round.

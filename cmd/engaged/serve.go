@@ -144,7 +144,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		ObserveUnavailable: met.ObserveUnavailable,
 		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
 		VisitorSalts:       store,
-		Series:             store,
+		Series:             seriesReader{store},
 	}, store, engine)
 	stopPruning := startSeriesPruning(store, time.Duration(cfg.SeriesRetentionDays)*24*time.Hour, seriesPruneInterval, logger)
 	defer stopPruning()

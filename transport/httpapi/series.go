@@ -34,7 +34,7 @@ type seriesAnswer struct {
 	To              actors.Time    `json:"to"`
 	CompleteThrough *actors.Time   `json:"completeThrough"`
 	Late            int64          `json:"late"`
-	Uniques         actors.Uniques `json:"uniques"`
+	Uniques         any            `json:"uniques"`
 	Buckets         []seriesBucket `json:"buckets"`
 }
 
