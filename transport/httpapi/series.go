@@ -55,7 +55,7 @@ type seriesQuery struct {
 }
 
 func (s *Server) parseSeries(c *fiber.Ctx, metrics []string) (seriesQuery, error) {
-	is := &actors.Issues{FormErrors: []string{}}
+	is := &actors.Issues{FormErrors: []string{}, FieldErrors: map[string][]string{}}
 	q := seriesQuery{interval: c.Query("interval", "minute"), name: c.Query("metric")}
 	q.metric = slices.Index(metrics, q.name)
 	if q.metric < 0 {
@@ -80,10 +80,16 @@ func (s *Server) parseSeries(c *fiber.Ctx, metrics []string) (seriesQuery, error
 		return t
 	}
 	q.to = parse("to", s.now())
-	q.from = parse("from", q.to.Add(-60*step))
+	q.from = parse("from", time.Time{})
 	if is.Empty() {
-		after := q.from.After(q.to)
-		q.from, q.to = floorTime(q.from, step), floorTime(q.to.Add(step-1), step)
+		// to is rounded up to a bucket boundary, so the bucket holding it is
+		// the newest; by default from is 60 buckets before.
+		after := !q.from.IsZero() && q.from.After(q.to)
+		q.to = floorTime(q.to.Add(step-time.Millisecond), step)
+		if q.from.IsZero() {
+			q.from = q.to.Add(-60 * step)
+		}
+		q.from = floorTime(q.from, step)
 		switch {
 		case after:
 			is.Add("from", "must not be after to")
@@ -150,7 +156,7 @@ func (s *Server) series(ctx context.Context, c *fiber.Ctx, k actors.ItemID, kind
 	hour := q.interval != "minute"
 	rd, err := s.engine.ReadSeries(ctx, k, kind, q.metric, hour, fromMs, toMs)
 	if err == actors.ErrSeriesBeforeWindow {
-		is := &actors.Issues{FormErrors: []string{}}
+		is := &actors.Issues{FormErrors: []string{}, FieldErrors: map[string][]string{}}
 		is.Add("from", "minute buckets are kept for the 128 minutes up to the item's newest event; ask for hours")
 		return nil, &actors.Error{Code: actors.EInvalid, Message: "invalid series query", Issues: is}
 	}
