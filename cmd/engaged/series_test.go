@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // seriesBody mirrors the documented series answer.
@@ -239,4 +241,41 @@ func TestSeriesSurvivesKill9(t *testing.T) {
 	if after := read(p.service(t)); after != before {
 		t.Fatalf("series or uniques changed across kill -9:\nbefore %s\nafter  %s", before, after)
 	}
+}
+
+// The dashboard's charts, in a real browser: the per-minute chart holds two
+// hours and the per-hour chart two days, and the newest minute bucket and
+// the unique viewers grow when an event comes in.
+func TestSeriesDashboardInBrowser(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_TRUSTED_PROXIES", "127.0.0.1", "ENGAGED_UPDATE_INTERVAL", "0")
+	s := startService(t, e)
+	tn := newTenant(t, e)
+	recorded(t, s.post(t, tn, `{"eventType":"viewed"}`, "X-Forwarded-For", "203.0.113.50", "User-Agent", "chart-test"))
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/dashboard?render="+tn.render),
+		chromedp.WaitVisible(chromedp.ID("key")),
+		chromedp.SendKeys(chromedp.ID("key"), tn.key),
+		chromedp.Click(chromedp.ID("go")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := `[...document.querySelectorAll("#chart-minute rect")].at(-1)`
+	sumOf := `[...document.querySelectorAll("#chart-minute rect")].reduce((n, r) => n + Number(r.dataset.v), 0)`
+	waitFor(t, ctx, "charts loaded",
+		`document.querySelectorAll("#chart-minute rect").length === 120 && document.querySelectorAll("#chart-hour rect").length === 48 && `+
+			sumOf+` === 1 && document.querySelector("#uniques").textContent === "1 viewers"`)
+	before, err := chromedp.Run(ctx, chromedp.Evaluate[float64]("Number("+newest+".dataset.v)"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded(t, s.post(t, tn, `{"eventType":"viewed"}`, "X-Forwarded-For", "203.0.113.51", "User-Agent", "chart-test"))
+	// The newest bucket grows: by one in the same minute, or a new minute
+	// holding the event slid in.
+	waitFor(t, ctx, "newest bucket grows", fmt.Sprintf(
+		`(Number(%s.dataset.v) > %v || (%s.dataset.v === "1" && %s.dataset.t > new Date(Date.now() - 120e3).toISOString())) && %s === 2 && `+
+			`document.querySelector("#uniques").textContent === "2 viewers"`,
+		newest, before, newest, newest, sumOf))
+	saveScreenshot(t, ctx, "dashboard-series.png")
 }
