@@ -118,13 +118,18 @@ func TestSeriesMemoryTypical(t *testing.T) {
 	s := newRenderState()
 	base := time.UnixMilli(1_780_000_000_000)
 	for i := range 40 {
-		e := ev(fmt.Sprintf("evt_%d", i), Viewed, "", fmt.Sprintf("203.0.113.%d", i), time.Duration(i%5)*time.Minute+time.Duration(i)*time.Second)
-		e.CreatedAt = Time{base.Add(time.Duration(i%5)*time.Minute + time.Duration(i)*time.Second)}
+		// In receive order, as the log holds them: 8 events a minute.
+		at := base.Add(time.Duration(i/8)*time.Minute + time.Duration(i)*time.Second)
+		e := ev(fmt.Sprintf("evt_%d", i), Viewed, "", fmt.Sprintf("203.0.113.%d", i), 0)
+		e.CreatedAt = Time{at}
 		e.Visitor = uint64(i%10)*0x9e3779b97f4a7c15 + 1
 		e.ID = fmt.Sprintf("evt_%d", i)
 		s.apply(e)
 	}
 	n := s.c.size()
+	if _, late := s.c.ser.Late(); late != 0 {
+		t.Fatalf("%d events late", late)
+	}
 	t.Logf("components of a typical render: %d bytes in memory", n)
 	if n > 1024 {
 		t.Fatalf("typical render's series and sketch take %d bytes, over 1 KiB", n)
@@ -169,5 +174,23 @@ func TestRoundWritesSeriesRows(t *testing.T) {
 		if fmt.Sprint(rows) != fmt.Sprint(st.want) {
 			t.Fatalf("step %d: rows %v, want %v", i, rows, st.want)
 		}
+	}
+}
+
+// TestSeriesMemoryTypicalContent: a content item with 10 users (one session
+// each) and plays, completions and likes in 5 distinct minutes.
+func TestSeriesMemoryTypicalContent(t *testing.T) {
+	s := newContentState()
+	base := int64(1_780_000_000_000)
+	for i := range 40 {
+		at := base + int64(i/8)*60_000 + int64(i)*100
+		typ := []ContentEventType{PlayStart, Completion, Like, Impression}[i%4]
+		s.apply(&ContentEvent{ID: fmt.Sprintf("e%d", i), Type: typ, UserID: fmt.Sprintf("u%d", i%10), SessionID: fmt.Sprintf("s%d", i%10),
+			At: at, Recv: at + 50, WatchTime: 12.5})
+	}
+	n := s.c.size()
+	t.Logf("components of a typical content item: %d bytes in memory", n)
+	if n > 2048 {
+		t.Fatalf("typical content item's series and sketches take %d bytes", n)
 	}
 }
