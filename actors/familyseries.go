@@ -375,6 +375,10 @@ type SeriesRead struct {
 	// earlier hours are in Postgres. math.MinInt64 for an item without a
 	// series: every bucket is zero.
 	Start int64
+	// Pending are hours before Start that the item holds but no snapshot
+	// round has written yet (e.g. just replayed from the log): they replace
+	// Postgres's rows of the same hours.
+	Pending []series.HourRow
 	// Days are the distinct metric's values of the clock's UTC day and the
 	// day before ([0] the clock's), for a distinct metric's day query.
 	Days [2]series.Bucket
@@ -435,6 +439,13 @@ func (r *Registry) ReadSeries(ctx context.Context, k ItemID, kind string, metric
 		}
 		out.Start = c.ser.Start(g)
 		out.LateMinute, out.LateHour = c.ser.Late()
+		if hour {
+			for _, row := range c.ser.PendingHours(math.MaxInt64) {
+				if row.Hour < out.Start {
+					out.Pending = append(out.Pending, row)
+				}
+			}
+		}
 		if metric >= c.spec.Counters {
 			clock := c.ser.Clock()
 			for i := range out.Days {

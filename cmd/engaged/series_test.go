@@ -279,3 +279,44 @@ func TestSeriesDashboardInBrowser(t *testing.T) {
 		newest, before, newest, newest, sumOf))
 	saveScreenshot(t, ctx, "dashboard-series.png")
 }
+
+// Hours that left the actor's memory window are read from series_hours
+// (written by the snapshot rounds) or, until a round wrote them, from the
+// hours the actor still holds; days from the hourly sums: a render seen
+// three days apart answers both events by hour and by day, right after a
+// restart.
+func TestSeriesHoursFromPostgres(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_TRUSTED_PROXIES", "127.0.0.1", "ENGAGED_SNAPSHOT_INTERVAL", "200ms")
+	tn := newTenant(t, e)
+	t0 := time.Now().UTC().Add(-80 * time.Hour).Truncate(time.Hour).Add(10 * time.Minute)
+	old := startServiceAt(t, e, t0)
+	recorded(t, old.post(t, tn, `{"eventType":"viewed"}`, "X-Forwarded-For", "203.0.113.1"))
+	recorded(t, old.post(t, tn, `{"eventType":"printed"}`, "X-Forwarded-For", "203.0.113.1"))
+	old.stop() // the final round writes the closed hour
+	s := startService(t, e)
+	recorded(t, s.post(t, tn, `{"eventType":"viewed"}`, "X-Forwarded-For", "203.0.113.2"))
+	to := time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
+	from := t0.Truncate(time.Hour).Add(-time.Hour)
+	q := url.Values{"metric": {"viewed"}, "interval": {"hour"}, "from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
+	b := s.renderSeries(t, tn, q.Encode())
+	checkContiguous(t, b, time.Hour)
+	if b.sum() != 2 || b.Buckets[1].V != 1 || b.Buckets[len(b.Buckets)-1].V != 1 {
+		t.Fatalf("hours: sum %v, the old hour %v, the newest %v", b.sum(), b.Buckets[1].V, b.Buckets[len(b.Buckets)-1].V)
+	}
+	q.Set("interval", "day")
+	q.Set("from", from.Truncate(24*time.Hour).Format(time.RFC3339))
+	day := t0.Truncate(24 * time.Hour).Format("2006-01-02T15:04:05.000Z")
+	if b := s.renderSeries(t, tn, q.Encode()); b.sum() != 2 || !strings.Contains(fmt.Sprint(b.Buckets), "{"+day+" 1}") {
+		t.Fatalf("days: sum %v, want 1 on %s: %v", b.sum(), day, b.Buckets)
+	}
+	q.Set("metric", "printed")
+	if b := s.renderSeries(t, tn, q.Encode()); b.sum() != 1 {
+		t.Fatalf("printed by day: sum %v", b.sum())
+	}
+	q.Set("metric", "viewers")
+	q.Set("interval", "hour")
+	q.Set("from", from.Format(time.RFC3339))
+	if b := s.renderSeries(t, tn, q.Encode()); b.sum() != 2 {
+		t.Fatalf("viewers by hour: sum %v", b.sum())
+	}
+}

@@ -177,30 +177,28 @@ func (s *Server) series(ctx context.Context, c *fiber.Ctx, k actors.ItemID, kind
 			add(b.T, b.V)
 		}
 	}
-	if hour && fromMs < rd.Start && rd.Start != math.MinInt64 && s.opts.Series != nil {
+	if hour && fromMs < rd.Start && rd.Start != math.MinInt64 && s.opts.Series != nil && !(q.interval == "day" && isDistinct) {
+		// Hours before the memory's window: Postgres's rows, replaced by
+		// the hours the item holds but has not written yet. A day's
+		// counters are the sum of its hours.
 		end := min(toMs, rd.Start)
-		if q.interval == "hour" {
-			rows, err := s.opts.Series.SeriesHours(ctx, k, q.from, time.UnixMilli(end))
-			if err != nil {
-				return nil, err
+		rows, err := s.opts.Series.SeriesHours(ctx, k, q.from, time.UnixMilli(end))
+		if err != nil {
+			return nil, err
+		}
+		byHour := map[int64]int64{}
+		for _, r := range rows {
+			if q.metric < len(r.Values) {
+				byHour[r.Hour.UnixMilli()] = r.Values[q.metric]
 			}
-			for _, r := range rows {
-				if q.metric < len(r.Values) {
-					add(r.Hour.UnixMilli(), r.Values[q.metric])
-				}
+		}
+		for _, r := range rd.Pending {
+			if r.Hour >= fromMs && r.Hour < end {
+				byHour[r.Hour] = r.Values[q.metric]
 			}
-		} else if !isDistinct {
-			// Counters of a day are the sum of its hours: Postgres's for the
-			// hours before the window (a partial first day included).
-			rows, err := s.opts.Series.SeriesDays(ctx, k, q.from, time.UnixMilli(end), distinct)
-			if err != nil {
-				return nil, err
-			}
-			for _, r := range rows {
-				if q.metric < len(r.Values) {
-					add(r.Hour.UnixMilli(), r.Values[q.metric])
-				}
-			}
+		}
+		for t, v := range byHour {
+			add(t, v)
 		}
 	}
 	if q.interval == "day" && isDistinct {
