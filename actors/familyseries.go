@@ -429,7 +429,10 @@ func (r *Registry) ReadSeries(ctx context.Context, k ItemID, kind string, metric
 		case *contentState:
 			out.CompleteThrough, out.HasComplete = c.completeThrough(s.dedupe.maxRecv, ContentLateness)
 		}
-		if c.ser == nil {
+		if c.ser != nil {
+			out.LateMinute, out.LateHour = c.ser.Late()
+		}
+		if c.ser == nil || c.ser.Clock() < 0 { // no event filed in a bucket yet
 			out.Start = math.MinInt64
 			return out, nil
 		}
@@ -438,7 +441,6 @@ func (r *Registry) ReadSeries(ctx context.Context, k ItemID, kind string, metric
 			g = series.Hour
 		}
 		out.Start = c.ser.Start(g)
-		out.LateMinute, out.LateHour = c.ser.Late()
 		if hour {
 			for _, row := range c.ser.PendingHours(math.MaxInt64) {
 				if row.Hour < out.Start {
@@ -457,11 +459,14 @@ func (r *Registry) ReadSeries(ctx context.Context, k ItemID, kind string, metric
 		if !hour && fromMs < out.Start {
 			return out, ErrSeriesBeforeWindow
 		}
-		from := max(fromMs, out.Start)
-		if from >= toMs {
+		// Buckets after the newest event's are zero: the answer stops at
+		// the bucket holding the clock (a range far into the future stays
+		// small; Buckets rounds to up).
+		from, to := max(fromMs, out.Start), min(toMs, c.ser.Clock()+1)
+		if from >= to {
 			return out, nil
 		}
-		b, err := c.ser.Buckets(g, metric, from, toMs)
+		b, err := c.ser.Buckets(g, metric, from, to)
 		out.Buckets = b
 		return out, err
 	})

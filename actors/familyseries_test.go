@@ -194,3 +194,44 @@ func TestSeriesMemoryTypicalContent(t *testing.T) {
 		t.Fatalf("typical content item's series and sketches take %d bytes", n)
 	}
 }
+
+// ReadSeries answers from memory without changing the state, stops at the
+// newest event's bucket, refuses minutes before the window, and reports
+// the hours it holds that no round wrote yet.
+func TestReadSeriesFromMemory(t *testing.T) {
+	l, s := newMemLog(), newMemStore()
+	k := ItemID{Project: "p", Item: "r"}
+	r := startRegistry(t, l, s, time.Hour)
+	for i, d := range []time.Duration{0, 3 * time.Hour} {
+		e := ev("", Viewed, "", fmt.Sprintf("10.0.0.%d", i), d)
+		e.Visitor = uint64(i + 1)
+		r.deliver(t, l, l.append(t, k, Message{Render: []RenderEvent{e}}), uint64(i+1))
+	}
+	ctx := context.Background()
+	before, err := r.Current(ctx, k, RenderItem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := t0.Add(3 * time.Hour).UnixMilli()
+	rd, err := r.ReadSeries(ctx, k, RenderItem, 0, true, t0.Add(-time.Hour).UnixMilli(), last+1500*24*3_600_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, b := range rd.Buckets {
+		sum += b.V
+	}
+	if sum != 2 || rd.Buckets[len(rd.Buckets)-1].T != t0.Add(3*time.Hour).Truncate(time.Hour).UnixMilli() {
+		t.Fatalf("hour buckets %v", rd.Buckets)
+	}
+	if u := rd.Uniques.(RenderUniques); u.Viewers != 2 || !rd.HasComplete || rd.CompleteThrough != last-ClockSkew {
+		t.Fatalf("uniques %+v, completeThrough %d (%v), want %d", u, rd.CompleteThrough, rd.HasComplete, last-ClockSkew)
+	}
+	if _, err := r.ReadSeries(ctx, k, RenderItem, 0, false, t0.UnixMilli(), last); err != ErrSeriesBeforeWindow {
+		t.Fatalf("minutes three hours back: %v", err)
+	}
+	after, _ := r.Current(ctx, k, RenderItem)
+	if string(before.Payload) != string(after.Payload) {
+		t.Fatal("a series read changed the state")
+	}
+}
