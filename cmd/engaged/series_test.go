@@ -118,6 +118,10 @@ func TestSeriesRenderEndToEnd(t *testing.T) {
 	if b := s.renderSeries(t, tn, q.Encode()); len(b.Buckets) != 10 || b.sum() != 3 {
 		t.Fatalf("explicit range: %d buckets, sum %v", len(b.Buckets), b.sum())
 	}
+	far := url.Values{"metric": {"viewed"}, "interval": {"day"}, "from": {to.Add(-240 * time.Hour).Format(time.RFC3339)}, "to": {to.Add(1400 * 24 * time.Hour).Format(time.RFC3339)}}
+	if b := s.renderSeries(t, tn, far.Encode()); b.sum() != 3 || len(b.Buckets) < 1400 {
+		t.Fatalf("a range reaching far into the future: %d buckets, sum %v", len(b.Buckets), b.sum())
+	}
 
 	for _, bad := range []string{
 		"metric=nope", "", "metric=viewed&interval=week",
