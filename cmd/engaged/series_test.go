@@ -324,3 +324,27 @@ func TestSeriesHoursFromPostgres(t *testing.T) {
 		t.Fatalf("viewers by hour: sum %v", b.sum())
 	}
 }
+
+// Visitors of the public share page are unique viewers: two addresses are
+// two visitors; the same address again with another browser inside five
+// minutes is deduped (not recorded, so not a viewer); the share's own system
+// event (no address) is none.
+func TestSeriesShareViewers(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_TRUSTED_PROXIES", "127.0.0.1", "ENGAGED_PUBLIC_URL", "https://docs.example.test/")
+	s := startService(t, e)
+	tn := shareTenant(t, e)
+	sh := s.createShare(t, tn)
+	for _, v := range [][2]string{{"203.0.113.7", "Firefox"}, {"203.0.113.8", "Firefox"}, {"203.0.113.7", "Chrome"}} {
+		if r := s.page(t, sh.ID, "", "User-Agent", v[1], "X-Forwarded-For", v[0]); r.status != 200 {
+			t.Fatalf("viewer page: %d", r.status)
+		}
+	}
+	sum := do(t, "GET", s.base+"/v1/renders/"+tn.render+"/engagement", tn.key, "").json(t)
+	if u := sum["uniques"].(map[string]any); u["viewers"] != float64(2) || sum["counts"].(map[string]any)["viewed"] != float64(2) {
+		t.Fatalf("uniques %v", u)
+	}
+	b := s.renderSeries(t, tn, "metric=viewers&interval=day")
+	if v := sum["uniques"].(map[string]any)["viewers"]; b.sum() != v.(float64) || b.Uniques["viewers"] != v {
+		t.Fatalf("viewers by day %v, uniques %v, engagement %v", b.sum(), b.Uniques, v)
+	}
+}
