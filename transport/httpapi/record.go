@@ -13,6 +13,7 @@ import (
 // held a message with msgID inside its duplicate window: nothing new was
 // stored, the verdicts went to that earlier try, and recorded is all false.
 func (s *Server) recordAll(ctx context.Context, k actors.ItemID, msgID string, evs ...actors.RenderEvent) (recorded []bool, dup bool, err error) {
+	s.fillVisitors(ctx, k.Project, evs)
 	sub := &actors.Submission{Key: k, MsgID: msgID, Msg: actors.Message{Render: evs}}
 	if err := s.engine.Submit(ctx, sub); err != nil {
 		return nil, false, err
