@@ -40,6 +40,8 @@ type Engine interface {
 	Submit(ctx context.Context, subs ...*actors.Submission) error
 	ShareCounts(ctx context.Context, k actors.ItemID) (map[string]actors.ShareCounts, error)
 	Current(ctx context.Context, k actors.ItemID, kind string) (actors.Update, error)
+	ReadUserSeen(ctx context.Context, k actors.ItemID, contentIDs []string) ([]bool, error)
+	ReadUserHistory(ctx context.Context, k actors.ItemID, limit int) ([]actors.UserHistoryEvent, error)
 }
 
 // Options configures the HTTP API.
@@ -176,6 +178,8 @@ func (s *Server) routes() {
 	// SDK events (POST /v1/events and /v1/events/batch are above).
 	v1.Post("/contents", s.secretOnly, s.postContent)
 	v1.Get("/contents/:id/engagement", s.secretOnly, s.getContentEngagement)
+	v1.Post("/users/:userId/seen", s.secretOnly, s.postUserSeen)
+	v1.Get("/users/:userId/history", s.secretOnly, s.getUserHistory)
 
 	// Live updates.
 	v1.Get("/renders/:id/engagement/stream", s.secretOnly, s.streamRenderEngagement)
