@@ -53,7 +53,9 @@ func TestUserSeenAndHistory(t *testing.T) {
 	s := startService(t, e)
 	tn := newSDKTenant(t, e, "c3", "c4")
 	ann, bob := "ann/é 1", "bob"
-	at := func(min int) string { return time.Now().Add(time.Duration(-60+min) * time.Minute).UTC().Format(time.RFC3339) }
+	at := func(min int) string {
+		return time.Now().Add(time.Duration(-60+min) * time.Minute).UTC().Format(time.RFC3339)
+	}
 	b := s.batch(t, tn.pk, fmt.Sprintf(`{"events":[
 		{"eventId":"a1","event":"impression","contentId":"cnt_abc123","userId":%q,"timestamp":%q,"data":{"position":0}},
 		{"eventId":"a2","event":"playStart","contentId":"cnt_def456","userId":%q,"timestamp":%q,"data":{"startupTime":90}},
