@@ -54,7 +54,10 @@ const benchUsage = `usage: engaged-bench [flags] [scenario ...]
 
 Drives a running engaged over real HTTP. Scenarios:
   ingest-single  partner events, POST /v1/renders/:id/events, with verdicts
-  ingest-batch   SDK batches of --batch events over --items content items, POST /v1/events/batch
+  ingest-batch   SDK batches of --batch events over --items content items, POST /v1/events/batch;
+                 each batch one viewer's: one userId of 100k
+  ingest-batch-anon  the same without userId: the cost of a userId is the ratio of the two
+  sdk-single, sdk-single-anon  one SDK event per POST /v1/events, with and without a userId
   sdk-client     the same load sent through the Go client (transport/client): --connections
                  clients tracking events as fast as their queues take them
   read           GET /v1/renders/:id/engagement over --items renders
@@ -194,9 +197,11 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 			}
 			r, err = benchRead(ctx, mixed, fx)
 			r.Scenario = "read-mixed"
-		case "ingest-batch":
-			r, err = benchIngestBatch(ctx, o, store, fx)
+		case "ingest-batch", "ingest-batch-anon":
+			r, err = benchIngestBatch(ctx, o, store, fx, sc == "ingest-batch-anon")
 			lastBatch = &r
+		case "sdk-single", "sdk-single-anon":
+			r, err = benchSDKSingle(ctx, o, store, fx, sc == "sdk-single-anon")
 		case "sdk-client":
 			r, err = benchSDKClient(ctx, o, store, fx)
 		case "raw-js":
