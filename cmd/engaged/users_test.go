@@ -175,3 +175,43 @@ func TestUserSeenSurvivesKill9(t *testing.T) {
 		t.Fatalf("final: seen %s, want %s", got, want)
 	}
 }
+
+// GET /v1/contents/:id/signals over window=all; the other windows wait for
+// the series (400 until then).
+func TestContentSignals(t *testing.T) {
+	e := newEnv(t)
+	s := startService(t, e)
+	tn := newSDKTenant(t, e)
+	b := s.batch(t, tn.pk, `{"events":[
+		{"eventId":"p1","event":"playStart","contentId":"cnt_abc123","data":{"startupTime":90}},
+		{"eventId":"p2","event":"playStart","contentId":"cnt_abc123","data":{"startupTime":90}},
+		{"eventId":"c1","event":"completion","contentId":"cnt_abc123","data":{"watchTime":20}},
+		{"eventId":"l1","event":"like","contentId":"cnt_abc123"}]}`)
+	if b.Data.Received != 4 {
+		t.Fatalf("batch: %v", b.statuses())
+	}
+	for _, q := range []string{"", "?window=all"} {
+		r := do(t, "GET", s.base+"/v1/contents/cnt_abc123/signals"+q, tn.sk, "")
+		if r.status != 200 {
+			t.Fatalf("signals%s: %d %s", q, r.status, r.body)
+		}
+		d := r.json(t)["data"].(map[string]any)
+		if d["plays"] != 2.0 || d["completionRate"] != 0.5 || d["likesPerPlay"] != 0.5 || d["savesPerPlay"] != 0.0 ||
+			d["watchFraction"] != nil || d["window"] != "all" {
+			t.Fatalf("signals%s: %s", q, r.body)
+		}
+	}
+	for _, c := range []struct {
+		url, key string
+		status   int
+	}{
+		{"/v1/contents/cnt_abc123/signals?window=24h", tn.sk, 400},
+		{"/v1/contents/cnt_abc123/signals?window=year", tn.sk, 400},
+		{"/v1/contents/cnt_abc123/signals", tn.pk, 403},
+		{"/v1/contents/nope/signals", tn.sk, 404},
+	} {
+		if r := do(t, "GET", s.base+c.url, c.key, ""); r.status != c.status {
+			t.Errorf("%s: %d %s", c.url, r.status, r.body)
+		}
+	}
+}

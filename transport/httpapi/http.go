@@ -178,6 +178,7 @@ func (s *Server) routes() {
 	// SDK events (POST /v1/events and /v1/events/batch are above).
 	v1.Post("/contents", s.secretOnly, s.postContent)
 	v1.Get("/contents/:id/engagement", s.secretOnly, s.getContentEngagement)
+	v1.Get("/contents/:id/signals", s.secretOnly, s.getContentSignals)
 	v1.Post("/users/:userId/seen", s.secretOnly, s.postUserSeen)
 	v1.Get("/users/:userId/history", s.secretOnly, s.getUserHistory)
 

@@ -415,3 +415,23 @@ func (s *Server) getContentEngagement(c *fiber.Ctx) error {
 	}
 	return s.ok(c, fiber.StatusOK, sum)
 }
+
+// getContentSignals serves GET /v1/contents/:id/signals: the content's
+// ranking signals (actors.Signals) over ?window=.
+func (s *Server) getContentSignals(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	k, err := s.content(ctx, c)
+	if err != nil {
+		return err
+	}
+	window, err := wire.SignalsWindow(c.Query("window"))
+	if err != nil {
+		return err
+	}
+	sum, err := s.engine.ReadContent(ctx, k)
+	if err != nil {
+		return err
+	}
+	return s.ok(c, fiber.StatusOK, actors.Signals(&sum, window))
+}

@@ -85,3 +85,15 @@ func HistoryLimit(raw string) (int, error) {
 	}
 	return n, nil
 }
+
+// SignalsWindow decodes the signals' ?window= (absent: actors.WindowAll).
+// 1h, 24h, 7d and 30d need the contents' series, which are not wired yet:
+// they are refused as invalid for now, naming what is accepted.
+func SignalsWindow(raw string) (string, error) {
+	if raw == "" || raw == actors.WindowAll {
+		return actors.WindowAll, nil
+	}
+	is := &actors.Issues{FormErrors: []string{}}
+	is.Add("window", `window must be "all" (1h, 24h, 7d and 30d come with the contents' series)`)
+	return "", Invalid(is)
+}
