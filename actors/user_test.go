@@ -212,3 +212,34 @@ func TestCodecReadsV2Messages(t *testing.T) {
 		t.Fatal("a codecV3 message without its user section decoded")
 	}
 }
+
+// BenchmarkUserSeen500 is one POST /v1/users/:userId/seen of 500 ids
+// against a full user (exact window and both Bloom generations full), as the
+// actor runs it: hash the ids, then look each up.
+func BenchmarkUserSeen500(b *testing.B) {
+	s := newUserState()
+	applyUser(s, userEvents("u", MaxExactSeen+2*bloomCapacity, 0, Impression))
+	ids := make([]string, MaxSeenQuery)
+	for i := range ids {
+		ids[i] = "cnt_" + strconv.Itoa(i*17)
+	}
+	out := make([]bool, len(ids))
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, id := range ids {
+			out[i] = s.seen(ContentHash(id))
+		}
+	}
+}
+
+// BenchmarkUserApply is one SDK event's work in a user's actor.
+func BenchmarkUserApply(b *testing.B) {
+	s := newUserState()
+	evs := userEvents("u", 1<<16, 0, Impression)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.apply(&evs[i%len(evs)])
+		i++
+	}
+}

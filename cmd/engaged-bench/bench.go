@@ -41,6 +41,7 @@ type benchOptions struct {
 	memoryItems   int // memory-full: renders, and a quarter as many content items
 	zipfS         float64
 	batch         int
+	users         int // distinct userIds the SDK scenarios draw from
 	ingestRate    int // background partner events/s during `read`
 	readRate      int // reads/s of read-mixed
 	jsonOut       bool
@@ -103,6 +104,7 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	fs.IntVar(&o.memoryItems, "memory-items", 10_000, "memory-full: renders given full state")
 	fs.Float64Var(&o.zipfS, "zipf-s", 1.1, "zipf: the exponent s (> 1)")
 	fs.IntVar(&o.batch, "batch", 100, "events per batch request (ingest-batch)")
+	fs.IntVar(&o.users, "users", 100_000, "distinct userIds the SDK scenarios draw from (ingest-batch, sdk-single)")
 	fs.IntVar(&o.ingestRate, "ingest-rate", 0, "partner events/s sent in the background during read and read-mixed")
 	fs.IntVar(&o.readRate, "read-rate", 2000, "reads/s of read-mixed (open loop) unless --rate is set")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")

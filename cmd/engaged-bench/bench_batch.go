@@ -62,11 +62,10 @@ var (
 	benchEventSeq atomic.Int64
 )
 
-// benchUsers is how many distinct userIds the SDK scenarios draw from.
-const benchUsers = 100_000
-
-// benchUser returns one of benchUsers userIds at random.
-func benchUser() string { return "user_" + strconv.Itoa(rand.IntN(benchUsers)) }
+// benchUser returns one of o.users userIds at random.
+func benchUser(o benchOptions) func() string {
+	return func() string { return "user_" + strconv.Itoa(rand.IntN(max(1, o.users))) }
+}
 
 // sdkEvent writes one valid SDK event of a type that cycles through the
 // common ones, as a player would send them, with userId user ("": none).
@@ -101,7 +100,7 @@ func sdkEvent(b *strings.Builder, content, user string, i int, now string) {
 // benchIngestBatch sends SDK batches of o.batch events, each spread over
 // the content items (a feed session touches several), with a publishable
 // key. Each batch is one viewer's: its events carry one userId, drawn from
-// benchUsers, unless anon (ingest-batch-anon: no userId), so the two
+// o.users, unless anon (ingest-batch-anon: no userId), so the two
 // scenarios measure what a userId costs (one more log message per request).
 func benchIngestBatch(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture, anon bool) (benchResult, error) {
 	if err := fx.addContent(ctx, store, o.items); err != nil {
@@ -111,7 +110,7 @@ func benchIngestBatch(ctx context.Context, o benchOptions, store *persist.Store,
 	if err != nil {
 		return benchResult{}, err
 	}
-	name, user := "ingest-batch", benchUser
+	name, user := "ingest-batch", benchUser(o)
 	if anon {
 		name, user = "ingest-batch-anon", func() string { return "" }
 	}
@@ -196,7 +195,7 @@ func logState(ctx context.Context, natsURL string) (jetstream.StreamState, error
 }
 
 // benchSDKSingle sends one SDK event per POST /v1/events, with a userId
-// drawn from benchUsers (sdk-single) or none (sdk-single-anon): the worst
+// drawn from o.users (sdk-single) or none (sdk-single-anon): the worst
 // case of what a userId costs, one more log message per event.
 func benchSDKSingle(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture, anon bool) (benchResult, error) {
 	if err := fx.addContent(ctx, store, o.items); err != nil {
@@ -211,7 +210,7 @@ func benchSDKSingle(ctx context.Context, o benchOptions, store *persist.Store, f
 		i := int(n.Add(1))
 		user := ""
 		if !anon {
-			user = benchUser()
+			user = benchUser(o)()
 		}
 		var sb strings.Builder
 		sdkEvent(&sb, fx.contents[rand.IntN(len(fx.contents))], user, i, time.Now().UTC().Format(time.RFC3339Nano))
