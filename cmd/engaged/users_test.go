@@ -215,3 +215,50 @@ func TestContentSignals(t *testing.T) {
 		}
 	}
 }
+
+// Two instances share the log: a user's events sent through either are
+// seen by both (the non-owner catches the user's item up from the log), and
+// when one stops its partitions move to the other, which answers the same.
+func TestUserSeenOnTwoInstances(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_NATS_LISTEN", "127.0.0.1:0", "ENGAGED_PARTITIONS", "2", "ENGAGED_SNAPSHOT_INTERVAL", "50ms")
+	a := startService(t, e)
+	m := natsRE.FindStringSubmatch(a.log.String())
+	if m == nil {
+		t.Fatalf("no NATS address in the log:\n%s", a.log.String())
+	}
+	b := startService(t, e.with("ENGAGED_NATS_URL", m[1], "ENGAGED_DATA_DIR", t.TempDir()))
+	contents := []string{"c0", "c1", "c2", "c3", "c4", "c5"}
+	tn := newSDKTenant(t, e, contents...)
+	users := []string{"u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7"} // over both partitions
+	services := []*service{a, b}
+	for i, u := range users {
+		for j := 0; j <= i%len(contents); j++ {
+			s := services[(i+j)%2]
+			if r := s.event(t, tn.pk, fmt.Sprintf(`{"eventId":"%s-%d","event":"impression","contentId":%q,"userId":%q,"data":{"position":0}}`, u, j, contents[j], u)); r.status != 200 {
+				t.Fatalf("event: %d %s", r.status, r.body)
+			}
+		}
+	}
+	want := map[string]string{}
+	for i, u := range users {
+		var exp []bool
+		for j := range contents {
+			exp = append(exp, j <= i%len(contents))
+		}
+		want[u] = fmt.Sprint(exp)
+		for k, s := range services {
+			if got := fmt.Sprint(s.seen(t, tn.sk, u, contents...)); got != want[u] {
+				t.Fatalf("instance %d: %s seen %s, want %s", k, u, got, want[u])
+			}
+		}
+		if ha, hb := fmt.Sprint(a.history(t, tn.sk, u, "")), fmt.Sprint(b.history(t, tn.sk, u, "")); ha != hb {
+			t.Fatalf("%s: histories differ:\n%s\n%s", u, ha, hb)
+		}
+	}
+	b.stop()
+	for _, u := range users {
+		if got := fmt.Sprint(a.seen(t, tn.sk, u, contents...)); got != want[u] {
+			t.Fatalf("after b stopped: %s seen %s, want %s", u, got, want[u])
+		}
+	}
+}
