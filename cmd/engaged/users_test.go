@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/engagedhq/engaged/transport/client"
 )
 
 // The per-user routes (issue 20 item 3) through the real server: what a
@@ -96,6 +99,14 @@ func TestUserSeenAndHistory(t *testing.T) {
 	}
 	if h := s.history(t, tn.sk, "nobody", ""); len(h) != 0 {
 		t.Fatalf("unknown user history: %v", h)
+	}
+	// The Go client reads the same.
+	sc, _ := newClient(t, s.base, tn.sk, client.Options{})
+	if got, err := sc.Seen(context.Background(), ann, ids); err != nil || fmt.Sprint(got) != "[true true false true false]" {
+		t.Fatalf("client seen %v %v", got, err)
+	}
+	if got, err := sc.UserHistory(context.Background(), ann, 1); err != nil || len(got) != 1 || got[0].EventID != "a2" || got[0].Timestamp.IsZero() {
+		t.Fatalf("client history %v %v", got, err)
 	}
 	// A content's figures are what they were without users.
 	if c := s.content(t, tn.sk, "c4"); count(t, c, "impression") != 2 {
@@ -189,6 +200,10 @@ func TestContentSignals(t *testing.T) {
 		{"eventId":"l1","event":"like","contentId":"cnt_abc123"}]}`)
 	if b.Data.Received != 4 {
 		t.Fatalf("batch: %v", b.statuses())
+	}
+	sc, _ := newClient(t, s.base, tn.sk, client.Options{})
+	if g, err := sc.ContentSignals(context.Background(), "cnt_abc123", "all"); err != nil || g.Plays != 2 || g.CompletionRate == nil || *g.CompletionRate != 0.5 {
+		t.Fatalf("client signals %+v %v", g, err)
 	}
 	for _, q := range []string{"", "?window=all"} {
 		r := do(t, "GET", s.base+"/v1/contents/cnt_abc123/signals"+q, tn.sk, "")
