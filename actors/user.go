@@ -79,7 +79,20 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// seenTypes feed a user's seen set.
+// Interaction reports whether events of type t feed a user's state: every
+// type but playback telemetry (watchProgress, rebuffer, qualityChange,
+// error), which a player sends every few seconds and which would push the
+// user's actual interactions out of the history. Custom types are
+// interactions.
+func (t ContentEventType) Interaction() bool {
+	switch t {
+	case WatchProgress, Rebuffer, QualityChange, PlaybackError:
+		return false
+	}
+	return true
+}
+
+// seenType: events of these types feed a user's seen set.
 func seenType(t ContentEventType) bool { return t == Impression || t == PlayStart }
 
 // bloom is one generation of a user's seen filter.

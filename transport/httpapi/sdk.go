@@ -248,8 +248,9 @@ func (s *Server) rejectUnknownContent(ctx context.Context, project string, parse
 // groupByItem fills in the results of rejected events and of repeats inside
 // the request, gives events without an eventId one, and returns one message
 // per item holding the records of the rest, in request order, then one
-// message per user holding the user's events (a user's state is an item of
-// its own, actors.UserItemID, fed through its own subject like any item).
+// message per user holding the user's interactions (ContentEventType.Interaction;
+// a user's state is an item of its own, actors.UserItemID, fed through its
+// own subject like any item).
 func groupByItem(project string, parsed []actors.ParsedContentEvent, res ingestResult) []*itemGroup {
 	byItem := map[string]*itemGroup{}
 	byUser := map[string]*itemGroup{}
@@ -287,7 +288,7 @@ func groupByItem(project string, parsed []actors.ParsedContentEvent, res ingestR
 			g.msg.Content = append(g.msg.Content, rec.Event)
 			g.events = append(g.events, i)
 		}
-		if u := ev.Event.UserID; u != "" {
+		if u := ev.Event.UserID; u != "" && ev.Event.Type.Interaction() {
 			g := byUser[u]
 			if g == nil {
 				g = &itemGroup{key: actors.UserItemID(project, u)}

@@ -63,7 +63,8 @@ func TestGroupByItemAddsOneMessagePerUser(t *testing.T) {
 		ev("e2", "c2", "bob", actors.PlayStart),
 		ev("e3", "c1", "ann", actors.Like),
 		ev("e4", "c3", "", actors.Like),
-		ev("e1", "c1", "ann", actors.Impression), // a repeat inside the request
+		ev("e6", "c2", "bob", actors.WatchProgress), // telemetry, not an interaction
+		ev("e1", "c1", "ann", actors.Impression),    // a repeat inside the request
 		{Event: actors.ContentEvent{ID: "e5", UserID: "ann"}, Err: &actors.Error{Code: actors.EInvalid}},
 	}
 	res := ingestResult{results: make([]eventResult, len(parsed)), errs: make([]*actors.Error, len(parsed))}
@@ -82,7 +83,7 @@ func TestGroupByItemAddsOneMessagePerUser(t *testing.T) {
 			users[g.key] = append(users[g.key], u.ID+":"+u.ContentID+":"+u.UserID)
 		}
 	}
-	if len(items) != 3 || len(groups) != 5 {
+	if len(items) != 3 || len(groups) != 5 { // c1, c2, c3; ann, bob
 		t.Fatalf("items %v, %d messages", items, len(groups))
 	}
 	ann, bob := actors.UserItemID("p", "ann"), actors.UserItemID("p", "bob")
