@@ -94,6 +94,12 @@ func TestUserSeenAndHistory(t *testing.T) {
 	if fmt.Sprint(order) != "[a2:playStart:cnt_def456 a3:like:c3 a1:impression:cnt_abc123 a4:impression:c4]" {
 		t.Fatalf("ann history, newest first: %v", order)
 	}
+	r := do(t, "GET", s.base+"/v1/users/"+url.PathEscape(ann)+"/history", tn.sk, "")
+	var env struct {
+		Data struct{ Events []json.RawMessage }
+	}
+	json.Unmarshal(r.body, &env)
+	sameJSON[client.UserEvent](t, env.Data.Events[0]) // the Go client's type takes every field
 	if h := s.history(t, tn.sk, ann, "?limit=2"); len(h) != 2 || h[0].EventID != "a2" {
 		t.Fatalf("limit 2: %v", h)
 	}
@@ -210,6 +216,9 @@ func TestContentSignals(t *testing.T) {
 		if r.status != 200 {
 			t.Fatalf("signals%s: %d %s", q, r.status, r.body)
 		}
+		var env struct{ Data json.RawMessage }
+		json.Unmarshal(r.body, &env)
+		sameJSON[client.ContentSignals](t, env.Data) // the Go client's type takes every field
 		d := r.json(t)["data"].(map[string]any)
 		if d["plays"] != 2.0 || d["completionRate"] != 0.5 || d["likesPerPlay"] != 0.5 || d["savesPerPlay"] != 0.0 ||
 			d["watchFraction"] != nil || d["window"] != "all" {
