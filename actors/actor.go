@@ -80,7 +80,10 @@ type request struct {
 	// newest (reqApply): the message is its partition's newest, so the log
 	// holds nothing of this item after it either.
 	newest bool
-	reply  chan reply // capacity 1, so a departed caller never blocks the actor
+	// fresh (reqWarm): no snapshot of the item can exist (Registry.fresh),
+	// so its activation loads none.
+	fresh bool
+	reply chan reply // capacity 1, so a departed caller never blocks the actor
 	// fn (reqRead) answers from the state, which must then be as new as
 	// the log (see actor.readyToRead).
 	fn readFunc
@@ -342,7 +345,7 @@ func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
 				done <- errPanicked
 			}
 		}()
-		done <- a.activate(ctx, through)
+		done <- a.activate(ctx, through, r.kind == reqWarm && r.fresh)
 	}()
 	if err := <-done; err != nil {
 		if r.reply != nil {
@@ -365,7 +368,7 @@ func (a *actor) catchUpOrFail(ctx context.Context, r *request, through uint64) b
 	if err == nil && a.broken {
 		// An apply panicked: rebuild the state now, without that message.
 		a.discard()
-		err = a.activate(ctx, through)
+		err = a.activate(ctx, through, false)
 	}
 	if err != nil {
 		a.reg.logger.Warn("catch up", "item", a.key.String(), "err", err)
@@ -391,11 +394,11 @@ func (a *actor) snapshot(r *request) {
 // activate loads the newest snapshot and replays the item's log after it
 // through through (0: to its end). If an apply panics on the way, it starts
 // over once, skipping that message (see apply).
-func (a *actor) activate(ctx context.Context, through uint64) error {
-	err := a.activateOnce(ctx, through)
+func (a *actor) activate(ctx context.Context, through uint64, fresh bool) error {
+	err := a.activateOnce(ctx, through, fresh)
 	if a.broken {
 		a.discard()
-		err = a.activateOnce(ctx, through)
+		err = a.activateOnce(ctx, through, fresh)
 		if a.broken {
 			a.discard()
 			return &Error{Code: EUnavailable, Reason: ReasonActorLoad, Message: "item state is being rebuilt", RetryAfter: time.Second}
@@ -404,14 +407,20 @@ func (a *actor) activate(ctx context.Context, through uint64) error {
 	return err
 }
 
-func (a *actor) activateOnce(ctx context.Context, through uint64) error {
+func (a *actor) activateOnce(ctx context.Context, through uint64, fresh bool) error {
 	// Bounded: a hung Postgres or NATS must not hold this actor, and the
 	// partition consumer feeding it, forever; the next request retries.
 	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
 	defer cancel()
-	snap, found, err := a.reg.loader.load(ctx, a.key)
-	if err != nil {
-		return &Error{Code: EUnavailable, Reason: ReasonActorLoad, Message: "item state is unavailable", RetryAfter: time.Second}
+	var (
+		snap  Snapshot
+		found bool
+		err   error
+	)
+	if !fresh { // fresh: no snapshot can exist, and the log holds all of the item (fresh.go)
+		if snap, found, err = a.reg.loader.load(ctx, a.key); err != nil {
+			return &Error{Code: EUnavailable, Reason: ReasonActorLoad, Message: "item state is unavailable", RetryAfter: time.Second}
+		}
 	}
 	a.state, a.applied, a.session = itemState{}, 0, 0
 	if found {

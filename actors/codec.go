@@ -23,9 +23,14 @@ import (
 //
 // A family added later appends its section and takes a new version; a
 // message of an older version holds none of its events (sectionsIn).
-// codecV2 (0xB2) is the same without the user section, codecV1 (0xB1)
-// also without renderExt: the log's earlier binary formats, still decoded. A message whose first byte is '{' is the JSON of Message
-// (the log's first format); DecodeMessage reads all three.
+// codecV1 (0xB1) holds the render and content sections without renderExt,
+// codecV2 (0xB2) with it, codecV3 (0xB3) adds the user section. A message
+// is written in the oldest form that holds it (Message.appendBinary): as
+// codecV2 only when one of its render events has a log-only field set
+// (Message.renderExtras), as codecV3 only when it holds user events, so
+// every other message keeps the codecV1 bytes and an older binary still
+// reads it. A message whose first byte is '{' is the JSON of Message (the
+// log's first format); DecodeMessage reads all four.
 const (
 	codecV1 byte = 0xB1
 	codecV2 byte = 0xB2
@@ -42,17 +47,8 @@ const (
 
 var errCodec = errors.New("malformed log message")
 
-// appendRenderEvent appends e as renderEvent; snapshots (snapcodec.go) hold
-// their recent events in the same form.
-func appendRenderEvent(b []byte, e *RenderEvent) []byte {
-	b = appendStr(b, e.ID)
-	b = appendStr(b, string(e.EventType))
-	b = appendStr(b, string(e.ActorKind))
-	b = appendOpt(b, e.ShareID)
-	b = appendOpt(b, e.SourceIP)
-	b = appendOpt(b, e.UserAgent)
-	b = appendBytes(b, e.Metadata)
-	b = binary.AppendVarint(b, e.CreatedAt.UnixMilli())
+// appendRenderEventExt appends e's renderExt (codecV2 only).
+func appendRenderEventExt(b []byte, e *RenderEvent) []byte {
 	var flags uint64
 	if e.IPKey != "" {
 		flags |= extIPKey
@@ -71,6 +67,19 @@ func appendRenderEvent(b []byte, e *RenderEvent) []byte {
 		b = binary.LittleEndian.AppendUint64(b, e.Visitor)
 	}
 	return b
+}
+
+// appendRenderEvent appends e as renderEvent without renderExt; snapshots (snapcodec.go) hold
+// their recent events in the same form.
+func appendRenderEvent(b []byte, e *RenderEvent) []byte {
+	b = appendStr(b, e.ID)
+	b = appendStr(b, string(e.EventType))
+	b = appendStr(b, string(e.ActorKind))
+	b = appendOpt(b, e.ShareID)
+	b = appendOpt(b, e.SourceIP)
+	b = appendOpt(b, e.UserAgent)
+	b = appendBytes(b, e.Metadata)
+	return binary.AppendVarint(b, e.CreatedAt.UnixMilli())
 }
 
 func appendF64(b []byte, v float64) []byte {

@@ -30,6 +30,7 @@ const (
 	ETooOld        Code = "too_old"           // an SDK event older than 24 hours
 	EHeadersTooBig Code = "headers_too_large" // request headers over ENGAGED_MAX_HEADER_BYTES
 	EURITooLong    Code = "uri_too_long"      // the request line alone is over ENGAGED_MAX_HEADER_BYTES
+	EContentLimit  Code = "content_limit"     // an SDK event would auto-create content past the project's cap (ENGAGED_AUTOCREATE_MAX_ITEMS)
 )
 
 // Issues carries per-field validation messages, in the shape of zod's

@@ -63,7 +63,7 @@ func sectionsIn(version byte) int {
 
 var families = [numFamilies]familyKind{
 	famRender: {
-		name: RenderItem, tag: 1, version: 1, jsonKey: "render",
+		name: RenderItem, tag: 1, version: 2, jsonKey: "render",
 		events:       func(m *Message) int { return len(m.Render) },
 		appendEvents: appendRenderEvents, decodeEvents: decodeRenderEvents,
 		newState:    func() family { return newRenderState() },
@@ -203,10 +203,23 @@ func DecodeMessage(b []byte) (*Message, error) {
 	return &m, nil
 }
 
+// codecVersion is the oldest binary form that holds m, so that a message
+// without user events or render extras keeps the bytes older binaries read.
+func (m *Message) codecVersion() byte {
+	switch {
+	case len(m.User) > 0:
+		return codecV3 // the only form with a user section
+	case m.renderExtras():
+		return codecV2
+	}
+	return codecV1 // the same bytes as before codecV2 existed
+}
+
 func (m *Message) appendBinary(b []byte) []byte {
-	b = append(b, codecV3)
+	version := m.codecVersion()
+	b = append(b, version)
 	b = appendStr(b, m.Ref)
-	for i := range families {
+	for i := range sectionsIn(version) {
 		b = families[i].appendEvents(b, m)
 	}
 	return b

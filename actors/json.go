@@ -45,6 +45,8 @@ func (s *RenderSummary) appendFields(b []byte) []byte {
 	b = strconv.AppendInt(b, s.LinkOpens, 10)
 	b = append(b, `,"total":`...)
 	b = strconv.AppendInt(b, s.Total, 10)
+	b = append(b, `,"botViews":`...)
+	b = strconv.AppendInt(b, s.BotViews, 10)
 	b = append(b, `,"recent":[`...)
 	for i := range s.Recent {
 		if i > 0 {

@@ -10,6 +10,12 @@ type Project struct {
 	// AllowedOrigins are the web origins whose pages may send SDK events;
 	// null (nil) or empty: any origin.
 	AllowedOrigins []string `json:"allowedOrigins"`
+	// AutoCreateContent: an SDK event about a content id nobody registered
+	// registers it, within the server's per-project cap and rate
+	// (config.AutoCreate); off, such an event is rejected.
+	AutoCreateContent bool `json:"autoCreateContent"`
+	// IPCapture is how much of a client address the project keeps (privacy.go).
+	IPCapture IPCapture `json:"ipCapture"`
 }
 
 // APIKey describes a key without its secret, which is shown once, when it is

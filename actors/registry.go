@@ -33,6 +33,11 @@ type Options struct {
 	Updates        UpdateSink
 	UpdateInterval time.Duration
 
+	// LogMaxAge is the log's retention (ENGAGED_STREAM_MAX_AGE): renders
+	// younger than half of it activate without a snapshot load when no
+	// snapshot of them can exist (fresh.go). 0: every activation loads.
+	LogMaxAge time.Duration
+
 	// ObserveRound is called after each snapshot round with its duration,
 	// the snapshots it encoded and their bytes (nil: nothing). It is the
 	// metrics' port; Counters has the rest.
@@ -73,9 +78,14 @@ type Registry struct {
 	// partition consumers delivered their events here) and no other
 	// instance has claimed them since. Reads of items elsewhere catch up
 	// from the log first (see actor.readyToRead).
-	epochs   map[int]int64
-	claiming map[int]bool // claims requested, not yet made
-	claims   chan int     // partitions to claim, for claimLoop
+	epochs map[int]int64
+	// claimedAt holds, per partition in epochs, when this instance began
+	// claiming it; saved, the items this process wrote a snapshot of
+	// (hashed). Both decide fresh activations (fresh.go).
+	claimedAt map[int]time.Time
+	saved     map[uint64]struct{}
+	claiming  map[int]bool // claims requested, not yet made
+	claims    chan int     // partitions to claim, for claimLoop
 	// sessions holds, per partition, the delivery session its consumer is
 	// in here: deliveries whose consumer sequences follow one another
 	// without a gap. A gap means the consumer delivered messages elsewhere
@@ -95,7 +105,8 @@ func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
 	return &Registry{
 		opts: opts, store: store, log: log, logger: opts.Logger, loader: loader{store: store},
 		actorCtx: ctx, stopActors: cancel,
-		epochs: map[int]int64{}, claiming: map[int]bool{}, claims: make(chan int, 1024),
+		epochs: map[int]int64{}, claimedAt: map[int]time.Time{}, saved: map[uint64]struct{}{},
+		claiming: map[int]bool{}, claims: make(chan int, 1024),
 		items: map[ItemID]*actor{}, dirty: map[ItemID]struct{}{}, acks: map[int]func(){},
 		sessions: map[int]*deliverySession{},
 	}

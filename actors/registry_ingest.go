@@ -46,7 +46,7 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 	}
 	ps := make([]pending, len(subs))
 	for _, s := range subs {
-		r.warm(s.Key)
+		r.warm(s.Key, r.fresh(s.Key, &s.Msg))
 	}
 	for i, s := range subs {
 		s.Msg.Ref = newRef()
@@ -90,13 +90,13 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 // publishes: loading its snapshot then overlaps the publish instead of
 // following the delivery. It never waits; with a full mailbox the actor is
 // live anyway.
-func (r *Registry) warm(k ItemID) {
+func (r *Registry) warm(k ItemID, fresh bool) {
 	a := r.acquire(k)
 	defer r.release(a)
 	// The session is taken before the activation reads the log, so that an
 	// owner's actor follows its consumer from there (see actor.handle).
 	select {
-	case a.mailbox <- &request{kind: reqWarm, session: r.readSession(k)}:
+	case a.mailbox <- &request{kind: reqWarm, session: r.readSession(k), fresh: fresh}:
 		a.wake()
 	default:
 	}

@@ -5,7 +5,10 @@ package actors
 // tell an actor whether its state is continuous with its consumer, and the
 // claims and epochs fence a deposed owner's writes.
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // deliverySession is one unbroken run of a partition consumer's deliveries
 // to this instance.
@@ -116,11 +119,13 @@ func (r *Registry) claimLoop(ctx context.Context) {
 	for {
 		select {
 		case part := <-r.claims:
+			began := time.Now()
 			epoch, err := r.store.ClaimPartition(ctx, part)
 			r.mu.Lock()
 			delete(r.claiming, part)
 			if err == nil {
 				r.epochs[part] = epoch
+				r.claimedAt[part] = began
 			}
 			r.mu.Unlock()
 			if err != nil {
@@ -173,6 +178,7 @@ func (r *Registry) dropPartition(part int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.epochs, part)
+	delete(r.claimedAt, part)
 	delete(r.sessions, part)
 	for k := range r.dirty {
 		if r.Partition(k) == part {

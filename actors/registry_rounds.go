@@ -77,6 +77,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 
 	failed := map[int]bool{}
 	byPart := map[int][]Snapshot{}
+	var idle []*actor // to passivate once their partition's snapshots are written
 	for k, passivate := range keys {
 		part := r.Partition(k)
 		rep, a, err := r.call(ctx, k, &request{kind: reqSnapshot})
@@ -100,14 +101,18 @@ func (r *Registry) round(ctx context.Context, final bool) {
 			snapshots, bytes = snapshots+1, bytes+len(b)
 		}
 		if passivate {
-			// Safe before the write below: a new actor for k would load an
-			// older snapshot and replay the log up to the same state.
-			r.passivate(a)
+			idle = append(idle, a)
 		}
 	}
 
 	for part, snaps := range byPart {
-		if err := r.save(ctx, part, snaps, delivered[part]); err != nil {
+		err := r.save(ctx, part, snaps, delivered[part])
+		if err == nil {
+			r.mu.Lock()
+			r.noteSavedLocked(snaps)
+			r.mu.Unlock()
+		}
+		if err != nil {
 			failed[part] = true
 			for _, s := range snaps {
 				r.markDirty(s.Key)
@@ -117,6 +122,16 @@ func (r *Registry) round(ctx context.Context, final bool) {
 			} else if !errors.Is(err, errNotClaimed) {
 				r.logger.Warn("save snapshots", "partition", part, "err", err)
 			}
+		}
+	}
+
+	// Passivated only once written: while Postgres is down an actor stays
+	// live (its item keeps being served from memory) instead of needing a
+	// snapshot load to come back (docs/OPERATING-POSTGRES.md). The final
+	// round stops every actor anyway.
+	for _, a := range idle {
+		if final || !failed[a.part] {
+			r.passivate(a)
 		}
 	}
 

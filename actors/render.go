@@ -80,7 +80,8 @@ type RenderEvent struct {
 	Visitor uint64 `json:"-"`
 	// Bot marks a request the edge judged to be a robot (crawler, link
 	// unfurler, scanner, prefetch): served as usual, counted apart from
-	// the humans' counters. Carried in the log, never shown.
+	// the humans' counters (botViews), never as the event. Carried in the
+	// log, never shown.
 	Bot bool `json:"-"`
 }
 
@@ -115,16 +116,20 @@ func (c RenderCounts) Total() int64 {
 
 // RenderSummary is the body of GET /v1/renders/:id/engagement.
 type RenderSummary struct {
-	Counts    RenderCounts  `json:"counts"`
-	LinkOpens int64         `json:"linkOpens"`
-	Total     int64         `json:"total"`
-	Recent    []RenderEvent `json:"recent"`
+	Counts    RenderCounts `json:"counts"`
+	LinkOpens int64        `json:"linkOpens"`
+	Total     int64        `json:"total"`
+	// BotViews counts robots' requests to the share page, download and
+	// pixel: served, never counted as viewed, downloaded or email_opened.
+	BotViews int64         `json:"botViews"`
+	Recent   []RenderEvent `json:"recent"`
 }
 
 // renderState is the render half of an item's state. Only its actor touches it.
 type renderState struct {
 	counts    RenderCounts
 	linkOpens int64
+	botViews  int64 // robots' requests (RenderEvent.Bot), counted apart
 	// recentJSON is a ring of up to RecentLimit events, grown on demand so
 	// an item with few events costs little; recentJSON[(head-1) mod len] is
 	// the newest. Each event is kept only as its JSON, encoded once when it
@@ -195,7 +200,7 @@ func (s *renderState) appendJSON(b []byte, seq uint64, withSeq bool) []byte {
 	if need := s.jsonSize(); cap(b)-len(b) < need {
 		b = append(make([]byte, 0, len(b)+need), b...) // one allocation, not a series of doublings
 	}
-	sum := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total()}
+	sum := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), BotViews: s.botViews}
 	if withSeq {
 		b = sum.appendJSONWithSeq(b, seq)
 	} else {
@@ -220,6 +225,12 @@ func dedupeKey(ev *RenderEvent) string {
 	if ev.SourceIP != nil {
 		ip = *ev.SourceIP
 	}
+	if ev.IPKey != "" {
+		// The project keeps less than the full address: key on the
+		// edge's hash of it, so clients of one network stay apart. '#'
+		// never starts an address, so the two kinds of key cannot meet.
+		ip = "#" + ev.IPKey
+	}
 	return share + "|" + string(ev.EventType) + "|" + ip
 }
 
@@ -230,6 +241,10 @@ func (s *renderState) apply(ev RenderEvent) bool {
 	i := ev.EventType.index()
 	if i < 0 {
 		return false // validated before publishing; a foreign message is ignored, not counted
+	}
+	if ev.Bot {
+		s.botViews++ // never the event itself: no count, recent, dedupe entry or share count
+		return false
 	}
 	at := ev.CreatedAt.UnixMilli()
 	if at > s.maxAt {
@@ -263,7 +278,7 @@ func emptyRenderSummary() RenderSummary { return RenderSummary{Recent: []RenderE
 // from their JSON: for tests and tools; the service serves appendJSON.
 func (s *renderState) summary() RenderSummary {
 	recent := s.recentNewestFirst()
-	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), Recent: make([]RenderEvent, len(recent))}
+	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), BotViews: s.botViews, Recent: make([]RenderEvent, len(recent))}
 	for i, enc := range recent {
 		if err := json.Unmarshal(enc, &out.Recent[i]); err != nil {
 			panic(fmt.Sprintf("recent event encoding: %v", err)) // written by appendJSON; cannot fail
@@ -286,6 +301,7 @@ type renderSnapshot struct {
 	Dedupe     []dedupeRecord `json:"dedupe"` // least recently used first
 	MaxAt      int64          `json:"maxAt"`
 	Shares     []shareRecord  `json:"shares,omitempty"` // least recently active first
+	BotViews   int64          `json:"botViews,omitempty"`
 }
 
 type dedupeRecord struct {
@@ -294,7 +310,7 @@ type dedupeRecord struct {
 }
 
 func (s *renderState) snapshot() *renderSnapshot {
-	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, RecentJSON: s.recentNewestFirst(), MaxAt: s.maxAt, Shares: s.shareRecords()}
+	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, RecentJSON: s.recentNewestFirst(), MaxAt: s.maxAt, Shares: s.shareRecords(), BotViews: s.botViews}
 	var keys []string
 	if s.dedupe != nil {
 		keys = s.dedupe.Keys()
@@ -312,7 +328,7 @@ func (s *renderState) snapshot() *renderSnapshot {
 
 func restoreRender(snap *renderSnapshot) *renderState {
 	s := newRenderState()
-	s.counts, s.linkOpens, s.maxAt = snap.Counts, snap.LinkOpens, snap.MaxAt
+	s.counts, s.linkOpens, s.maxAt, s.botViews = snap.Counts, snap.LinkOpens, snap.MaxAt, snap.BotViews
 	for i := min(len(snap.RecentJSON), RecentLimit) - 1; i >= 0; i-- {
 		s.pushJSON(snap.RecentJSON[i])
 	}

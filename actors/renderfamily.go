@@ -21,11 +21,16 @@ func (s *renderState) update(_ ItemID, seq uint64) ([]byte, error) {
 	return s.appendJSON(nil, seq, true), nil
 }
 
+// restoreRenderSection reads version 1 (before botViews: it restores as 0)
+// and version 2 (botViews appended).
 func restoreRenderSection(d *decoder, version byte) (family, error) {
-	if version != 1 {
+	if version != 1 && version != 2 {
 		return nil, errBadSnapshot
 	}
 	snap := d.renderSnapshot()
+	if version >= 2 {
+		snap.BotViews = d.varint()
+	}
 	if d.err != nil {
 		return nil, errBadSnapshot
 	}
@@ -33,11 +38,26 @@ func restoreRenderSection(d *decoder, version byte) (family, error) {
 }
 
 func appendRenderEvents(b []byte, m *Message) []byte {
+	v2 := m.codecVersion() >= codecV2 // the message's version byte: codecV2 and later carry renderExt
 	b = binary.AppendUvarint(b, uint64(len(m.Render)))
 	for i := range m.Render {
 		b = appendRenderEvent(b, &m.Render[i])
+		if v2 {
+			b = appendRenderEventExt(b, &m.Render[i])
+		}
 	}
 	return b
+}
+
+// renderExtras reports whether m needs codecV2: a render event with a
+// log-only field (IPKey, Visitor, Bot) set.
+func (m *Message) renderExtras() bool {
+	for i := range m.Render {
+		if e := &m.Render[i]; e.IPKey != "" || e.Visitor != 0 || e.Bot {
+			return true
+		}
+	}
+	return false
 }
 
 func decodeRenderEvents(d *decoder, m *Message) { m.Render = list(d, d.renderEvent) }

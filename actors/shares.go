@@ -14,8 +14,9 @@ type Share struct {
 	RenderID       string
 	CreatedAt      time.Time
 	RevokedAt      *time.Time
-	RevokeRecorded bool    // the share_revoked event is in the log
-	DocumentURL    *string // the render's document URL; set by public lookups only
+	RevokeRecorded bool      // the share_revoked event is in the log
+	DocumentURL    *string   // the render's document URL; set by public lookups only
+	IPCapture      IPCapture // the project's setting for client addresses; set by public lookups only
 }
 
 // EmailMessage is an e-mail sent with a share link; its tracking pixel
@@ -28,6 +29,7 @@ type EmailMessage struct {
 	Recipient string
 	CreatedAt time.Time
 	SentAt    *time.Time
+	IPCapture IPCapture // the project's setting for client addresses; set by public lookups only
 }
 
 // MaxSharesTracked bounds the share links a render's actor keeps own counts

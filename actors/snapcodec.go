@@ -75,7 +75,7 @@ func (s *renderSnapshot) appendBinary(b []byte) ([]byte, error) {
 		}
 		b = append(b, flags)
 	}
-	return b, nil
+	return binary.AppendVarint(b, s.BotViews), nil // version 2
 }
 
 // renderCountFields is how many counts the format holds; an eighth event

@@ -268,10 +268,10 @@ func TestSnapshotDecodeRejects(t *testing.T) {
 		{"trailing byte", append(append([]byte{}, good...), 0)},
 		{"recent count past the end", []byte{snapV1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}},
 		{"string length past the end", []byte{snapV1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0x03, 'a'}},
-		{"share flags", append(bytes.Clone(good[:len(good)-1]), 4)},
+		{"share flags", append(bytes.Clone(good[:len(good)-2]), 4, 0)}, // the last share's flags, then botViews (0)
 		{"v2 count past the end", []byte{snapV2, 3, 1, 1, 0}},
 		{"v2 unknown family", []byte{snapV2, 1, 0x7f, 1, 0}},
-		{"v2 unknown section version", bytes.Replace(good, []byte{snapV2, 1, families[famRender].tag, 1}, []byte{snapV2, 1, families[famRender].tag, 9}, 1)},
+		{"v2 unknown section version", bytes.Replace(good, []byte{snapV2, 1, families[famRender].tag, families[famRender].version}, []byte{snapV2, 1, families[famRender].tag, 9}, 1)},
 		{"v2 the same family twice", append([]byte{snapV2, 2}, append(content[2:], content[2:]...)...)},
 		{"v2 body shorter than its section", longerSection(good)},
 		{"non-finite watch time", bytes.Replace(mustEncodeSnapshot(t, contentOnly(&contentSnapshot{WatchTime: 1.5})),

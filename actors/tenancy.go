@@ -24,6 +24,10 @@ type Principal struct {
 	// with the project's keys; empty means any origin, as publishable keys
 	// are public anyway.
 	AllowedOrigins []string
+	// AutoCreateContent is the project's setting (Project.AutoCreateContent).
+	AutoCreateContent bool
+	// IPCapture is the project's setting for client addresses (privacy.go).
+	IPCapture IPCapture
 }
 
 // AllowsOrigin reports whether a browser page of origin (the request's

@@ -195,20 +195,27 @@ func TestUserSnapshotReplay(t *testing.T) {
 	}
 }
 
-// A codecV2 message (before the user family) still decodes, with no user
-// events.
-func TestCodecReadsV2Messages(t *testing.T) {
+// Only a message with user events is written as codecV3, the one form
+// with a user section; any other keeps its older bytes. A codecV3 message
+// cut before its user section is malformed.
+func TestCodecUserSection(t *testing.T) {
 	m := &Message{Ref: "r", Content: snapContentEvents(3, 0)}
 	b, _ := m.Encode()
-	if b[len(b)-1] != 0 { // the empty user section
-		t.Fatal("no empty user section")
+	if b[0] != codecV1 {
+		t.Fatalf("a content message is written as %#x", b[0])
 	}
-	v2 := append([]byte{codecV2}, b[1:len(b)-1]...)
-	got, err := DecodeMessage(v2)
-	if err != nil || len(got.Content) != 3 || got.User != nil {
-		t.Fatalf("%+v %v", got, err)
+	m.User = userEvents("u", 2, 0, Like)
+	b, _ = m.Encode()
+	got, err := DecodeMessage(b)
+	if b[0] != codecV3 || err != nil || len(got.User) != 2 || len(got.Content) != 3 {
+		t.Fatalf("%#x %+v %v", b[0], got, err)
 	}
-	if _, err := DecodeMessage(b[:len(b)-1]); err == nil {
+	// The shortest cut that drops the user section: its count, then two
+	// events.
+	noUsers := &Message{Ref: "r", Content: m.Content}
+	nb, _ := noUsers.Encode()
+	cut := append([]byte{codecV3}, nb[1:]...)
+	if _, err := DecodeMessage(cut); err == nil {
 		t.Fatal("a codecV3 message without its user section decoded")
 	}
 }

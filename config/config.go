@@ -59,23 +59,34 @@ type Config struct {
 	MaxHeaderBytes   int            // ENGAGED_MAX_HEADER_BYTES: request line plus headers; past it 414/431
 	SSEMaxStreamsKey int            // ENGAGED_SSE_MAX_STREAMS_PER_KEY: open server-sent event streams per API key
 
-	// Operating (README "Operating"): the operator listener, logs, drain.
+	// Content created by SDK events, for projects with autoCreateContent on
+	// (docs/PROJECTS.md): what bounds it, so a public key cannot flood the database.
+	AutoCreateMaxItems int       // ENGAGED_AUTOCREATE_MAX_ITEMS: no creation once a project holds this many items
+	AutoCreateRate     RateLimit // ENGAGED_AUTOCREATE_RATE: creations per project per instance, a token bucket
+
+	// Operating (docs/OPERATING.md): the operator listener, logs, drain.
 	AdminAddr  string        // ENGAGED_ADMIN_ADDR: operator listener (/metrics, /stats, /readyz, pprof); empty = off
 	LogFormat  string        // ENGAGED_LOG_FORMAT: "json" or "text"; empty = json unless stderr is a terminal
 	LogLevel   slog.Level    // ENGAGED_LOG_LEVEL: debug, info, warn or error
 	DrainDelay time.Duration // ENGAGED_DRAIN_DELAY: after SIGTERM, how long /readyz answers 503 while requests are still served
 
 	// Share links, e-mail and the public page (shares.go).
-	SMTPURL          string    // ENGAGED_SMTP_URL: smtp:// or smtps:// mail server; empty = e-mails are written to the log
-	MailFrom         string    // ENGAGED_MAIL_FROM: From of share e-mails (default no-reply@<public host>)
-	PixelSecret      string    // ENGAGED_PIXEL_SECRET: key that signs tracking-pixel tokens; empty = generated under DataDir
-	PublicIPLimit    RateLimit // ENGAGED_PUBLIC_IP_LIMIT: public requests per client IP
-	PublicShareLimit RateLimit // ENGAGED_PUBLIC_SHARE_LIMIT: public requests per share link or e-mail
+	SMTPURL           string    // ENGAGED_SMTP_URL: smtp:// or smtps:// mail server; empty = e-mails are written to the log
+	MailFrom          string    // ENGAGED_MAIL_FROM: From of share e-mails (default no-reply@<public host>)
+	PixelSecret       string    // ENGAGED_PIXEL_SECRET: key that signs tracking-pixel tokens; empty = generated under DataDir
+	PublicIPLimit     RateLimit // ENGAGED_PUBLIC_IP_LIMIT: public requests per client IP
+	PublicShareLimit  RateLimit // ENGAGED_PUBLIC_SHARE_LIMIT: public requests per share link or e-mail
+	BotGenericClients bool      // ENGAGED_BOT_GENERIC_CLIENTS: curl, Go, Python clients on the public routes count as robots
 
 	UpdateInterval time.Duration // ENGAGED_UPDATE_INTERVAL: at most one live update per item per interval (0 = every change)
 	SSEMaxStreams  int           // ENGAGED_SSE_MAX_STREAMS: open server-sent event streams per process
 	SSEMaxLifetime time.Duration // ENGAGED_SSE_MAX_LIFETIME: a stream is closed after this long (clients reconnect)
 	SSEHeartbeat   time.Duration // ENGAGED_SSE_HEARTBEAT: comment-line interval; also when a revoked key's streams end
+
+	// Webhooks (transport/webhooks, docs/WEBHOOKS.md).
+	WebhookRetrySchedule []time.Duration // ENGAGED_WEBHOOK_RETRY_SCHEDULE: waits before each retry; its length is the number of retries
+	WebhookTimeout       time.Duration   // ENGAGED_WEBHOOK_TIMEOUT: one delivery attempt's limit
+	WebhookAllowHosts    []string        // ENGAGED_WEBHOOKS_ALLOW_HOSTS: hosts or CIDRs webhooks may reach although private or loopback
 
 	// The HTTP admin API (transport/httpapi/admin.go).
 	AdminToken string // ENGAGED_ADMIN_TOKEN: operator token of /admin/v1; empty = the admin API is off (404)
@@ -84,34 +95,38 @@ type Config struct {
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	return Config{
-		HTTPAddr:         ":8080",
-		DataDir:          "./data",
-		NATSListen:       "127.0.0.1:4222",
-		Partitions:       8,
-		StreamMaxAge:     7 * 24 * time.Hour,
-		StreamMaxBytes:   -1,
-		StreamReplicas:   1,
-		SyncInterval:     time.Second,
-		SnapshotInterval: 2 * time.Second,
-		IdleTimeout:      5 * time.Minute,
-		MaxLiveItems:     200_000,
-		MailboxSize:      16,
-		RequestTimeout:   5 * time.Second,
-		MaxBodyBytes:     1 << 20,
-		MaxMetadataBytes: 8 << 10,
-		MaxHeaderBytes:   8 << 10,
-		SSEMaxStreamsKey: 100,
-		PublicIPLimit:    RateLimit{N: 60, Per: time.Minute},
-		PublicShareLimit: RateLimit{N: 600, Per: time.Minute},
-		UpdateInterval:   100 * time.Millisecond,
-		SSEMaxStreams:    1000,
-		SSEMaxLifetime:   time.Hour,
-		SSEHeartbeat:     15 * time.Second,
-		AdminAddr:        "127.0.0.1:9090",
-		LogLevel:         slog.LevelInfo,
-		DrainDelay:       5 * time.Second,
+		HTTPAddr:           ":8080",
+		DataDir:            "./data",
+		NATSListen:         "127.0.0.1:4222",
+		Partitions:         8,
+		StreamMaxAge:       7 * 24 * time.Hour,
+		StreamMaxBytes:     -1,
+		StreamReplicas:     1,
+		SyncInterval:       time.Second,
+		SnapshotInterval:   2 * time.Second,
+		IdleTimeout:        5 * time.Minute,
+		MaxLiveItems:       200_000,
+		MailboxSize:        16,
+		RequestTimeout:     5 * time.Second,
+		MaxBodyBytes:       1 << 20,
+		MaxMetadataBytes:   8 << 10,
+		MaxHeaderBytes:     8 << 10,
+		SSEMaxStreamsKey:   100,
+		AutoCreateMaxItems: 100_000,
+		AutoCreateRate:     RateLimit{N: 10, Per: time.Second},
+		PublicIPLimit:      RateLimit{N: 60, Per: time.Minute},
+		PublicShareLimit:   RateLimit{N: 600, Per: time.Minute},
+		UpdateInterval:     100 * time.Millisecond,
+		SSEMaxStreams:      1000,
+		SSEMaxLifetime:     time.Hour,
+		SSEHeartbeat:       15 * time.Second,
+		AdminAddr:          "127.0.0.1:9090",
+		LogLevel:           slog.LevelInfo,
+		DrainDelay:         5 * time.Second,
 
-		SeriesRetentionDays: 400,
+		SeriesRetentionDays:  400,
+		WebhookRetrySchedule: []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
+		WebhookTimeout:       10 * time.Second,
 	}
 }
 
@@ -123,13 +138,13 @@ const (
 )
 
 // Var describes one setting: its flag name, its variable, the type of its
-// value, its default as written in the README and in `serve -h` ("" = empty),
-// and its help. The README's tables and the help are checked against it.
+// value, its default as written in docs/OPERATING.md and in `serve -h` ("" = empty),
+// and its help. The tables of docs/OPERATING.md and the help are checked against it.
 type Var struct {
 	Flag, Env, Type, Default, Help string
 }
 
-// Vars lists every setting in the order the README documents them.
+// Vars lists every setting in the order docs/OPERATING.md documents them.
 var Vars = []Var{
 	{"max-header-bytes", "ENGAGED_MAX_HEADER_BYTES", "int", "8192", "request line plus headers limit in bytes (longer: 414 or 431)"},
 	{"sse-max-streams-per-key", "ENGAGED_SSE_MAX_STREAMS_PER_KEY", "int", "100", "open server-sent event streams per API key"},
@@ -158,7 +173,9 @@ var Vars = []Var{
 	{"trusted-proxies", "ENGAGED_TRUSTED_PROXIES", "CIDR list", "", "comma-separated CIDRs or IPs whose forwarding headers are trusted"},
 	{"max-body-bytes", "ENGAGED_MAX_BODY_BYTES", "int", "1048576", "request body limit in bytes (also after decompression)"},
 	{"max-metadata-bytes", "ENGAGED_MAX_METADATA_BYTES", "int", "8192", "encoded metadata limit per event in bytes"},
-	// Operating (README "Operating").
+	{"autocreate-max-items", "ENGAGED_AUTOCREATE_MAX_ITEMS", "int", "100000", "projects with autoCreateContent: SDK events create no content once the project holds this many items"},
+	{"autocreate-rate", "ENGAGED_AUTOCREATE_RATE", "N/duration|off", "10/1s", "projects with autoCreateContent: content created by SDK events per project per instance, in bursts of N"},
+	// Operating (docs/OPERATING.md).
 	{"admin-addr", "ENGAGED_ADMIN_ADDR", "addr|off", "127.0.0.1:9090", "operator listener: /metrics, /stats, /readyz with detail, /debug/pprof/; off or empty = none. Keep it off the public network"},
 	{"log-format", "ENGAGED_LOG_FORMAT", "json|text", "", "log format; empty = json, or text when stderr is a terminal"},
 	{"log-level", "ENGAGED_LOG_LEVEL", "debug|info|warn|error", "info", "least severe log level written (the access log is info)"},
@@ -168,10 +185,14 @@ var Vars = []Var{
 	{"pixel-secret", "ENGAGED_PIXEL_SECRET", "string", "", "key (at least 32 characters) that signs tracking-pixel tokens; empty = generated once under the data dir"},
 	{"public-ip-limit", "ENGAGED_PUBLIC_IP_LIMIT", "N/duration|off", "60/1m", "public page/pixel requests per client IP, N/duration (e.g. 60/1m) or off"},
 	{"public-share-limit", "ENGAGED_PUBLIC_SHARE_LIMIT", "N/duration|off", "600/1m", "public page/pixel requests per share link or e-mail, N/duration or off"},
+	{"bot-generic-clients", "ENGAGED_BOT_GENERIC_CLIENTS", "bool", "false", "public share page, download and pixel: count generic HTTP clients (curl, Go-http-client, python-requests, …) as robots, not viewers (docs/PRIVACY.md)"},
 	{"update-interval", "ENGAGED_UPDATE_INTERVAL", "duration", "100ms", "live updates: at most one per item per interval (0 = every change)"},
 	{"sse-max-streams", "ENGAGED_SSE_MAX_STREAMS", "int", "1000", "open server-sent event streams per process"},
 	{"sse-max-lifetime", "ENGAGED_SSE_MAX_LIFETIME", "duration", "1h", "a server-sent event stream is closed after this long"},
 	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "duration", "15s", "server-sent event heartbeat (and key re-check) interval"},
+	{"webhook-retry-schedule", "ENGAGED_WEBHOOK_RETRY_SCHEDULE", "duration list", "5s,5m,30m,2h,5h,10h,10h", "webhooks: comma-separated waits before each retry after the first attempt; after the last, the delivery is dead-lettered"},
+	{"webhook-timeout", "ENGAGED_WEBHOOK_TIMEOUT", "duration", "10s", "webhooks: limit of one delivery attempt, connect to response"},
+	{"webhooks-allow-hosts", "ENGAGED_WEBHOOKS_ALLOW_HOSTS", "list", "", "webhooks: comma-separated hosts or CIDRs that endpoints may reach although loopback, private or link-local (tests, private deployments)"},
 	{"admin-token", "ENGAGED_ADMIN_TOKEN", "string", "", "operator token (at least 32 characters) of the HTTP admin API /admin/v1; empty = off. Prefer the variable: a flag shows in ps"},
 }
 
@@ -221,7 +242,7 @@ type UsageError struct{ Msg string }
 func (e *UsageError) Error() string { return e.Msg }
 
 // Usage writes every setting with its type, default and variable, generated
-// from Vars so that help and README cannot drift apart.
+// from Vars so that help and docs/OPERATING.md cannot drift apart.
 func Usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: engaged serve [flags]")
 	fmt.Fprintln(w)
@@ -280,6 +301,8 @@ func parse(raw map[string]string) (Config, error) {
 	p.integer("max-metadata-bytes", &c.MaxMetadataBytes, 2, 1<<20)
 	p.integer("max-header-bytes", &c.MaxHeaderBytes, 1024, 1<<20)
 	p.integer("sse-max-streams-per-key", &c.SSEMaxStreamsKey, 1, 1<<20)
+	p.integer("autocreate-max-items", &c.AutoCreateMaxItems, 0, 1_000_000_000)
+	p.rate("autocreate-rate", &c.AutoCreateRate)
 	p.str("admin-addr", &c.AdminAddr)
 	if c.AdminAddr == "off" {
 		c.AdminAddr = ""
@@ -292,10 +315,14 @@ func parse(raw map[string]string) (Config, error) {
 	p.str("pixel-secret", &c.PixelSecret)
 	p.rate("public-ip-limit", &c.PublicIPLimit)
 	p.rate("public-share-limit", &c.PublicShareLimit)
+	p.boolean("bot-generic-clients", &c.BotGenericClients)
 	p.duration("update-interval", &c.UpdateInterval, 0)
 	p.integer("sse-max-streams", &c.SSEMaxStreams, 1, 1<<20)
 	p.duration("sse-max-lifetime", &c.SSEMaxLifetime, 100*time.Millisecond)
 	p.duration("sse-heartbeat", &c.SSEHeartbeat, 10*time.Millisecond)
+	p.durations("webhook-retry-schedule", &c.WebhookRetrySchedule)
+	p.duration("webhook-timeout", &c.WebhookTimeout, 100*time.Millisecond)
+	p.list("webhooks-allow-hosts", &c.WebhookAllowHosts)
 	p.str("admin-token", &c.AdminToken)
 	if c.AdminToken != "" && len(c.AdminToken) < MinAdminToken {
 		// It opens every project: a guessable one must not start.
@@ -536,6 +563,56 @@ func (p *parser) oneOf(name string, dst *string, allowed ...string) {
 		return
 	}
 	*dst = s
+}
+
+// durations reads a comma-separated list of durations, each at least 1ms;
+// empty means no retries.
+func (p *parser) durations(name string, dst *[]time.Duration) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	out := []time.Duration{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil || d < time.Millisecond || d > 7*24*time.Hour {
+			p.fail(name, "%q is not a duration from 1ms to 168h", f)
+			return
+		}
+		out = append(out, d)
+	}
+	*dst = out
+}
+
+// list reads a comma-separated list, blanks dropped.
+func (p *parser) list(name string, dst *[]string) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	*dst = out
+}
+
+func (p *parser) boolean(name string, dst *bool) {
+	s, ok := p.raw[name]
+	if !ok {
+		return
+	}
+	v, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		p.fail(name, "%q is not true or false", s)
+		return
+	}
+	*dst = v
 }
 
 func (p *parser) level(name string, dst *slog.Level) {

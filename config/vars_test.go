@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -99,12 +100,19 @@ func TestUnknownVariables(t *testing.T) {
 	}
 }
 
-// The README's settings tables list every Var, with its default as Vars
-// has it, and nothing else: the README and serve -h cannot drift apart.
-func TestREADMEListsEveryVar(t *testing.T) {
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
+// The settings tables of docs/ (OPERATING.md and the pages of single
+// features) list every Var, with its default as Vars has it, and nothing
+// else: the docs and serve -h cannot drift apart. The README keeps no
+// settings table of its own (a row there would be checked too).
+func TestDocsListEveryVar(t *testing.T) {
+	pages, _ := filepath.Glob("../docs/*.md")
+	var b []byte
+	for _, p := range append([]string{"../README.md"}, pages...) {
+		page, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(append(b, page...), '\n')
 	}
 	row := regexp.MustCompile("(?m)^\\| `(ENGAGED_[A-Z_]+)` \\| ([^|]*) \\|")
 	documented := map[string]string{}
@@ -116,7 +124,7 @@ func TestREADMEListsEveryVar(t *testing.T) {
 		known[v.Env] = true
 		cell, ok := documented[v.Env]
 		if !ok {
-			t.Errorf("README has no row for %s", v.Env)
+			t.Errorf("docs/ has no settings row for %s", v.Env)
 			continue
 		}
 		want := "`" + v.Default + "`"
@@ -124,12 +132,12 @@ func TestREADMEListsEveryVar(t *testing.T) {
 			want = "empty"
 		}
 		if !strings.HasPrefix(cell, want) {
-			t.Errorf("README: %s default %q, want it to start with %q", v.Env, cell, want)
+			t.Errorf("docs/: %s default %q, want it to start with %q", v.Env, cell, want)
 		}
 	}
 	for env := range documented {
 		if !known[env] {
-			t.Errorf("README documents %s, which is no setting", env)
+			t.Errorf("docs/ or README.md documents %s, which is no setting", env)
 		}
 	}
 }

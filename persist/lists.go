@@ -57,14 +57,14 @@ func (s *Store) ListProjects(ctx context.Context, p actors.Page) ([]actors.Proje
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at, allowed_origins FROM projects
+	rows, err := s.pool.Query(ctx, `SELECT id, name, created_at, allowed_origins, auto_create_content, ip_capture FROM projects
 		WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2`, after, limit+1)
 	if err != nil {
 		return nil, "", translate(err)
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (actors.Project, error) {
 		var pr actors.Project
-		err := r.Scan(&pr.ID, &pr.Name, &pr.CreatedAt, &pr.AllowedOrigins)
+		err := r.Scan(&pr.ID, &pr.Name, &pr.CreatedAt, &pr.AllowedOrigins, &pr.AutoCreateContent, &pr.IPCapture)
 		pr.CreatedAt = pr.CreatedAt.UTC()
 		return pr, err
 	})

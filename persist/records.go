@@ -37,7 +37,7 @@ func (s *Store) CreateProject(ctx context.Context, name string) (actors.Project,
 		return actors.Project{}, fieldError("name", fmt.Sprintf("project name must be 1 to %d characters", MaxProjectName))
 	}
 	p := actors.Project{ID: newID(), Name: name}
-	err := s.pool.QueryRow(ctx, `INSERT INTO projects (id, name) VALUES ($1, $2) RETURNING created_at`, p.ID, name).Scan(&p.CreatedAt)
+	err := s.pool.QueryRow(ctx, `INSERT INTO projects (id, name) VALUES ($1, $2) RETURNING created_at, ip_capture`, p.ID, name).Scan(&p.CreatedAt, &p.IPCapture)
 	p.CreatedAt = p.CreatedAt.UTC()
 	return p, translate(err)
 }
@@ -80,14 +80,52 @@ func (s *Store) SetAllowedOrigins(ctx context.Context, id string, origins []stri
 	if len(norm) > 0 {
 		stored = norm
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE projects SET allowed_origins = $2 WHERE id = $1 AND deleted_at IS NULL`, id, stored)
-	if err != nil {
-		return nil, translate(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, actors.Errorf(actors.ENotFound, "project %s not found", id)
+	if err := s.setProject(ctx, id, "allowed_origins", stored); err != nil {
+		return nil, err
 	}
 	return norm, nil
+}
+
+// SetAutoCreateContent turns project id's AutoCreateContent setting on or
+// off and returns it as stored. Keys already cached see the change within
+// a second.
+func (s *Store) SetAutoCreateContent(ctx context.Context, id string, on bool) (bool, error) {
+	if err := s.setProject(ctx, id, "auto_create_content", on); err != nil {
+		return false, err
+	}
+	return on, nil
+}
+
+// SetIPCapture sets how much of a client address project id keeps
+// (actors.IPCapture) and returns the stored setting. Keys already cached,
+// and so the partner route, see the change within a second; the public
+// share page and pixel read it with each share or message lookup.
+func (s *Store) SetIPCapture(ctx context.Context, id string, mode actors.IPCapture) (actors.IPCapture, error) {
+	m, err := actors.ParseIPCapture(string(mode))
+	if err != nil {
+		return "", err
+	}
+	if err := s.setProject(ctx, id, "ip_capture", string(m)); err != nil {
+		return "", err
+	}
+	return m, nil
+}
+
+// setProject sets one settings column of live project id; a malformed,
+// unknown or deleted id is ENotFound. column is one of the callers'
+// constants, never input.
+func (s *Store) setProject(ctx context.Context, id, column string, v any) error {
+	if !validUUID(id) {
+		return actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE projects SET `+column+` = $2 WHERE id = $1 AND deleted_at IS NULL`, id, v)
+	if err != nil {
+		return translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return actors.Errorf(actors.ENotFound, "project %s not found", id)
+	}
+	return nil
 }
 
 var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -162,8 +200,8 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (actors.Princip
 	var stored []byte
 	var revoked, deleted bool
 	err := s.pool.QueryRow(ctx, `SELECT k.id, k.project_id, k.kind, k.hash, k.revoked_at IS NOT NULL, p.deleted_at IS NOT NULL,
-		p.allowed_origins FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.hash = $1`, hash[:]).
-		Scan(&p.KeyID, &p.ProjectID, &kind, &stored, &revoked, &deleted, &p.AllowedOrigins)
+		p.allowed_origins, p.auto_create_content, p.ip_capture FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.hash = $1`, hash[:]).
+		Scan(&p.KeyID, &p.ProjectID, &kind, &stored, &revoked, &deleted, &p.AllowedOrigins, &p.AutoCreateContent, &p.IPCapture)
 	if err != nil {
 		if err == pgx.ErrNoRows {
 			return actors.Principal{}, unauthorized

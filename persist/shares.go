@@ -133,14 +133,15 @@ func (s *Store) PublicShare(ctx context.Context, id string) (actors.Share, error
 		return actors.Share{}, noShare()
 	}
 	var doc *string
-	sh, err := scanShare(s.pool.QueryRow(ctx, `SELECT `+shareColumns+`, i.document_url FROM shares s
+	var ipc actors.IPCapture
+	sh, err := scanShare(s.pool.QueryRow(ctx, `SELECT `+shareColumns+`, i.document_url, p.ip_capture FROM shares s
 		JOIN items i ON i.project_id = s.project_id AND i.id = s.render_id
 		JOIN projects p ON p.id = s.project_id
-		WHERE s.id = $1 AND p.deleted_at IS NULL`, id), &doc)
+		WHERE s.id = $1 AND p.deleted_at IS NULL`, id), &doc, &ipc)
 	if err == pgx.ErrNoRows {
 		return actors.Share{}, noShare()
 	}
-	sh.DocumentURL = doc
+	sh.DocumentURL, sh.IPCapture = doc, ipc
 	return sh, translate(err)
 }
 
@@ -191,10 +192,10 @@ func (s *Store) PublicEmailMessage(ctx context.Context, id string) (actors.Email
 	if !validUUID(id) {
 		return m, actors.Errorf(actors.ENotFound, "no such message")
 	}
-	err := s.pool.QueryRow(ctx, `SELECT m.id::text, m.project_id::text, m.render_id, m.share_id::text, m.recipient, m.created_at, m.sent_at
+	err := s.pool.QueryRow(ctx, `SELECT m.id::text, m.project_id::text, m.render_id, m.share_id::text, m.recipient, m.created_at, m.sent_at, p.ip_capture
 		FROM email_messages m JOIN projects p ON p.id = m.project_id
 		WHERE m.id = $1 AND p.deleted_at IS NULL`, id).
-		Scan(&m.ID, &m.ProjectID, &m.RenderID, &m.ShareID, &m.Recipient, &m.CreatedAt, &m.SentAt)
+		Scan(&m.ID, &m.ProjectID, &m.RenderID, &m.ShareID, &m.Recipient, &m.CreatedAt, &m.SentAt, &m.IPCapture)
 	if err == pgx.ErrNoRows {
 		return m, actors.Errorf(actors.ENotFound, "no such message")
 	}

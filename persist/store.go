@@ -33,11 +33,21 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
+// defaultMaxConns is the pool's size unless the URL sets pool_max_conns.
+const defaultMaxConns = 16
+
 // Open connects to url and applies pending migrations.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default, max(4, cores), made a snapshot round's write,
+		// key refreshes, item lookups and batched snapshot loads queue
+		// for one another on 2 cores (issue 18's cold profile: requests
+		// waiting in pool acquire). A URL's pool_max_conns still wins.
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -80,12 +90,20 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
+	seen := map[int]string{}
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
 		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with a number", base)
 		}
+		// Versions are recorded by number: a second file with the same
+		// number would be skipped as applied, silently. Branches that
+		// each add "the next" migration meet here.
+		if other, ok := seen[version]; ok {
+			return fmt.Errorf("migrations %s and %s share version %d", other, base, version)
+		}
+		seen[version] = base
 		body, err := migrations.ReadFile(name)
 		if err != nil {
 			return err

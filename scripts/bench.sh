@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # `make bench`: a fresh engaged (embedded NATS, private Postgres, all under a
 # temporary directory) driven by bin/engaged-bench, then the tables and the
-# targets met or not. By default the key-space scenarios: keyspace (1k, 10k
-# and 100k renders), zipf (100k), cold, naive (the row-per-event baseline, 10k
-# renders) and memory-full, about 5 minutes on 2 cores.
+# targets met or not. By default: trivial (the HTTP ceiling every row is a
+# share of), the key-space scenarios keyspace (1k, 10k and 100k renders),
+# cold (two runs in a row over 250k pre-created renders), first-touch (100k
+# new renders with 100k live), zipf (100k), naive (the row-per-event
+# baseline, 10k renders) and memory-full, about 7 minutes on 2 cores.
 # Knobs: BENCH_DURATION (per measured run, default 10s),
 # BENCH_SCENARIOS (default: the list above; the older standard list is
 # "ingest-batch ingest-single read read-mixed visible raw-js"),
 # BENCH_ITEMS (the -items list, default 1000,10000,100000),
-# BENCH_COLD_ITEMS (renders pre-created for cold, default 150000),
+# BENCH_COLD_ITEMS (renders pre-created for cold, default 250000),
+# BENCH_CONNECTIONS (closed-loop connections, default 32),
 # BENCH_MEMORY_FULL_ITEMS (renders given full state by memory-full, default 5000),
 # BENCH_MEMORY_ITEMS (the plain memory scenario on its own, default 0 = skipped),
 # BENCH_IDLE_TIMEOUT (the server's, default 45s: longer than warming 100k
@@ -42,9 +45,10 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}'
 echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
 bin/engaged-bench -url "http://$ENGAGED_HTTP_ADDR" -nats "nats://$ENGAGED_NATS_LISTEN" \
   -admin-url "http://$ENGAGED_ADMIN_ADDR" -passivate-wait 90s -duration "$dur" \
-  -items "${BENCH_ITEMS:-1000,10000,100000}" -cold-items "${BENCH_COLD_ITEMS:-150000}" \
+  -items "${BENCH_ITEMS:-1000,10000,100000}" -cold-items "${BENCH_COLD_ITEMS:-250000}" \
+  -connections "${BENCH_CONNECTIONS:-32}" \
   -memory-items "${BENCH_MEMORY_FULL_ITEMS:-5000}" \
-  "$@" ${BENCH_SCENARIOS:-keyspace zipf cold naive memory-full}
+  "$@" ${BENCH_SCENARIOS:-trivial keyspace cold first-touch zipf naive memory-full}
 [ "$items" = 0 ] && exit 0
 bin/engaged-bench -url "http://$ENGAGED_HTTP_ADDR" -admin-url "http://$ENGAGED_ADMIN_ADDR" \
   -items "$items" -connections 16 -passivate-wait 90s memory

@@ -37,6 +37,7 @@ type benchOptions struct {
 	items         int // the largest of sizes: the key space of every scenario but keyspace
 	sizes         sizeList
 	coldItems     int // renders pre-created for cold
+	liveItems     int // first-touch: renders kept live, and as many touched first
 	naiveItems    int
 	memoryItems   int // memory-full: renders, and a quarter as many content items
 	zipfS         float64
@@ -56,10 +57,10 @@ const benchUsage = `usage: engaged-bench [flags] [scenario ...]
 Drives a running engaged over real HTTP. Scenarios:
   ingest-single  partner events, POST /v1/renders/:id/events, with verdicts
   ingest-batch   SDK batches of --batch events over --items content items, POST /v1/events/batch;
-                 each batch one viewer's: one userId of 100k
+                 each batch one viewer's: one userId of --users
   ingest-batch-anon  the same without userId: the cost of a userId is the ratio of the two
   sdk-single, sdk-single-anon  one SDK event per POST /v1/events, with and without a userId
-  sdk-client     the same load sent through the Go client (transport/client): --connections
+  sdk-client     the same load sent through the Go client (client/): --connections
                  clients tracking events as fast as their queues take them
   read           GET /v1/renders/:id/engagement over --items renders
   read-mixed     read while partner events arrive at --ingest-rate (default: half of
@@ -74,7 +75,12 @@ Drives a running engaged over real HTTP. Scenarios:
                  and heap per live item after they are passivated and read back
   keyspace       partner events (as ingest-single) at each --items size, each warmed
                  first; req/s against the first size (default sizes 1000,10000,100000)
-  cold           partner events, each to a render that never had one (--cold-items)
+  trivial        the HTTP ceiling: a Fiber handler in this tool answering a fixed 600-byte
+                 JSON to the same requests; every row is also shown as a share of it
+  cold           partner events, each to a render that never had one (--cold-items):
+                 two rows, the first --duration and the next
+  first-touch    first events to --live-items never-touched renders while --live-items
+                 others are live
   zipf           partner events over --items renders picked Zipf(--zipf-s), warmed first
   sdk-keyspace   ingest-batch over --items content items, each warmed first
   naive          the baseline: a row-per-event Postgres server inside this tool, over
@@ -100,6 +106,7 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	o.sizes = sizeList{1000}
 	fs.Var(&o.sizes, "items", "key space: renders to spread load over; a list (1000,10000,100000) for keyspace, the largest for the others")
 	fs.IntVar(&o.coldItems, "cold-items", 150_000, "cold: renders pre-created, one event each at most (stops early when used up)")
+	fs.IntVar(&o.liveItems, "live-items", 100_000, "first-touch: renders kept live while as many others get their first events")
 	fs.IntVar(&o.naiveItems, "naive-items", 10_000, "naive: renders the warm run spreads over")
 	fs.IntVar(&o.memoryItems, "memory-items", 10_000, "memory-full: renders given full state")
 	fs.Float64Var(&o.zipfS, "zipf-s", 1.1, "zipf: the exponent s (> 1)")
@@ -128,7 +135,9 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	if len(o.scenarios) == 0 {
 		o.scenarios = []string{"ingest-batch", "ingest-single", "read", "read-mixed", "visible", "raw-js"}
 	}
-	if len(o.sizes) == 1 && slices.Contains(o.scenarios, "keyspace") {
+	itemsSet := false
+	fs.Visit(func(f *flag.Flag) { itemsSet = itemsSet || f.Name == "items" })
+	if len(o.sizes) == 1 && !itemsSet && slices.Contains(o.scenarios, "keyspace") {
 		o.sizes = sizeList{1000, 10_000, 100_000}
 	}
 	o.items = slices.Max(o.sizes)
@@ -172,7 +181,7 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 
 	// Scenarios of several rows each (one per key space or variant).
 	sweeps := map[string]func(context.Context, benchOptions, *persist.Store, *fixture) ([]benchResult, error){
-		"keyspace": benchKeyspace, "cold": benchCold, "zipf": benchZipf, "sdk-keyspace": benchSDKKeyspace, "naive": benchNaive,
+		"keyspace": benchKeyspace, "cold": benchCold, "first-touch": benchFirstTouch, "zipf": benchZipf, "sdk-keyspace": benchSDKKeyspace, "naive": benchNaive,
 	}
 	var results []benchResult
 	var ingestMax float64      // req/s of the last ingest-single, for read-mixed
@@ -206,6 +215,8 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 			r, err = benchSDKSingle(ctx, o, store, fx, sc == "sdk-single-anon")
 		case "sdk-client":
 			r, err = benchSDKClient(ctx, o, store, fx)
+		case "trivial":
+			r, err = benchTrivial(ctx, o, fx)
 		case "raw-js":
 			r, err = benchRawJetStream(ctx, o, lastBatch)
 		case "visible":
@@ -230,6 +241,7 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 		}
 		results = append(results, r)
 	}
+	setVsTrivial(results)
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -319,8 +331,9 @@ type benchResult struct {
 	Statuses     map[string]int64 `json:"statuses"`
 	LatencyUS    latency          `json:"latencyMicros"`
 	Note         string           `json:"note,omitempty"`
-	Items        int              `json:"items,omitempty"`   // the key space, where a scenario sweeps it
-	VsFirst      float64          `json:"vsFirst,omitempty"` // keyspace: req/s as a share of the first size's
+	Items        int              `json:"items,omitempty"`     // the key space, where a scenario sweeps it
+	VsFirst      float64          `json:"vsFirst,omitempty"`   // keyspace: req/s as a share of the first size's
+	VsTrivial    float64          `json:"vsTrivial,omitempty"` // req/s as a share of the trivial handler's, when it ran
 	RSSPerItem   int64            `json:"rssPerItemBytes,omitempty"`
 	payloadBytes int              // bytes the scenario's log messages average, for raw-js
 	eventsPerMsg float64          // events per log message, for raw-js
@@ -597,14 +610,14 @@ func benchRead(ctx context.Context, o benchOptions, fx *fixture) (benchResult, e
 
 func printTable(w io.Writer, results []benchResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\treq/s\tevents/s\trequests\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\tstatuses\t")
+	fmt.Fprintln(tw, "scenario\treq/s\tvs trivial\tevents/s\trequests\tp50 ms\tp90 ms\tp99 ms\tp99.9 ms\tmax ms\tstatuses\t")
 	ms := func(us int64) string { return strconv.FormatFloat(float64(us)/1000, 'f', 2, 64) }
 	for _, r := range results {
 		if r.LatencyUS == (latency{}) { // raw-js: throughput only
-			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t-\t-\t-\t-\t-\t%s\t\n", r.Scenario, r.ReqPerSec, r.EvPerSec, r.Requests, statusList(r))
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%d\t-\t-\t-\t-\t-\t%s\t\n", r.Scenario, r.ReqPerSec, share(r.VsTrivial), r.EvPerSec, r.Requests, statusList(r))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.ReqPerSec, r.EvPerSec, r.Requests,
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.ReqPerSec, share(r.VsTrivial), r.EvPerSec, r.Requests,
 			ms(r.LatencyUS.P50), ms(r.LatencyUS.P90), ms(r.LatencyUS.P99), ms(r.LatencyUS.P999), ms(r.LatencyUS.Max), statusList(r))
 	}
 	tw.Flush()
@@ -614,6 +627,31 @@ func printTable(w io.Writer, results []benchResult) {
 		}
 	}
 	printSweep(w, results, ms)
+}
+
+// setVsTrivial sets every row's share of the trivial handler's req/s, if
+// the trivial scenario ran.
+func setVsTrivial(results []benchResult) {
+	var ceiling float64
+	for _, r := range results {
+		if r.Scenario == "trivial" {
+			ceiling = r.ReqPerSec
+		}
+	}
+	if ceiling == 0 {
+		return
+	}
+	for i := range results {
+		results[i].VsTrivial = results[i].ReqPerSec / ceiling
+	}
+}
+
+// share prints a share of the trivial handler, or "-" if it did not run.
+func share(x float64) string {
+	if x == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64)
 }
 
 // printSweep prints the keyspace rows again, each against the first size.

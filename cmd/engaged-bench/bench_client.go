@@ -8,11 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/engagedhq/engaged/client"
 	"github.com/engagedhq/engaged/persist"
-	"github.com/engagedhq/engaged/transport/client"
 )
 
-// benchSDKClient is ingest-batch through the Go client (transport/client)
+// benchSDKClient is ingest-batch through the Go client (client/)
 // instead of hand-built fasthttp requests: --connections clients, each
 // fed by its own goroutine as fast as its queue takes events, batching
 // --batch events per request with its own goroutine. It measures what a
@@ -26,10 +26,15 @@ func benchSDKClient(ctx context.Context, o benchOptions, store *persist.Store, f
 	var rejected atomic.Int64
 	clients := make([]*client.Client, o.conns)
 	for i := range clients {
-		clients[i] = client.New(o.url, fx.publishable, client.Options{
-			BatchSize: o.batch, BatchInterval: 50 * time.Millisecond, MaxQueue: 4 * o.batch,
-			OnError: func(client.Rejection) { rejected.Add(1) },
-		})
+		c, err := client.New(o.url, fx.publishable, client.WithBatching(o.batch, 50*time.Millisecond),
+			client.WithMaxQueue(4*o.batch), client.WithOnError(func(client.Rejection) { rejected.Add(1) }))
+		if err != nil {
+			for _, c := range clients[:i] {
+				c.Close(ctx)
+			}
+			return benchResult{}, err
+		}
+		clients[i] = c
 	}
 	runCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()

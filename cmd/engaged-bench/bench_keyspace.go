@@ -48,17 +48,56 @@ func benchKeyspace(ctx context.Context, o benchOptions, _ *persist.Store, fx *fi
 
 // benchCold sends every partner event to a render that has never had one:
 // the cost of an item's first event (activation included). It pre-creates
-// o.coldItems renders and stops early if the run uses them all.
+// o.coldItems renders and runs twice in a row over them, "cold" then
+// "cold-next" (o.duration each): a decay within a run shows as the second
+// row against the first. It stops early if the runs use every render.
 func benchCold(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture) ([]benchResult, error) {
 	renders, err := fx.createRenders(ctx, store, o.coldItems)
 	if err != nil {
 		return nil, err
 	}
-	r := each(ctx, o, "cold", len(renders), func(i int, c *fasthttp.HostClient) (string, int) {
+	var next atomic.Int64
+	first := func(_ int, c *fasthttp.HostClient) (string, int) {
+		i := next.Add(1) - 1
+		if i >= int64(len(renders)) {
+			return "", 0
+		}
+		return partnerEventTo(o, fx, c, renders[i], `{"source":"bench"}`), 1
+	}
+	var out []benchResult
+	for _, name := range []string{"cold", "cold-next"} {
+		r := load(ctx, o, name, o.rate, first)
+		r.Items = int(r.Requests)
+		out = append(out, r)
+	}
+	out[0].Note = fmt.Sprintf("first events on %d of %d pre-created renders", out[0].Requests, len(renders))
+	out[1].Note = fmt.Sprintf("the next %d first events, right after cold: %.0f%% of its rate", out[1].Requests, 100*out[1].ReqPerSec/max(1, out[0].ReqPerSec))
+	return out, nil
+}
+
+// benchFirstTouch keeps o.liveItems renders live (one event each first)
+// and then sends first events to as many other renders, never touched: an
+// activation while a large live set costs GC and round time.
+func benchFirstTouch(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture) ([]benchResult, error) {
+	if len(fx.renders) < o.liveItems {
+		more, err := fx.createRenders(ctx, store, o.liveItems-len(fx.renders))
+		if err != nil {
+			return nil, err
+		}
+		fx.renders = append(fx.renders, more...)
+	}
+	if err := warm(ctx, o, fx, fx.renders[:o.liveItems]); err != nil {
+		return nil, err
+	}
+	renders, err := fx.createRenders(ctx, store, o.liveItems)
+	if err != nil {
+		return nil, err
+	}
+	r := each(ctx, o, "first-touch", len(renders), func(i int, c *fasthttp.HostClient) (string, int) {
 		return partnerEventTo(o, fx, c, renders[i], `{"source":"bench"}`), 1
 	})
-	r.Items = int(r.Requests)
-	r.Note = fmt.Sprintf("%d of %d never-seen renders used", r.Requests, len(renders))
+	r.Items = len(renders)
+	r.Note = fmt.Sprintf("first events on %d of %d never-touched renders while %d others are live", r.Requests, len(renders), o.liveItems)
 	return []benchResult{r}, nil
 }
 

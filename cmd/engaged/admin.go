@@ -7,42 +7,32 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/engagedhq/engaged/actors"
 	"github.com/engagedhq/engaged/config"
+	"github.com/engagedhq/engaged/transport/httpapi"
+	"github.com/engagedhq/engaged/transport/wire"
 )
 
 // adminBackend is what the admin commands need: the records store itself
 // (*persist.Store, the default) or a running server's HTTP admin API
-// (adminHTTP, with --url). Each command is written once against it, so both
-// print the same JSON.
-type adminBackend interface {
-	CreateProject(ctx context.Context, name string) (actors.Project, error)
-	ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error)
-	DeleteProject(ctx context.Context, id string) error
-	SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error)
-	CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error)
-	ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error)
-	RevokeKey(ctx context.Context, id string) error
-	CreateRender(ctx context.Context, projectID, documentURL string) (actors.Item, error)
-	CreateContent(ctx context.Context, projectID, id string) (actors.Item, error)
-	ListItems(ctx context.Context, projectID, kind string, p actors.Page) ([]actors.Item, string, error)
-}
-
-// createdKey is a new key with its secret, shown this once; the HTTP admin
-// API answers the same object.
-type createdKey struct {
-	actors.APIKey
-	Key string `json:"key"`
-}
+// (adminHTTP, with --url). It is what the server's admin API needs of the
+// store, so each command is written once against it and both print the
+// same JSON.
+type adminBackend = httpapi.AdminStore
 
 // adminCommand is one `engaged admin <what> <verb>`. flags declares its own
 // flags and returns the command, which runs once they are parsed; arg names
 // its one positional argument, if it takes one.
 type adminCommand struct {
 	what, verb, arg, help string
-	flags                 func(fs *flag.FlagSet) func(ctx context.Context, b adminBackend, arg string) (any, error)
+	// changesKeys: the command changes what keys may do (revoke, delete a
+	// project, set its origins), so the CLI tells the instances on NATS.
+	changesKeys bool
+	flags       func(fs *flag.FlagSet) func(ctx context.Context, b adminBackend, arg string) (any, error)
 }
 
 var adminCommands = []adminCommand{
@@ -50,19 +40,21 @@ var adminCommands = []adminCommand{
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			name := required(fs, "name", "project name")
 			origins := fs.String("allowed-origins", "", "web origins whose pages may send SDK events, comma-separated (default: any)")
+			autoCreate := fs.Bool("auto-create-content", false, "an SDK event about an unregistered content id registers it (within ENGAGED_AUTOCREATE_MAX_ITEMS and ENGAGED_AUTOCREATE_RATE)")
+			ipCapture := fs.String("ip-capture", "", "client addresses kept: full (default), truncated (IPv4 /24, IPv6 /48) or none")
 			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
 				allowed, err := actors.ParseOrigins(*origins)
 				if err != nil {
 					return nil, fmt.Errorf("--allowed-origins: %w", err)
 				}
-				p, err := b.CreateProject(ctx, *name)
-				if err == nil && len(allowed) > 0 {
-					p.AllowedOrigins, err = b.SetAllowedOrigins(ctx, p.ID, allowed)
+				mode, err := actors.ParseIPCapture(*ipCapture)
+				if err != nil {
+					return nil, fmt.Errorf("--ip-capture: %w", err)
 				}
-				return p, err
+				return httpapi.CreateProject(ctx, b, *name, wire.ProjectSettings{AllowedOrigins: allowed, AutoCreateContent: *autoCreate, IPCapture: mode})
 			}
 		}},
-	{what: "project", verb: "set-origins", arg: "PROJECT_ID", help: "replace the web origins whose pages may send SDK events (empty: any)",
+	{what: "project", verb: "set-origins", arg: "PROJECT_ID", changesKeys: true, help: "replace the web origins whose pages may send SDK events (empty: any)",
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			origins := fs.String("allowed-origins", "", "comma-separated origins, e.g. https://app.example.com; empty allows any")
 			return func(ctx context.Context, b adminBackend, id string) (any, error) {
@@ -74,6 +66,30 @@ var adminCommands = []adminCommand{
 				return map[string]any{"id": id, "allowedOrigins": stored}, err
 			}
 		}},
+	{what: "project", verb: "set-auto-create", arg: "PROJECT_ID", changesKeys: true, help: "turn on or off the registration of unknown content ids by SDK events",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			value := required(fs, "auto-create-content", "true or false")
+			return func(ctx context.Context, b adminBackend, id string) (any, error) {
+				on, err := strconv.ParseBool(*value)
+				if err != nil {
+					return nil, fmt.Errorf("--auto-create-content: %q is neither true nor false", *value)
+				}
+				stored, err := b.SetAutoCreateContent(ctx, id, on)
+				return map[string]any{"id": id, "autoCreateContent": stored}, err
+			}
+		}},
+	{what: "project", verb: "set-ip-capture", arg: "PROJECT_ID", changesKeys: true, help: "set how much of a client address the project keeps from now on (docs/PRIVACY.md)",
+		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
+			ipCapture := required(fs, "ip-capture", "full, truncated (IPv4 /24, IPv6 /48) or none")
+			return func(ctx context.Context, b adminBackend, id string) (any, error) {
+				mode, err := actors.ParseIPCapture(*ipCapture)
+				if err != nil {
+					return nil, fmt.Errorf("--ip-capture: %w", err)
+				}
+				stored, err := b.SetIPCapture(ctx, id, mode)
+				return map[string]any{"id": id, "ipCapture": stored}, err
+			}
+		}},
 	{what: "project", verb: "list", help: "list projects (not deleted), oldest first",
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			p := pageFlags(fs)
@@ -82,7 +98,7 @@ var adminCommands = []adminCommand{
 				return listJSON("projects", l, next), err
 			}
 		}},
-	{what: "project", verb: "delete", arg: "PROJECT_ID", help: "soft-delete a project: its keys then get 403",
+	{what: "project", verb: "delete", arg: "PROJECT_ID", changesKeys: true, help: "soft-delete a project: its keys then get 403",
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			return func(ctx context.Context, b adminBackend, id string) (any, error) {
 				return map[string]any{"id": id, "deleted": true}, b.DeleteProject(ctx, id)
@@ -94,7 +110,7 @@ var adminCommands = []adminCommand{
 			kind := fs.String("kind", string(actors.SecretKey), "key kind: secret or publishable")
 			return func(ctx context.Context, b adminBackend, _ string) (any, error) {
 				k, secret, err := b.CreateKey(ctx, *project, actors.KeyKind(*kind))
-				return createdKey{APIKey: k, Key: secret}, err
+				return httpapi.CreatedKey{APIKey: k, Key: secret}, err
 			}
 		}},
 	{what: "key", verb: "list", help: "list a project's keys, revoked ones too (never their secrets)",
@@ -106,7 +122,7 @@ var adminCommands = []adminCommand{
 				return listJSON("keys", l, next), err
 			}
 		}},
-	{what: "key", verb: "revoke", arg: "KEY_ID", help: "revoke a key: it stops working everywhere within a second",
+	{what: "key", verb: "revoke", arg: "KEY_ID", changesKeys: true, help: "revoke a key: it stops working on every instance as soon as they hear of it on NATS",
 		flags: func(fs *flag.FlagSet) func(context.Context, adminBackend, string) (any, error) {
 			return func(ctx context.Context, b adminBackend, id string) (any, error) {
 				return map[string]any{"id": id, "revoked": true}, b.RevokeKey(ctx, id)
@@ -282,7 +298,14 @@ func admin(ctx context.Context, args []string, lookupenv func(string) (string, b
 			return err
 		}
 		defer store.Close()
-		b = store
+		as := announcingStore{Store: store}
+		if cmd.changesKeys {
+			as.logger = slog.New(slog.NewTextHandler(stderr, nil))
+			if as.nc = cliNATS(cfg); as.nc != nil {
+				defer as.nc.Close()
+			}
+		}
+		b = as
 	}
 	out, err := exec(ctx, b, arg)
 	if err != nil {

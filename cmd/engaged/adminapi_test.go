@@ -82,7 +82,7 @@ func TestAdminAPIToken(t *testing.T) {
 		{"GET", "/projects/" + tn.project + "/keys"}, {"POST", "/projects/" + tn.project + "/keys"},
 		{"DELETE", "/keys/" + tn.keyID}, {"GET", "/projects/" + tn.project + "/renders"},
 		{"POST", "/projects/" + tn.project + "/renders"}, {"GET", "/projects/" + tn.project + "/contents"},
-		{"POST", "/projects/" + tn.project + "/contents"},
+		{"POST", "/projects/" + tn.project + "/contents"}, {"PUT", "/projects/" + tn.project + "/auto-create-content"},
 	}
 	for name, tok := range tokens {
 		for _, rt := range routes {
@@ -164,8 +164,9 @@ func TestAdminAPITenancy(t *testing.T) {
 }
 
 // A key's secret is in the create response only; the list shows id, kind,
-// prefix, createdAt and revokedAt. A revoked key stops working within the
-// auth cache's second, and a deleted project's keys get 403.
+// prefix, createdAt and revokedAt. A revoked key stops working as soon as
+// the instance hears of it on NATS (within the 5 s allowed here, before the
+// key cache's 10 s refresh), and a deleted project's keys get 403.
 func TestAdminAPIKeys(t *testing.T) {
 	s, _ := adminService(t)
 	p := s.adminOK(t, 201, "POST", "/projects", `{"name":"keys"}`)["id"].(string)
@@ -354,6 +355,7 @@ func TestAdminCLIBothModes(t *testing.T) {
 	for _, args := range [][]string{
 		{"project", "create", "--name", "n"},
 		{"project", "create", "--name", "o", "--allowed-origins", "https://a.example,HTTP://B.example:80"},
+		{"project", "create", "--name", "a", "--auto-create-content"},
 		{"key", "create", "--project", p, "--kind", "publishable"},
 		{"render", "create", "--project", p, "--document-url", "https://example.com/d.pdf"},
 		{"content", "create", "--project", p},
@@ -375,6 +377,13 @@ func TestAdminCLIBothModes(t *testing.T) {
 		t.Fatalf("project list after set-origins: %s", out)
 	}
 	both("project", "set-origins", p, "--allowed-origins", "")
+
+	// autoCreateContent: set, listed, cleared the same way on both paths.
+	both("project", "set-auto-create", p, "--auto-create-content", "true")
+	if out := both("project", "list"); !strings.Contains(out, `"autoCreateContent":true`) {
+		t.Fatalf("project list after set-auto-create: %s", out)
+	}
+	both("project", "set-auto-create", p, "--auto-create-content", "false")
 
 	// Listing: byte for byte, every page.
 	both("project", "list")
@@ -398,6 +407,8 @@ func TestAdminCLIBothModes(t *testing.T) {
 		{"key", "create", "--project", p, "--kind", "root"},
 		{"key", "revoke", "nope"},
 		{"project", "set-origins", "01939c2c-0000-7000-8000-000000000001", "--allowed-origins", "https://a.example"},
+		{"project", "set-auto-create", "01939c2c-0000-7000-8000-000000000001", "--auto-create-content", "true"},
+		{"project", "set-auto-create", p, "--auto-create-content", "maybe"},
 		{"content", "create", "--project", p, "--id", "cnt_x"},
 		{"content", "list", "--project", p, "--cursor", "!!"},
 	} {

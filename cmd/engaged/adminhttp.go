@@ -1,28 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/client"
 )
 
 // adminHTTP is the admin backend that calls a running server's HTTP admin
-// API (/admin/v1) with the operator token. Its errors are the server's
-// coded errors, so a command fails with the same message either way.
+// API through the Go client's Admin, with the operator token. It only
+// converts between the client's types and the store's, and turns the
+// client's errors into the store's coded errors, so a command fails with
+// the same message either way.
 type adminHTTP struct {
-	base   string // scheme://host[:port], no trailing slash
-	token  string
-	client *http.Client
+	c *client.Admin
 }
 
 // checkServerURL accepts the base URL of a server, http(s)://host[:port].
@@ -35,154 +30,114 @@ func checkServerURL(base string) error {
 }
 
 func newAdminHTTP(base, token string) (*adminHTTP, error) {
-	if err := checkServerURL(base); err != nil {
-		return nil, err
-	}
 	if token == "" {
 		return nil, errors.New("--url needs ENGAGED_ADMIN_TOKEN, the server's admin token")
 	}
-	return &adminHTTP{base: strings.TrimRight(base, "/"), token: token, client: &http.Client{Timeout: 30 * time.Second}}, nil
+	c, err := client.NewAdmin(base, token, client.WithUserAgent("engaged-admin"))
+	if err != nil {
+		return nil, err
+	}
+	return &adminHTTP{c: c}, nil
 }
 
-// call sends one request; a 2xx body is decoded into out, any other status
-// becomes the *actors.Error of its envelope.
-func (a *adminHTTP) call(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+"/admin/v1"+path, rd)
-	if err != nil {
+// coded turns an error answer of the server back into the coded error the
+// server made; other errors (the network) pass through.
+func coded(err error) error {
+	var e *client.Error
+	if !errors.As(err, &e) || strings.HasPrefix(e.Code, "http_") {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	ae := &actors.Error{Code: actors.Code(e.Code), Message: e.Message}
+	if e.Issues != nil {
+		ae.Issues = &actors.Issues{FormErrors: e.Issues.FormErrors, FieldErrors: e.Issues.FieldErrors}
 	}
-	res, err := a.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if res.StatusCode/100 != 2 {
-		var env struct {
-			Error struct {
-				Code    actors.Code    `json:"code"`
-				Message string         `json:"message"`
-				Issues  *actors.Issues `json:"issues"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(b, &env) != nil || env.Error.Code == "" {
-			return fmt.Errorf("%s %s: HTTP %d", method, path, res.StatusCode)
-		}
-		return &actors.Error{Code: env.Error.Code, Message: env.Error.Message, Issues: env.Error.Issues}
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	return nil
+	return ae
 }
 
-// fetchList fetches one page of the list at path, named name in the response.
-func fetchList[T any](ctx context.Context, a *adminHTTP, path, name string, p actors.Page) ([]T, string, error) {
-	q := url.Values{}
-	if p.Limit != 0 {
-		q.Set("limit", strconv.Itoa(p.Limit))
-	}
-	if p.Cursor != "" {
-		q.Set("cursor", p.Cursor)
-	}
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	var out map[string]json.RawMessage
-	if err := a.call(ctx, http.MethodGet, path, nil, &out); err != nil {
-		return nil, "", err
-	}
-	var items []T
-	var next *string
-	if err := json.Unmarshal(out[name], &items); err != nil || items == nil {
-		return nil, "", fmt.Errorf("GET %s: no %q list in the response", path, name)
-	}
-	if err := json.Unmarshal(out["nextCursor"], &next); err != nil {
-		return nil, "", fmt.Errorf("GET %s: nextCursor: %w", path, err)
-	}
-	if next == nil {
-		return items, "", nil
-	}
-	return items, *next, nil
+func project(p client.Project) actors.Project {
+	return actors.Project{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, AllowedOrigins: p.AllowedOrigins, AutoCreateContent: p.AutoCreateContent,
+		IPCapture: actors.IPCapture(p.IPCapture)}
 }
 
-func projectPath(id string) string { return "/projects/" + url.PathEscape(id) }
+func apiKey(k client.APIKey) actors.APIKey {
+	return actors.APIKey{ID: k.ID, ProjectID: k.ProjectID, Kind: actors.KeyKind(k.Kind), Prefix: k.Prefix, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+}
+
+func item(it client.Item) actors.Item {
+	return actors.Item{ID: it.ID, ProjectID: it.ProjectID, Kind: it.Kind, DocumentURL: it.DocumentURL, CreatedAt: it.CreatedAt}
+}
+
+func page(p actors.Page) client.Page { return client.Page{Limit: p.Limit, Cursor: p.Cursor} }
+
+func mapped[A, B any](l []A, next string, err error, f func(A) B) ([]B, string, error) {
+	if err != nil {
+		return nil, "", coded(err)
+	}
+	out := make([]B, len(l))
+	for i, x := range l {
+		out[i] = f(x)
+	}
+	return out, next, nil
+}
 
 func (a *adminHTTP) CreateProject(ctx context.Context, name string) (actors.Project, error) {
-	var p actors.Project
-	err := a.call(ctx, http.MethodPost, "/projects", map[string]string{"name": name}, &p)
-	return p, err
+	p, err := a.c.CreateProject(ctx, name, client.ProjectSettings{})
+	return project(p), coded(err)
 }
 
-func (a *adminHTTP) SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error) {
-	if origins == nil {
-		origins = []string{}
-	}
-	var out struct {
-		AllowedOrigins []string `json:"allowedOrigins"`
-	}
-	err := a.call(ctx, http.MethodPut, projectPath(projectID)+"/allowed-origins", map[string][]string{"allowedOrigins": origins}, &out)
-	return out.AllowedOrigins, err
+func (a *adminHTTP) SetIPCapture(ctx context.Context, projectID string, mode actors.IPCapture) (actors.IPCapture, error) {
+	stored, err := a.c.SetIPCapture(ctx, projectID, string(mode))
+	return actors.IPCapture(stored), coded(err)
 }
 
 func (a *adminHTTP) ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error) {
-	return fetchList[actors.Project](ctx, a, "/projects", "projects", p)
+	l, next, err := a.c.ListProjects(ctx, page(p))
+	return mapped(l, next, err, project)
 }
 
 func (a *adminHTTP) DeleteProject(ctx context.Context, id string) error {
-	return a.call(ctx, http.MethodDelete, projectPath(id), nil, &struct{}{})
+	return coded(a.c.DeleteProject(ctx, id))
+}
+
+func (a *adminHTTP) SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error) {
+	o, err := a.c.SetAllowedOrigins(ctx, projectID, origins)
+	return o, coded(err)
+}
+
+func (a *adminHTTP) SetAutoCreateContent(ctx context.Context, projectID string, on bool) (bool, error) {
+	v, err := a.c.SetAutoCreateContent(ctx, projectID, on)
+	return v, coded(err)
 }
 
 func (a *adminHTTP) CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error) {
-	var k createdKey
-	err := a.call(ctx, http.MethodPost, projectPath(projectID)+"/keys", map[string]string{"kind": string(kind)}, &k)
-	return k.APIKey, k.Key, err
+	k, secret, err := a.c.CreateKey(ctx, projectID, string(kind))
+	return apiKey(k), secret, coded(err)
 }
 
 func (a *adminHTTP) ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error) {
-	return fetchList[actors.APIKey](ctx, a, projectPath(projectID)+"/keys", "keys", p)
+	l, next, err := a.c.ListKeys(ctx, projectID, page(p))
+	return mapped(l, next, err, apiKey)
 }
 
 func (a *adminHTTP) RevokeKey(ctx context.Context, id string) error {
-	return a.call(ctx, http.MethodDelete, "/keys/"+url.PathEscape(id), nil, &struct{}{})
+	return coded(a.c.RevokeKey(ctx, id))
 }
 
 func (a *adminHTTP) CreateRender(ctx context.Context, projectID, documentURL string) (actors.Item, error) {
-	body := map[string]string{}
-	if documentURL != "" {
-		body["documentUrl"] = documentURL
-	}
-	var it actors.Item
-	err := a.call(ctx, http.MethodPost, projectPath(projectID)+"/renders", body, &it)
-	return it, err
+	it, err := a.c.CreateRender(ctx, projectID, documentURL)
+	return item(it), coded(err)
 }
 
 func (a *adminHTTP) CreateContent(ctx context.Context, projectID, id string) (actors.Item, error) {
-	body := map[string]string{}
-	if id != "" {
-		body["id"] = id
-	}
-	var it actors.Item
-	err := a.call(ctx, http.MethodPost, projectPath(projectID)+"/contents", body, &it)
-	return it, err
+	it, err := a.c.CreateContent(ctx, projectID, id)
+	return item(it), coded(err)
 }
 
 func (a *adminHTTP) ListItems(ctx context.Context, projectID, kind string, p actors.Page) ([]actors.Item, string, error) {
-	name := map[string]string{actors.RenderItem: "renders", actors.ContentItem: "contents"}[kind]
-	return fetchList[actors.Item](ctx, a, projectPath(projectID)+"/"+name, name, p)
+	list := a.c.ListContents
+	if kind == actors.RenderItem {
+		list = a.c.ListRenders
+	}
+	l, next, err := list(ctx, projectID, page(p))
+	return mapped(l, next, err, item)
 }

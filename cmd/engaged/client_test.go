@@ -14,27 +14,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/engagedhq/engaged/transport/client"
+	"github.com/engagedhq/engaged/client"
 )
 
 // newClient is the Go client against s with key, its every exchange checked
 // against /openapi.json, fast batching and retries, and rejections
 // collected. Close runs at cleanup.
-func newClient(t *testing.T, base, key string, o client.Options) (*client.Client, *rejections) {
+func newClient(t *testing.T, base, key string, opts ...client.Option) (*client.Client, *rejections) {
 	t.Helper()
 	rj := &rejections{}
-	o.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: contractTransport{t: t}}
-	o.OnError = rj.add
-	if o.BatchInterval == 0 {
-		o.BatchInterval = 20 * time.Millisecond
+	opts = append([]client.Option{
+		client.WithHTTPClient(&http.Client{Transport: contractTransport{t: t}}),
+		client.WithTimeout(10 * time.Second),
+		client.WithOnError(rj.add),
+		client.WithBatching(10, 20*time.Millisecond),
+		client.WithBackoff(20*time.Millisecond, 300*time.Millisecond),
+	}, opts...)
+	c, err := client.New(base, key, opts...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if o.MinBackoff == 0 {
-		o.MinBackoff = 20 * time.Millisecond
-	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = 300 * time.Millisecond
-	}
-	c := client.New(base, key, o)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -63,7 +62,7 @@ func TestGoClientSDK(t *testing.T) {
 	s := startService(t, e)
 	tn := newSDKTenant(t, e)
 	ctx := context.Background()
-	pc, rj := newClient(t, s.base, tn.pk, client.Options{BatchSize: 7})
+	pc, rj := newClient(t, s.base, tn.pk, client.WithBatching(7, 20*time.Millisecond))
 	for i := 0; i < 30; i++ {
 		ev := client.Event{Event: "playStart", ContentID: "cnt_abc123", Data: map[string]any{"startupTime": 100 + i}}
 		if err := pc.Track(ctx, ev); err != nil {
@@ -80,12 +79,12 @@ func TestGoClientSDK(t *testing.T) {
 		t.Fatalf("after Flush %d events queued", q)
 	}
 	got := rj.get()
-	if len(got) != 2 || got[0].Event.Event != "impression" || got[0].Code != "invalid_request" ||
-		len(got[0].Issues.FieldErrors["data.position"]) == 0 || got[1].Event.ContentID != "cnt_nope" {
+	if len(got) != 2 || got[0].Event.Event != "impression" || got[0].Err.Code != "invalid_request" ||
+		!errors.Is(got[0].Err, client.ErrInvalid) || len(got[0].Err.Issues.FieldErrors["data.position"]) == 0 || got[1].Event.ContentID != "cnt_nope" {
 		t.Fatalf("rejections: %+v", got)
 	}
 
-	sc, _ := newClient(t, s.base, tn.sk, client.Options{})
+	sc, _ := newClient(t, s.base, tn.sk)
 	sum, err := sc.ContentEngagement(ctx, "cnt_abc123")
 	if err != nil {
 		t.Fatal(err)
@@ -95,16 +94,16 @@ func TestGoClientSDK(t *testing.T) {
 		t.Fatalf("content summary: %+v", sum)
 	}
 	// A publishable key cannot read; the envelope comes back as *client.Error.
-	if _, err := pc.ContentEngagement(ctx, "cnt_abc123"); !isAPIError(err, 403, "forbidden") {
+	if _, err := pc.ContentEngagement(ctx, "cnt_abc123"); !isAPIError(err, 403, "forbidden") || !errors.Is(err, client.ErrForbidden) {
 		t.Fatalf("publishable key read: %v", err)
 	}
-	if _, err := sc.ContentEngagement(ctx, "cnt_nope"); !isAPIError(err, 404, "not_found") {
+	if _, err := sc.ContentEngagement(ctx, "cnt_nope"); !isAPIError(err, 404, "not_found") || !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("unknown content: %v", err)
 	}
 
 	// Renders: a partner event, the typed read.
 	e2 := newTenant(t, e)
-	rc, _ := newClient(t, s.base, e2.key, client.Options{})
+	rc, _ := newClient(t, s.base, e2.key)
 	if ok, err := rc.RecordRenderEvent(ctx, e2.render, "downloaded", map[string]any{"source": "go"}); err != nil || !ok {
 		t.Fatalf("RecordRenderEvent: %v %v", ok, err)
 	}
@@ -129,8 +128,8 @@ func TestGoClientSDK(t *testing.T) {
 }
 
 func isAPIError(err error, status int, code string) bool {
-	e, ok := err.(*client.Error)
-	return ok && e.Status == status && e.Code == code
+	var e *client.Error
+	return errors.As(err, &e) && e.Status == status && e.Code == code
 }
 
 // The client's types carry every member of the server's JSON: a read
@@ -215,7 +214,7 @@ func TestGoClientStreams(t *testing.T) {
 	tn := newSDKTenant(t, e)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sc, _ := newClient(t, s.base, tn.sk, client.Options{})
+	sc, _ := newClient(t, s.base, tn.sk)
 	st, err := sc.StreamContent(ctx, "cnt_abc123")
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +224,7 @@ func TestGoClientStreams(t *testing.T) {
 	if err != nil || first.ContentID != "cnt_abc123" || first.Total != 0 {
 		t.Fatalf("first update: %+v %v", first, err)
 	}
-	pc, _ := newClient(t, s.base, tn.pk, client.Options{})
+	pc, _ := newClient(t, s.base, tn.pk)
 	for i := 0; i < 3; i++ {
 		pc.Track(ctx, client.Event{Event: "like", ContentID: "cnt_abc123"})
 	}
@@ -248,7 +247,7 @@ func TestGoClientStreams(t *testing.T) {
 	}
 
 	rt := newTenant(t, e)
-	rc, _ := newClient(t, s.base, rt.key, client.Options{})
+	rc, _ := newClient(t, s.base, rt.key)
 	rs, err := rc.StreamRender(ctx, rt.render)
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +332,7 @@ func TestGoClientCrashCountsOnce(t *testing.T) {
 	front := httptest.NewServer(proxy)
 	defer front.Close()
 
-	pc, rj := newClient(t, front.URL, tn.pk, client.Options{BatchSize: 5, MaxQueue: 100000})
+	pc, rj := newClient(t, front.URL, tn.pk, client.WithBatching(5, 20*time.Millisecond), client.WithMaxQueue(100000))
 	want := map[string]int64{}
 	const perRound = 1500
 	for round := 0; round < 2; round++ {
@@ -362,7 +361,7 @@ func TestGoClientCrashCountsOnce(t *testing.T) {
 	// back from snapshots and the log.
 	p.kill9(t)
 	setBackend(startProcess(t, e))
-	sc, _ := newClient(t, front.URL, tn.sk, client.Options{})
+	sc, _ := newClient(t, front.URL, tn.sk)
 	for _, item := range items {
 		sum, err := sc.ContentEngagement(ctx, item)
 		if err != nil {

@@ -9,8 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -139,36 +137,6 @@ func runWith(ctx context.Context, o options, args []string, lookupenv func(strin
 		return nil
 	}
 	return usagef("unknown command %q", args[0])
-}
-
-// version prints the module version and the VCS revision the binary was
-// built from (as go build records them), and the Go version.
-func version(args []string, stdout io.Writer) error {
-	if len(args) > 0 {
-		if isHelp(args[0]) {
-			fmt.Fprintln(stdout, "usage: engaged version\n\nprints the version, the source revision and the Go version of this binary")
-			return nil
-		}
-		return usagef("version: unexpected argument %q", args[0])
-	}
-	v, rev, at, modified, goVersion := "(unknown)", "(unknown)", "", "", runtime.Version()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v, goVersion = bi.Main.Version, bi.GoVersion
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.time":
-				at = " " + s.Value
-			case "vcs.modified":
-				if s.Value == "true" {
-					modified = " (modified)"
-				}
-			}
-		}
-	}
-	fmt.Fprintf(stdout, "engaged %s revision %s%s%s %s\n", v, rev, at, modified, goVersion)
-	return nil
 }
 
 func isHelp(arg string) bool {

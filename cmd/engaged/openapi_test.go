@@ -17,6 +17,8 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 	verrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/helpers"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/engagedhq/engaged/transport/httpapi"
 )
@@ -247,7 +249,102 @@ func TestOpenAPIDocument(t *testing.T) {
 	e := newEnv(t)
 	s := startService(t, e)
 	r := do(t, "GET", s.base+"/openapi.json", "", "")
-	if r.status != 200 || !bytes.Equal(r.body, httpapi.OpenAPI) || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+	var served struct {
+		Servers []struct{ URL string } `json:"servers"`
+	}
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || json.Unmarshal(r.body, &served) != nil {
 		t.Fatalf("GET /openapi.json: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	// The document as embedded, with the service's ENGAGED_PUBLIC_URL as
+	// its one server.
+	if len(served.Servers) != 1 || !strings.HasPrefix(served.Servers[0].URL, "http") {
+		t.Fatalf("servers %+v", served.Servers)
+	}
+	if want, err := httpapi.OpenAPIFor(served.Servers[0].URL); err != nil || !bytes.Equal(r.body, want) {
+		t.Fatalf("GET /openapi.json is not openapi.json with servers %s (%v)", served.Servers[0].URL, err)
+	}
+}
+
+// Every request body and every JSON 2xx response of the document has an
+// example, and each example validates against its schema: generated docs
+// and clients show real bodies, and an example cannot drift from the
+// schema beside it.
+func TestOpenAPIExamples(t *testing.T) {
+	doc, err := libopenapi.NewDocument(httpapi.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := doc.BuildV3Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := schema_validation.NewSchemaValidator()
+	checked := 0
+	check := func(what string, mt *v3.MediaType) {
+		t.Helper()
+		if mt.Example == nil {
+			t.Errorf("%s has no example", what)
+			return
+		}
+		var ex any
+		if err := mt.Example.Decode(&ex); err != nil {
+			t.Errorf("%s: example: %v", what, err)
+			return
+		}
+		b, err := json.Marshal(ex)
+		if err != nil {
+			t.Errorf("%s: example is not JSON: %v", what, err)
+			return
+		}
+		if mt.Schema == nil {
+			t.Errorf("%s has no schema", what)
+			return
+		}
+		checked++
+		if ok, errs := sv.ValidateSchemaBytes(mt.Schema.Schema(), b); !ok {
+			t.Errorf("%s: example does not match its schema: %s\n%s", what, describe(errs), b)
+		}
+	}
+	for path, item := range model.Model.Paths.PathItems.FromOldest() {
+		for method, op := range item.GetOperations().FromOldest() {
+			if op.RequestBody != nil {
+				for ct, mt := range op.RequestBody.Content.FromOldest() {
+					check(fmt.Sprintf("%s %s request %s", method, path, ct), mt)
+				}
+			}
+			for status, res := range op.Responses.Codes.FromOldest() {
+				if !strings.HasPrefix(status, "2") || res.Content == nil {
+					continue
+				}
+				for ct, mt := range res.Content.FromOldest() {
+					if strings.Contains(ct, "json") {
+						check(fmt.Sprintf("%s %s %s %s", method, path, status, ct), mt)
+					}
+				}
+			}
+		}
+	}
+	if checked < 40 {
+		t.Errorf("only %d examples checked: the walk over the document missed some", checked)
+	}
+}
+
+// The example check can fail: an example that breaks its schema is caught.
+func TestOpenAPIExampleCheckRejects(t *testing.T) {
+	model, err := libopenapi.NewDocument(httpapi.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.BuildV3Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := m.Model.Components.Schemas.GetOrZero("Recorded").Schema()
+	sv := schema_validation.NewSchemaValidator()
+	if ok, _ := sv.ValidateSchemaBytes(schema, []byte(`{"recorded":"yes"}`)); ok {
+		t.Fatal(`{"recorded":"yes"} passed as a Recorded`)
+	}
+	if ok, errs := sv.ValidateSchemaBytes(schema, []byte(`{"recorded":true}`)); !ok {
+		t.Fatalf(`{"recorded":true} refused: %s`, describe(errs))
 	}
 }

@@ -81,7 +81,9 @@ func (d operatorDeps) stats(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz serves the detailed readiness: each check with its error, and
-// whether the instance is draining. 503 when any fails.
+// whether the instance is draining. 503 when NATS is down or it drains;
+// with Postgres down it stays 200, "degraded": the data plane serves what
+// it has seen, snapshots and acknowledgements wait (docs/OPERATING-POSTGRES.md).
 func (d operatorDeps) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
@@ -93,10 +95,17 @@ func (d operatorDeps) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		return "ok"
 	}
+	pg := "ok"
+	if err := d.checks.store.Ping(ctx); err != nil {
+		pg = err.Error()
+	}
 	out := map[string]any{
 		"nats":     check(d.checks.nats()),
-		"postgres": check(d.checks.store.Ping(ctx)),
+		"postgres": pg,
 		"draining": d.srv.Draining(),
+	}
+	if pg != "ok" && code == http.StatusOK {
+		status = "degraded"
 	}
 	if d.srv.Draining() {
 		status, code = "draining", http.StatusServiceUnavailable

@@ -85,6 +85,7 @@ func TestMetrics(t *testing.T) {
 		"engaged_actor_mailbox_full_total", "engaged_partition_delivered_total", "engaged_partition_acks_total",
 		"engaged_partition_pending", "engaged_partition_unacked", "engaged_sse_streams_open",
 		"engaged_sse_clients_dropped_total", "engaged_live_update_failures_total", "engaged_system_events_total",
+		"engaged_build_info", "engaged_events_total",
 		"go_goroutines", "process_resident_memory_bytes",
 	} {
 		if before[name] == nil {
@@ -100,6 +101,24 @@ func TestMetrics(t *testing.T) {
 	for i := range n {
 		if r := s.post(t, tn, fmt.Sprintf(`{"eventType":"viewed","metadata":{"i":%d}}`, i)); r.status != 200 {
 			t.Fatalf("post: %d %s", r.status, r.body)
+		}
+	}
+	// Rejected events, by reason: a partner event of no known type, an SDK
+	// event too old, and one about a content id nobody registered.
+	if r := s.post(t, tn, `{"eventType":"nope"}`); r.status != 400 {
+		t.Fatalf("invalid partner event: %d %s", r.status, r.body)
+	}
+	old := time.Now().Add(-48 * time.Hour).UTC().Format(time.RFC3339)
+	for body, want := range map[string]int{
+		`{"event":"like","contentId":"cnt_nobody_registered"}`:                        400,
+		`{"events":[{"event":"like","contentId":"cnt_x","timestamp":"` + old + `"}]}`: 200,
+	} {
+		path := "/v1/events"
+		if strings.HasPrefix(body, `{"events"`) {
+			path += "/batch"
+		}
+		if r := do(t, "POST", s.base+path, tn.key, body); r.status != want {
+			t.Fatalf("%s %s: %d %s", path, body, r.status, r.body)
 		}
 	}
 	s.engagement(t, tn)
@@ -145,6 +164,24 @@ func TestMetrics(t *testing.T) {
 	}
 	if v := value(after, "engaged_jetstream_publish_failures_total"); v != 0 {
 		t.Errorf("publish failures %v", v)
+	}
+	// Every partner event is recorded or a duplicate (the five views share
+	// a source address, so the 5-minute dedupe keeps some); the rejected
+	// ones are counted by reason.
+	rec := value(after, "engaged_events_total", "kind", "render", "outcome", "recorded")
+	dup := value(after, "engaged_events_total", "kind", "render", "outcome", "duplicate")
+	if rec < 1 || rec+dup != n {
+		t.Errorf("render events recorded %v + duplicate %v, want %d in all", rec, dup, n)
+	}
+	for _, c := range []struct {
+		kind, reason string
+	}{{"render", "invalid"}, {"content", "unknown_item"}, {"content", "too_old"}} {
+		if v := value(after, "engaged_events_total", "kind", c.kind, "outcome", "rejected", "reason", c.reason); v != 1 {
+			t.Errorf("%s events rejected %s: %v, want 1", c.kind, c.reason, v)
+		}
+	}
+	if v := value(after, "engaged_build_info"); v != 1 {
+		t.Errorf("engaged_build_info = %v, want 1", v)
 	}
 	// Bounded cardinality: no label value is a raw path.
 	for name, f := range after {
@@ -202,7 +239,7 @@ func TestOperatorListenerAndAccessLog(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, func() error {
 		for _, line := range scanLines(s.log.String()) {
-			if strings.Contains(line, "msg=request request_id=trace-42.a:b_c method=POST route=/v1/renders/:id/events status=200 duration=") &&
+			if strings.Contains(line, "msg=request request_id=trace-42.a:b_c method=POST route=/v1/renders/:id/events status=200 duration_ms=") &&
 				strings.Contains(line, "key_id="+tn.keyID) {
 				return nil
 			}

@@ -49,7 +49,8 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 			logger.Warn("unknown variable ignored (a typo?); serve -h lists the settings", "name", name)
 		}
 	}
-	met := metrics.New()
+	b := buildInfo()
+	met := metrics.New(metrics.Build{Version: b.Version, Revision: b.Revision, Go: b.Go})
 
 	store, err := openStore(ctx, cfg)
 	if err != nil {
@@ -97,6 +98,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
 		Updates: sink, UpdateInterval: cfg.UpdateInterval, ObserveRound: met.ObserveRound,
+		LogMaxAge: cfg.StreamMaxAge,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
@@ -119,9 +121,20 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if err != nil {
 		return err
 	}
+	hooks, hookOpts, err := startWebhooks(ctx, cfg, nc, store, logger)
+	if err != nil {
+		return err
+	}
+	// After HTTP (deferred calls run in reverse): deliveries the last
+	// requests queued are flushed first.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		hooks.Stop(sctx)
+	}()
 	sys := sysevents.New(sysevents.Options{
 		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
-		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
+		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger, Recorded: hookOpts.Recorded,
 	}, store, reg)
 	checks := readiness{nc: nc, store: store}
 	var engine httpapi.Engine = reg
@@ -142,8 +155,23 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		SystemCounts:       sys.Counts,
 		ObserveRequest:     met.ObserveRequest,
 		ObserveUnavailable: met.ObserveUnavailable,
-		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: store},
+		ObserveEvents:      met.ObserveEvents,
+		Admin:              httpapi.AdminOptions{Token: cfg.AdminToken, Store: announcingStore{Store: store, nc: nc, logger: logger}},
+		AutoCreate: httpapi.AutoCreateOptions{
+			MaxItems: cfg.AutoCreateMaxItems,
+			Rate:     httpapi.RateLimit{N: cfg.AutoCreateRate.N, Per: cfg.AutoCreateRate.Per},
+		},
+		Webhooks: hookOpts,
 	}, store, engine)
+	// Key changes published by any instance or the admin CLI drop this
+	// instance's cached answers (announcingStore publishes them).
+	subCtx, cancelSub := context.WithTimeout(ctx, 10*time.Second)
+	stopKeys, err := live.SubscribeKeyChanges(subCtx, nc, logger, func(c live.KeyChange) { srv.ForgetKeys(c.KeyID, c.ProjectID) })
+	cancelSub()
+	if err != nil {
+		return fmt.Errorf("subscribe to key changes: %w", err)
+	}
+	defer stopKeys()
 	met.Watch(metrics.Sources{
 		Registry: reg, Consumers: cons, Streams: srv.Streams(), Updates: updates, SystemEvents: sys.Counts,
 		Panics: map[string]func() int64{
@@ -207,7 +235,7 @@ func drain(srv *httpapi.Server, delay time.Duration, logger *slog.Logger) {
 	if delay <= 0 {
 		return
 	}
-	logger.Info("draining: /readyz answers 503, requests are still served", "delay", delay)
+	logger.Info("draining: /readyz answers 503, requests are still served", "delay_ms", delay.Milliseconds())
 	time.Sleep(delay)
 }
 
@@ -228,19 +256,16 @@ func newLogger(cfg config.Config, stderr io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(stderr, opts))
 }
 
-// readiness checks what serving needs: NATS connected and Postgres
-// answering.
+// readiness checks what serving needs: NATS connected. Postgres is not
+// part of it: while it is down, keys and items this instance has seen keep
+// being ingested and read (docs/OPERATING-POSTGRES.md), so a load balancer
+// must keep sending them here; the operator's /readyz shows it apart.
 type readiness struct {
 	nc    *nats.Conn
 	store interface{ Ping(context.Context) error }
 }
 
-func (r readiness) ready(ctx context.Context) error {
-	if err := r.nats(); err != nil {
-		return err
-	}
-	return r.store.Ping(ctx)
-}
+func (r readiness) ready(context.Context) error { return r.nats() }
 
 func (r readiness) nats() error {
 	if st := r.nc.Status(); st != nats.CONNECTED {

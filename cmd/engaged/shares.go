@@ -41,5 +41,6 @@ func shareOptions(cfg config.Config, store *persist.Store, logger *slog.Logger) 
 		PixelKey:      key,
 		IPLimit:       httpapi.RateLimit{N: cfg.PublicIPLimit.N, Per: cfg.PublicIPLimit.Per},
 		ShareLimit:    httpapi.RateLimit{N: cfg.PublicShareLimit.N, Per: cfg.PublicShareLimit.Per},
+		Bots:          httpapi.BotOptions{GenericClients: cfg.BotGenericClients},
 	}, nil
 }

@@ -283,13 +283,11 @@ func TestSSEStream(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	goleak.VerifyNone(t, leaks,
 		// Process-wide or library-owned, not the service's to stop: fasthttp's
-		// date updater, its worker-pool cleaner (sleeps 10 s before it sees
-		// the stop), and golang-lru v2's expirable cache janitor, which that
-		// version can never stop (the auth cache's).
+		// date updater and its worker-pool cleaner (sleeps 10 s before it
+		// sees the stop).
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.init.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-		goleak.IgnoreAnyFunction("github.com/hashicorp/golang-lru/v2/expirable.NewLRU[...].func1"))
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 }
 
 func TestSSEErrors(t *testing.T) {

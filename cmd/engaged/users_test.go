@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/engagedhq/engaged/transport/client"
+	"github.com/engagedhq/engaged/client"
 )
 
 // The per-user routes (issue 20 item 3) through the real server: what a
@@ -107,7 +107,7 @@ func TestUserSeenAndHistory(t *testing.T) {
 		t.Fatalf("unknown user history: %v", h)
 	}
 	// The Go client reads the same.
-	sc, _ := newClient(t, s.base, tn.sk, client.Options{})
+	sc, _ := newClient(t, s.base, tn.sk)
 	if got, err := sc.Seen(context.Background(), ann, ids); err != nil || fmt.Sprint(got) != "[true true false true false]" {
 		t.Fatalf("client seen %v %v", got, err)
 	}
@@ -207,7 +207,7 @@ func TestContentSignals(t *testing.T) {
 	if b.Data.Received != 4 {
 		t.Fatalf("batch: %v", b.statuses())
 	}
-	sc, _ := newClient(t, s.base, tn.sk, client.Options{})
+	sc, _ := newClient(t, s.base, tn.sk)
 	if g, err := sc.ContentSignals(context.Background(), "cnt_abc123", "all"); err != nil || g.Plays != 2 || g.CompletionRate == nil || *g.CompletionRate != 0.5 {
 		t.Fatalf("client signals %+v %v", g, err)
 	}

@@ -1,8 +1,10 @@
 // Command testsum reads `go test -json` on stdin and prints what a person
 // wants from `make test`: one line per package, the whole output of every
 // failed test, and at the end the totals and every skipped test with its
-// reason (a browser test without Chromium is skipped, not passed). It exits
-// 1 when any test or package failed, so `make test` fails exactly then.
+// reason (a browser test without Chromium is skipped, not passed). Every 30
+// seconds without a finished package it says which are still running, so a
+// long end-to-end package does not look like a hang. It exits 1 when any
+// test or package failed, so `make test` fails exactly then.
 package main
 
 import (
@@ -11,8 +13,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+	"time"
 )
+
+// progressEvery is how often a run with packages still going says so.
+const progressEvery = 30 * time.Second
 
 // event is one line of `go test -json` (cmd/test2json).
 type event struct {
@@ -24,7 +31,9 @@ type event struct {
 }
 
 func main() {
-	if summarise(os.Stdin, os.Stdout) {
+	tick := time.NewTicker(progressEvery)
+	defer tick.Stop()
+	if summarise(os.Stdin, os.Stdout, tick.C) {
 		os.Exit(1)
 	}
 }
@@ -32,19 +41,54 @@ func main() {
 type skip struct{ pkg, test, reason string }
 
 // summarise writes the summary of in to out and reports whether anything
-// failed.
-func summarise(in io.Reader, out io.Writer) (failed bool) {
+// failed. At each tick it writes a line naming the packages that started
+// and have not finished, if any (nil: never).
+func summarise(in io.Reader, out io.Writer, tick <-chan time.Time) (failed bool) {
 	outputs := map[string][]string{} // package + "\x00" + test → its output lines
 	var skips []skip
 	var passed, failedTests int
-	testFailed := map[string]bool{} // packages with a failed test
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var e event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Action == "" {
-			fmt.Fprintln(out, sc.Text()) // not test2json: pass it through
+	testFailed := map[string]bool{}   // packages with a failed test
+	running := map[string]time.Time{} // packages started and not finished → when they started
+
+	// The reader goroutine is owned by this call: it ends at the end of in
+	// (or a read error), closing lines, which ends the loop below.
+	lines := make(chan []byte)
+	var readErr error
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			lines <- slices.Clone(sc.Bytes())
+		}
+		readErr = sc.Err()
+	}()
+	for {
+		var line []byte
+		select {
+		case now := <-tick:
+			if len(running) > 0 {
+				fmt.Fprintln(out, stillRunning(running, now))
+			}
 			continue
+		case l, ok := <-lines:
+			if !ok {
+				goto done
+			}
+			line = l
+		}
+		var e event
+		if err := json.Unmarshal(line, &e); err != nil || e.Action == "" {
+			fmt.Fprintln(out, string(line)) // not test2json: pass it through
+			continue
+		}
+		if e.Test == "" {
+			switch e.Action {
+			case "start":
+				running[e.Package] = time.Now()
+			case "pass", "fail", "skip":
+				delete(running, e.Package)
+			}
 		}
 		key := e.Package + "\x00" + e.Test
 		switch e.Action {
@@ -82,8 +126,9 @@ func summarise(in io.Reader, out io.Writer) (failed bool) {
 		}
 		delete(outputs, key)
 	}
-	if err := sc.Err(); err != nil {
-		fmt.Fprintln(out, "testsum:", err)
+done:
+	if readErr != nil { // written before lines was closed
+		fmt.Fprintln(out, "testsum:", readErr)
 		failed = true
 	}
 	fmt.Fprintf(out, "\n%d passed, %d failed, %d skipped\n", passed, failedTests, len(skips))
@@ -106,4 +151,20 @@ func skipReason(lines []string) string {
 		}
 	}
 	return "(no reason given)"
+}
+
+// stillRunning is the progress line: the packages still running, longest
+// first, each with how long it has run.
+func stillRunning(running map[string]time.Time, now time.Time) string {
+	pkgs := make([]string, 0, len(running))
+	for p := range running {
+		pkgs = append(pkgs, p)
+	}
+	slices.SortFunc(pkgs, func(a, b string) int { return running[a].Compare(running[b]) })
+	var b strings.Builder
+	b.WriteString("still running:")
+	for _, p := range pkgs {
+		fmt.Fprintf(&b, " %s (%s)", p, now.Sub(running[p]).Round(time.Second))
+	}
+	return b.String()
 }

@@ -21,6 +21,8 @@ type AdminStore interface {
 	ListProjects(ctx context.Context, p actors.Page) ([]actors.Project, string, error)
 	DeleteProject(ctx context.Context, id string) error
 	SetAllowedOrigins(ctx context.Context, projectID string, origins []string) ([]string, error)
+	SetAutoCreateContent(ctx context.Context, projectID string, on bool) (bool, error)
+	SetIPCapture(ctx context.Context, projectID string, mode actors.IPCapture) (actors.IPCapture, error)
 	CreateKey(ctx context.Context, projectID string, kind actors.KeyKind) (actors.APIKey, string, error)
 	ListKeys(ctx context.Context, projectID string, p actors.Page) ([]actors.APIKey, string, error)
 	RevokeKey(ctx context.Context, id string) error
@@ -48,7 +50,9 @@ func (s *Server) adminRoutes() {
 	a.Post("/projects", s.adminCreateProject)
 	a.Get("/projects", s.adminListProjects)
 	a.Delete("/projects/:id", s.adminDeleteProject)
-	a.Put("/projects/:id/allowed-origins", s.adminSetOrigins)
+	a.Put("/projects/:id/allowed-origins", adminSetting(s, "allowedOrigins", wire.DecodeOrigins, s.opts.Admin.Store.SetAllowedOrigins))
+	a.Put("/projects/:id/auto-create-content", adminSetting(s, "autoCreateContent", wire.DecodeAutoCreate, s.opts.Admin.Store.SetAutoCreateContent))
+	a.Put("/projects/:id/ip-capture", adminSetting(s, "ipCapture", wire.DecodeIPCaptureSetting, s.opts.Admin.Store.SetIPCapture))
 	a.Post("/projects/:id/keys", s.adminCreateKey)
 	a.Get("/projects/:id/keys", s.adminListKeys)
 	a.Delete("/keys/:keyId", s.adminRevokeKey)
@@ -93,8 +97,9 @@ func list[T any](c *fiber.Ctx, name string, items []T, next string) error {
 	return c.JSON(fiber.Map{name: items, "nextCursor": cursor})
 }
 
-// createdKey is a new key with its secret, shown this once.
-type createdKey struct {
+// CreatedKey is a new key with its secret, shown this once: the answer of
+// POST /admin/v1/projects/:id/keys and the output of `engaged admin key create`.
+type CreatedKey struct {
 	actors.APIKey
 	Key string `json:"key"`
 }
@@ -106,41 +111,64 @@ func (s *Server) adminCreateProject(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	name, origins, err := wire.DecodeProject(b)
+	name, set, err := wire.DecodeProject(b)
 	if err != nil {
 		return err
 	}
-	p, err := s.opts.Admin.Store.CreateProject(ctx, name)
+	p, err := CreateProject(ctx, s.opts.Admin.Store, name, set)
 	if err != nil {
 		return err
-	}
-	if len(origins) > 0 {
-		if p.AllowedOrigins, err = s.opts.Admin.Store.SetAllowedOrigins(ctx, p.ID, origins); err != nil {
-			return err
-		}
 	}
 	return c.Status(fiber.StatusCreated).JSON(p)
 }
 
-// adminSetOrigins replaces a project's allowed web origins (cors.go);
-// an empty list allows any origin again.
-func (s *Server) adminSetOrigins(c *fiber.Ctx) error {
-	ctx, cancel := s.requestCtx()
-	defer cancel()
-	b, err := body(c, s.opts.MaxBodyBytes)
-	if err != nil {
-		return err
+// adminSetting serves PUT /admin/v1/projects/:id/<setting>: decode reads
+// the body's member, set stores it, and the answer is {"id", member: the
+// stored value}. Allowed origins (cors.go; an empty list allows any origin),
+// autoCreateContent (sdk.go) and ipCapture (privacy: docs/PRIVACY.md) are set
+// this way.
+func adminSetting[T any](s *Server, member string, decode func([]byte) (T, error), set func(ctx context.Context, projectID string, v T) (T, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := s.requestCtx()
+		defer cancel()
+		b, err := body(c, s.opts.MaxBodyBytes)
+		if err != nil {
+			return err
+		}
+		v, err := decode(b)
+		if err != nil {
+			return err
+		}
+		id := strings.Clone(c.Params("id"))
+		stored, err := set(ctx, id, v)
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"id": id, member: stored})
 	}
-	origins, err := wire.DecodeOrigins(b)
+}
+
+// CreateProject creates a project with its settings: the one sequence
+// behind POST /admin/v1/projects and `engaged admin project create`.
+func CreateProject(ctx context.Context, st AdminStore, name string, set wire.ProjectSettings) (actors.Project, error) {
+	p, err := st.CreateProject(ctx, name)
 	if err != nil {
-		return err
+		return p, err
 	}
-	id := strings.Clone(c.Params("id"))
-	stored, err := s.opts.Admin.Store.SetAllowedOrigins(ctx, id, origins)
-	if err != nil {
-		return err
+	if len(set.AllowedOrigins) > 0 {
+		if p.AllowedOrigins, err = st.SetAllowedOrigins(ctx, p.ID, set.AllowedOrigins); err != nil {
+			return p, err
+		}
 	}
-	return c.JSON(fiber.Map{"id": id, "allowedOrigins": stored})
+	if set.IPCapture != "" && set.IPCapture != p.IPCapture {
+		if p.IPCapture, err = st.SetIPCapture(ctx, p.ID, set.IPCapture); err != nil {
+			return p, err
+		}
+	}
+	if set.AutoCreateContent {
+		p.AutoCreateContent, err = st.SetAutoCreateContent(ctx, p.ID, true)
+	}
+	return p, err
 }
 
 func (s *Server) adminListProjects(c *fiber.Ctx) error {
@@ -182,7 +210,7 @@ func (s *Server) adminCreateKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(createdKey{APIKey: k, Key: secret})
+	return c.Status(fiber.StatusCreated).JSON(CreatedKey{APIKey: k, Key: secret})
 }
 
 func (s *Server) adminListKeys(c *fiber.Ctx) error {

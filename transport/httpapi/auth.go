@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -34,22 +35,37 @@ func errUnauthorized() error {
 	return actors.Errorf(actors.EUnauthorized, "missing, invalid, or revoked API key")
 }
 
-// lookupKey resolves a secret through the one-second cache. Open SSE streams
-// call it again at every heartbeat, so a revoked key ends them too.
+// lookupKey resolves a secret through the key cache (keycache.go). Open
+// SSE streams call it again at every heartbeat, so a revoked key ends them
+// too. While Postgres cannot answer, a key seen before keeps its last
+// answer; a key never seen gets the 503.
 func (s *Server) lookupKey(secret string) (actors.Principal, error) {
-	res, ok := s.auth.Get(secret)
-	if !ok {
-		ctx, cancel := s.requestCtx()
-		p, err := s.dir.Authenticate(ctx, secret)
-		cancel()
-		res = authResult{p: p, err: err}
-		if code := actors.ErrorCode(err); err == nil || code == actors.EUnauthorized || code == actors.EForbidden {
-			// Strings from Fiber point into its buffers; the cache must own its key.
-			s.auth.Add(strings.Clone(secret), res)
-		}
+	now := time.Now()
+	cached, ask, gen := s.keys.get(secret, now)
+	if !ask {
+		return cached.p, cached.err
 	}
-	return res.p, res.err
+	ctx, cancel := s.requestCtx()
+	p, err := s.dir.Authenticate(ctx, secret)
+	cancel()
+	if code := actors.ErrorCode(err); err == nil || code == actors.EUnauthorized || code == actors.EForbidden {
+		// Strings from Fiber point into its buffers; the cache must own its key.
+		s.keys.put(strings.Clone(secret), &keyAnswer{p: p, err: err, due: now.Add(keyRefresh)}, gen)
+		return p, err
+	}
+	if cached != nil {
+		// Postgres did not answer: the last answer stands (see keyRetry).
+		return cached.p, cached.err
+	}
+	return p, err
 }
+
+// ForgetKeys drops the cached answers of key keyID, or of every key of
+// project projectID: the key was revoked, the project deleted or its
+// origins changed. The next request with such a key asks Postgres, and
+// while Postgres is down gets a 503, never the old answer. cmd/engaged calls
+// it for every change published on NATS (live.KeyChanges).
+func (s *Server) ForgetKeys(keyID, projectID string) { s.keys.forget(keyID, projectID) }
 
 // secretOnly admits secret keys only; publishable keys may only send SDK events.
 func (s *Server) secretOnly(c *fiber.Ctx) error {

@@ -189,7 +189,8 @@ func (s *Server) shareMail(e emailJSON) *mail.Message {
 // getPixel serves GET /p/:token (the pixelUrl, …/p/<token>.gif). It always
 // answers a 1×1 GIF that no cache keeps. A valid token records email_opened
 // (recipient, the message's share), with opens fetched by mail privacy
-// proxies flagged in metadata; a bad or tampered token, or one whose
+// proxies flagged in metadata, and robots' fetches (bots.go) counted
+// apart; a bad or tampered token, or one whose
 // message or project is gone, records nothing and answers exactly like a
 // recorded open, so the pixel tells nobody which tokens are real. An open
 // that could not be stored answers 503 (429 when rate limited), still
@@ -223,6 +224,7 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 		uaStr = *ua
 	}
 	proxy, signal := mailProxy(uaStr, ip)
+	bot := s.sh.bots.pixel(c, proxy)
 	// A privacy proxy fetches for many recipients from few addresses: it is
 	// exempt from the per-IP limit, not from the per-message one.
 	limited := func(err error) int {
@@ -252,14 +254,26 @@ func (s *Server) pixelOpen(c *fiber.Ctx) int {
 		setRetryAfter(c, err)
 		return fiber.StatusServiceUnavailable
 	}
+	if bot != "" {
+		// After the lookup, so that a robot's fetch of a forged token is
+		// not counted either.
+		if err := s.recordBot(ctx, actors.ItemID{Project: m.ProjectID, Item: m.RenderID}, actors.EmailOpened, m.ShareID, bot); err != nil {
+			s.sh.stats.opensNotRecorded.Add(1)
+			s.logger.Warn("pixel robot not counted", "message", m.ID, "err", err)
+			setRetryAfter(c, err)
+			return fiber.StatusServiceUnavailable
+		}
+		return fiber.StatusOK
+	}
 	md := map[string]string{"messageId": m.ID}
 	if proxy != "" {
 		md["privacyProxy"], md["proxySignal"] = proxy, signal
 	}
 	meta, _ := json.Marshal(md)
+	kept, ipKey := s.clientIP(c, m.IPCapture)
 	ev := actors.RenderEvent{
 		ID: uuid.Must(uuid.NewV7()).String(), EventType: actors.EmailOpened, ActorKind: actors.Recipient,
-		ShareID: m.ShareID, SourceIP: ptr(ip), UserAgent: ua, Metadata: meta, CreatedAt: actors.NewTime(s.now()),
+		ShareID: m.ShareID, SourceIP: kept, UserAgent: ua, Metadata: meta, CreatedAt: actors.NewTime(s.now()), IPKey: ipKey,
 	}
 	if _, err := s.record(ctx, actors.ItemID{Project: m.ProjectID, Item: m.RenderID}, ev); err != nil {
 		s.sh.stats.opensNotRecorded.Add(1)

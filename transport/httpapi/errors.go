@@ -21,7 +21,7 @@ func status(c actors.Code) int {
 		return http.StatusBadRequest
 	case actors.EUnauthorized:
 		return http.StatusUnauthorized
-	case actors.EForbidden:
+	case actors.EForbidden, actors.EContentLimit:
 		return http.StatusForbidden
 	case actors.ENotFound:
 		return http.StatusNotFound

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/engagedhq/engaged/actors"
 	"github.com/engagedhq/engaged/transport/sse"
@@ -29,6 +28,10 @@ type Directory interface {
 	Authenticate(ctx context.Context, secret string) (actors.Principal, error)
 	GetItem(ctx context.Context, projectID, id, kind string) (actors.Item, error)
 	CreateContent(ctx context.Context, projectID, id string) (actors.Item, error)
+	// AutoCreateContent registers content id for an SDK event of a project
+	// with autoCreateContent on and fewer than maxItems items: EContentLimit
+	// at the cap, ENotFound when the setting is off or the id is a render's.
+	AutoCreateContent(ctx context.Context, projectID, id string, maxItems int) (actors.Item, error)
 }
 
 // Engine is what the HTTP API needs of the actors (actors.Registry).
@@ -59,7 +62,9 @@ type Options struct {
 	// SystemCounts returns the system-events subscriber's counters for
 	// /stats (sysevents.Subscriber.Counts); nil: zeros.
 	SystemCounts func() (accepted, duplicate, rejected, failed int64)
-	Admin        AdminOptions // the operator's admin API (admin.go); off without a token
+	Admin        AdminOptions   // the operator's admin API (admin.go); off without a token
+	Webhooks     WebhookOptions // webhook endpoints (webhooks.go); 404 without a store
+	AutoCreate   AutoCreateOptions
 
 	// ObserveRequest is called once per request after its response is
 	// final, with the route pattern (never the raw path); nil: nothing.
@@ -67,7 +72,26 @@ type Options struct {
 	// (UnavailableReason). Both are the metrics' ports.
 	ObserveRequest     func(method, route string, status int, d time.Duration)
 	ObserveUnavailable func(reason string)
+	// ObserveEvents is called with each request's event verdicts, where
+	// they are known: kind is the item family ("render", "content"),
+	// outcome "recorded", "duplicate" or "rejected", reason (rejected
+	// only, else "") one of the Reject* constants; n events had it.
+	// nil: nothing.
+	ObserveEvents func(kind, outcome, reason string, n int)
 }
+
+// AutoCreateOptions bound the content items SDK events create in projects
+// with autoCreateContent on (sdk.go): no creation once a project holds
+// MaxItems items, and at most Rate creations per project on this instance.
+// Past either, the event is rejected with content_limit or rate_limited.
+type AutoCreateOptions struct {
+	MaxItems int
+	Rate     RateLimit // N == 0: no rate limit
+}
+
+// autoCreateLimiters bounds the token buckets of auto-creation, one per
+// project that created content lately (see limiterSet).
+const autoCreateLimiters = 10_000
 
 // Server is the HTTP API. Create it with NewServer, serve with Serve, stop
 // with Shutdown.
@@ -84,21 +108,20 @@ type Server struct {
 	streams *sse.Streams // open SSE streams, which Shutdown ends
 	panics  atomic.Int64 // handler panics (recoverPanics)
 
-	// auth caches key lookups for a second: a revoked key stops working on
-	// every instance within that second, and a hot key costs no query.
-	auth *expirable.LRU[string, authResult]
-	// items and unknown cache item lookups, bounded (see Server.item).
-	items   *expirable.LRU[string, actors.Item]
-	unknown *expirable.LRU[string, struct{}]
-	sh      *shares // share links, public page, e-mail, pixel (shares.go)
+	// keys caches key lookups (keycache.go): a hot key costs no query, a
+	// key seen before keeps working while Postgres is down, and a revoked
+	// key stops working on every instance when ForgetKeys hears of it.
+	keys *keyCache
+	// items caches item lookups, bounded (see Server.item).
+	items *itemCache
+	sh    *shares // share links, public page, e-mail, pixel (shares.go)
+	// autoCreate is the per-project token bucket of content creation by
+	// SDK events (sdk.go).
+	autoCreate *limiterSet
 
+	openapi    []byte      // the document served at /openapi.json: OpenAPI with this service's servers (openapi.go)
 	adminToken []byte      // SHA-256 of the admin token (admin.go)
 	draining   atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
-}
-
-type authResult struct {
-	p   actors.Principal
-	err error
 }
 
 // NewServer builds the API with every route.
@@ -110,10 +133,11 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 	s := &Server{
 		opts: o, dir: dir, engine: engine, logger: o.Logger,
 		baseCtx: ctx, cancel: cancel,
-		auth:    expirable.NewLRU[string, authResult](100_000, nil, time.Second),
-		items:   expirable.NewLRU[string, actors.Item](100_000, nil, 0),
-		unknown: expirable.NewLRU[string, struct{}](100_000, nil, unknownTTL),
-		sh:      newShares(o.Shares),
+		keys:  newKeyCache(100_000),
+		items: newItemCache(100_000),
+		sh:    newShares(o.Shares),
+
+		autoCreate: newLimiterSet(o.AutoCreate.Rate, autoCreateLimiters),
 	}
 	s.app = fiber.New(fiber.Config{
 		// Fiber enforces the raw body size; body() enforces it again after
@@ -129,6 +153,13 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 		ReadBufferSize: o.MaxHeaderBytes,
 	})
 	s.app.Server().ErrorHandler = s.readErrorHandler(s.app.Server().ErrorHandler)
+	var err error
+	if s.openapi, err = OpenAPIFor(s.sh.PublicBaseURL); err != nil {
+		// Only a malformed embedded document gets here, which the tests
+		// rule out; serve it unchanged rather than nothing.
+		o.Logger.Error("openapi.json servers not set", "err", err)
+		s.openapi = OpenAPI
+	}
 	if o.Streams.Logger == nil {
 		o.Streams.Logger = o.Logger
 	}
@@ -141,6 +172,7 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 func (s *Server) routes() {
 	s.app.Use(s.observe)       // request id, access log, metrics: first, so it sees every final status
 	s.app.Use(s.recoverPanics) // after observe, which then sees the recovered 500
+	s.app.Get("/", s.landing)  // a page for a person who opens the address
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	s.app.Get("/openapi.json", s.getOpenAPI)
@@ -168,6 +200,7 @@ func (s *Server) routes() {
 	v1.Get("/renders/:id/shares", s.secretOnly, s.listShares)
 	v1.Delete("/renders/:id/shares/:shareId", s.secretOnly, s.deleteShare)
 	v1.Post("/renders/:id/emails", s.secretOnly, s.postEmail)
+	s.webhookRoutes(v1)
 
 	// Public, no key: the share id or the signed pixel token is the capability.
 	s.app.Get("/s/:shareId", s.getSharePage)

@@ -78,19 +78,58 @@ func (s *Server) takePublic(set *limiterSet, key string) error {
 	return nil
 }
 
-// recordRecipient records a recipient event through share sh.
+// recordRecipient records a recipient event through share sh, with as much
+// of the client address as its project keeps.
 func (s *Server) recordRecipient(ctx context.Context, c *fiber.Ctx, sh actors.Share, typ actors.EventType, metadata []byte) (bool, error) {
+	ip, ipKey := s.clientIP(c, sh.IPCapture)
 	ev := actors.RenderEvent{
 		ID:        uuid.Must(uuid.NewV7()).String(),
 		EventType: typ,
 		ActorKind: actors.Recipient,
 		ShareID:   ptr(sh.ID),
-		SourceIP:  ptr(s.sourceIP(c)),
+		SourceIP:  ip,
 		UserAgent: userAgent(c),
 		Metadata:  metadata,
 		CreatedAt: actors.NewTime(s.now()),
+		IPKey:     ipKey,
 	}
 	return s.record(ctx, actors.ItemID{Project: sh.ProjectID, Item: sh.RenderID}, ev)
+}
+
+// recordPublic records typ through share sh for a person; for a robot
+// (bot, from botFilter, not empty) it records a robot's event instead,
+// which the render counts in botViews only.
+func (s *Server) recordPublic(ctx context.Context, c *fiber.Ctx, sh actors.Share, typ actors.EventType, bot string) error {
+	if bot != "" {
+		return s.recordBot(ctx, actors.ItemID{Project: sh.ProjectID, Item: sh.RenderID}, typ, &sh.ID, bot)
+	}
+	_, err := s.recordRecipient(ctx, c, sh, typ, nil)
+	return err
+}
+
+// recordBot publishes a robot's request for item k as an event marked Bot:
+// the actor counts it in botViews and nowhere else. It carries no address
+// and no User-Agent: nothing about a robot is shown.
+func (s *Server) recordBot(ctx context.Context, k actors.ItemID, typ actors.EventType, shareID *string, reason string) error {
+	s.countBot(reason)
+	ev := actors.RenderEvent{
+		ID: uuid.Must(uuid.NewV7()).String(), EventType: typ, ActorKind: actors.Recipient,
+		ShareID: shareID, CreatedAt: actors.NewTime(s.now()), Bot: true,
+	}
+	_, err := s.record(ctx, k, ev)
+	return err
+}
+
+// countBot counts a public request served to a robot, by reason.
+func (s *Server) countBot(reason string) {
+	switch reason {
+	case botCrawler:
+		s.sh.stats.botsCrawler.Add(1)
+	case botPrefetch:
+		s.sh.stats.botsPrefetch.Add(1)
+	case botEmptyUA:
+		s.sh.stats.botsEmptyUA.Add(1)
+	}
 }
 
 // userAgent returns the request's User-Agent cut to maxUserAgent bytes of
@@ -111,7 +150,8 @@ func userAgent(c *fiber.Ctx) *string {
 
 // getSharePage serves GET /s/:shareId: the viewer page. It records viewed
 // (recipient), deduped on (shareId, viewed, sourceIp) for 5 minutes; a HEAD
-// request (link previews, uptime checks) records nothing.
+// request (link previews, uptime checks) records nothing, and a robot's
+// request (bots.go) is counted apart.
 func (s *Server) getSharePage(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
@@ -120,7 +160,7 @@ func (s *Server) getSharePage(c *fiber.Ctx) error {
 		return s.htmlError(c, err)
 	}
 	if c.Method() != fiber.MethodHead {
-		if _, err := s.recordRecipient(ctx, c, sh, actors.Viewed, nil); err != nil {
+		if err := s.recordPublic(ctx, c, sh, actors.Viewed, s.sh.bots.share(c)); err != nil {
 			return s.htmlError(c, err)
 		}
 	}
@@ -129,8 +169,8 @@ func (s *Server) getSharePage(c *fiber.Ctx) error {
 	return s.html(c, fiber.StatusOK, viewerPage, &viewerData{DownloadPath: base + "/download", PrintPath: base + "/print", DocumentURL: doc})
 }
 
-// getShareDownload serves GET /s/:shareId/download: records downloaded and
-// redirects to the render's document URL. A render without one gets a 404
+// getShareDownload serves GET /s/:shareId/download: records downloaded (a
+// robot's request is counted apart) and redirects to the render's document URL. A render without one gets a 404
 // page and nothing is recorded.
 func (s *Server) getShareDownload(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
@@ -144,7 +184,7 @@ func (s *Server) getShareDownload(c *fiber.Ctx) error {
 		return s.htmlError(c, actors.Errorf(actors.ENotFound, "no document"))
 	}
 	if c.Method() != fiber.MethodHead {
-		if _, err := s.recordRecipient(ctx, c, sh, actors.Downloaded, nil); err != nil {
+		if err := s.recordPublic(ctx, c, sh, actors.Downloaded, s.sh.bots.share(c)); err != nil {
 			return s.htmlError(c, err)
 		}
 	}

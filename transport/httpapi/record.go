@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 
 	"github.com/engagedhq/engaged/actors"
 )
@@ -17,7 +18,69 @@ func (s *Server) recordAll(ctx context.Context, k actors.ItemID, msgID string, e
 		return nil, false, err
 	}
 	if sub.Duplicate {
+		s.countEvents(KindRender, OutcomeDuplicate, "", len(evs))
 		return make([]bool, len(evs)), true, nil
 	}
+	n := 0
+	for _, c := range sub.Counted {
+		if c {
+			n++
+		}
+	}
+	s.countEvents(KindRender, OutcomeRecorded, "", n)
+	s.countEvents(KindRender, OutcomeDuplicate, "", len(evs)-n)
+	if s.opts.Webhooks.Recorded != nil {
+		s.opts.Webhooks.Recorded(ctx, k, evs, sub.Counted)
+	}
 	return sub.Counted, false, nil
+}
+
+// Event verdicts as Options.ObserveEvents reports them: the family, the
+// outcome, and for a rejected event a reason from a fixed set (the metrics
+// label stays bounded, and a reworded message changes nothing).
+const (
+	KindRender  = "render"
+	KindContent = "content"
+
+	OutcomeRecorded  = "recorded"  // stored and counted
+	OutcomeDuplicate = "duplicate" // stored before (dedupe, a retried message): not counted again
+	OutcomeRejected  = "rejected"  // refused: not stored
+
+	RejectInvalid      = "invalid"       // does not match the schema (or is not JSON)
+	RejectTooOld       = "too_old"       // an SDK event more than 24 hours old
+	RejectUnknownItem  = "unknown_item"  // no such render or content item in the key's project
+	RejectContentLimit = "content_limit" // autoCreateContent: the project's item cap is reached
+	RejectRateLimited  = "rate_limited"  // autoCreateContent: the project's creation rate is spent
+	RejectOther        = "other"
+)
+
+// RejectReasons is the fixed set of reasons ObserveEvents reports.
+var RejectReasons = []string{RejectInvalid, RejectTooOld, RejectUnknownItem, RejectContentLimit, RejectRateLimited, RejectOther}
+
+// rejectReason names why an event was refused, by the error's code alone.
+func rejectReason(err error) string {
+	var e *actors.Error
+	if !errors.As(err, &e) {
+		return RejectOther
+	}
+	switch e.Code {
+	case actors.EInvalid, actors.EInvalidJSON:
+		return RejectInvalid
+	case actors.ETooOld:
+		return RejectTooOld
+	case actors.ENotFound:
+		return RejectUnknownItem
+	case actors.EContentLimit:
+		return RejectContentLimit
+	case actors.ERateLimited:
+		return RejectRateLimited
+	}
+	return RejectOther
+}
+
+// countEvents reports n events with one verdict to Options.ObserveEvents.
+func (s *Server) countEvents(kind, outcome, reason string, n int) {
+	if n > 0 && s.opts.ObserveEvents != nil {
+		s.opts.ObserveEvents(kind, outcome, reason, n)
+	}
 }

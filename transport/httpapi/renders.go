@@ -44,29 +44,25 @@ const unknownTTL = 5 * time.Second
 // stays true, and an unknown id is remembered for unknownTTL.
 func (s *Server) item(ctx context.Context, k actors.ItemID, kind string) (actors.Item, bool, error) {
 	key := kind + "/" + k.String()
-	if it, ok := s.items.Get(key); ok {
-		return it, true, nil
-	}
-	if _, ok := s.unknown.Get(key); ok {
-		return actors.Item{}, false, nil
+	now := time.Now()
+	if it, known, cached := s.items.get(key, now); cached {
+		return it, known, nil
 	}
 	it, err := s.dir.GetItem(ctx, k.Project, k.Item, kind)
 	if actors.ErrorCode(err) == actors.ENotFound {
-		s.unknown.Add(key, struct{}{})
+		s.items.addUnknown(key, now)
 		return actors.Item{}, false, nil
 	}
 	if err != nil {
 		return actors.Item{}, false, err
 	}
-	s.items.Add(key, it)
+	s.items.add(key, it)
 	return it, true, nil
 }
 
 // remember caches an item this instance just created.
 func (s *Server) remember(it actors.Item) {
-	key := it.Kind + "/" + actors.ItemID{Project: it.ProjectID, Item: it.ID}.String()
-	s.unknown.Remove(key)
-	s.items.Add(key, it)
+	s.items.add(it.Kind+"/"+actors.ItemID{Project: it.ProjectID, Item: it.ID}.String(), it)
 }
 
 // getRenderEngagement serves GET /v1/renders/:id/engagement.
@@ -94,6 +90,9 @@ func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 	defer cancel()
 	k, _, err := s.render(ctx, c)
 	if err != nil {
+		if rejectReason(err) == RejectUnknownItem {
+			s.countEvents(KindRender, OutcomeRejected, RejectUnknownItem, 1)
+		}
 		return err
 	}
 	b, err := body(c, s.opts.MaxBodyBytes)
@@ -102,15 +101,18 @@ func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 	}
 	req, err := wire.DecodePartnerEvent(b, s.opts.MaxMetadataBytes)
 	if err != nil {
+		s.countEvents(KindRender, OutcomeRejected, rejectReason(err), 1)
 		return err
 	}
+	ip, ipKey := s.clientIP(c, principal(c).IPCapture)
 	ev := actors.RenderEvent{
 		ID:        uuid.Must(uuid.NewV7()).String(),
 		EventType: req.Type,
 		ActorKind: actors.Partner,
-		SourceIP:  ptr(s.sourceIP(c)),
+		SourceIP:  ip,
 		Metadata:  req.Metadata,
 		CreatedAt: actors.NewTime(s.now()),
+		IPKey:     ipKey,
 	}
 	if ua := c.Get(fiber.HeaderUserAgent); ua != "" {
 		ev.UserAgent = ptr(strings.Clone(ua))

@@ -20,9 +20,6 @@ func TestMain(m *testing.M) {
 		// Fiber's fasthttp keeps a process-wide date updater.
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.init.func1"),
-		// The Server's key and item caches purge on a goroutine of their
-		// own that the library offers no way to stop.
-		goleak.IgnoreAnyFunction("github.com/hashicorp/golang-lru/v2/expirable.NewLRU[...].func1"),
 	)
 }
 
@@ -38,6 +35,10 @@ func (fakeDir) Authenticate(_ context.Context, secret string) (actors.Principal,
 
 func (fakeDir) GetItem(_ context.Context, projectID, id, kind string) (actors.Item, error) {
 	return actors.Item{ID: id, ProjectID: projectID, Kind: kind}, nil
+}
+
+func (fakeDir) AutoCreateContent(context.Context, string, string, int) (actors.Item, error) {
+	return actors.Item{}, actors.Errorf(actors.ENotFound, "not found")
 }
 
 func (fakeDir) CreateContent(context.Context, string, string) (actors.Item, error) {

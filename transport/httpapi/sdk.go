@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -176,7 +177,8 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 	for i, raw := range raws {
 		parsed[i] = wire.ParseContentEvent(raw, o)
 	}
-	if err := s.rejectUnknownContent(ctx, p.ProjectID, parsed); err != nil {
+	unknown, err := s.rejectUnknownContent(ctx, p, parsed)
+	if err != nil {
 		return res, err
 	}
 	groups := groupByItem(p.ProjectID, parsed, res)
@@ -202,47 +204,143 @@ func (s *Server) ingest(ctx context.Context, p actors.Principal, raws [][]byte, 
 			r.Timestamp = &t
 		}
 	}
+	s.countContent(res, unknown)
 	return res, nil
 }
 
-// rejectUnknownContent rejects the valid events whose content ids are not
-// registered in project. Each distinct id is looked up once per request, and
-// registered ids are cached.
-func (s *Server) rejectUnknownContent(ctx context.Context, project string, parsed []actors.ParsedContentEvent) error {
-	known := map[string]bool{}
-	for i := range parsed {
-		if parsed[i].Err == nil {
-			known[parsed[i].ContentID] = false
-			if parsed[i].FromID != "" {
-				known[parsed[i].FromID] = false
+// countContent reports a request's SDK event verdicts to the metrics;
+// unknown[i] marks an event rejected because its content id is not
+// registered.
+func (s *Server) countContent(res ingestResult, unknown map[int]bool) {
+	if s.opts.ObserveEvents == nil {
+		return
+	}
+	var recorded, duplicate int
+	rejected := map[string]int{}
+	for i, r := range res.results {
+		switch r.Status {
+		case statusAccepted, statusAdjusted:
+			recorded++
+		case statusDuplicate:
+			duplicate++
+		case statusRejected:
+			if unknown[i] {
+				rejected[RejectUnknownItem]++
+			} else {
+				rejected[rejectReason(res.errs[i])]++
 			}
 		}
 	}
-	for id := range known {
-		ok, err := s.contentExists(ctx, project, id)
-		if err != nil {
-			return err
+	s.countEvents(KindContent, OutcomeRecorded, "", recorded)
+	s.countEvents(KindContent, OutcomeDuplicate, "", duplicate)
+	for reason, n := range rejected {
+		s.countEvents(KindContent, OutcomeRejected, reason, n)
+	}
+}
+
+// rejectUnknownContent rejects the valid events whose content ids are not
+// registered in p's project, or, when the project has autoCreateContent on,
+// registers them within the cap and the rate (autoCreate) and rejects only
+// the events past those. Each distinct id is looked up once per request,
+// and registered ids are cached.
+func (s *Server) rejectUnknownContent(ctx context.Context, p actors.Principal, parsed []actors.ParsedContentEvent) (map[int]bool, error) {
+	known := map[string]*actors.Error{} // id -> nil when registered, else why not
+	var ids []string                    // in request order: creations spend the rate's tokens in that order
+	for i := range parsed {
+		if parsed[i].Err != nil {
+			continue
 		}
-		known[id] = ok
+		for j, id := range []string{parsed[i].ContentID, parsed[i].FromID} {
+			if _, seen := known[id]; !seen && (j == 0 || id != "") {
+				known[id] = nil
+				ids = append(ids, id)
+			}
+		}
 	}
 	const unknown = "Unknown contentId: no content item with that id in this key's project"
+	notFound := &actors.Error{Code: actors.EInvalid, Message: "event refers to an unknown content item"}
+	for _, id := range ids {
+		ok, err := s.contentExists(ctx, p.ProjectID, id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			continue
+		}
+		known[id] = notFound
+		if p.AutoCreateContent {
+			if known[id], err = s.autoCreateContent(ctx, p.ProjectID, id); err != nil {
+				return nil, err
+			}
+			if known[id] == nil {
+				continue
+			}
+			if known[id].Code == actors.ENotFound { // the setting went off, or the id is a render's
+				known[id] = notFound
+			}
+		}
+	}
+	rejected := map[int]bool{} // events rejected for an unknown id, for the metrics
 	for i := range parsed {
 		ev := &parsed[i]
 		if ev.Err != nil {
 			continue
 		}
 		is := &actors.Issues{FormErrors: []string{}}
-		if !known[ev.ContentID] {
-			is.Add(ev.ContentField, unknown)
+		var why *actors.Error
+		for j, ref := range []struct{ id, field string }{{ev.ContentID, ev.ContentField}, {ev.FromID, "data.fromContentId"}} {
+			if e := known[ref.id]; e != nil && (j == 0 || ref.id != "") {
+				if e == notFound {
+					is.Add(ref.field, unknown)
+				} else {
+					is.Add(ref.field, e.Message)
+				}
+				// The event's code is its most final reason: an unknown id
+				// (resending fails again) before the cap before the rate.
+				if why == nil || finality(e) < finality(why) {
+					why = e
+				}
+			}
 		}
-		if ev.FromID != "" && !known[ev.FromID] {
-			is.Add("data.fromContentId", unknown)
-		}
-		if !is.Empty() {
-			ev.Err = &actors.Error{Code: actors.EInvalid, Message: "event refers to an unknown content item", Issues: is}
+		if why != nil {
+			ev.Err = &actors.Error{Code: why.Code, Message: why.Message, Issues: is, RetryAfter: why.RetryAfter}
+			rejected[i] = why == notFound
 		}
 	}
-	return nil
+	return rejected, nil
+}
+
+// finality ranks a reason to reject an event's content id, most final first.
+func finality(e *actors.Error) int {
+	switch e.Code {
+	case actors.EInvalid:
+		return 0
+	case actors.EContentLimit:
+		return 1
+	}
+	return 2
+}
+
+// autoCreateContent registers content id for an SDK event, within the
+// project's creation rate (on this instance) and item cap. It returns nil
+// when the item now exists, the per-event rejection otherwise (rate_limited,
+// content_limit, or not_found when it cannot be created), and an error only
+// when nothing can be said (the store is down: the request is retried).
+func (s *Server) autoCreateContent(ctx context.Context, project, id string) (*actors.Error, error) {
+	if wait := s.autoCreate.take(project, s.now()); wait > 0 {
+		return &actors.Error{Code: actors.ERateLimited, RetryAfter: wait,
+			Message: "content created by events in this project is over its rate (ENGAGED_AUTOCREATE_RATE)"}, nil
+	}
+	it, err := s.dir.AutoCreateContent(ctx, project, id, s.opts.AutoCreate.MaxItems)
+	if err == nil {
+		s.remember(it)
+		return nil, nil
+	}
+	var e *actors.Error
+	if errors.As(err, &e) && (e.Code == actors.EContentLimit || e.Code == actors.ENotFound) {
+		return e, nil
+	}
+	return nil, err
 }
 
 // groupByItem fills in the results of rejected events and of repeats inside
@@ -311,6 +409,13 @@ func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]boo
 	}
 	if err := s.engine.Submit(ctx, subs...); err != nil {
 		return nil, err
+	}
+	if s.opts.Webhooks.ContentRecorded != nil {
+		for i, g := range groups {
+			if !subs[i].Duplicate {
+				s.opts.Webhooks.ContentRecorded(ctx, g.key, g.msg.Content, subs[i].Counted)
+			}
+		}
 	}
 	counted := make([]bool, n)
 	for i, g := range groups {

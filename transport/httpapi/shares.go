@@ -41,6 +41,7 @@ type ShareOptions struct {
 	PixelKey      []byte // HMAC key of pixel tokens
 	IPLimit       RateLimit
 	ShareLimit    RateLimit
+	Bots          BotOptions // which public requests are robots (bots.go)
 }
 
 // Bounds of the public limiter maps (see limiterSet).
@@ -55,6 +56,7 @@ type shares struct {
 	publicPath string      // path of PublicBaseURL, prefix of the public page's own links
 	byIP       *limiterSet // public requests per client IP
 	byShare    *limiterSet // public requests per share link ("s:<id>") or e-mail ("m:<id>")
+	bots       *botFilter
 	stats      shareStats
 }
 
@@ -65,6 +67,9 @@ type shareStats struct {
 	mailFailed       atomic.Int64
 	pixelsInvalid    atomic.Int64 // pixel requests with a bad or tampered token
 	opensNotRecorded atomic.Int64 // valid pixel requests whose open could not be stored
+	botsCrawler      atomic.Int64 // public requests served but not counted: the User-Agent is a crawler's
+	botsPrefetch     atomic.Int64 // public requests served but not counted: a browser's prefetch
+	botsEmptyUA      atomic.Int64 // public requests served but not counted: no User-Agent (generic clients on)
 }
 
 func newShares(o ShareOptions) *shares {
@@ -78,6 +83,7 @@ func newShares(o ShareOptions) *shares {
 		publicPath:   path,
 		byIP:         newLimiterSet(o.IPLimit, ipLimiters),
 		byShare:      newLimiterSet(o.ShareLimit, shareLimiters),
+		bots:         newBotFilter(o.Bots),
 	}
 }
 

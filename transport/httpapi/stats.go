@@ -18,7 +18,9 @@ func (s *Server) Stats() map[string]any {
 		"public": map[string]any{
 			"rateLimited": st.rateLimited.Load(), "pixelsInvalid": st.pixelsInvalid.Load(),
 			"opensNotRecorded": st.opensNotRecorded.Load(),
-			"ipLimiters":       s.sh.byIP.len(), "shareLimiters": s.sh.byShare.len(),
+			// Served but not counted as events (bots.go), by reason.
+			"botsCrawler": st.botsCrawler.Load(), "botsPrefetch": st.botsPrefetch.Load(), "botsEmptyUserAgent": st.botsEmptyUA.Load(),
+			"ipLimiters": s.sh.byIP.len(), "shareLimiters": s.sh.byShare.len(),
 		},
 		"mail": map[string]any{"sent": st.mailSent.Load(), "failed": st.mailFailed.Load()},
 		"sse":  map[string]any{"open": s.streams.Count(), "dropped": s.streams.Dropped()},

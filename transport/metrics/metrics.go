@@ -2,12 +2,13 @@
 // its registration, reads the counters the other packages already keep at
 // scrape time, and offers the event-time observations (histograms) as plain
 // funcs that cmd/engaged passes into their Options. So no other package
-// imports Prometheus, and the names documented in README "Metrics" live in
+// imports Prometheus, and the names documented in docs/OPERATING.md "Metrics" live in
 // this one file.
 package metrics
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -67,16 +68,52 @@ type Metrics struct {
 	roundDuration   prometheus.Histogram
 	snapshotBytes   prometheus.Counter
 	snapshots       prometheus.Counter
+	events          *prometheus.CounterVec
 }
+
+// Build names the running binary: engaged_build_info's labels.
+type Build struct {
+	Version  string // the tag, else the commit
+	Revision string // the full commit
+	Go       string // the Go release that built it
+}
+
+// The label values of engaged_events_total: fixed sets, so the series stay
+// bounded whatever a caller passes (anything else is "other"). They are
+// httpapi's Kind*, Outcome* and Reject* values (a test checks it).
+var (
+	eventKinds    = []string{"render", "content"}
+	eventOutcomes = []string{"recorded", "duplicate", "rejected"}
+	rejectReasons = []string{"invalid", "too_old", "unknown_item", "content_limit", "rate_limited", "other"}
+)
 
 // latencyBuckets span the service's range: sub-millisecond reads to the
 // 5 s request timeout.
 var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-// New registers the Go and process collectors and the event-time metrics.
-func New() *Metrics {
+// New registers the Go and process collectors, engaged_build_info for b and
+// the event-time metrics.
+func New(b Build) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "engaged_build_info",
+		Help:        "Always 1; the labels name the running binary: version (the tag, else the commit), revision (the commit) and the Go release.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Revision, "go": b.Go},
+	}, func() float64 { return 1 }))
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "engaged_events_total",
+		Help: "Events by item family (render, content) and verdict: recorded, duplicate (stored before, not counted again), rejected (with a reason: invalid, too_old, unknown_item, other; empty otherwise).",
+	}, []string{"kind", "outcome", "reason"})
+	// Every series from the start at 0, so that rate() sees the first
+	// rejection of a kind rather than a series appearing from nowhere.
+	for _, k := range eventKinds {
+		m.events.WithLabelValues(k, "recorded", "")
+		m.events.WithLabelValues(k, "duplicate", "")
+		for _, r := range rejectReasons {
+			m.events.WithLabelValues(k, "rejected", r)
+		}
+	}
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "engaged_http_requests_total",
 		Help: "HTTP requests answered on the public listener, by method, route pattern and status.",
@@ -113,8 +150,29 @@ func New() *Metrics {
 		Help: "Item snapshots encoded by snapshot rounds.",
 	})
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.httpUnavailable, m.publishDuration, m.publishFailures,
-		m.roundDuration, m.snapshotBytes, m.snapshots)
+		m.roundDuration, m.snapshotBytes, m.snapshots, m.events)
 	return m
+}
+
+// ObserveEvents is httpapi.Options.ObserveEvents: n events of kind had
+// outcome (and, when rejected, reason). Values outside the fixed sets are
+// counted as "other", so no caller can grow the series.
+func (m *Metrics) ObserveEvents(kind, outcome, reason string, n int) {
+	kind, outcome = oneOf(kind, eventKinds), oneOf(outcome, eventOutcomes)
+	if outcome == "rejected" {
+		reason = oneOf(reason, rejectReasons)
+	} else {
+		reason = ""
+	}
+	m.events.WithLabelValues(kind, outcome, reason).Add(float64(n))
+}
+
+// oneOf returns v when set holds it, else "other".
+func oneOf(v string, set []string) string {
+	if slices.Contains(set, v) {
+		return v
+	}
+	return "other"
 }
 
 // ObserveRequest is httpapi.Options.ObserveRequest.

@@ -12,20 +12,61 @@ import (
 // document URL), so the CLI, which reaches the store directly, gets the
 // same answers.
 
+// ProjectSettings are the optional members of POST /admin/v1/projects.
+type ProjectSettings struct {
+	AllowedOrigins    []string
+	AutoCreateContent bool
+	IPCapture         actors.IPCapture // "": not given (the store's default, full)
+}
+
 // DecodeProject decodes the body of POST /admin/v1/projects,
-// {"name", "allowedOrigins"?}.
-func DecodeProject(b []byte) (name string, origins []string, err error) {
+// {"name", "allowedOrigins"?, "autoCreateContent"?, "ipCapture"?}.
+func DecodeProject(b []byte) (name string, set ProjectSettings, err error) {
 	obj, err := Object(b)
 	if err != nil {
-		return "", nil, err
+		return "", set, err
 	}
 	is := &actors.Issues{FormErrors: []string{}}
 	name, _ = stringMember(is, "name", obj["name"], true)
-	origins = stringsMember(is, "allowedOrigins", obj["allowedOrigins"], false)
+	set.AllowedOrigins = stringsMember(is, "allowedOrigins", obj["allowedOrigins"], false)
+	set.AutoCreateContent = boolMember(is, "autoCreateContent", obj["autoCreateContent"], false)
 	if !is.Empty() {
-		return "", nil, Invalid(is)
+		return "", set, Invalid(is)
 	}
-	return name, origins, nil
+	if set.IPCapture, err = DecodeIPCapture(b, false); err != nil {
+		return "", set, err
+	}
+	return name, set, nil
+}
+
+// DecodeAutoCreate decodes the body of PUT
+// /admin/v1/projects/:id/auto-create-content, {"autoCreateContent": bool}.
+func DecodeAutoCreate(b []byte) (bool, error) {
+	obj, err := Object(b)
+	if err != nil {
+		return false, err
+	}
+	is := &actors.Issues{FormErrors: []string{}}
+	on := boolMember(is, "autoCreateContent", obj["autoCreateContent"], true)
+	if !is.Empty() {
+		return false, Invalid(is)
+	}
+	return on, nil
+}
+
+// boolMember reads a boolean; absent or null is false.
+func boolMember(is *actors.Issues, key string, v []byte, required bool) bool {
+	v, ok := present(v)
+	switch {
+	case !ok && required:
+		is.Add(key, "Required")
+	case !ok:
+	case Kind(v) != "boolean":
+		is.Add(key, Expected("boolean", v))
+	default:
+		return bytes.TrimSpace(v)[0] == 't'
+	}
+	return false
 }
 
 // DecodeOrigins decodes the body of PUT

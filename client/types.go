@@ -7,9 +7,10 @@ import (
 
 // Event is one SDK event (POST /v1/events/batch; docs/SDK-EVENTS-API.md).
 // Event and ContentID are required; the type-specific fields go in Data.
+// ContentID must be registered, unless the project has autoCreateContent on.
 type Event struct {
 	Event     string `json:"event"`               // impression, playStart, …, or custom_…
-	ContentID string `json:"contentId,omitempty"` // a registered content id of the key's project
+	ContentID string `json:"contentId,omitempty"` // a content id of the key's project
 	// EventID dedupes retries: Track sets it (evt_<UUIDv7>) when empty, once,
 	// so every resend of the event carries the same id.
 	EventID   string `json:"eventId,omitempty"`
@@ -57,7 +58,8 @@ type RenderSummary struct {
 	Counts    RenderCounts  `json:"counts"`
 	LinkOpens int64         `json:"linkOpens"`
 	Total     int64         `json:"total"`
-	Recent    []RenderEvent `json:"recent"` // newest first, at most 25
+	BotViews  int64         `json:"botViews"` // robots' requests, never counted as events
+	Recent    []RenderEvent `json:"recent"`   // newest first, at most 25
 }
 
 // RenderUpdate is one live update of a render: its summary and the log
@@ -138,7 +140,7 @@ type Result struct {
 	EventID   *string    `json:"eventId"`
 	Timestamp *time.Time `json:"timestamp,omitempty"`
 	Error     *struct {
-		Code    string  `json:"code"` // invalid_request or too_old
+		Code    string  `json:"code"` // invalid_request, too_old, rate_limited or content_limit (autoCreateContent)
 		Message string  `json:"message"`
 		Issues  *Issues `json:"issues,omitempty"`
 	} `json:"error,omitempty"`

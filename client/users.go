@@ -1,9 +1,7 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -37,18 +35,15 @@ type ContentSignals struct {
 // seen it (an impression or a playStart): POST /v1/users/:userId/seen,
 // secret key. docs/USERS.md gives its bounds and false-positive rate.
 func (c *Client) Seen(ctx context.Context, userID string, contentIDs []string) ([]bool, error) {
-	b, err := json.Marshal(struct {
+	in := struct {
 		ContentIDs []string `json:"contentIds"`
-	}{contentIDs})
-	if err != nil {
-		return nil, err
-	}
+	}{contentIDs}
 	var env struct {
 		Data struct {
 			Seen []bool `json:"seen"`
 		} `json:"data"`
 	}
-	err = c.do(ctx, http.MethodPost, "/v1/users/"+url.PathEscape(userID)+"/seen", bytes.NewReader(b), &env)
+	err := c.do(ctx, http.MethodPost, "/v1/users/"+url.PathEscape(userID)+"/seen", in, &env)
 	return env.Data.Seen, err
 }
 

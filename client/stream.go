@@ -49,11 +49,10 @@ func openStream[T any](ctx context.Context, c *Client, path string) (*Stream[T],
 }
 
 func (s *Stream[T]) connect() error {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodGet, s.c.base+s.path, nil)
+	req, err := s.c.request(s.ctx, http.MethodGet, s.path, nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.c.key)
 	req.Header.Set("Accept", "text/event-stream")
 	if s.lastID != "" {
 		req.Header.Set("Last-Event-ID", s.lastID)
@@ -65,7 +64,7 @@ func (s *Stream[T]) connect() error {
 	if res.StatusCode != http.StatusOK {
 		defer res.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-		return apiError(res, b)
+		return decodeError(res, b)
 	}
 	s.res, s.rd = res, bufio.NewReader(res.Body)
 	return nil
@@ -88,16 +87,7 @@ func (s *Stream[T]) Next() (T, error) {
 				return zero, err
 			}
 			if err != nil {
-				wait := s.retry
-				if ae != nil && ae.RetryAfter > 0 {
-					wait = ae.RetryAfter
-				}
-				t := time.NewTimer(wait)
-				select {
-				case <-t.C:
-				case <-s.ctx.Done():
-					t.Stop()
-				}
+				sleep(s.ctx, retryWait(ae, s.retry))
 				continue
 			}
 		}

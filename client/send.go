@@ -1,18 +1,16 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"time"
 )
 
 // deliver sends one batch until the server has answered it for good:
-// delivered (received or duplicate), or rejected (reported to OnError and
+// delivered (received or duplicate), or rejected (reported to WithOnError's function and
 // dropped). 429, 503, other 5xx and network errors are retried, after
 // Retry-After when the server gives one, else after an exponential backoff
 // with full jitter. It reports true only when Close abandoned the batch.
@@ -29,35 +27,23 @@ func (c *Client) deliver(batch []Event) (abandoned bool) {
 		var ae *Error
 		if errors.As(err, &ae) && !retryable(ae.Status) {
 			for _, ev := range batch {
-				c.reject(Rejection{Event: ev, Status: ae.Status, Code: ae.Code, Message: ae.Message, Issues: ae.Issues})
+				c.reject(Rejection{Event: ev, Err: ae})
 			}
 			return false
 		}
-		wait := c.backoff(attempt)
-		if ae != nil && ae.RetryAfter > 0 {
-			wait = ae.RetryAfter
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-c.sendCtx.Done():
-			t.Stop()
+		if !sleep(c.sendCtx, retryWait(ae, c.backoff(attempt))) {
 			return true
 		}
 	}
 }
 
-func retryable(status int) bool {
-	return status == http.StatusTooManyRequests || status >= 500
-}
-
-// backoff is the wait before retry attempt+1: uniform in [0, MinBackoff·2^attempt],
-// capped at MaxBackoff ("full jitter"), so many clients retrying after the
+// backoff is the wait before retry attempt+1: uniform in [0, min·2^attempt],
+// capped at max (WithBackoff) ("full jitter"), so many clients retrying after the
 // same outage spread out instead of arriving together.
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.opts.MaxBackoff
+	d := c.opts.maxBackoff
 	if attempt < 30 {
-		d = min(d, c.opts.MinBackoff<<attempt)
+		d = min(d, c.opts.minBackoff<<attempt)
 	}
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
@@ -67,17 +53,17 @@ func (c *Client) reportRejected(batch []Event, reply BatchReply) {
 		if r.Status != "rejected" || i >= len(batch) {
 			continue
 		}
-		rj := Rejection{Event: batch[i], Status: http.StatusOK}
+		e := &Error{Status: http.StatusOK, RequestID: reply.Meta.RequestID}
 		if r.Error != nil {
-			rj.Code, rj.Message, rj.Issues = r.Error.Code, r.Error.Message, r.Error.Issues
+			e.Code, e.Message, e.Issues = r.Error.Code, r.Error.Message, r.Error.Issues
 		}
-		c.reject(rj)
+		c.reject(Rejection{Event: batch[i], Err: e})
 	}
 }
 
 func (c *Client) reject(r Rejection) {
-	if c.opts.OnError != nil {
-		c.opts.OnError(r)
+	if c.opts.onError != nil {
+		c.opts.onError(r)
 	}
 }
 
@@ -93,30 +79,37 @@ func (c *Client) postBatch(batch []Event) (BatchReply, error) {
 		return BatchReply{}, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "event not encodable: " + err.Error()}
 	}
 	var reply BatchReply
-	err = c.do(c.sendCtx, http.MethodPost, "/v1/events/batch", bytes.NewReader(body), &reply)
+	err = c.do(c.sendCtx, http.MethodPost, "/v1/events/batch", json.RawMessage(body), &reply)
 	return reply, err
 }
 
 // SendBatch sends events in one request now, without the queue and without
 // retries, and returns the server's verdicts (one per event, in order).
 func (c *Client) SendBatch(ctx context.Context, events []Event) (BatchReply, error) {
-	body, err := json.Marshal(struct {
-		Events []Event `json:"events"`
-	}{events})
-	if err != nil {
-		return BatchReply{}, err
-	}
 	var reply BatchReply
-	err = c.do(ctx, http.MethodPost, "/v1/events/batch", bytes.NewReader(body), &reply)
+	err := c.do(ctx, http.MethodPost, "/v1/events/batch", struct {
+		Events []Event `json:"events"`
+	}{events}, &reply)
 	return reply, err
 }
 
-func retryAfter(h http.Header) time.Duration {
-	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+// retryWait is how long to wait before retrying after err: the server's
+// Retry-After when it gave one, else def.
+func retryWait(err *Error, def time.Duration) time.Duration {
+	if err != nil && err.RetryAfter > 0 {
+		return err.RetryAfter
 	}
-	if t, err := http.ParseTime(h.Get("Retry-After")); err == nil {
-		return max(0, time.Until(t))
+	return def
+}
+
+// sleep waits d, or until ctx ends; it reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
-	return 0
 }

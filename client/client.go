@@ -1,14 +1,14 @@
 // Package client is the Go client of engaged's HTTP API, for server-side
 // senders: Track queues SDK events that one background goroutine sends in
-// batches with retries, and typed calls read engagement and follow the
-// server-sent event streams.
+// batches with retries, typed calls read engagement and follow the
+// server-sent event streams, and Admin calls the operator's admin API.
+// It needs nothing but the standard library and a UUID package.
 package client
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -16,62 +16,20 @@ import (
 	"github.com/google/uuid"
 )
 
-// Options configures a Client. Zero values take the defaults in brackets.
-type Options struct {
-	BatchSize     int           // events per request, at most 100 [10]
-	BatchInterval time.Duration // how long an event may wait for a fuller batch [5s]
-	// MaxQueue bounds the events held in memory, queued or being sent;
-	// Track returns ErrQueueFull beyond it rather than grow without bound
-	// while the server is unreachable [10000].
-	MaxQueue   int
-	HTTPClient *http.Client  // [a client with a 30 s timeout]; streams use a copy without the timeout
-	MinBackoff time.Duration // first retry wait [200ms]; doubled per attempt, with full jitter
-	MaxBackoff time.Duration // longest retry wait without a Retry-After [30s]
-	// OnError is told about events the server rejected (status rejected in
-	// a batch reply, or a 4xx other than 429 for the whole request). They
-	// are dropped: sending them again would fail again. It runs on the
-	// client's goroutine, so it should return quickly. nil: dropped silently.
-	OnError func(Rejection)
-}
-
-// Rejection is an event the server refused, and why.
+// Rejection is an event the server refused, and why: Err.Status is 200
+// for a rejected result in a batch reply, else the status of the whole
+// request's error answer.
 type Rejection struct {
-	Event   Event
-	Status  int    // the HTTP status: 200 for a rejected result in a batch reply
-	Code    string // invalid_request, too_old, unauthorized, …
-	Message string
-	Issues  *Issues
+	Event Event
+	Err   *Error
 }
 
-// ErrQueueFull is returned by Track when MaxQueue events are waiting.
-var ErrQueueFull = errors.New("client: queue full")
-
-// ErrClosed is returned by Track and Flush after Close.
-var ErrClosed = errors.New("client: closed")
-
-// Error is an error answer of the API: its status and the envelope's
-// code, message and field issues.
-type Error struct {
-	Status     int
-	Code       string
-	Message    string
-	Issues     *Issues
-	RequestID  string
-	RetryAfter time.Duration // from Retry-After on 429 and 503
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("engaged: %d %s: %s", e.Status, e.Code, e.Message)
-}
-
-// Client talks to one engaged service with one key. Create it with New and
-// stop it with Close, which owns and ends its one background goroutine.
+// Client sends SDK events and reads engagement for one project, with one
+// key. It is safe for concurrent use. Create it with New and stop it with
+// Close, which owns and ends its one background goroutine.
 type Client struct {
-	base   string
-	key    string
-	opts   Options
-	http   *http.Client
-	stream *http.Client
+	conn
+	opts settings
 
 	mu       sync.Mutex
 	queue    []Event // waiting, in Track order
@@ -92,47 +50,34 @@ type Client struct {
 }
 
 // New returns a client for the service at baseURL (e.g.
-// "https://engaged.example.com") with apiKey (pk_… for events only, sk_…
-// for everything), and starts its sending goroutine.
-func New(baseURL, apiKey string, o Options) *Client {
-	if o.BatchSize <= 0 {
-		o.BatchSize = 10
+// "https://engaged.example.com") with apiKey (pk_… to send events only,
+// sk_… for everything), and starts its sending goroutine. It returns an
+// error, and starts nothing, when baseURL is not an http(s) URL, the key
+// is not an engaged API key, or an option is out of range.
+func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
+	if !strings.HasPrefix(apiKey, "pk_") && !strings.HasPrefix(apiKey, "sk_") {
+		return nil, errors.New("engaged: the API key must start with pk_ or sk_")
 	}
-	o.BatchSize = min(o.BatchSize, 100) // the server's batch limit
-	if o.BatchInterval <= 0 {
-		o.BatchInterval = 5 * time.Second
+	cn, s, err := newConn(baseURL, apiKey, opts)
+	if err != nil {
+		return nil, err
 	}
-	if o.MaxQueue <= 0 {
-		o.MaxQueue = 10000
-	}
-	if o.MinBackoff <= 0 {
-		o.MinBackoff = 200 * time.Millisecond
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 30 * time.Second
-	}
-	hc := o.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	sc := *hc
-	sc.Timeout = 0 // a stream lasts as long as its context
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		base: strings.TrimRight(baseURL, "/"), key: apiKey, opts: o, http: hc, stream: &sc,
+		conn: cn, opts: s,
 		progress: make(chan struct{}),
 		kick:     make(chan struct{}, 1), flush: make(chan struct{}, 1), closing: make(chan struct{}),
 		sendCtx: ctx, cancelSend: cancel, exited: make(chan struct{}),
 	}
 	go c.loop()
-	return c
+	return c, nil
 }
 
 // Track queues one event and returns at once; the background goroutine
-// sends it within BatchInterval (sooner when BatchSize events are queued),
+// sends it within the batch interval (sooner when a batch is full),
 // retrying until it is delivered or rejected. It fills in EventID and
-// Timestamp when empty. It returns ErrQueueFull when MaxQueue events are
-// held (the event is not queued: the caller decides whether to drop it or
+// Timestamp when empty. It returns ErrQueueFull when WithMaxQueue events
+// are held (the event is not queued: the caller decides whether to drop it or
 // wait and try again), ErrClosed after Close, or ctx's error. ev.Data is
 // encoded later, on the client's goroutine: do not change it after Track.
 func (c *Client) Track(ctx context.Context, ev Event) error {
@@ -150,13 +95,13 @@ func (c *Client) Track(ctx context.Context, ev Event) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue)+c.inFlight >= c.opts.MaxQueue {
+	if len(c.queue)+c.inFlight >= c.opts.maxQueue {
 		c.mu.Unlock()
 		return ErrQueueFull
 	}
 	c.queue = append(c.queue, ev)
 	c.tracked++
-	full := len(c.queue) >= c.opts.BatchSize
+	full := len(c.queue) >= c.opts.batchSize
 	c.mu.Unlock()
 	if full {
 		c.wake()
@@ -242,17 +187,17 @@ func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if n := len(c.queue) + c.inFlight; n > 0 {
-		return fmt.Errorf("client: %d events not delivered: %w", n, ctx.Err())
+		return fmt.Errorf("engaged: %d events not delivered: %w", n, ctx.Err())
 	}
 	return nil
 }
 
 // loop is the client's one goroutine: it sends full batches as soon as
 // they are full, everything queued when the oldest batch has waited
-// BatchInterval or a Flush asks, and everything left on Close.
+// the batch interval or a Flush asks, and everything left on Close.
 func (c *Client) loop() {
 	defer close(c.exited)
-	timer := time.NewTimer(c.opts.BatchInterval)
+	timer := time.NewTimer(c.opts.batchInterval)
 	defer timer.Stop()
 	for {
 		select {
@@ -262,7 +207,7 @@ func (c *Client) loop() {
 			c.sendAll(true)
 		case <-timer.C:
 			c.sendAll(true)
-			timer.Reset(c.opts.BatchInterval)
+			timer.Reset(c.opts.batchInterval)
 		case <-c.closing:
 			c.sendAll(true)
 			return
@@ -276,11 +221,11 @@ func (c *Client) sendAll(all bool) {
 	for {
 		c.mu.Lock()
 		n := len(c.queue)
-		if n == 0 || (!all && n < c.opts.BatchSize) {
+		if n == 0 || (!all && n < c.opts.batchSize) {
 			c.mu.Unlock()
 			return
 		}
-		k := min(n, c.opts.BatchSize)
+		k := min(n, c.opts.batchSize)
 		batch := append([]Event(nil), c.queue[:k]...)
 		c.queue = c.queue[k:]
 		c.inFlight += k

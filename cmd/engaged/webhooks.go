@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/config"
+	"github.com/engagedhq/engaged/persist"
+	"github.com/engagedhq/engaged/transport/httpapi"
+	"github.com/engagedhq/engaged/transport/webhooks"
+)
+
+// webhookStore adapts the records store to the dispatcher's port.
+type webhookStore struct{ *persist.Store }
+
+func (s webhookStore) Endpoint(ctx context.Context, id string) (webhooks.Endpoint, error) {
+	w, err := s.Webhook(ctx, "", id)
+	if err != nil {
+		return webhooks.Endpoint{}, err
+	}
+	ep := webhooks.Endpoint{ID: w.ID, ProjectID: w.ProjectID, URL: w.URL, Disabled: w.DisabledAt != nil}
+	for _, sec := range []string{w.Secret, w.PreviousSecret} {
+		if sec == "" || (sec == w.PreviousSecret && (w.PreviousUntil == nil || time.Now().After(*w.PreviousUntil))) {
+			continue
+		}
+		if k, err := webhooks.ParseSecret(sec); err == nil {
+			ep.Keys = append(ep.Keys, k)
+		}
+	}
+	return ep, nil
+}
+
+func (s webhookStore) Attempts(ctx context.Context, endpointID, webhookID string) (int, error) {
+	return s.CountWebhookAttempts(ctx, endpointID, webhookID)
+}
+
+func (s webhookStore) RecordAttempt(ctx context.Context, a webhooks.Attempt) error {
+	var msg *string
+	if a.Error != "" {
+		msg = &a.Error
+	}
+	return s.RecordWebhookAttempt(ctx, actors.WebhookAttempt{
+		EndpointID: a.EndpointID, WebhookID: a.WebhookID, Type: a.Type, N: a.N, At: a.At, Outcome: string(a.Outcome),
+		Status: a.Status, Error: msg, DurationMS: a.DurationMS, Final: a.Final,
+	})
+}
+
+func (s webhookStore) Disable(ctx context.Context, endpointID, reason string) error {
+	return s.DisableWebhook(ctx, endpointID, reason)
+}
+
+// webhookService is the webhook outbox and dispatcher of one process.
+type webhookService struct {
+	outbox *webhooks.Outbox
+	stop   context.CancelFunc
+	done   chan error
+}
+
+// startWebhooks creates the webhook stream and its durable consumer and
+// starts delivering; Stop ends delivery (attempts in flight finish or are
+// redelivered later by JetStream).
+func startWebhooks(ctx context.Context, cfg config.Config, nc *nats.Conn, store *persist.Store, logger *slog.Logger) (*webhookService, httpapi.WebhookOptions, error) {
+	guard, err := webhooks.NewGuard(cfg.WebhookAllowHosts)
+	if err != nil {
+		return nil, httpapi.WebhookOptions{}, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, httpapi.WebhookOptions{}, err
+	}
+	d, err := webhooks.New(ctx, js, webhookStore{store}, guard, webhooks.Options{
+		Schedule: cfg.WebhookRetrySchedule, Timeout: cfg.WebhookTimeout, Replicas: cfg.StreamReplicas, Logger: logger,
+	})
+	if err != nil {
+		return nil, httpapi.WebhookOptions{}, err
+	}
+	out, err := webhooks.NewOutbox(nc, store, logger)
+	if err != nil {
+		return nil, httpapi.WebhookOptions{}, err
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	w := &webhookService{outbox: out, stop: stop, done: make(chan error, 1)}
+	go func() { w.done <- d.Run(runCtx) }()
+	opts := httpapi.WebhookOptions{
+		Store: store,
+		CheckURL: func(ctx context.Context, raw string) error {
+			_, err := guard.CheckURL(ctx, raw)
+			return err
+		},
+		NewSecret: webhooks.NewSecret,
+		Test: func(ctx context.Context, ep actors.WebhookEndpoint) (string, error) {
+			id := "msg_" + uuid.Must(uuid.NewV7()).String()
+			return id, out.Test(ctx, ep, id, time.Now())
+		},
+		Recorded:        out.RenderRecorded,
+		ContentRecorded: out.ContentRecorded,
+	}
+	return w, opts, nil
+}
+
+// Stop ends delivery and waits for the attempts in flight; queued
+// deliveries stay in the stream.
+func (w *webhookService) Stop(ctx context.Context) {
+	w.outbox.Flush(ctx)
+	w.stop()
+	<-w.done
+}

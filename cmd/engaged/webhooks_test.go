@@ -1,0 +1,220 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// specVerify checks a delivery as a receiver does, from the Standard
+// Webhooks specification alone: HMAC-SHA256 of "id.timestamp.body" under
+// the base64 key after "whsec_", any one "v1,<base64>" entry matching.
+func specVerify(secret string, h http.Header, body []byte) error {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return err
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(h.Get("webhook-id") + "." + h.Get("webhook-timestamp") + "." + string(body)))
+	want := mac.Sum(nil)
+	for _, s := range strings.Fields(h.Get("webhook-signature")) {
+		v, sig, _ := strings.Cut(s, ",")
+		if got, err := base64.StdEncoding.DecodeString(sig); v == "v1" && err == nil && hmac.Equal(got, want) {
+			return nil
+		}
+	}
+	return fmt.Errorf("no valid signature for %s in %q", h.Get("webhook-id"), h.Get("webhook-signature"))
+}
+
+type hookRequest struct {
+	h    http.Header
+	body []byte
+}
+
+// hookReceiver is a real local receiver: the first `fail` requests of each
+// webhook-id get 500, the next ones 200.
+type hookReceiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []hookRequest
+	seen map[string]int
+	fail int
+}
+
+func newHookReceiver(t *testing.T, fail int) *hookReceiver {
+	r := &hookReceiver{seen: map[string]int{}, fail: fail}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.reqs = append(r.reqs, hookRequest{req.Header.Clone(), b})
+		id := req.Header.Get("webhook-id")
+		r.seen[id]++
+		if r.seen[id] <= r.fail {
+			w.WriteHeader(500)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *hookReceiver) requests() []hookRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]hookRequest(nil), r.reqs...)
+}
+
+// A recorded share view fires render.viewed to a registered endpoint:
+// 500, 500, 200 is three attempts with one webhook-id, each signature
+// valid; the same view again (deduped) and a link unfurler's fetch (a
+// robot) never fire. URLs to private addresses are refused.
+func TestWebhooksEndToEnd(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_TRUSTED_PROXIES", "127.0.0.1", "ENGAGED_WEBHOOKS_ALLOW_HOSTS", "127.0.0.1",
+		"ENGAGED_WEBHOOK_RETRY_SCHEDULE", "50ms,50ms,50ms")
+	s := startService(t, e)
+	tn := shareTenant(t, e)
+	rc := newHookReceiver(t, 2)
+
+	for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "http://10.0.0.7/hook", "http://[::1]:9/hook", "ftp://example.com/"} {
+		r := do(t, "POST", s.base+"/v1/webhooks", tn.key, fmt.Sprintf(`{"url":%q,"eventTypes":["render.viewed"]}`, u))
+		if r.status != 400 || r.errorCode(t) != "invalid_request" {
+			t.Fatalf("url %s: %d %s", u, r.status, r.body)
+		}
+	}
+	if r := do(t, "POST", s.base+"/v1/webhooks", tn.key, `{"url":"`+rc.URL+`","eventTypes":["render.nope"]}`); r.status != 400 {
+		t.Fatalf("unknown event type: %d %s", r.status, r.body)
+	}
+	r := do(t, "POST", s.base+"/v1/webhooks", tn.key, `{"url":"`+rc.URL+`/hook","eventTypes":["render.viewed"]}`)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	ep := r.json(t)
+	id, secret := ep["id"].(string), ep["secret"].(string)
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("create: %s", r.body)
+	}
+	if r := do(t, "GET", s.base+"/v1/webhooks/"+id, tn.key, ""); r.status != 200 || strings.Contains(string(r.body), "whsec_") {
+		t.Fatalf("get shows the secret or fails: %d %s", r.status, r.body)
+	}
+	other := newTenant(t, e)
+	if r := do(t, "GET", s.base+"/v1/webhooks/"+id, other.key, ""); r.status != 404 {
+		t.Fatalf("another project's endpoint: %d", r.status)
+	}
+
+	sh := s.createShare(t, tn)
+	person := []string{"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", "X-Forwarded-For", "203.0.113.50"}
+	s.page(t, sh.ID, "", person...)
+	s.page(t, sh.ID, "", person...) // deduped
+	s.page(t, sh.ID, "", "User-Agent", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "X-Forwarded-For", "203.0.113.51")
+	viewID := s.engagement(t, tn).Recent[0].ID
+	wantCounts(t, s.counts(t, tn), map[string]int64{"viewed": 1, "share_created": 1})
+
+	var attempts []map[string]any
+	eventually(t, 30*time.Second, func() error {
+		r := do(t, "GET", s.base+"/v1/webhooks/"+id+"/attempts", tn.key, "")
+		attempts = nil
+		for _, a := range r.json(t)["attempts"].([]any) {
+			attempts = append(attempts, a.(map[string]any))
+		}
+		if len(attempts) == 0 || attempts[0]["outcome"] != "delivered" {
+			return fmt.Errorf("attempts: %s", r.body)
+		}
+		return nil
+	})
+	if len(attempts) != 3 || attempts[1]["status"].(float64) != 500 || attempts[2]["status"].(float64) != 500 {
+		t.Fatalf("want 500, 500, 200: %v", attempts)
+	}
+	reqs := rc.requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests, want 3 (one event fired, three attempts)", len(reqs))
+	}
+	for i, q := range reqs {
+		if err := specVerify(secret, q.h, q.body); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		var b struct {
+			Type string
+			Data struct {
+				RenderID string
+				Event    struct{ ID, EventType string }
+			}
+		}
+		if err := json.Unmarshal(q.body, &b); err != nil || q.h.Get("webhook-id") != viewID || b.Type != "render.viewed" ||
+			b.Data.RenderID != tn.render || b.Data.Event.ID != viewID {
+			t.Fatalf("request %d: id %s body %s (%v)", i, q.h.Get("webhook-id"), q.body, err)
+		}
+	}
+
+	// Rotation: both secrets sign during the overlap; the test delivery
+	// shows it.
+	r = do(t, "POST", s.base+"/v1/webhooks/"+id+"/rotate-secret", tn.key, "")
+	newSecret, _ := r.json(t)["secret"].(string)
+	if r.status != 200 || newSecret == secret || !strings.HasPrefix(newSecret, "whsec_") {
+		t.Fatalf("rotate: %d %s", r.status, r.body)
+	}
+	r = do(t, "POST", s.base+"/v1/webhooks/"+id+"/test", tn.key, "")
+	if r.status != 202 {
+		t.Fatalf("test: %d %s", r.status, r.body)
+	}
+	testID := r.json(t)["webhookId"].(string)
+	eventually(t, 30*time.Second, func() error {
+		for _, q := range rc.requests() {
+			if q.h.Get("webhook-id") == testID {
+				if err := specVerify(newSecret, q.h, q.body); err != nil {
+					t.Fatal(err)
+				}
+				if err := specVerify(secret, q.h, q.body); err != nil {
+					t.Fatalf("the old secret during the overlap: %v", err)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no test delivery yet")
+	})
+
+	if r := do(t, "DELETE", s.base+"/v1/webhooks/"+id, tn.key, ""); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", s.base+"/v1/webhooks", tn.key, ""); r.status != 200 || len(r.json(t)["webhooks"].([]any)) != 0 {
+		t.Fatalf("list after delete: %d %s", r.status, r.body)
+	}
+}
+
+// Events that internal publishers record through the system subject fire
+// too, with their own id as webhook-id.
+func TestWebhooksSystemSubject(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_NATS_LISTEN", "127.0.0.1:0", "ENGAGED_WEBHOOKS_ALLOW_HOSTS", "127.0.0.1")
+	s := startService(t, e)
+	tn := shareTenant(t, e)
+	rc := newHookReceiver(t, 0)
+	r := do(t, "POST", s.base+"/v1/webhooks", tn.key, `{"url":"`+rc.URL+`","eventTypes":["render.email_sent"]}`)
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	secret := r.json(t)["secret"].(string)
+	const id = "0193c2d0-0000-7000-8000-0000000000e1"
+	msg, err := s.natsConn(t).Request("engaged.system.events",
+		[]byte(fmt.Sprintf(`{"id":%q,"projectId":%q,"renderId":%q,"eventType":"email_sent"}`, id, tn.project, tn.render)), 10*time.Second)
+	if err != nil || !strings.Contains(string(msg.Data), `"recorded":true`) {
+		t.Fatalf("system event: %v %s", err, msg.Data)
+	}
+	eventually(t, 30*time.Second, func() error {
+		for _, q := range rc.requests() {
+			if q.h.Get("webhook-id") == id && strings.Contains(string(q.body), `"type":"render.email_sent"`) {
+				return specVerify(secret, q.h, q.body)
+			}
+		}
+		return fmt.Errorf("no delivery of %s yet", id)
+	})
+}

@@ -1,0 +1,69 @@
+package persist
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/engagedhq/engaged/actors"
+)
+
+func TestWebhookEndpoints(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	p, _ := s.CreateProject(ctx, "a")
+	other, _ := s.CreateProject(ctx, "b")
+	w, err := s.CreateWebhook(ctx, actors.WebhookEndpoint{ProjectID: p.ID, URL: "https://hooks.example/x", EventTypes: []string{"render.viewed"}, Secret: "whsec_one"})
+	if err != nil || w.ID == "" || w.Secret != "whsec_one" || w.PreviousSecret != "" {
+		t.Fatalf("create: %+v, %v", w, err)
+	}
+	if _, err := s.Webhook(ctx, other.ID, w.ID); actors.ErrorCode(err) != actors.ENotFound {
+		t.Fatalf("another project's endpoint: %v", err)
+	}
+	if got, err := s.Webhook(ctx, "", w.ID); err != nil || got.URL != w.URL {
+		t.Fatalf("dispatcher lookup: %+v, %v", got, err)
+	}
+	targets, err := s.WebhookTargets(ctx, p.ID, "render.viewed")
+	if err != nil || len(targets) != 1 {
+		t.Fatalf("targets: %v, %v", targets, err)
+	}
+	if targets, _ := s.WebhookTargets(ctx, p.ID, "render.printed"); len(targets) != 0 {
+		t.Fatalf("unsubscribed type: %v", targets)
+	}
+	r, err := s.RotateWebhookSecret(ctx, p.ID, w.ID, "whsec_two", time.Hour)
+	if err != nil || r.Secret != "whsec_two" || r.PreviousSecret != "whsec_one" || r.PreviousUntil == nil || time.Until(*r.PreviousUntil) < 50*time.Minute {
+		t.Fatalf("rotate: %+v, %v", r, err)
+	}
+	msg := "HTTP 500"
+	for i := 1; i <= 2; i++ {
+		if err := s.RecordWebhookAttempt(ctx, actors.WebhookAttempt{EndpointID: w.ID, WebhookID: "evt1", Type: "render.viewed", N: i, At: time.Now(), Outcome: "failed", Status: 500, Error: &msg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.CountWebhookAttempts(ctx, w.ID, "evt1"); err != nil || n != 2 {
+		t.Fatalf("count: %d, %v", n, err)
+	}
+	if l, err := s.WebhookAttempts(ctx, p.ID, w.ID, 10); err != nil || len(l) != 2 || l[0].N != 2 {
+		t.Fatalf("attempts newest first: %+v, %v", l, err)
+	}
+	if err := s.DisableWebhook(ctx, w.ID, "410"); err != nil {
+		t.Fatal(err)
+	}
+	if targets, _ := s.WebhookTargets(ctx, p.ID, "render.viewed"); len(targets) != 0 {
+		t.Fatalf("a disabled endpoint is a target: %v", targets)
+	}
+	if err := s.DeleteWebhook(ctx, p.ID, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.ListWebhooks(ctx, p.ID); len(l) != 0 {
+		t.Fatalf("deleted endpoint listed: %v", l)
+	}
+	for i := 0; i < actors.MaxWebhooksPerProject; i++ {
+		if _, err := s.CreateWebhook(ctx, actors.WebhookEndpoint{ProjectID: p.ID, URL: "https://hooks.example/x", EventTypes: []string{"render.viewed"}, Secret: "whsec_x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.CreateWebhook(ctx, actors.WebhookEndpoint{ProjectID: p.ID, URL: "https://hooks.example/x", EventTypes: []string{"render.viewed"}, Secret: "whsec_x"}); actors.ErrorCode(err) != actors.EConflict {
+		t.Fatalf("past the bound: %v", err)
+	}
+}
