@@ -11,8 +11,8 @@ import (
 // of it re-validating the raw metadata and data bags; this format copies
 // them as bytes. docs/BENCHMARKS.md has the before and after.
 //
-//	message     = codecV2 str(ref) section{families}   one section per family (family.go), in family order
-//	section     = uvarint(n) event{n}                  render: renderEvent, content: videoEvent
+//	message     = codecV3 str(ref) section{families}   one section per family (family.go), in family order
+//	section     = uvarint(n) event{n}                  render: renderEvent, content: videoEvent, user: userEvent (userfamily.go)
 //	renderEvent = str(id) str(type) str(actorKind) opt(shareId) opt(sourceIp) opt(userAgent)
 //	              bytes(metadata) varint(createdAt unix ms) renderExt
 //	renderExt   = uvarint(flags) [str(ipKey) if flags&1] [u64(visitor) if flags&2]   bot: flags&4
@@ -21,16 +21,20 @@ import (
 //	              varint(stallMs) varint(loops) str(code)
 //	str, bytes  = uvarint(length) octets       opt = 0x00 | 0x01 str       f64 = 8 octets, little endian
 //
-// A family added later appends its section; a message written before it
-// ends early and holds none of its events (codecV1Families).
-// codecV1 (0xB1) is the same without renderExt: a message is written as
+// A family added later appends its section and takes a new version; a
+// message of an older version holds none of its events (sectionsIn).
+// codecV1 (0xB1) holds the render and content sections without renderExt,
+// codecV2 (0xB2) with it, codecV3 (0xB3) adds the user section. A message
+// is written in the oldest form that holds it (Message.appendBinary): as
 // codecV2 only when one of its render events has a log-only field set
-// (Message.renderExtras), so every other message keeps the codecV1 bytes
-// and an older binary still reads it. A message whose first byte is '{' is
-// the JSON of Message (the log's first format); DecodeMessage reads all three.
+// (Message.renderExtras), as codecV3 only when it holds user events, so
+// every other message keeps the codecV1 bytes and an older binary still
+// reads it. A message whose first byte is '{' is the JSON of Message (the
+// log's first format); DecodeMessage reads all four.
 const (
 	codecV1 byte = 0xB1
 	codecV2 byte = 0xB2
+	codecV3 byte = 0xB3 // adds the user family's section
 )
 
 // renderExt flags: which of a render event's log-only fields follow.
@@ -103,7 +107,7 @@ func appendOpt(b []byte, s *string) []byte {
 // the whole message, so decoding allocates once for all of them, unless own
 // is set.
 type decoder struct {
-	version byte   // the message's format (codecV1, codecV2); 0 in snapshots
+	version byte   // the message's format (codecV1, codecV2, codecV3); 0 in snapshots
 	s       string // the message
 	b       []byte // the same bytes, for byte fields
 	off     int

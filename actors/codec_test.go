@@ -40,6 +40,9 @@ func randomMessage(r *rand.Rand) *Message {
 			DeviceID: str(), SessionID: str(), At: r.Int64() - r.Int64(), Recv: r.Int64N(1 << 42), Data: raw(),
 			StartupMS: r.Int64N(10000), WatchTime: r.Float64() * 100, StallMS: -r.Int64N(5), Loops: r.Int64N(3), Code: str()})
 	}
+	for i := r.IntN(3); i > 0; i-- {
+		m.User = append(m.User, UserEvent{ID: str(), Type: ContentEventType(str()), ContentID: str(), UserID: str(), At: r.Int64() - r.Int64()})
+	}
 	return m
 }
 
@@ -83,7 +86,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeMessage(b)
-		if err != nil || len(b) == 0 || (b[0] != codecV1 && b[0] != codecV2) {
+		if err != nil || len(b) == 0 || (b[0] != codecV1 && b[0] != codecV2 && b[0] != codecV3) {
 			return
 		}
 		// Input need not be canonical (a varint may be longer than it

@@ -25,8 +25,10 @@
 //	snapshot.go            the snapshot envelope: one versioned section per family; old forms
 //	renderfamily.go        renders plugged into the table
 //	contentfamily.go       SDK content items plugged into the table
+//	userfamily.go          users' states plugged into the table
 //	render.go, shares.go, json.go         the render family's rules, share links, summary JSON
 //	content.go, contentdedupe.go, contentrecord.go  the SDK content family's rules and dedupe
+//	user.go                the user family's rules: contents seen (exact, then Bloom), latest events
 //	codec.go, snapcodec.go  binary primitives, event codecs, the families' snapshot section bodies
 //	message.go, key.go, time.go, error.go, tenancy.go, records.go  shared types
 package actors

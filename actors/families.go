@@ -3,7 +3,7 @@ package actors
 // families.go is the table of item families and the code that runs over
 // it: an item's state (itemState), the log message codec's sections, and
 // what a snapshot round copies. The families themselves are
-// renderfamily.go and contentfamily.go.
+// renderfamily.go, contentfamily.go and userfamily.go.
 
 import (
 	"encoding/json"
@@ -22,6 +22,10 @@ type familyKind struct {
 	// jsonKey is the family's key in the first, JSON, snapshot format (""
 	// for a family born after it).
 	jsonKey string
+	// private: the family's state is never published as a live update
+	// (a user's state: its reads need a secret key, and its subject would
+	// name the user's item on a bus that any subscriber can read).
+	private bool
 
 	events       func(m *Message) int              // how many of m's events are this family's
 	appendEvents func(b []byte, m *Message) []byte // codec.go: uvarint(count) event*
@@ -38,13 +42,24 @@ type familyKind struct {
 const (
 	famRender = iota
 	famContent
+	famUser
 	numFamilies
 )
 
-// codecV1Families is how many families every codecV1 message holds a
-// section for; a message written before a later family was added ends
-// before that family's section, which then reads as empty.
+// codecV1Families is how many families a codecV1 or codecV2 message holds a
+// section for; a codecV3 message holds one for each family. A family added
+// later takes a new codec version, so that a message cut short at a section
+// boundary is still malformed.
 const codecV1Families = 2
+
+// sectionsIn returns how many family sections a message of the given codec
+// version holds.
+func sectionsIn(version byte) int {
+	if version < codecV3 {
+		return codecV1Families
+	}
+	return numFamilies
+}
 
 var families = [numFamilies]familyKind{
 	famRender: {
@@ -62,6 +77,13 @@ var families = [numFamilies]familyKind{
 		newState:    func() family { return newContentState() },
 		restore:     restoreContentSection,
 		restoreJSON: jsonSection(func(s *contentSnapshot) (family, error) { return restoreContent(s) }),
+	},
+	famUser: {
+		name: UserItem, tag: 3, version: 1, private: true,
+		events:       func(m *Message) int { return len(m.User) },
+		appendEvents: appendUserEvents, decodeEvents: decodeUserEvents,
+		newState: func() family { return newUserState() },
+		restore:  restoreUserSection,
 	},
 }
 
@@ -129,7 +151,7 @@ func (s *itemState) applyEvents(m *Message, want bool) []bool {
 // family's events and reads to items of its kind only.
 func (s *itemState) live() int {
 	for i, f := range s.fams {
-		if f != nil {
+		if f != nil && !families[i].private {
 			return i
 		}
 	}
@@ -171,7 +193,7 @@ func (m *Message) Encode() ([]byte, error) { return m.appendBinary(nil), nil }
 // DecodeMessage parses a log payload: the binary form, or JSON (the first
 // format of the log, still readable so an old log replays).
 func DecodeMessage(b []byte) (*Message, error) {
-	if len(b) > 0 && (b[0] == codecV1 || b[0] == codecV2) {
+	if len(b) > 0 && (b[0] == codecV1 || b[0] == codecV2 || b[0] == codecV3) {
 		return decodeBinary(b)
 	}
 	var m Message
@@ -181,14 +203,23 @@ func DecodeMessage(b []byte) (*Message, error) {
 	return &m, nil
 }
 
-func (m *Message) appendBinary(b []byte) []byte {
-	if m.renderExtras() {
-		b = append(b, codecV2)
-	} else {
-		b = append(b, codecV1) // the same bytes as before codecV2 existed
+// codecVersion is the oldest binary form that holds m, so that a message
+// without user events or render extras keeps the bytes older binaries read.
+func (m *Message) codecVersion() byte {
+	switch {
+	case len(m.User) > 0:
+		return codecV3 // the only form with a user section
+	case m.renderExtras():
+		return codecV2
 	}
+	return codecV1 // the same bytes as before codecV2 existed
+}
+
+func (m *Message) appendBinary(b []byte) []byte {
+	version := m.codecVersion()
+	b = append(b, version)
 	b = appendStr(b, m.Ref)
-	for i := range families {
+	for i := range sectionsIn(version) {
 		b = families[i].appendEvents(b, m)
 	}
 	return b
@@ -197,10 +228,7 @@ func (m *Message) appendBinary(b []byte) []byte {
 func decodeBinary(b []byte) (*Message, error) {
 	d := &decoder{version: b[0], s: string(b), b: b, off: 1}
 	m := &Message{Ref: d.str()}
-	for i := range families {
-		if i >= codecV1Families && d.err == nil && d.off == len(b) {
-			break // written before family i existed: none of its events
-		}
+	for i := range sectionsIn(d.version) { // a family born later: none of its events
 		families[i].decodeEvents(d, m)
 	}
 	if d.err != nil || d.off != len(b) {

@@ -7,6 +7,7 @@ package actors
 type Message struct {
 	Render  []RenderEvent  `json:"render,omitempty"`
 	Content []ContentEvent `json:"video,omitempty"`
+	User    []UserEvent    `json:"user,omitempty"` // the SDK events with a userId of one user (user.go)
 	// Ref is unique per published message (Registry.Submit makes it); the
 	// verdicts of its events are keyed by it (see verdicts).
 	Ref string `json:"ref,omitempty"`

@@ -55,3 +55,39 @@ func (r *Registry) Current(ctx context.Context, k ItemID, kind string) (Update, 
 		return encodeUpdate(st, fam, k, seq)
 	})
 }
+
+// MaxSeenQuery bounds the content ids of one ReadUserSeen.
+const MaxSeenQuery = 500
+
+// ReadUserSeen reports, for each content id, whether user k (UserItemID)
+// has seen it (user.go: no false "not seen" for a content within the exact
+// window; Bloom false positives past it). An unknown user has seen nothing.
+func (r *Registry) ReadUserSeen(ctx context.Context, k ItemID, contentIDs []string) ([]bool, error) {
+	hashes := make([]uint64, len(contentIDs))
+	for i, id := range contentIDs {
+		hashes[i] = ContentHash(id) // off the actor
+	}
+	return ask(ctx, r, k, func(st *itemState, _ ItemID, _ uint64) ([]bool, error) {
+		out := make([]bool, len(hashes))
+		us, _ := st.fams[famUser].(*userState)
+		if us == nil { // a read creates no user state
+			return out, nil
+		}
+		for i, h := range hashes {
+			out[i] = us.seen(h)
+		}
+		return out, nil
+	})
+}
+
+// ReadUserHistory returns up to limit of user k's latest events, newest
+// first; none for an unknown user.
+func (r *Registry) ReadUserHistory(ctx context.Context, k ItemID, limit int) ([]UserHistoryEvent, error) {
+	return ask(ctx, r, k, func(st *itemState, _ ItemID, _ uint64) ([]UserHistoryEvent, error) {
+		us, _ := st.fams[famUser].(*userState)
+		if us == nil {
+			return []UserHistoryEvent{}, nil
+		}
+		return us.latest(limit), nil
+	})
+}

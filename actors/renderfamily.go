@@ -41,7 +41,7 @@ func restoreRenderSection(d *decoder, version byte) (family, error) {
 }
 
 func appendRenderEvents(b []byte, m *Message) []byte {
-	v2 := m.renderExtras() // the same test as the message's version byte
+	v2 := m.codecVersion() >= codecV2 // the message's version byte: codecV2 and later carry renderExt
 	b = binary.AppendUvarint(b, uint64(len(m.Render)))
 	for i := range m.Render {
 		b = appendRenderEvent(b, &m.Render[i])

@@ -42,6 +42,7 @@ type benchOptions struct {
 	memoryItems   int // memory-full: renders, and a quarter as many content items
 	zipfS         float64
 	batch         int
+	users         int // distinct userIds the SDK scenarios draw from
 	ingestRate    int // background partner events/s during `read`
 	readRate      int // reads/s of read-mixed
 	jsonOut       bool
@@ -55,7 +56,10 @@ const benchUsage = `usage: engaged-bench [flags] [scenario ...]
 
 Drives a running engaged over real HTTP. Scenarios:
   ingest-single  partner events, POST /v1/renders/:id/events, with verdicts
-  ingest-batch   SDK batches of --batch events over --items content items, POST /v1/events/batch
+  ingest-batch   SDK batches of --batch events over --items content items, POST /v1/events/batch;
+                 each batch one viewer's: one userId of --users
+  ingest-batch-anon  the same without userId: the cost of a userId is the ratio of the two
+  sdk-single, sdk-single-anon  one SDK event per POST /v1/events, with and without a userId
   sdk-client     the same load sent through the Go client (client/): --connections
                  clients tracking events as fast as their queues take them
   read           GET /v1/renders/:id/engagement over --items renders
@@ -107,6 +111,7 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	fs.IntVar(&o.memoryItems, "memory-items", 10_000, "memory-full: renders given full state")
 	fs.Float64Var(&o.zipfS, "zipf-s", 1.1, "zipf: the exponent s (> 1)")
 	fs.IntVar(&o.batch, "batch", 100, "events per batch request (ingest-batch)")
+	fs.IntVar(&o.users, "users", 100_000, "distinct userIds the SDK scenarios draw from (ingest-batch, sdk-single)")
 	fs.IntVar(&o.ingestRate, "ingest-rate", 0, "partner events/s sent in the background during read and read-mixed")
 	fs.IntVar(&o.readRate, "read-rate", 2000, "reads/s of read-mixed (open loop) unless --rate is set")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
@@ -203,9 +208,11 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 			}
 			r, err = benchRead(ctx, mixed, fx)
 			r.Scenario = "read-mixed"
-		case "ingest-batch":
-			r, err = benchIngestBatch(ctx, o, store, fx)
+		case "ingest-batch", "ingest-batch-anon":
+			r, err = benchIngestBatch(ctx, o, store, fx, sc == "ingest-batch-anon")
 			lastBatch = &r
+		case "sdk-single", "sdk-single-anon":
+			r, err = benchSDKSingle(ctx, o, store, fx, sc == "sdk-single-anon")
 		case "sdk-client":
 			r, err = benchSDKClient(ctx, o, store, fx)
 		case "trivial":

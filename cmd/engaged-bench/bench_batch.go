@@ -62,9 +62,14 @@ var (
 	benchEventSeq atomic.Int64
 )
 
+// benchUser returns one of o.users userIds at random.
+func benchUser(o benchOptions) func() string {
+	return func() string { return "user_" + strconv.Itoa(rand.IntN(max(1, o.users))) }
+}
+
 // sdkEvent writes one valid SDK event of a type that cycles through the
-// common ones, as a player would send them.
-func sdkEvent(b *strings.Builder, content string, i int, now string) {
+// common ones, as a player would send them, with userId user ("": none).
+func sdkEvent(b *strings.Builder, content, user string, i int, now string) {
 	// Unique per run without crypto/rand per event: the load tool must not
 	// take the cores it is measuring.
 	b.WriteString(`{"eventId":"`)
@@ -72,8 +77,10 @@ func sdkEvent(b *strings.Builder, content string, i int, now string) {
 	b.WriteString(strconv.FormatInt(benchEventSeq.Add(1), 36))
 	b.WriteString(`","contentId":"`)
 	b.WriteString(content)
-	b.WriteString(`","userId":"user_`)
-	b.WriteString(strconv.Itoa(i % 97))
+	if user != "" {
+		b.WriteString(`","userId":"`)
+		b.WriteString(user)
+	}
 	b.WriteString(`","sessionId":"sess_bench","timestamp":"`)
 	b.WriteString(now)
 	switch i % 5 {
@@ -91,8 +98,11 @@ func sdkEvent(b *strings.Builder, content string, i int, now string) {
 }
 
 // benchIngestBatch sends SDK batches of o.batch events, each spread over
-// the content items (a feed session touches several), with a publishable key.
-func benchIngestBatch(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture) (benchResult, error) {
+// the content items (a feed session touches several), with a publishable
+// key. Each batch is one viewer's: its events carry one userId, drawn from
+// o.users, unless anon (ingest-batch-anon: no userId), so the two
+// scenarios measure what a userId costs (one more log message per request).
+func benchIngestBatch(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture, anon bool) (benchResult, error) {
 	if err := fx.addContent(ctx, store, o.items); err != nil {
 		return benchResult{}, err
 	}
@@ -100,11 +110,15 @@ func benchIngestBatch(ctx context.Context, o benchOptions, store *persist.Store,
 	if err != nil {
 		return benchResult{}, err
 	}
-	r := load(ctx, o, "ingest-batch", o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
+	name, user := "ingest-batch", benchUser(o)
+	if anon {
+		name, user = "ingest-batch-anon", func() string { return "" }
+	}
+	r := load(ctx, o, name, o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
 		// A batch covers a few items, as one viewer's session does: the
 		// service groups them into one log message per item.
 		base := rand.IntN(len(fx.contents))
-		return postBatch(o, fx, c, func(i int) string { return fx.contents[(base+i/10)%len(fx.contents)] })
+		return postBatch(o, fx, c, user(), func(i int) string { return fx.contents[(base+i/10)%len(fx.contents)] })
 	})
 	after, err := logState(ctx, o.natsURL)
 	if err != nil {
@@ -123,9 +137,10 @@ func benchIngestBatch(ctx context.Context, o benchOptions, store *persist.Store,
 
 var batchBuilders sync.Pool // of *strings.Builder
 
-// postBatch sends one SDK batch of o.batch events, event i about content
-// item item(i), and returns its status and the events it got in.
-func postBatch(o benchOptions, fx *fixture, c *fasthttp.HostClient, item func(i int) string) (string, int) {
+// postBatch sends one SDK batch of o.batch events of user ("": none), event
+// i about content item item(i), and returns its status and the events it
+// got in.
+func postBatch(o benchOptions, fx *fixture, c *fasthttp.HostClient, user string, item func(i int) string) (string, int) {
 	sb, _ := batchBuilders.Get().(*strings.Builder)
 	if sb == nil {
 		sb = &strings.Builder{}
@@ -138,7 +153,7 @@ func postBatch(o benchOptions, fx *fixture, c *fasthttp.HostClient, item func(i 
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		sdkEvent(sb, item(i), i, now)
+		sdkEvent(sb, item(i), user, i, now)
 	}
 	sb.WriteString(`]}`)
 	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
@@ -177,4 +192,42 @@ func logState(ctx context.Context, natsURL string) (jetstream.StreamState, error
 		return jetstream.StreamState{}, err
 	}
 	return info.State, nil
+}
+
+// benchSDKSingle sends one SDK event per POST /v1/events, with a userId
+// drawn from o.users (sdk-single) or none (sdk-single-anon): the worst
+// case of what a userId costs, one more log message per event.
+func benchSDKSingle(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture, anon bool) (benchResult, error) {
+	if err := fx.addContent(ctx, store, o.items); err != nil {
+		return benchResult{}, err
+	}
+	name := "sdk-single"
+	if anon {
+		name = "sdk-single-anon"
+	}
+	var n atomic.Int64
+	r := load(ctx, o, name, o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
+		i := int(n.Add(1))
+		user := ""
+		if !anon {
+			user = benchUser(o)()
+		}
+		var sb strings.Builder
+		sdkEvent(&sb, fx.contents[rand.IntN(len(fx.contents))], user, i, time.Now().UTC().Format(time.RFC3339Nano))
+		req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(res)
+		req.SetRequestURI(o.url + "/v1/events")
+		req.Header.SetMethod("POST")
+		req.Header.Set("Authorization", "Bearer "+fx.publishable)
+		req.Header.SetContentType("application/json")
+		req.SetBodyString(sb.String())
+		err := c.Do(req, res)
+		st := status(res.StatusCode(), err)
+		if st != "200" {
+			return st, 0
+		}
+		return st, 1
+	})
+	return r, nil
 }

@@ -138,14 +138,14 @@ func benchSDKKeyspace(ctx context.Context, o benchOptions, store *persist.Store,
 	}
 	contents := fx.contents[:o.items]
 	wr := each(ctx, o.untimed(), "warm", (len(contents)+o.batch-1)/o.batch, func(b int, c *fasthttp.HostClient) (string, int) {
-		return postBatch(o, fx, c, func(i int) string { return contents[(b*o.batch+i)%len(contents)] })
+		return postBatch(o, fx, c, benchUser(o)(), func(i int) string { return contents[(b*o.batch+i)%len(contents)] })
 	})
 	if n := failed(wr); n > 0 {
 		return nil, fmt.Errorf("warming %d content items: %d batches failed (%s)", len(contents), n, statusList(wr))
 	}
 	r := load(ctx, o, "sdk-keyspace", o.rate, func(_ int, c *fasthttp.HostClient) (string, int) {
 		base := rand.IntN(len(contents))
-		return postBatch(o, fx, c, func(i int) string { return contents[(base+i/10)%len(contents)] })
+		return postBatch(o, fx, c, benchUser(o)(), func(i int) string { return contents[(base+i/10)%len(contents)] })
 	})
 	r.Items = len(contents)
 	r.Note = fmt.Sprintf("%d events per batch, 10 per content item, over %d warm items", o.batch, len(contents))

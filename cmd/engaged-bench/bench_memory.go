@@ -146,7 +146,7 @@ func benchMemoryFull(ctx context.Context, o benchOptions, store *persist.Store, 
 		}),
 		each(ctx, uo, "fill-sdk", 3*len(contents), func(i int, c *fasthttp.HostClient) (string, int) {
 			item := contents[i%len(contents)]
-			return postBatch(o, fx, c, func(int) string { return item })
+			return postBatch(o, fx, c, "", func(int) string { return item }) // no userId: the figure is per content item
 		}),
 	}
 	var fillNote []string

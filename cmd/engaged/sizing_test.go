@@ -125,28 +125,45 @@ func TestStorageSizes(t *testing.T) {
 		contents[i] = fmt.Sprintf("cnt_size_%d", i)
 		adminJSON(t, e, "content", "create", "--project", sdk.project, "--id", contents[i])
 	}
+	// Half watchProgress, half likes; once without userId, once with one
+	// viewer's userId per batch: the second adds one user message per batch
+	// holding the 50 likes (docs/USERS.md).
 	const batches = 10
-	m0, b0 := logState()
-	for b := 0; b < batches; b++ {
-		var sb strings.Builder
-		sb.WriteString(`{"events":[`)
-		now := time.Now().UTC().Format(time.RFC3339Nano)
-		for i := 0; i < 100; i++ {
-			if i > 0 {
-				sb.WriteByte(',')
+	for _, withUser := range []bool{false, true} {
+		m0, b0 := logState()
+		for b := 0; b < batches; b++ {
+			var sb strings.Builder
+			sb.WriteString(`{"events":[`)
+			now := time.Now().UTC().Format(time.RFC3339Nano)
+			for i := 0; i < 100; i++ {
+				if i > 0 {
+					sb.WriteByte(',')
+				}
+				user := ""
+				if withUser {
+					user = fmt.Sprintf(`"userId":"user_%d",`, b)
+				}
+				ev := `"event":"watchProgress","data":{"currentTime":12.5,"duration":45.2,"percentComplete":27.6}`
+				if i%2 == 1 { // an interaction: it feeds the user's state
+					ev = `"event":"like","data":{}`
+				}
+				fmt.Fprintf(&sb, `{"eventId":"evt_%t_%d_%d","contentId":"%s",%s"sessionId":"sess_size","timestamp":"%s",%s}`,
+					withUser, b, i, contents[i/10], user, now, ev)
 			}
-			fmt.Fprintf(&sb, `{"eventId":"evt_%d_%d","contentId":"%s","userId":"user_%d","sessionId":"sess_size","timestamp":"%s","event":"watchProgress","data":{"currentTime":12.5,"duration":45.2,"percentComplete":27.6}}`,
-				b, i, contents[i/10], i%97, now)
+			sb.WriteString(`]}`)
+			if r := s.batch(t, sdk.pk, sb.String()); r.Data.Received != 100 {
+				t.Fatalf("batch %d: %d of 100 received", b, r.Data.Received)
+			}
 		}
-		sb.WriteString(`]}`)
-		if r := s.batch(t, sdk.pk, sb.String()); r.Data.Received != 100 {
-			t.Fatalf("batch %d: %d of 100 received", b, r.Data.Received)
+		m1, b1 := logState()
+		st, stored := snapshotBytes(contents)
+		name, budget := "content, SDK batches, no userId", 300.0
+		if withUser {
+			name, budget = "content, SDK batches, one userId each", 200
 		}
+		rows = append(rows, row{fmt.Sprintf("%s (%d msgs)", name, m1-m0), batches * 100, len(contents),
+			float64(b1-b0) / float64(batches*100), st, stored, budget, 16 << 10})
 	}
-	m1, b1 := logState()
-	st, stored := snapshotBytes(contents)
-	rows = append(rows, row{fmt.Sprintf("content, SDK batches (10 events/message, %d msgs)", m1-m0), batches * 100, len(contents),
-		float64(b1-b0) / float64(batches*100), st, stored, 300, 16 << 10})
 
 	t.Logf("%-52s %7s %6s %14s %16s %17s", "case", "events", "items", "log B/event", "snapshot B/item", "stored B/item")
 	for _, r := range rows {

@@ -46,6 +46,8 @@ type Engine interface {
 	// ReadSeries reads one metric of an item's series from its actor's
 	// memory (series.go).
 	ReadSeries(ctx context.Context, k actors.ItemID, kind string, metric int, hour bool, fromMs, toMs int64) (actors.SeriesRead, error)
+	ReadUserSeen(ctx context.Context, k actors.ItemID, contentIDs []string) ([]bool, error)
+	ReadUserHistory(ctx context.Context, k actors.ItemID, limit int) ([]actors.UserHistoryEvent, error)
 }
 
 // Options configures the HTTP API.
@@ -224,6 +226,9 @@ func (s *Server) routes() {
 	v1.Post("/contents", s.secretOnly, s.postContent)
 	v1.Get("/contents/:id/engagement", s.secretOnly, s.getContentEngagement)
 	v1.Get("/contents/:id/series", s.secretOnly, s.getContentSeries)
+	v1.Get("/contents/:id/signals", s.secretOnly, s.getContentSignals)
+	v1.Post("/users/:userId/seen", s.secretOnly, s.postUserSeen)
+	v1.Get("/users/:userId/history", s.secretOnly, s.getUserHistory)
 
 	// Live updates.
 	v1.Get("/renders/:id/engagement/stream", s.secretOnly, s.streamRenderEngagement)

@@ -159,11 +159,12 @@ type ingestResult struct {
 	errs    []*actors.Error // the rejection of event i, or nil
 }
 
-// itemGroup is one item's log message in a request.
+// itemGroup is one item's log message in a request: a content item's, or a
+// user's (msg.User: the request's events with that userId).
 type itemGroup struct {
 	key    actors.ItemID
 	msg    actors.Message
-	events []int // request index of each record in msg.Content
+	events []int // content item: request index of each record in msg.Content
 }
 
 // ingest validates raws, publishes the valid ones and collects each event's
@@ -344,10 +345,14 @@ func (s *Server) autoCreateContent(ctx context.Context, project, id string) (*ac
 
 // groupByItem fills in the results of rejected events and of repeats inside
 // the request, gives events without an eventId one, and returns one message
-// per item holding the records of the rest, in request order.
+// per item holding the records of the rest, in request order, then one
+// message per user holding the user's interactions (ContentEventType.Interaction;
+// a user's state is an item of its own, actors.UserItemID, fed through its
+// own subject like any item).
 func groupByItem(project string, parsed []actors.ParsedContentEvent, res ingestResult) []*itemGroup {
 	byItem := map[string]*itemGroup{}
-	var order []*itemGroup
+	byUser := map[string]*itemGroup{}
+	var order, users []*itemGroup
 	first := map[string]bool{}
 	for i := range parsed {
 		ev := &parsed[i]
@@ -381,8 +386,17 @@ func groupByItem(project string, parsed []actors.ParsedContentEvent, res ingestR
 			g.msg.Content = append(g.msg.Content, rec.Event)
 			g.events = append(g.events, i)
 		}
+		if u := ev.Event.UserID; u != "" && ev.Event.Type.Interaction() {
+			g := byUser[u]
+			if g == nil {
+				g = &itemGroup{key: actors.UserItemID(project, u)}
+				byUser[u] = g
+				users = append(users, g)
+			}
+			g.msg.User = append(g.msg.User, actors.UserEvent{ID: ev.Event.ID, Type: ev.Event.Type, ContentID: ev.ContentID, UserID: u, At: ev.Event.At})
+		}
 	}
-	return order
+	return append(order, users...)
 }
 
 // publish submits one message per item through the one ingest path
@@ -391,7 +405,7 @@ func groupByItem(project string, parsed []actors.ParsedContentEvent, res ingestR
 func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]bool, error) {
 	subs := make([]*actors.Submission, len(groups))
 	for i, g := range groups {
-		subs[i] = &actors.Submission{Key: g.key, MsgID: contentMsgID(g.key, g.msg.Content), Msg: g.msg}
+		subs[i] = &actors.Submission{Key: g.key, MsgID: contentMsgID(g.key, g.msg.Content, g.msg.User), Msg: g.msg}
 	}
 	if err := s.engine.Submit(ctx, subs...); err != nil {
 		return nil, err
@@ -407,7 +421,12 @@ func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]boo
 	for i, g := range groups {
 		// A duplicate: JetStream stored this very message moments ago,
 		// from an earlier try of this request; its events are duplicates
-		// of that one's, and their verdicts went to that try.
+		// of that one's, and their verdicts went to that try. A user's
+		// message has no say in an event's verdict: the content's actor
+		// decides it.
+		if len(g.msg.User) > 0 {
+			continue
+		}
 		for j, v := range subs[i].Counted {
 			counted[g.events[j]] = counted[g.events[j]] || v
 		}
@@ -418,7 +437,7 @@ func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]boo
 // contentMsgID is the Nats-Msg-Id of an item's message: a hash of the item and
 // of its records' ids and roles, so a retried request that produces the same
 // message within the stream's duplicate window is stored once.
-func contentMsgID(k actors.ItemID, evs []actors.ContentEvent) string {
+func contentMsgID(k actors.ItemID, evs []actors.ContentEvent, users []actors.UserEvent) string {
 	h := sha256.New()
 	h.Write([]byte(k.Project))
 	h.Write([]byte{0})
@@ -428,6 +447,10 @@ func contentMsgID(k actors.ItemID, evs []actors.ContentEvent) string {
 		h.Write([]byte(evs[i].Role))
 		h.Write([]byte{1})
 		h.Write([]byte(evs[i].ID))
+	}
+	for i := range users {
+		h.Write([]byte{2})
+		h.Write([]byte(users[i].ID))
 	}
 	return "sdk-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
@@ -497,4 +520,24 @@ func (s *Server) getContentEngagement(c *fiber.Ctx) error {
 		return err
 	}
 	return s.ok(c, fiber.StatusOK, sum)
+}
+
+// getContentSignals serves GET /v1/contents/:id/signals: the content's
+// ranking signals (actors.Signals) over ?window=.
+func (s *Server) getContentSignals(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	k, err := s.content(ctx, c)
+	if err != nil {
+		return err
+	}
+	window, err := wire.SignalsWindow(c.Query("window"))
+	if err != nil {
+		return err
+	}
+	sum, err := s.engine.ReadContent(ctx, k)
+	if err != nil {
+		return err
+	}
+	return s.ok(c, fiber.StatusOK, actors.Signals(&sum, window))
 }

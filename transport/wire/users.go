@@ -1,0 +1,99 @@
+package wire
+
+import (
+	"encoding/json"
+	"net/url"
+	"strconv"
+
+	"github.com/engagedhq/engaged/actors"
+)
+
+// The per-user routes' inputs: POST /v1/users/:userId/seen and
+// GET /v1/users/:userId/history (docs/USERS.md).
+
+// DefaultHistoryLimit is the history's limit when the query gives none.
+const DefaultHistoryLimit = actors.MaxHistory
+
+// UserID decodes the :userId path parameter as the router gave it
+// (percent-encoded): a userId as SDK events carry it, 1 to MaxStringLen
+// bytes.
+func UserID(raw string) (string, error) {
+	id, err := url.PathUnescape(raw)
+	if err != nil || id == "" || len(id) > MaxStringLen {
+		is := &actors.Issues{FormErrors: []string{}}
+		is.Add("userId", "userId must be 1 to "+strconv.Itoa(MaxStringLen)+" bytes, percent-encoded in the path")
+		return "", Invalid(is)
+	}
+	return id, nil
+}
+
+// DecodeSeenQuery decodes {"contentIds": [...]}: 1 to actors.MaxSeenQuery
+// strings. An id that no content could have (not actors.ValidID) is an
+// error, so a client learns of a mangled id instead of a silent false.
+func DecodeSeenQuery(b []byte) ([]string, error) {
+	obj, err := Object(b)
+	if err != nil {
+		return nil, err
+	}
+	is := &actors.Issues{FormErrors: []string{}}
+	for k := range obj {
+		if k != "contentIds" {
+			is.Add(k, "Unrecognized key")
+		}
+	}
+	v, ok := present(obj["contentIds"])
+	if !ok {
+		is.Add("contentIds", "Required")
+		return nil, Invalid(is)
+	}
+	var ids []json.RawMessage
+	if Kind(v) != "array" || json.Unmarshal(v, &ids) != nil {
+		is.Add("contentIds", Expected("array", v))
+		return nil, Invalid(is)
+	}
+	if len(ids) == 0 || len(ids) > actors.MaxSeenQuery {
+		is.Add("contentIds", "Array must contain 1 to "+strconv.Itoa(actors.MaxSeenQuery)+" element(s)")
+		return nil, Invalid(is)
+	}
+	out := make([]string, len(ids))
+	for i, raw := range ids {
+		key := "contentIds." + strconv.Itoa(i)
+		if s, ok := stringMember(is, key, raw, true); ok {
+			if !actors.ValidID(s) {
+				is.Add(key, invalidID)
+			}
+			out[i] = s
+		}
+	}
+	if !is.Empty() {
+		return nil, Invalid(is)
+	}
+	return out, nil
+}
+
+// HistoryLimit decodes the history's ?limit= (absent: DefaultHistoryLimit):
+// 1 to actors.MaxHistory.
+func HistoryLimit(raw string) (int, error) {
+	if raw == "" {
+		return DefaultHistoryLimit, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > actors.MaxHistory {
+		is := &actors.Issues{FormErrors: []string{}}
+		is.Add("limit", "limit must be an integer from 1 to "+strconv.Itoa(actors.MaxHistory))
+		return 0, Invalid(is)
+	}
+	return n, nil
+}
+
+// SignalsWindow decodes the signals' ?window= (absent: actors.WindowAll).
+// 1h, 24h, 7d and 30d need the contents' series, which are not wired yet:
+// they are refused as invalid for now, naming what is accepted.
+func SignalsWindow(raw string) (string, error) {
+	if raw == "" || raw == actors.WindowAll {
+		return actors.WindowAll, nil
+	}
+	is := &actors.Issues{FormErrors: []string{}}
+	is.Add("window", `window must be "all" (1h, 24h, 7d and 30d come with the contents' series)`)
+	return "", Invalid(is)
+}
