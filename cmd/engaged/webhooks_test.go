@@ -274,6 +274,10 @@ func TestWebhooksReplay(t *testing.T) {
 	if r := do(t, "POST", s.base+"/v1/webhooks/"+id+"/replay", other.key, rangeBody); r.status != 404 {
 		t.Fatalf("another project's endpoint: %d %s", r.status, r.body)
 	}
+	pk := adminJSON(t, e, "key", "create", "--project", tn.project, "--kind", "publishable")["key"].(string)
+	if r := do(t, "POST", s.base+"/v1/webhooks/"+id+"/replay", pk, rangeBody); r.status != 403 {
+		t.Fatalf("publishable key: %d %s", r.status, r.body)
+	}
 	now := time.Now().UTC()
 	for _, bad := range []string{
 		``, `[]`, `{}`, `{"from":"2026-12-01T00:00:00Z"}`,
