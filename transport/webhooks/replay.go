@@ -42,23 +42,23 @@ type ReplaySummary struct {
 // caller answers 202.
 func (o *Outbox) Replay(ctx context.Context, src ReplaySource, ep actors.WebhookEndpoint, id string, from, to time.Time) (ReplaySummary, error) {
 	from, to = from.UTC().Truncate(time.Millisecond), to.UTC().Truncate(time.Millisecond)
-	max := actors.MaxWebhookReplayDeliveries
-	list, err := src.WebhookDeliveries(ctx, ep.ID, from, to, max+1)
+	limit := actors.MaxWebhookReplayDeliveries
+	list, err := src.WebhookDeliveries(ctx, ep.ID, from, to, limit+1)
 	if err != nil {
 		return ReplaySummary{}, err
 	}
 	sum := ReplaySummary{ReplayID: id, From: actors.NewTime(from), To: actors.NewTime(to), Complete: true}
-	if len(list) > max {
+	if len(list) > limit {
 		// Cut at a millisecond boundary so that the next request, from
 		// NextFrom, neither misses nor repeats a delivery.
-		end := list[max].Timestamp.Truncate(time.Millisecond)
+		end := list[limit].Timestamp.Truncate(time.Millisecond)
 		n := 0
 		for n < len(list) && list[n].Timestamp.Before(end) {
 			n++
 		}
 		list = list[:n]
 		if n == 0 {
-			// More than max deliveries in one millisecond: take all of
+			// More than limit deliveries in one millisecond: take all of
 			// it rather than never move on.
 			if list, err = src.WebhookDeliveries(ctx, ep.ID, end, end.Add(time.Millisecond), 1<<20); err != nil {
 				return ReplaySummary{}, err
