@@ -15,9 +15,9 @@ func TestDecodeReplayRange(t *testing.T) {
 		t.Fatalf("%s %s %v", from, to, err)
 	}
 	for body, field := range map[string]string{
-		`{"to":"2026-12-07T00:00:00Z"}`:                              "from",
-		`{"from":"2026-12-06T00:00:00Z","to":"tomorrow"}`:            "to",
-		`{"from":"2026-12-06","to":"2026-12-07T00:00:00Z"}`:          "from",
+		`{"to":"2026-12-07T00:00:00Z"}`:                               "from",
+		`{"from":"2026-12-06T00:00:00Z","to":"tomorrow"}`:             "to",
+		`{"from":"2026-12-06","to":"2026-12-07T00:00:00Z"}`:           "from",
 		`{"from":"2026-12-06T00:00:00Z","to":"2026-12-06T00:00:00Z"}`: "to",
 		`{"from":"2026-11-29T23:59:59Z","to":"2026-12-07T00:00:00Z"}`: "to",
 		`{"from":"2026-12-07T03:00:00Z","to":"2026-12-07T04:00:01Z"}`: "to",
