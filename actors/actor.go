@@ -60,6 +60,7 @@ const (
 	reqStop                        // stop; sent only once the actor is out of the registry
 	reqSync                        // apply the item's log through seq, then reply (see Registry.Submit)
 	reqWarm                        // activate if not yet (no reply; see Registry.Submit)
+	reqMarked                      // rows of the series were written (no reply; see Registry.markWritten)
 )
 
 // readFunc reads an item's state on its actor goroutine: the state holds
@@ -87,11 +88,14 @@ type request struct {
 	// fn (reqRead) answers from the state, which must then be as new as
 	// the log (see actor.readyToRead).
 	fn readFunc
+	// rows (reqMarked): the series rows a snapshot round wrote.
+	rows *SeriesRows
 }
 
 type reply struct {
 	state *stateSnapshot // for reqSnapshot, encoded by the caller
 	seq   uint64         // for reqSnapshot
+	rows  SeriesRows     // for reqSnapshot: closed series rows to write with it
 	value any            // for reqRead: what its fn returned
 	err   error
 }
@@ -225,6 +229,14 @@ func (a *actor) wake() {
 func (a *actor) handle(ctx context.Context, r *request) bool {
 	if r.kind == reqStop {
 		return true
+	}
+	if r.kind == reqMarked {
+		// Bookkeeping of the state this actor holds; a state not loaded
+		// (discarded since) restores with those rows taken as written.
+		if a.ready {
+			a.state.markPersisted(*r.rows)
+		}
+		return false
 	}
 	activated := !a.ready
 	if activated && !a.activateOrFail(ctx, r) {
@@ -388,7 +400,9 @@ func (a *actor) read(r *request) {
 
 //go:noinline
 func (a *actor) snapshot(r *request) {
-	r.reply <- reply{state: a.state.snapshot(), seq: a.applied}
+	// The series rows are taken in the same step as the state copy: the
+	// round writes them with this snapshot, in one transaction.
+	r.reply <- reply{state: a.state.snapshot(), seq: a.applied, rows: a.state.pendingRows(time.Now().UnixMilli())}
 }
 
 // activate loads the newest snapshot and replays the item's log after it

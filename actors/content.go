@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+
+	"github.com/engagedhq/engaged/actors/uniques"
 )
 
 // ContentEventType is the type of an SDK event: one of the eleven the API documents
@@ -145,6 +147,7 @@ type ContentSummary struct {
 	Saves          int64            `json:"saves"`
 	Swipes         SwipeFigures     `json:"swipes"`
 	LastEventAt    *Time            `json:"lastEventAt"`
+	Uniques        ContentUniques   `json:"uniques"`
 }
 
 // WatchTimeFigures are in seconds.
@@ -198,10 +201,48 @@ type contentState struct {
 	swipesOut  int64
 	lastAt     int64 // newest event time counted, unix ms; 0 = none
 	dedupe     *idDedupe
+	// c is the item's series (ContentMetrics) and its all-time users and
+	// sessions (familyseries.go); events are filed at their corrected At.
+	c components
 }
 
 func newContentState() *contentState {
-	return &contentState{custom: map[string]int64{}, errors: map[string]int64{}, platforms: map[string]int64{}, dedupe: newIDDedupe(ContentDedupeCapacity)}
+	return &contentState{custom: map[string]int64{}, errors: map[string]int64{}, platforms: map[string]int64{}, dedupe: newIDDedupe(ContentDedupeCapacity), c: newComponents(contentSpec)}
+}
+
+func (s *contentState) comps() *components { return &s.c }
+
+// file adds a counted event to the series and the distinct sketches.
+func (s *contentState) file(ev *ContentEvent, i int) {
+	sl, filed := s.c.at(ev.At, s.dedupe.maxRecv, ContentLateness)
+	switch {
+	case !filed:
+	case ev.Role == RoleSwipeOut:
+		sl.Add(cmSwipesOut, 1)
+		sl.Add(cmWatchTime, msOf(ev.WatchTime))
+	default:
+		sl.Add(cmTotal, 1)
+		if i >= 0 {
+			sl.Add(contentTypeMetric[i], 1)
+		}
+		switch ev.Type {
+		case Completion:
+			sl.Add(cmWatchTime, msOf(ev.WatchTime))
+			sl.Add(cmLoops, ev.Loops)
+		case Rebuffer:
+			sl.Add(cmRebufferTime, ev.StallMS)
+		}
+	}
+	user := ev.UserID
+	if user == "" {
+		user = ev.DeviceID
+	}
+	if user != "" {
+		s.c.key(sl, filed, 0, uniques.Hash(user))
+	}
+	if ev.SessionID != "" {
+		s.c.key(sl, filed, 1, uniques.Hash(ev.SessionID))
+	}
 }
 
 // apply counts ev unless its eventId was seen on this item before, and
@@ -222,6 +263,7 @@ func (s *contentState) apply(ev *ContentEvent) bool {
 	if ev.At > s.lastAt {
 		s.lastAt = ev.At
 	}
+	s.file(ev, i)
 	if ev.Role == RoleSwipeOut {
 		s.swipesOut++
 		s.watchTime += ev.WatchTime
@@ -322,6 +364,7 @@ func (s *contentState) summary(contentID string) ContentSummary {
 		SharesBy:       cloneCounts(s.platforms),
 		Saves:          c.Save,
 		Swipes:         SwipeFigures{In: c.Swipe, Out: s.swipesOut},
+		Uniques:        s.c.contentUniques(),
 	}
 	if s.startup.n > 0 {
 		p50, p95 := s.startup.quantile(0.50), s.startup.quantile(0.95)
@@ -359,6 +402,8 @@ type contentSnapshot struct {
 	SwipesOut  int64            `json:"swipesOut,omitempty"`
 	LastAt     int64            `json:"lastAt,omitempty"`
 	Dedupe     dedupeSnapshot   `json:"dedupe"`
+	Comps      encoded          `json:"-"` // series and sketches (section version 2)
+	comps      *components      // what restore reads from a version 2 body
 }
 
 // snapshot copies the maps and bins: the snapshot is encoded on another
@@ -368,6 +413,7 @@ func (s *contentState) snapshot() *contentSnapshot {
 		Counts: map[string]int64{}, Custom: cloneCounts(s.custom), Total: s.total, Loops: s.loops, WatchTime: s.watchTime,
 		Startup: slices.Clone(s.startup.bins), StartupSum: s.startupSum, StallMS: s.stallMS, Errors: cloneCounts(s.errors),
 		Platforms: cloneCounts(s.platforms), SwipesOut: s.swipesOut, LastAt: s.lastAt, Dedupe: s.dedupe.snapshot(),
+		Comps: s.c.encode(),
 	}
 	for i, t := range ContentEventTypes {
 		if n := *s.counts.field(i); n != 0 {
@@ -401,6 +447,9 @@ func restoreContent(snap *contentSnapshot) (*contentState, error) {
 		return nil, err
 	}
 	s.dedupe = d
+	if snap.comps != nil {
+		s.c = *snap.comps
+	}
 	return s, nil
 }
 

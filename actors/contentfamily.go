@@ -24,17 +24,23 @@ func (s *contentState) section() section { return s.snapshot() }
 type contentUpdate struct {
 	Seq uint64 `json:"seq"`
 	ContentSummary
+	Series *LiveSeries `json:"series,omitempty"` // the newest minute and hour
 }
 
 func (s *contentState) update(k ItemID, seq uint64) ([]byte, error) {
-	return json.Marshal(&contentUpdate{Seq: seq, ContentSummary: s.summary(k.Item)})
+	return json.Marshal(&contentUpdate{Seq: seq, ContentSummary: s.summary(k.Item), Series: s.c.live(ContentMetrics)})
 }
 
 func restoreContentSection(d *decoder, version byte) (family, error) {
-	if version != 1 {
+	if version != 1 && version != 2 {
 		return nil, errBadSnapshot
 	}
 	snap := d.contentSnapshot()
+	if version == 2 { // version 1: no series, users or sessions yet, restored empty
+		c := newComponents(contentSpec)
+		d.readComponents(&c)
+		snap.comps = &c
+	}
 	if d.err != nil {
 		return nil, errBadSnapshot
 	}

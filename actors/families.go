@@ -56,7 +56,7 @@ var families = [numFamilies]familyKind{
 		restoreJSON: jsonSection(func(s *renderSnapshot) (family, error) { return restoreRender(s), nil }),
 	},
 	famContent: {
-		name: ContentItem, tag: 2, version: 1, jsonKey: "video",
+		name: ContentItem, tag: 2, version: 2, jsonKey: "video",
 		events:       func(m *Message) int { return len(m.Content) },
 		appendEvents: appendContentEvents, decodeEvents: decodeContentEvents,
 		newState:    func() family { return newContentState() },

@@ -47,7 +47,11 @@ func (s *RenderSummary) appendFields(b []byte) []byte {
 	b = strconv.AppendInt(b, s.Total, 10)
 	b = append(b, `,"botViews":`...)
 	b = strconv.AppendInt(b, s.BotViews, 10)
-	b = append(b, `,"recent":[`...)
+	b = append(b, `,"uniques":{"viewers":`...)
+	b = strconv.AppendUint(b, s.Uniques.Viewers, 10)
+	b = append(b, `,"approximate":`...)
+	b = strconv.AppendBool(b, s.Uniques.Approximate)
+	b = append(b, `},"recent":[`...)
 	for i := range s.Recent {
 		if i > 0 {
 			b = append(b, ',')

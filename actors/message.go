@@ -17,4 +17,9 @@ type Snapshot struct {
 	Key   ItemID
 	Seq   uint64
 	State []byte // encoded by stateSnapshot.encode, read back only by restoreState (snapshot.go)
+	// Series holds the item's closed series hours and days not written yet,
+	// taken in the same actor step as State: SaveSnapshots writes them in
+	// the same transaction (a restored series takes the hours before its
+	// clock's as written).
+	Series SeriesRows
 }

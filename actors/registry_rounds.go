@@ -77,7 +77,8 @@ func (r *Registry) round(ctx context.Context, final bool) {
 
 	failed := map[int]bool{}
 	byPart := map[int][]Snapshot{}
-	var idle []*actor // to passivate once their partition's snapshots are written
+	var idle []*actor              // to passivate once their partition's snapshots are written
+	written := map[ItemID]*actor{} // live actors whose snapshot carries series rows
 	for k, passivate := range keys {
 		part := r.Partition(k)
 		rep, a, err := r.call(ctx, k, &request{kind: reqSnapshot})
@@ -97,7 +98,10 @@ func (r *Registry) round(ctx context.Context, final bool) {
 				r.markDirty(k)
 				continue
 			}
-			byPart[part] = append(byPart[part], Snapshot{Key: k, Seq: rep.seq, State: b})
+			byPart[part] = append(byPart[part], Snapshot{Key: k, Seq: rep.seq, State: b, Series: rep.rows})
+			if len(rep.rows.Hours)+len(rep.rows.Days) > 0 && !passivate {
+				written[k] = a
+			}
 			snapshots, bytes = snapshots+1, bytes+len(b)
 		}
 		if passivate {
@@ -121,6 +125,12 @@ func (r *Registry) round(ctx context.Context, final bool) {
 				r.dropPartition(part)
 			} else if !errors.Is(err, errNotClaimed) {
 				r.logger.Warn("save snapshots", "partition", part, "err", err)
+			}
+			continue
+		}
+		for i := range snaps {
+			if a := written[snaps[i].Key]; a != nil {
+				r.markWritten(a, &snaps[i].Series)
 			}
 		}
 	}
@@ -185,6 +195,28 @@ func (r *Registry) passivate(a *actor) {
 		r.passivations.Add(1)
 		a.mailbox <- &request{kind: reqStop}
 		a.wake()
+	}
+}
+
+// markWritten tells a, if it is still the live actor of its item, that the
+// series rows it handed the round are written. It never blocks and never
+// activates an actor: a dropped notice leaves the rows pending, and the
+// next round writes the same absolute values again.
+func (r *Registry) markWritten(a *actor, rows *SeriesRows) {
+	r.mu.Lock()
+	live := r.items[a.key] == a
+	if live {
+		a.pending++
+	}
+	r.mu.Unlock()
+	if !live {
+		return
+	}
+	defer r.release(a)
+	select {
+	case a.mailbox <- &request{kind: reqMarked, rows: rows}:
+		a.wake()
+	default:
 	}
 }
 

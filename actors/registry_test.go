@@ -91,6 +91,7 @@ type memStore struct {
 	snaps  map[ItemID]Snapshot
 	epochs map[int]int64
 	saves  int
+	rows   []SeriesRows // the series rows of each write, in order
 }
 
 func newMemStore() *memStore { return &memStore{snaps: map[ItemID]Snapshot{}, epochs: map[int]int64{}} }
@@ -137,6 +138,9 @@ func (s *memStore) SaveSnapshots(_ context.Context, part int, epoch int64, snaps
 		return ErrFenced
 	}
 	for _, snap := range snaps {
+		if len(snap.Series.Hours)+len(snap.Series.Days) > 0 {
+			s.rows = append(s.rows, snap.Series)
+		}
 		if old, ok := s.snaps[snap.Key]; !ok || old.Seq < snap.Seq {
 			s.snaps[snap.Key] = snap
 			s.saves++

@@ -122,6 +122,7 @@ type RenderSummary struct {
 	// BotViews counts robots' requests to the share page, download and
 	// pixel: served, never counted as viewed, downloaded or email_opened.
 	BotViews int64         `json:"botViews"`
+	Uniques  RenderUniques `json:"uniques"`
 	Recent   []RenderEvent `json:"recent"`
 }
 
@@ -148,9 +149,14 @@ type renderState struct {
 	// shares holds each share link's own counts (shares.go); nil until the
 	// render sees an event with a shareId. Bounded by MaxSharesTracked.
 	shares *simplelru.LRU[string, *ShareCounts]
+	// c is the render's series (RenderMetrics) and its all-time viewers
+	// (familyseries.go); events are filed at their createdAt.
+	c components
 }
 
-func newRenderState() *renderState { return &renderState{} }
+func newRenderState() *renderState { return &renderState{c: newComponents(renderSpec)} }
+
+func (s *renderState) comps() *components { return &s.c }
 
 func (s *renderState) dedupeLRU() *simplelru.LRU[string, int64] {
 	if s.dedupe == nil {
@@ -200,7 +206,7 @@ func (s *renderState) appendJSON(b []byte, seq uint64, withSeq bool) []byte {
 	if need := s.jsonSize(); cap(b)-len(b) < need {
 		b = append(make([]byte, 0, len(b)+need), b...) // one allocation, not a series of doublings
 	}
-	sum := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), BotViews: s.botViews}
+	sum := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), BotViews: s.botViews, Uniques: s.c.renderUniques()}
 	if withSeq {
 		b = sum.appendJSONWithSeq(b, seq)
 	} else {
@@ -213,6 +219,14 @@ func (s *renderState) appendJSON(b []byte, seq uint64, withSeq bool) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, s.recentJSON[(s.head-i+n)%n]...)
+	}
+	if withSeq { // a live update also carries the newest buckets
+		if ls := s.c.live(RenderMetrics); ls != nil {
+			enc, _ := json.Marshal(ls) // maps of int64 and a Time: cannot fail
+			b = append(b, `],"series":`...)
+			b = append(b, enc...)
+			return append(b, '}')
+		}
 	}
 	return append(b, "]}"...)
 }
@@ -269,6 +283,14 @@ func (s *renderState) apply(ev RenderEvent) bool {
 	}
 	s.countShare(&ev, i)
 	s.push(&ev)
+	if sl, filed := s.c.at(at, s.maxAt, RenderLateness); filed {
+		sl.Add(i, 1)
+		if ev.Visitor != 0 && !ev.Bot {
+			s.c.key(sl, true, 0, ev.Visitor)
+		}
+	} else if ev.Visitor != 0 && !ev.Bot {
+		s.c.key(sl, false, 0, ev.Visitor)
+	}
 	return true
 }
 
@@ -278,7 +300,7 @@ func emptyRenderSummary() RenderSummary { return RenderSummary{Recent: []RenderE
 // from their JSON: for tests and tools; the service serves appendJSON.
 func (s *renderState) summary() RenderSummary {
 	recent := s.recentNewestFirst()
-	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), BotViews: s.botViews, Recent: make([]RenderEvent, len(recent))}
+	out := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), BotViews: s.botViews, Uniques: s.c.renderUniques(), Recent: make([]RenderEvent, len(recent))}
 	for i, enc := range recent {
 		if err := json.Unmarshal(enc, &out.Recent[i]); err != nil {
 			panic(fmt.Sprintf("recent event encoding: %v", err)) // written by appendJSON; cannot fail
@@ -302,6 +324,9 @@ type renderSnapshot struct {
 	MaxAt      int64          `json:"maxAt"`
 	Shares     []shareRecord  `json:"shares,omitempty"` // least recently active first
 	BotViews   int64          `json:"botViews,omitempty"`
+	// Comps is the series and sketches, encoded (section version 2).
+	Comps encoded     `json:"-"`
+	comps *components // what restore reads from a version 2 body
 }
 
 type dedupeRecord struct {
@@ -310,7 +335,7 @@ type dedupeRecord struct {
 }
 
 func (s *renderState) snapshot() *renderSnapshot {
-	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, RecentJSON: s.recentNewestFirst(), MaxAt: s.maxAt, Shares: s.shareRecords(), BotViews: s.botViews}
+	out := &renderSnapshot{Counts: s.counts, LinkOpens: s.linkOpens, RecentJSON: s.recentNewestFirst(), MaxAt: s.maxAt, Shares: s.shareRecords(), BotViews: s.botViews, Comps: s.c.encode()}
 	var keys []string
 	if s.dedupe != nil {
 		keys = s.dedupe.Keys()
@@ -342,5 +367,8 @@ func restoreRender(snap *renderSnapshot) *renderState {
 		s.dedupeLRU().Add(d.K, d.At)
 	}
 	s.restoreShares(snap.Shares)
+	if snap.comps != nil {
+		s.c = *snap.comps
+	}
 	return s
 }

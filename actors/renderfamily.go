@@ -22,14 +22,17 @@ func (s *renderState) update(_ ItemID, seq uint64) ([]byte, error) {
 }
 
 // restoreRenderSection reads version 1 (before botViews: it restores as 0)
-// and version 2 (botViews appended).
+// and version 2 (botViews, then the series and sketches appended).
 func restoreRenderSection(d *decoder, version byte) (family, error) {
 	if version != 1 && version != 2 {
 		return nil, errBadSnapshot
 	}
 	snap := d.renderSnapshot()
-	if version >= 2 {
+	if version == 2 { // version 1: no robots' count, series or viewers yet, restored as 0 and empty
 		snap.BotViews = d.varint()
+		c := newComponents(renderSpec)
+		d.readComponents(&c)
+		snap.comps = &c
 	}
 	if d.err != nil {
 		return nil, errBadSnapshot

@@ -24,6 +24,11 @@ import (
 //	           varint(dedupe maxRecv) bytes(dedupe entries, packed as in dedupeSnapshot)
 //	pairs    = uvarint(n) (str(key) varint(value)){n}, keys in increasing order
 //
+// Version 2 (issue 19) appends to each body the family's components
+// (familyseries.go):
+//
+//	components = bytes(series encoding, or empty) uvarint(n) bytes(sketch encoding, or empty){n}
+//
 // str, bytes, renderEvent and f64 are those of codec.go. Keys are sorted so
 // that equal states encode to equal bytes.
 
@@ -32,7 +37,7 @@ var errNonFinite = errors.New("snapshot: watch time is not a finite number")
 // sizeHint is a little over the encoded size, so that encoding allocates
 // once (an event's strings, a user agent among them, take ~200 B).
 func (s *renderSnapshot) sizeHint() int {
-	n := 96 + 96*len(s.Shares)
+	n := 96 + 96*len(s.Shares) + s.Comps.size()
 	for _, enc := range s.RecentJSON {
 		n += 4 + len(enc)
 	}
@@ -43,7 +48,7 @@ func (s *renderSnapshot) sizeHint() int {
 }
 
 func (c *contentSnapshot) sizeHint() int {
-	return 256 + len(c.Dedupe.Entries) + 8*len(c.Startup) + 24*(len(c.Custom)+len(c.Errors)+len(c.Platforms))
+	return 256 + c.Comps.size() + len(c.Dedupe.Entries) + 8*len(c.Startup) + 24*(len(c.Custom)+len(c.Errors)+len(c.Platforms))
 }
 
 func (s *renderSnapshot) appendBinary(b []byte) ([]byte, error) {
@@ -75,7 +80,8 @@ func (s *renderSnapshot) appendBinary(b []byte) ([]byte, error) {
 		}
 		b = append(b, flags)
 	}
-	return binary.AppendVarint(b, s.BotViews), nil // version 2
+	b = binary.AppendVarint(b, s.BotViews) // version 2
+	return s.Comps.appendBinary(b), nil
 }
 
 // renderCountFields is how many counts the format holds; an eighth event
@@ -110,7 +116,8 @@ func (s *contentSnapshot) appendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendVarint(b, s.SwipesOut)
 	b = binary.AppendVarint(b, s.LastAt)
 	b = binary.AppendVarint(b, s.Dedupe.MaxRecv)
-	return appendBytes(b, s.Dedupe.Entries), nil
+	b = appendBytes(b, s.Dedupe.Entries)
+	return s.Comps.appendBinary(b), nil
 }
 
 func appendPairs(b []byte, m map[string]int64) []byte {

@@ -59,7 +59,35 @@ type RenderSummary struct {
 	LinkOpens int64         `json:"linkOpens"`
 	Total     int64         `json:"total"`
 	BotViews  int64         `json:"botViews"` // robots' requests, never counted as events
-	Recent    []RenderEvent `json:"recent"`   // newest first, at most 25
+	Uniques   RenderUniques `json:"uniques"`
+	Recent    []RenderEvent `json:"recent"` // newest first, at most 25
+}
+
+// RenderUniques is a render's all-time unique viewers; Approximate once the
+// count is an estimate (past 500).
+type RenderUniques struct {
+	Viewers     int64 `json:"viewers"`
+	Approximate bool  `json:"approximate"`
+}
+
+// ContentUniques is a content item's all-time unique users and sessions.
+type ContentUniques struct {
+	Users       int64 `json:"users"`
+	Sessions    int64 `json:"sessions"`
+	Approximate bool  `json:"approximate"`
+}
+
+// LiveSeries is what a live update carries of an item's series: every
+// metric's value in its newest minute and hour (zeros left out).
+type LiveSeries struct {
+	Minute LiveBucket `json:"minute"`
+	Hour   LiveBucket `json:"hour"`
+}
+
+// LiveBucket is one bucket of every metric, T its start.
+type LiveBucket struct {
+	T      time.Time        `json:"t"`
+	Values map[string]int64 `json:"values"`
 }
 
 // RenderUpdate is one live update of a render: its summary and the log
@@ -67,6 +95,7 @@ type RenderSummary struct {
 type RenderUpdate struct {
 	Seq uint64 `json:"seq"`
 	RenderSummary
+	Series *LiveSeries `json:"series,omitempty"`
 }
 
 // ContentCounts are an SDK content item's events per documented type.
@@ -125,13 +154,15 @@ type ContentSummary struct {
 		In  int64 `json:"in"`
 		Out int64 `json:"out"`
 	} `json:"swipes"`
-	LastEventAt *time.Time `json:"lastEventAt"`
+	LastEventAt *time.Time     `json:"lastEventAt"`
+	Uniques     ContentUniques `json:"uniques"`
 }
 
 // ContentUpdate is one live update of a content item.
 type ContentUpdate struct {
 	Seq uint64 `json:"seq"`
 	ContentSummary
+	Series *LiveSeries `json:"series,omitempty"`
 }
 
 // Result is the server's verdict on one event of a batch.

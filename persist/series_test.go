@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/actors/series"
 )
 
 func TestSeriesHours(t *testing.T) {
@@ -190,5 +191,44 @@ func TestVisitorSalt(t *testing.T) {
 	}
 	if again, _ := s.VisitorSalt(ctx, project, now); bytes.Equal(again, salts[0]) {
 		t.Fatal("a pruned day's salt came back")
+	}
+}
+
+// SaveSnapshots writes the series rows a snapshot carries in its own
+// transaction: both land, or (fenced) neither.
+func TestSaveSnapshotsWritesSeriesRows(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	old, err := s.ClaimPartition(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := actors.ItemID{Project: uuid.NewString(), Item: "r1"}
+	h0 := time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)
+	snap := actors.Snapshot{Key: key, Seq: 3, State: []byte{1}, Series: actors.SeriesRows{
+		Hours: []series.HourRow{{Hour: h0.UnixMilli(), Values: []int64{2, 0, 0, 0, 0, 0, 0, 1}}},
+		Days:  []series.DayRow{{Day: h0.Truncate(24 * time.Hour).UnixMilli(), Values: []int64{1}}},
+	}}
+	if err := s.SaveSnapshots(ctx, 5, old, []actors.Snapshot{snap}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SeriesHours(ctx, key, h0, h0.Add(time.Hour))
+	if err != nil || !equalRows(got, []SeriesRow{{key, h0, []int64{2, 0, 0, 0, 0, 0, 0, 1}}}) {
+		t.Fatalf("hours %+v %v", got, err)
+	}
+	days, err := s.SeriesDays(ctx, key, h0.Truncate(24*time.Hour), h0.Add(24*time.Hour), 1)
+	if err != nil || len(days) != 1 || days[0].Values[0] != 2 || days[0].Values[7] != 1 {
+		t.Fatalf("days %+v %v", days, err)
+	}
+	if _, err := s.ClaimPartition(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	stale := snap
+	stale.Seq, stale.Series.Hours = 4, []series.HourRow{{Hour: h0.UnixMilli(), Values: []int64{9, 0, 0, 0, 0, 0, 0, 9}}}
+	if err := s.SaveSnapshots(ctx, 5, old, []actors.Snapshot{stale}); err != actors.ErrFenced {
+		t.Fatalf("stale epoch: %v", err)
+	}
+	if got, _ := s.SeriesHours(ctx, key, h0, h0.Add(time.Hour)); got[0].Values[0] != 2 {
+		t.Fatalf("a fenced save wrote rows: %+v", got)
 	}
 }

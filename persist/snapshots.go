@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -79,8 +80,15 @@ func (s *Store) SaveSnapshots(ctx context.Context, part int, epoch int64, snaps 
 	items := make([]string, len(snaps))
 	seqs := make([]int64, len(snaps))
 	states := make([][]byte, len(snaps))
+	var hours, days []SeriesRow
 	for i, sn := range snaps {
 		projects[i], items[i], seqs[i], states[i] = sn.Key.Project, sn.Key.Item, int64(sn.Seq), sn.State
+		for _, h := range sn.Series.Hours {
+			hours = append(hours, SeriesRow{Key: sn.Key, Hour: time.UnixMilli(h.Hour).UTC(), Values: h.Values})
+		}
+		for _, d := range sn.Series.Days {
+			days = append(days, SeriesRow{Key: sn.Key, Hour: time.UnixMilli(d.Day).UTC(), Values: d.Values})
+		}
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var current int64
@@ -95,7 +103,12 @@ func (s *Store) SaveSnapshots(ctx context.Context, part int, epoch int64, snaps 
 			ON CONFLICT (project_id, item_id) DO UPDATE
 			SET seq = excluded.seq, state = excluded.state, updated_at = now()
 			WHERE snapshots.seq < excluded.seq`, projects, items, seqs, states)
-		return err
+		if err != nil {
+			return err
+		}
+		// The closed series hours and days taken with these snapshots, in
+		// the same transaction (actors.Snapshot.Series).
+		return saveSeriesRows(ctx, tx, hours, days)
 	})
 	if err == actors.ErrFenced {
 		return err

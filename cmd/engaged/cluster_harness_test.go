@@ -632,6 +632,9 @@ func (h *harness) reconcile(stage string) reconciliation {
 	if rc.missing+rc.double+rc.excess > 0 {
 		rc.exact = false
 	}
+	if rc.exact && !h.reconcileSeries(stage, want) { // series and uniques (cluster_series_test.go)
+		rc.exact = false
+	}
 	if h.t.Failed() {
 		h.dumpErrors()
 	}

@@ -161,8 +161,12 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 			MaxItems: cfg.AutoCreateMaxItems,
 			Rate:     httpapi.RateLimit{N: cfg.AutoCreateRate.N, Per: cfg.AutoCreateRate.Per},
 		},
-		Webhooks: hookOpts,
+		Webhooks:     hookOpts,
+		VisitorSalts: store,
+		Series:       seriesReader{store},
 	}, store, engine)
+	stopPruning := startSeriesPruning(store, time.Duration(cfg.SeriesRetentionDays)*24*time.Hour, seriesPruneInterval, logger)
+	defer stopPruning()
 	// Key changes published by any instance or the admin CLI drop this
 	// instance's cached answers (announcingStore publishes them).
 	subCtx, cancelSub := context.WithTimeout(ctx, 10*time.Second)

@@ -43,6 +43,9 @@ type Engine interface {
 	Submit(ctx context.Context, subs ...*actors.Submission) error
 	ShareCounts(ctx context.Context, k actors.ItemID) (map[string]actors.ShareCounts, error)
 	Current(ctx context.Context, k actors.ItemID, kind string) (actors.Update, error)
+	// ReadSeries reads one metric of an item's series from its actor's
+	// memory (series.go).
+	ReadSeries(ctx context.Context, k actors.ItemID, kind string, metric int, hour bool, fromMs, toMs int64) (actors.SeriesRead, error)
 }
 
 // Options configures the HTTP API.
@@ -62,7 +65,13 @@ type Options struct {
 	SystemCounts func() (accepted, duplicate, rejected, failed int64)
 	Admin        AdminOptions   // the operator's admin API (admin.go); off without a token
 	Webhooks     WebhookOptions // webhook endpoints (webhooks.go); 404 without a store
-	AutoCreate   AutoCreateOptions
+	// VisitorSalts gives the daily salts of render events' visitor ids
+	// (visitors.go); nil: events carry no visitor id.
+	VisitorSalts VisitorSalts
+	// Series reads closed hours and days of an item's series from Postgres
+	// (series.go); nil: series routes answer from memory only.
+	Series     SeriesStore
+	AutoCreate AutoCreateOptions
 
 	// ObserveRequest is called once per request after its response is
 	// final, with the route pattern (never the raw path); nil: nothing.
@@ -118,6 +127,7 @@ type Server struct {
 	autoCreate *limiterSet
 
 	openapi    []byte      // the document served at /openapi.json: OpenAPI with this service's servers (openapi.go)
+	salts      *saltCache  // visitor salts (visitors.go); nil without Options.VisitorSalts
 	adminToken []byte      // SHA-256 of the admin token (admin.go)
 	draining   atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
 }
@@ -136,6 +146,9 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 		sh:    newShares(o.Shares),
 
 		autoCreate: newLimiterSet(o.AutoCreate.Rate, autoCreateLimiters),
+	}
+	if o.VisitorSalts != nil {
+		s.salts = newSaltCache(o.VisitorSalts)
 	}
 	s.app = fiber.New(fiber.Config{
 		// Fiber enforces the raw body size; body() enforces it again after
@@ -193,6 +206,7 @@ func (s *Server) routes() {
 	v1 := s.app.Group("/v1", s.authenticate)
 	v1.Get("/renders/:id", s.secretOnly, s.getRender)
 	v1.Get("/renders/:id/engagement", s.secretOnly, s.getRenderEngagement)
+	v1.Get("/renders/:id/series", s.secretOnly, s.getRenderSeries)
 	v1.Post("/renders/:id/events", s.secretOnly, s.postRenderEvent)
 	v1.Post("/renders/:id/shares", s.secretOnly, s.postShare)
 	v1.Get("/renders/:id/shares", s.secretOnly, s.listShares)
@@ -209,6 +223,7 @@ func (s *Server) routes() {
 	// SDK events (POST /v1/events and /v1/events/batch are above).
 	v1.Post("/contents", s.secretOnly, s.postContent)
 	v1.Get("/contents/:id/engagement", s.secretOnly, s.getContentEngagement)
+	v1.Get("/contents/:id/series", s.secretOnly, s.getContentSeries)
 
 	// Live updates.
 	v1.Get("/renders/:id/engagement/stream", s.secretOnly, s.streamRenderEngagement)

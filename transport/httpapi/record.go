@@ -13,6 +13,7 @@ import (
 // held a message with msgID inside its duplicate window: nothing new was
 // stored, the verdicts went to that earlier try, and recorded is all false.
 func (s *Server) recordAll(ctx context.Context, k actors.ItemID, msgID string, evs ...actors.RenderEvent) (recorded []bool, dup bool, err error) {
+	s.fillVisitors(ctx, k.Project, evs)
 	sub := &actors.Submission{Key: k, MsgID: msgID, Msg: actors.Message{Render: evs}}
 	if err := s.engine.Submit(ctx, sub); err != nil {
 		return nil, false, err
@@ -21,14 +22,18 @@ func (s *Server) recordAll(ctx context.Context, k actors.ItemID, msgID string, e
 		s.countEvents(KindRender, OutcomeDuplicate, "", len(evs))
 		return make([]bool, len(evs)), true, nil
 	}
-	n := 0
-	for _, c := range sub.Counted {
-		if c {
-			n++
+	var counted, robots int
+	for i, c := range sub.Counted {
+		switch {
+		case c:
+			counted++
+		case evs[i].Bot:
+			robots++
 		}
 	}
-	s.countEvents(KindRender, OutcomeRecorded, "", n)
-	s.countEvents(KindRender, OutcomeDuplicate, "", len(evs)-n)
+	s.countEvents(KindRender, OutcomeRecorded, "", counted)
+	s.countEvents(KindRender, OutcomeRobot, "", robots)
+	s.countEvents(KindRender, OutcomeDuplicate, "", len(evs)-counted-robots)
 	if s.opts.Webhooks.Recorded != nil {
 		s.opts.Webhooks.Recorded(ctx, k, evs, sub.Counted)
 	}
@@ -44,6 +49,7 @@ const (
 
 	OutcomeRecorded  = "recorded"  // stored and counted
 	OutcomeDuplicate = "duplicate" // stored before (dedupe, a retried message): not counted again
+	OutcomeRobot     = "robot"     // a robot's request (docs/PRIVACY.md): stored, counted in botViews only
 	OutcomeRejected  = "rejected"  // refused: not stored
 
 	RejectInvalid      = "invalid"       // does not match the schema (or is not JSON)

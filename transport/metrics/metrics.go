@@ -83,7 +83,7 @@ type Build struct {
 // httpapi's Kind*, Outcome* and Reject* values (a test checks it).
 var (
 	eventKinds    = []string{"render", "content"}
-	eventOutcomes = []string{"recorded", "duplicate", "rejected"}
+	eventOutcomes = []string{"recorded", "duplicate", "robot", "rejected"}
 	rejectReasons = []string{"invalid", "too_old", "unknown_item", "content_limit", "rate_limited", "other"}
 )
 
@@ -103,13 +103,14 @@ func New(b Build) *Metrics {
 	}, func() float64 { return 1 }))
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "engaged_events_total",
-		Help: "Events by item family (render, content) and verdict: recorded, duplicate (stored before, not counted again), rejected (with a reason: invalid, too_old, unknown_item, other; empty otherwise).",
+		Help: "Events by item family (render, content) and verdict: recorded, duplicate (stored before, not counted again), robot (a crawler's or unfurler's request: counted in botViews only), rejected (with a reason: invalid, too_old, unknown_item, content_limit, rate_limited, other; empty otherwise).",
 	}, []string{"kind", "outcome", "reason"})
 	// Every series from the start at 0, so that rate() sees the first
 	// rejection of a kind rather than a series appearing from nowhere.
 	for _, k := range eventKinds {
 		m.events.WithLabelValues(k, "recorded", "")
 		m.events.WithLabelValues(k, "duplicate", "")
+		m.events.WithLabelValues(k, "robot", "")
 		for _, r := range rejectReasons {
 			m.events.WithLabelValues(k, "rejected", r)
 		}

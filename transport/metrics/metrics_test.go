@@ -76,7 +76,7 @@ func TestEventLabelsMatchHTTPAPI(t *testing.T) {
 	if !slices.Equal(eventKinds, []string{httpapi.KindRender, httpapi.KindContent}) {
 		t.Errorf("kinds %v", eventKinds)
 	}
-	if !slices.Equal(eventOutcomes, []string{httpapi.OutcomeRecorded, httpapi.OutcomeDuplicate, httpapi.OutcomeRejected}) {
+	if !slices.Equal(eventOutcomes, []string{httpapi.OutcomeRecorded, httpapi.OutcomeDuplicate, httpapi.OutcomeRobot, httpapi.OutcomeRejected}) {
 		t.Errorf("outcomes %v", eventOutcomes)
 	}
 }

@@ -16,6 +16,16 @@ const KINDS = {
 };
 const $ = (sel) => document.querySelector(sel);
 
+// Series metrics of each kind (GET /v1/{renders,contents}/:id/series) and the
+// one charted first.
+const METRICS = {
+  render: ["viewed", "downloaded", "printed", "email_opened", "email_sent", "share_created", "share_revoked", "viewers"],
+  content: ["total", "impressions", "plays", "watchProgress", "completions", "loops", "likes", "shares", "saves",
+    "swipesIn", "swipesOut", "rebuffers", "qualityChanges", "errors", "watchTime", "rebufferTime", "users", "sessions"],
+};
+const FIRST_METRIC = { render: "viewed", content: "plays" };
+const MINUTE = 60e3, HOUR = 3600e3;
+
 let current = null; // AbortController of the running stream
 
 function setStatus(kind, text) {
@@ -197,6 +207,116 @@ function kindUI() {
   $("#item").placeholder = k.placeholder;
 }
 
+// charts holds the two charted series of the watched item: buckets
+// [{t (ms), v}] per interval, or null until loaded.
+let charts = { kind: "", id: "", metric: "", minute: null, hour: null, gen: 0 };
+
+// loadCharts reads the last two hours by minute and two days by hour.
+async function loadCharts() {
+  const gen = ++charts.gen;
+  const key = sessionStorage.getItem(KEY_ITEM);
+  const now = Date.now();
+  const get = async (interval, step, n) => {
+    const to = Math.ceil((now + 1) / step) * step;
+    const q = new URLSearchParams({ metric: charts.metric, interval, from: new Date(to - n * step).toISOString(), to: new Date(to).toISOString() });
+    const res = await fetch(`/v1/${KINDS[charts.kind].path}/${encodeURIComponent(charts.id)}/series?${q}`,
+      { headers: { "Authorization": "Bearer " + key }, cache: "no-store" });
+    if (!res.ok) throw new Error("series: " + res.status);
+    const body = await res.json();
+    return body.data || body; // contents wrap in {"data","meta"}
+  };
+  try {
+    const [m, h] = await Promise.all([get("minute", MINUTE, 120), get("hour", HOUR, 48)]);
+    if (gen !== charts.gen) return; // replaced meanwhile
+    const points = (s) => s.buckets.map((b) => ({ t: Date.parse(b.t), v: b.v }));
+    charts.minute = points(m);
+    charts.hour = points(h);
+    $("#complete").textContent = m.completeThrough ? new Date(m.completeThrough).toLocaleTimeString() : "–";
+    showUniques(m.uniques);
+    drawCharts();
+  } catch (e) {
+    showMessage("Could not read the series: " + e.message);
+  }
+}
+
+function showUniques(u) {
+  if (!u) return;
+  const approx = u.approximate ? "≈ " : "";
+  $("#uniques").textContent = "viewers" in u
+    ? `${approx}${u.viewers} viewers`
+    : `${approx}${u.users} users · ${approx}${u.sessions} sessions`;
+}
+
+// liveBucket applies an update's newest bucket to a chart: the buckets
+// slide forward to its time, and its value only grows (an update older than
+// the read cannot lower it).
+function liveBucket(points, b, step, scale) {
+  if (!points || !b) return;
+  const t = Date.parse(b.t);
+  const v = (b.values[charts.metric] || 0) / scale;
+  let last = points[points.length - 1].t;
+  while (last < t) {
+    last += step;
+    points.push({ t: last, v: 0 });
+    points.shift();
+  }
+  const p = points.find((x) => x.t === t);
+  if (p) p.v = Math.max(p.v, v);
+}
+
+function applyLive(sum) {
+  showUniques(sum.uniques);
+  if (!sum.series) return;
+  const scale = charts.kind === "content" && charts.metric === "watchTime" ? 1000 : 1; // updates carry ms
+  liveBucket(charts.minute, sum.series.minute, MINUTE, scale);
+  liveBucket(charts.hour, sum.series.hour, HOUR, scale);
+  drawCharts();
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+// draw renders points as bars in svg: each rect carries its bucket's start
+// (data-t) and value (data-v); the newest is marked open.
+function draw(svg, points) {
+  svg.replaceChildren();
+  if (!points) return;
+  const max = Math.max(1, ...points.map((p) => p.v));
+  const w = 960 / points.length;
+  points.forEach((p, i) => {
+    const r = document.createElementNS(SVG, "rect");
+    const h = (p.v / max) * 112;
+    r.setAttribute("x", (i * w + 0.5).toFixed(1));
+    r.setAttribute("width", Math.max(w - 1, 0.5).toFixed(1));
+    r.setAttribute("y", (120 - h).toFixed(1));
+    r.setAttribute("height", h.toFixed(1));
+    r.dataset.t = new Date(p.t).toISOString();
+    r.dataset.v = String(p.v);
+    if (i === points.length - 1) r.classList.add("open");
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `${new Date(p.t).toLocaleString()}: ${p.v}`;
+    r.appendChild(title);
+    svg.appendChild(r);
+  });
+}
+
+function drawCharts() {
+  draw($("#chart-minute"), charts.minute);
+  draw($("#chart-hour"), charts.hour);
+}
+
+function startCharts(kind, id) {
+  charts = { kind, id, metric: FIRST_METRIC[kind], minute: null, hour: null, gen: charts.gen + 1 };
+  const sel = $("#metric");
+  sel.replaceChildren(...METRICS[kind].map((m) => {
+    const o = document.createElement("option");
+    o.value = o.textContent = m;
+    return o;
+  }));
+  sel.value = charts.metric;
+  $("#charts").hidden = false;
+  drawCharts();
+}
+
 const sleep = (ms, signal) => new Promise((resolve) => {
   const t = setTimeout(resolve, ms);
   signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
@@ -207,7 +327,14 @@ const sleep = (ms, signal) => new Promise((resolve) => {
 // (lifetime, shutdown, a dropped slow client) reconnect with Last-Event-ID;
 // the first event after a reconnect is the complete current summary.
 async function watch(kind, id) {
-  const show = kind === "content" ? showContent : render;
+  const showSummary = kind === "content" ? showContent : render;
+  // The first event after connecting is the whole summary: the charts are
+  // read then, and each later update moves their newest buckets.
+  let fresh = true;
+  const show = (sum) => {
+    showSummary(sum);
+    if (fresh) { fresh = false; loadCharts(); } else applyLive(sum);
+  };
   if (current) current.abort();
   const ctl = new AbortController();
   current = ctl;
@@ -246,6 +373,7 @@ async function watch(kind, id) {
     }
     showMessage("");
     setStatus("live", "live");
+    fresh = true;
     try {
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = "";
@@ -295,6 +423,7 @@ function start(e) {
   history.replaceState(null, "", url);
   seen = new Set();
   showView(kind);
+  startCharts(kind, id);
   watch(kind, id);
 }
 
@@ -307,6 +436,7 @@ document.addEventListener("DOMContentLoaded", () => {
     keyUI();
   });
   $("#kind").addEventListener("change", kindUI);
+  $("#metric").addEventListener("change", () => { charts.metric = $("#metric").value; loadCharts(); });
   keyUI();
   const params = new URL(location.href).searchParams;
   for (const kind of Object.keys(KINDS)) {
