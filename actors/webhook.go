@@ -32,7 +32,28 @@ type WebhookAttempt struct {
 	Error      *string   `json:"error"`
 	DurationMS int64     `json:"durationMs"`
 	Final      bool      `json:"final"`
+	// ReplayID is set on the attempts of a replayed delivery
+	// (POST /v1/webhooks/:id/replay); they are counted apart from the
+	// original's.
+	ReplayID string `json:"replayId,omitempty"`
 }
+
+// WebhookDelivery is a delivery as kept for replay: the webhook-id, type,
+// event timestamp and data of the request body, for one endpoint.
+type WebhookDelivery struct {
+	EndpointID string
+	WebhookID  string
+	Type       string
+	Timestamp  time.Time
+	Data       []byte
+}
+
+// MaxWebhookReplaySpan bounds the range of one replay request.
+const MaxWebhookReplaySpan = 7 * 24 * time.Hour
+
+// MaxWebhookReplayDeliveries bounds the deliveries one replay request
+// queues; a range with more is replayed in parts (the answer's nextFrom).
+const MaxWebhookReplayDeliveries = 1000
 
 // WebhookRotationOverlap is how long a rotated secret keeps signing beside
 // the new one, so receivers can switch without losing a delivery.

@@ -137,18 +137,49 @@ func (s *Store) WebhookTargets(ctx context.Context, projectID, typ string) ([]ac
 	return list, translate(err)
 }
 
-// CountWebhookAttempts counts the attempts recorded for one delivery.
-func (s *Store) CountWebhookAttempts(ctx context.Context, endpointID, webhookID string) (int, error) {
+// CountWebhookAttempts counts the attempts recorded for one delivery:
+// the original's (replayID "") or one replay's.
+func (s *Store) CountWebhookAttempts(ctx context.Context, endpointID, webhookID, replayID string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM webhook_attempts WHERE endpoint_id = $1 AND webhook_id = $2`, endpointID, webhookID).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM webhook_attempts WHERE endpoint_id = $1 AND webhook_id = $2 AND replay_id = $3`,
+		endpointID, webhookID, replayID).Scan(&n)
 	return n, translate(err)
 }
 
 // RecordWebhookAttempt keeps one attempt.
 func (s *Store) RecordWebhookAttempt(ctx context.Context, a actors.WebhookAttempt) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO webhook_attempts (endpoint_id, webhook_id, type, attempt, at, outcome, status, error, duration_ms, final)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, a.EndpointID, a.WebhookID, a.Type, a.N, a.At, a.Outcome, a.Status, a.Error, a.DurationMS, a.Final)
+	_, err := s.pool.Exec(ctx, `INSERT INTO webhook_attempts (endpoint_id, webhook_id, type, attempt, at, outcome, status, error, duration_ms, final, replay_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, a.EndpointID, a.WebhookID, a.Type, a.N, a.At, a.Outcome, a.Status, a.Error, a.DurationMS, a.Final, a.ReplayID)
 	return translate(err)
+}
+
+// KeepWebhookDelivery keeps delivery d for replay; a delivery already kept
+// (a redelivery, a retry) is left as it is.
+func (s *Store) KeepWebhookDelivery(ctx context.Context, d actors.WebhookDelivery) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO webhook_deliveries (endpoint_id, webhook_id, type, ts, data) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (endpoint_id, webhook_id) DO NOTHING`, d.EndpointID, d.WebhookID, d.Type,
+		// Postgres keeps microseconds and would round the rest, which could
+		// move the body's millisecond: truncate instead.
+		d.Timestamp.Truncate(time.Microsecond), d.Data)
+	return translate(err)
+}
+
+// WebhookDeliveries returns the kept deliveries of endpoint endpointID
+// whose event timestamp is in [from, to), oldest first (ties by
+// webhook-id), at most limit.
+func (s *Store) WebhookDeliveries(ctx context.Context, endpointID string, from, to time.Time, limit int) ([]actors.WebhookDelivery, error) {
+	rows, err := s.pool.Query(ctx, `SELECT endpoint_id::text, webhook_id, type, ts, data FROM webhook_deliveries
+		WHERE endpoint_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, webhook_id LIMIT $4`, endpointID, from, to, limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (actors.WebhookDelivery, error) {
+		var d actors.WebhookDelivery
+		err := r.Scan(&d.EndpointID, &d.WebhookID, &d.Type, &d.Timestamp, &d.Data)
+		d.Timestamp = d.Timestamp.UTC()
+		return d, err
+	})
+	return list, translate(err)
 }
 
 // WebhookAttempts returns the newest attempts of endpoint id of project
@@ -157,14 +188,14 @@ func (s *Store) WebhookAttempts(ctx context.Context, projectID, id string, limit
 	if _, err := s.Webhook(ctx, projectID, id); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT endpoint_id::text, webhook_id, type, attempt, at, outcome, status, error, duration_ms, final
+	rows, err := s.pool.Query(ctx, `SELECT endpoint_id::text, webhook_id, type, attempt, at, outcome, status, error, duration_ms, final, replay_id
 		FROM webhook_attempts WHERE endpoint_id = $1 ORDER BY seq DESC LIMIT $2`, id, limit)
 	if err != nil {
 		return nil, translate(err)
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (actors.WebhookAttempt, error) {
 		var a actors.WebhookAttempt
-		err := r.Scan(&a.EndpointID, &a.WebhookID, &a.Type, &a.N, &a.At, &a.Outcome, &a.Status, &a.Error, &a.DurationMS, &a.Final)
+		err := r.Scan(&a.EndpointID, &a.WebhookID, &a.Type, &a.N, &a.At, &a.Outcome, &a.Status, &a.Error, &a.DurationMS, &a.Final, &a.ReplayID)
 		a.At = a.At.UTC()
 		return a, err
 	})

@@ -40,7 +40,7 @@ func TestWebhookEndpoints(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := s.CountWebhookAttempts(ctx, w.ID, "evt1"); err != nil || n != 2 {
+	if n, err := s.CountWebhookAttempts(ctx, w.ID, "evt1", ""); err != nil || n != 2 {
 		t.Fatalf("count: %d, %v", n, err)
 	}
 	if l, err := s.WebhookAttempts(ctx, p.ID, w.ID, 10); err != nil || len(l) != 2 || l[0].N != 2 {
@@ -65,5 +65,55 @@ func TestWebhookEndpoints(t *testing.T) {
 	}
 	if _, err := s.CreateWebhook(ctx, actors.WebhookEndpoint{ProjectID: p.ID, URL: "https://hooks.example/x", EventTypes: []string{"render.viewed"}, Secret: "whsec_x"}); actors.ErrorCode(err) != actors.EConflict {
 		t.Fatalf("past the bound: %v", err)
+	}
+}
+
+// Kept deliveries: a repeat keeps the first, a range is [from, to) oldest
+// first, and attempts of a replay are counted apart from the original's.
+func TestWebhookDeliveriesKept(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	p, _ := s.CreateProject(ctx, "a")
+	w, err := s.CreateWebhook(ctx, actors.WebhookEndpoint{ProjectID: p.ID, URL: "https://hooks.example/x", EventTypes: []string{"render.viewed"}, Secret: "whsec_one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	for _, id := range []string{"evt2", "evt0", "evt1", "evt3"} {
+		n := int(id[3] - '0')
+		// 999.6 µs past the minute: Postgres would round it up to the
+		// next millisecond; kept truncated, the body's millisecond holds.
+		ts := base.Add(time.Duration(n)*time.Minute + 999_999_600*time.Nanosecond - 999*time.Millisecond)
+		if err := s.KeepWebhookDelivery(ctx, actors.WebhookDelivery{EndpointID: w.ID, WebhookID: id, Type: "render.viewed", Timestamp: ts, Data: []byte(`{"n":` + id[3:] + `}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.KeepWebhookDelivery(ctx, actors.WebhookDelivery{EndpointID: w.ID, WebhookID: "evt1", Type: "render.viewed", Timestamp: base, Data: []byte(`{"changed":true}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.WebhookDeliveries(ctx, w.ID, base.Add(time.Minute), base.Add(3*time.Minute), 10)
+	if err != nil || len(got) != 2 || got[0].WebhookID != "evt1" || got[1].WebhookID != "evt2" || string(got[0].Data) != `{"n":1}` {
+		t.Fatalf("range: %+v, %v", got, err)
+	}
+	if ms := got[0].Timestamp.Truncate(time.Millisecond); !ms.Equal(base.Add(time.Minute)) {
+		t.Fatalf("timestamp %s moved to another millisecond", got[0].Timestamp)
+	}
+	if got, _ := s.WebhookDeliveries(ctx, w.ID, base, base.Add(time.Hour), 3); len(got) != 3 || got[0].WebhookID != "evt0" {
+		t.Fatalf("limit: %+v", got)
+	}
+	if err := s.RecordWebhookAttempt(ctx, actors.WebhookAttempt{EndpointID: w.ID, WebhookID: "evt1", Type: "render.viewed", N: 1, At: time.Now(), Outcome: "delivered", Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordWebhookAttempt(ctx, actors.WebhookAttempt{EndpointID: w.ID, WebhookID: "evt1", Type: "render.viewed", N: 1, At: time.Now(), Outcome: "delivered", Status: 200, ReplayID: "rpl_1"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.CountWebhookAttempts(ctx, w.ID, "evt1", "rpl_1"); n != 1 {
+		t.Fatalf("replay attempts %d, want 1", n)
+	}
+	if n, _ := s.CountWebhookAttempts(ctx, w.ID, "evt1", ""); n != 1 {
+		t.Fatalf("original attempts %d, want 1", n)
+	}
+	if l, _ := s.WebhookAttempts(ctx, p.ID, w.ID, 10); len(l) != 2 || l[0].ReplayID != "rpl_1" || l[1].ReplayID != "" {
+		t.Fatalf("attempts: %+v", l)
 	}
 }

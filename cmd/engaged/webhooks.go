@@ -36,8 +36,12 @@ func (s webhookStore) Endpoint(ctx context.Context, id string) (webhooks.Endpoin
 	return ep, nil
 }
 
-func (s webhookStore) Attempts(ctx context.Context, endpointID, webhookID string) (int, error) {
-	return s.CountWebhookAttempts(ctx, endpointID, webhookID)
+func (s webhookStore) Attempts(ctx context.Context, endpointID, webhookID, replay string) (int, error) {
+	return s.CountWebhookAttempts(ctx, endpointID, webhookID, replay)
+}
+
+func (s webhookStore) Keep(ctx context.Context, dl webhooks.Delivery) error {
+	return s.KeepWebhookDelivery(ctx, actors.WebhookDelivery{EndpointID: dl.EndpointID, WebhookID: dl.ID, Type: dl.Type, Timestamp: dl.Timestamp, Data: dl.Data})
 }
 
 func (s webhookStore) RecordAttempt(ctx context.Context, a webhooks.Attempt) error {
@@ -47,7 +51,7 @@ func (s webhookStore) RecordAttempt(ctx context.Context, a webhooks.Attempt) err
 	}
 	return s.RecordWebhookAttempt(ctx, actors.WebhookAttempt{
 		EndpointID: a.EndpointID, WebhookID: a.WebhookID, Type: a.Type, N: a.N, At: a.At, Outcome: string(a.Outcome),
-		Status: a.Status, Error: msg, DurationMS: a.DurationMS, Final: a.Final,
+		Status: a.Status, Error: msg, DurationMS: a.DurationMS, Final: a.Final, ReplayID: a.Replay,
 	})
 }
 
@@ -97,6 +101,9 @@ func startWebhooks(ctx context.Context, cfg config.Config, nc *nats.Conn, store 
 		Test: func(ctx context.Context, ep actors.WebhookEndpoint) (string, error) {
 			id := "msg_" + uuid.Must(uuid.NewV7()).String()
 			return id, out.Test(ctx, ep, id, time.Now())
+		},
+		Replay: func(ctx context.Context, ep actors.WebhookEndpoint, from, to time.Time) (any, error) {
+			return out.Replay(ctx, store, ep, "rpl_"+uuid.Must(uuid.NewV7()).String(), from, to)
 		},
 		Recorded:        out.RenderRecorded,
 		ContentRecorded: out.ContentRecorded,

@@ -35,6 +35,10 @@ type WebhookOptions struct {
 	// Test queues a webhook.test delivery to endpoint w and returns its
 	// webhook-id.
 	Test func(ctx context.Context, w actors.WebhookEndpoint) (string, error)
+	// Replay queues again, to endpoint w, its deliveries with an event
+	// timestamp in [from, to) (webhooks.Outbox.Replay) and returns the
+	// summary answered with 202.
+	Replay func(ctx context.Context, w actors.WebhookEndpoint, from, to time.Time) (any, error)
 	// Recorded is called with each published message's render events and
 	// the actor's verdicts, after the verdicts are known: only recorded
 	// events become deliveries (webhooks.Outbox.RenderRecorded). Nil: none.
@@ -54,6 +58,7 @@ func (s *Server) webhookRoutes(v1 fiber.Router) {
 	v1.Post("/webhooks/:webhookId/rotate-secret", s.secretOnly, s.rotateWebhookSecret)
 	v1.Post("/webhooks/:webhookId/test", s.secretOnly, s.testWebhook)
 	v1.Get("/webhooks/:webhookId/attempts", s.secretOnly, s.webhookAttempts)
+	v1.Post("/webhooks/:webhookId/replay", s.secretOnly, s.replayWebhook)
 }
 
 func (s *Server) webhooks() (WebhookStore, error) {
@@ -206,4 +211,37 @@ func (s *Server) webhookAttempts(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"attempts": list})
+}
+
+// replayWebhook serves POST /v1/webhooks/:id/replay {"from", "to"}: queues
+// again, to this endpoint only, its deliveries whose event timestamp is in
+// [from, to); 202 with the replay's summary. The range is at most
+// actors.MaxWebhookReplaySpan and ends no later than now; a disabled
+// endpoint is a conflict, since nothing would be delivered to it.
+func (s *Server) replayWebhook(c *fiber.Ctx) error {
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	_, w, err := s.webhook(ctx, c)
+	if err != nil {
+		return err
+	}
+	b, err := body(c, s.opts.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	from, to, err := wire.DecodeReplayRange(b, time.Now(), actors.MaxWebhookReplaySpan)
+	if err != nil {
+		return err
+	}
+	if w.DisabledAt != nil {
+		return actors.Errorf(actors.EConflict, "this webhook endpoint is disabled (its receiver answered 410); a replay would not be delivered")
+	}
+	if s.opts.Webhooks.Replay == nil {
+		return actors.Errorf(actors.ENotFound, "no such route")
+	}
+	sum, err := s.opts.Webhooks.Replay(ctx, w, from, to)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(sum)
 }

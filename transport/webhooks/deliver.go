@@ -33,6 +33,9 @@ type Delivery struct {
 	Type       string          `json:"type"`
 	Timestamp  time.Time       `json:"timestamp"`
 	Data       json.RawMessage `json:"data"` // a JSON value
+	// Replay is set on a replayed delivery (ReplayID): its attempts are
+	// counted apart from the original's; the webhook-id stays the same.
+	Replay string `json:"replay,omitempty"`
 }
 
 // body is the request body the specification describes.

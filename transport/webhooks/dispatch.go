@@ -33,8 +33,12 @@ type Store interface {
 	// Endpoint returns endpoint id with its signing keys; an error with
 	// code not_found if it was deleted.
 	Endpoint(ctx context.Context, id string) (Endpoint, error)
-	// Attempts counts the attempts recorded for one delivery.
-	Attempts(ctx context.Context, endpointID, webhookID string) (int, error)
+	// Attempts counts the attempts recorded for one delivery: the
+	// original's (replay "") or one replay's.
+	Attempts(ctx context.Context, endpointID, webhookID, replay string) (int, error)
+	// Keep keeps an original delivery for replay before its first attempt;
+	// keeping one already kept does nothing.
+	Keep(ctx context.Context, dl Delivery) error
 	// RecordAttempt keeps one attempt; a dead letter has Final set.
 	RecordAttempt(ctx context.Context, a Attempt) error
 	// Disable turns an endpoint off (a 410 answer).
@@ -55,6 +59,8 @@ type Attempt struct {
 	// Final marks the dead letter: the last retry failed and nothing more
 	// will be tried.
 	Final bool `json:"final"`
+	// Replay is the replay this attempt belongs to, "" for the original.
+	Replay string `json:"replayId,omitempty"`
 }
 
 // Options configures a Dispatcher.
@@ -239,10 +245,19 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	defer d.release(ep.ID)
-	n, err := d.st.Attempts(ctx, ep.ID, dl.ID)
+	n, err := d.st.Attempts(ctx, ep.ID, dl.ID, dl.Replay)
 	if err != nil {
 		_ = msg.NakWithDelay(time.Second)
 		return
+	}
+	if n == 0 && dl.Replay == "" {
+		// Kept before the first attempt, so that whatever becomes of the
+		// delivery it can be replayed (the stream forgets it once done).
+		if err := d.st.Keep(ctx, dl); err != nil {
+			d.o.Logger.Warn("webhooks: keep delivery", "endpoint", ep.ID, "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
 	}
 	now := d.o.Now()
 	r := attempt(ctx, d.client, &ep, &dl, now)
@@ -253,7 +268,7 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	a := Attempt{EndpointID: ep.ID, WebhookID: dl.ID, Type: dl.Type, N: n + 1, At: now, Outcome: r.Outcome,
-		Status: r.Status, Error: r.Err, DurationMS: r.Duration.Milliseconds()}
+		Status: r.Status, Error: r.Err, DurationMS: r.Duration.Milliseconds(), Replay: dl.Replay}
 	retry := r.Outcome == Failed || r.Outcome == Refused
 	if retry && n >= len(d.o.Schedule) {
 		a.Final, retry = true, false

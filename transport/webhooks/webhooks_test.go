@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,6 +124,7 @@ type memStore struct {
 	endpoints map[string]Endpoint
 	attempts  []Attempt
 	disabled  map[string]string
+	kept      []actors.WebhookDelivery
 }
 
 func newMemStore(eps ...Endpoint) *memStore {
@@ -144,16 +146,47 @@ func (s *memStore) Endpoint(_ context.Context, id string) (Endpoint, error) {
 	return ep, nil
 }
 
-func (s *memStore) Attempts(_ context.Context, ep, id string) (int, error) {
+func (s *memStore) Attempts(_ context.Context, ep, id, replay string) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, a := range s.attempts {
-		if a.EndpointID == ep && a.WebhookID == id {
+		if a.EndpointID == ep && a.WebhookID == id && a.Replay == replay {
 			n++
 		}
 	}
 	return n, nil
+}
+
+func (s *memStore) Keep(_ context.Context, dl Delivery) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.kept {
+		if k.EndpointID == dl.EndpointID && k.WebhookID == dl.ID {
+			return nil
+		}
+	}
+	s.kept = append(s.kept, actors.WebhookDelivery{EndpointID: dl.EndpointID, WebhookID: dl.ID, Type: dl.Type, Timestamp: dl.Timestamp, Data: dl.Data})
+	return nil
+}
+
+// WebhookDeliveries is persist.Store.WebhookDeliveries over the kept list.
+func (s *memStore) WebhookDeliveries(_ context.Context, ep string, from, to time.Time, limit int) ([]actors.WebhookDelivery, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []actors.WebhookDelivery
+	for _, k := range s.kept {
+		if k.EndpointID == ep && !k.Timestamp.Before(from) && k.Timestamp.Before(to) {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b actors.WebhookDelivery) int {
+		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+			return c
+		}
+		return strings.Compare(a.WebhookID, b.WebhookID)
+	})
+	return out[:min(limit, len(out))], nil
 }
 
 func (s *memStore) RecordAttempt(_ context.Context, a Attempt) error {
@@ -340,13 +373,13 @@ func TestDeadLetter(t *testing.T) {
 	// the consumer is in order per endpoint only by chance, so count at the end.
 	publish(t, d, ep, "evt_after")
 	waitFor(t, 20*time.Second, func() error {
-		n, _ := st.Attempts(context.Background(), ep.ID, "evt_after")
+		n, _ := st.Attempts(context.Background(), ep.ID, "evt_after", "")
 		if n < 2 {
 			return fmt.Errorf("evt_after: %d attempts", n)
 		}
 		return nil
 	})
-	if n, _ := st.Attempts(context.Background(), ep.ID, "evt_dead"); n != 2 {
+	if n, _ := st.Attempts(context.Background(), ep.ID, "evt_dead", ""); n != 2 {
 		t.Fatalf("evt_dead: %d attempts, want 2 (the first and one retry)", n)
 	}
 }
@@ -554,4 +587,117 @@ func TestRedeliveryAfterInstanceDies(t *testing.T) {
 	}
 	release <- struct{}{} // let A's hung attempt end before A stops
 	stopA()
+}
+
+// A replay re-sends, to its endpoint only, exactly the kept deliveries
+// whose event timestamp is in [from, to): same webhook-id, same body,
+// valid signatures, counted as attempts of the replay (a fresh schedule:
+// the original's dead letter does not end the replay's retries).
+func TestReplayRange(t *testing.T) {
+	secret := NewSecret()
+	srv := newReceiver(t, secret, 200)
+	ep := newEndpoint(t, srv.URL, secret)
+	other := newReceiver(t, secret, 200)
+	ep2 := newEndpoint(t, other.URL, secret)
+	ep2.ID = "ep2"
+	st := newMemStore(ep, ep2)
+	d, nc := startDispatcherConn(t, st, Options{Schedule: []time.Duration{10 * time.Millisecond}}, "127.0.0.1")
+	base := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	for i := range 5 { // evt0 … evt4, one minute apart
+		if err := d.Publish(context.Background(), Delivery{EndpointID: ep.ID, ID: fmt.Sprintf("evt%d", i), Type: "render.viewed",
+			Timestamp: base.Add(time.Duration(i) * time.Minute), Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(t, d, ep2, "evt-other")
+	waitFor(t, 20*time.Second, func() error {
+		if a := st.all(); len(a) != 6 {
+			return fmt.Errorf("attempts %+v", a)
+		}
+		return nil
+	})
+	origHs, origBodies, _ := srv.requests()
+	orig := map[string]string{}
+	for i, h := range origHs {
+		orig[h.Get("webhook-id")] = string(origBodies[i])
+	}
+
+	out, err := NewOutbox(nc, lister{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// [03:01, 03:03): evt1 and evt2; evt3 at 03:03 is the excluded end.
+	sum, err := out.Replay(context.Background(), st, actors.WebhookEndpoint{ID: ep.ID}, "rpl_1", base.Add(time.Minute), base.Add(3*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Queued != 2 || !sum.Complete || sum.NextFrom != nil || sum.ReplayID != "rpl_1" {
+		t.Fatalf("summary %+v", sum)
+	}
+	waitFor(t, 20*time.Second, func() error {
+		if a := st.all(); len(a) != 8 {
+			return fmt.Errorf("attempts %+v", a)
+		}
+		return nil
+	})
+	hs, bodies, bad := srv.requests()
+	if len(bad) > 0 {
+		t.Fatalf("signatures: %v", bad)
+	}
+	again := map[string]string{}
+	for i, h := range hs[5:] {
+		again[h.Get("webhook-id")] = string(bodies[5+i])
+	}
+	if len(hs) != 7 || len(again) != 2 || again["evt1"] != orig["evt1"] || again["evt2"] != orig["evt2"] || orig["evt1"] == "" {
+		t.Fatalf("replayed %v; originals %v", again, orig)
+	}
+	if oh, _, _ := other.requests(); len(oh) != 1 {
+		t.Fatalf("the other endpoint got %d requests, want 1", len(oh))
+	}
+	for _, a := range st.all()[6:] {
+		if a.Replay != "rpl_1" || a.N != 1 || a.Outcome != Delivered {
+			t.Fatalf("replay attempt %+v", a)
+		}
+	}
+	if n, _ := st.Attempts(context.Background(), ep.ID, "evt1", ""); n != 1 {
+		t.Fatalf("original attempts of evt1: %d, want 1", n)
+	}
+}
+
+// A range with more deliveries than one replay takes is cut at a
+// millisecond: the parts, from each nextFrom, cover it once.
+func TestReplayParts(t *testing.T) {
+	st := newMemStore()
+	base := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	n := actors.MaxWebhookReplayDeliveries + 7
+	for i := range n {
+		// Two deliveries per millisecond, so a cut can fall inside one.
+		_ = st.Keep(context.Background(), Delivery{EndpointID: "ep1", ID: fmt.Sprintf("evt%05d", i), Type: "render.viewed",
+			Timestamp: base.Add(time.Duration(i/2) * time.Millisecond), Data: json.RawMessage(`{}`)})
+	}
+	_, nc := startDispatcherConn(t, newMemStore(), Options{}) // no endpoint: deliveries are acknowledged and dropped
+	out, err := NewOutbox(nc, lister{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := base, base.Add(time.Hour)
+	total, parts := 0, 0
+	for {
+		sum, err := out.Replay(context.Background(), st, actors.WebhookEndpoint{ID: "ep1"}, fmt.Sprintf("rpl_%d", parts), from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += sum.Queued
+		parts++
+		if sum.Complete {
+			break
+		}
+		if sum.Queued%2 != 0 || sum.Queued > actors.MaxWebhookReplayDeliveries || !sum.To.Equal(sum.NextFrom.Time) {
+			t.Fatalf("part %d: %+v", parts, sum)
+		}
+		from = sum.NextFrom.Time
+	}
+	if total != n || parts != 2 {
+		t.Fatalf("%d deliveries in %d parts, want %d in 2", total, parts, n)
+	}
 }

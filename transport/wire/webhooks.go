@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/engagedhq/engaged/actors"
 )
@@ -61,4 +63,45 @@ func quoteShort(s string) string {
 		s = s[:64] + "…"
 	}
 	return "'" + s + "'"
+}
+
+// DecodeReplayRange decodes the body of POST /v1/webhooks/:id/replay,
+// {"from", "to"}: two RFC 3339 times, from before to, to not after now, and
+// at most maxSpan apart; both are truncated to milliseconds, the precision
+// of event timestamps.
+func DecodeReplayRange(b []byte, now time.Time, maxSpan time.Duration) (from, to time.Time, err error) {
+	obj, err := Object(b)
+	if err != nil {
+		return from, to, err
+	}
+	is := &actors.Issues{FormErrors: []string{}}
+	parse := func(key string) (time.Time, bool) {
+		s, ok := stringMember(is, key, obj[key], true)
+		if !ok {
+			return time.Time{}, false
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			is.Add(key, "Invalid datetime: an RFC 3339 time is expected")
+			return time.Time{}, false
+		}
+		return t.UTC().Truncate(time.Millisecond), true
+	}
+	from, okF := parse("from")
+	to, okT := parse("to")
+	if okF && okT {
+		switch {
+		case !from.Before(to):
+			is.Add("to", "to must be after from")
+		case to.Sub(from) > maxSpan:
+			is.Add("to", fmt.Sprintf("the range must span at most %g days", maxSpan.Hours()/24))
+		}
+	}
+	if okT && to.After(now) {
+		is.Add("to", "to must not be in the future")
+	}
+	if !is.Empty() {
+		return time.Time{}, time.Time{}, Invalid(is)
+	}
+	return from, to, nil
 }
