@@ -235,3 +235,50 @@ func TestReadSeriesFromMemory(t *testing.T) {
 		t.Fatal("a series read changed the state")
 	}
 }
+
+// ContentWindow sums the window's buckets as of the given now: the 60
+// minutes or 24 hours up to the bucket holding now, whatever the item's
+// newest event.
+func TestContentWindow(t *testing.T) {
+	l, s := newMemLog(), newMemStore()
+	k := ItemID{Project: "p", Item: "c"}
+	r := startRegistry(t, l, s, time.Hour)
+	for i, d := range []time.Duration{0, 90 * time.Minute} {
+		at := t0.Add(d).UnixMilli()
+		evs := []ContentEvent{
+			{ID: fmt.Sprintf("p%d", i), Type: PlayStart, At: at, Recv: at},
+			{ID: fmt.Sprintf("c%d", i), Type: Completion, At: at, Recv: at, WatchTime: 10},
+			{ID: fmt.Sprintf("b%d", i), Type: Rebuffer, At: at, Recv: at, StallMS: 250},
+		}
+		r.deliver(t, l, l.append(t, k, Message{Content: evs}), uint64(i+1))
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		window string
+		now    time.Duration // after t0
+		plays  int64
+	}{
+		{Window1h, 90 * time.Minute, 1},
+		{Window1h, 30 * time.Minute, 1}, // t0's minute is 30 minutes before
+		{Window1h, 61 * time.Minute, 0},
+		{Window1h, 3 * time.Hour, 0},
+		{Window24h, 90 * time.Minute, 2},
+		{Window24h, 24 * time.Hour, 1}, // t0's hour is 24 hours before: out
+		{Window24h, 30 * time.Hour, 0},
+	} {
+		f, err := r.ContentWindow(ctx, k, c.window, t0.Add(c.now).UnixMilli())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := WindowFigures{Plays: c.plays, Completions: c.plays, WatchMS: c.plays * 10_000, RebufferMS: c.plays * 250}
+		if f != want {
+			t.Fatalf("%s at t0+%v: %+v, want %+v", c.window, c.now, f, want)
+		}
+	}
+	if _, err := r.ContentWindow(ctx, k, "7d", t0.UnixMilli()); err == nil {
+		t.Fatal("window 7d answered")
+	}
+	if f, err := r.ContentWindow(ctx, ItemID{Project: "p", Item: "quiet"}, Window24h, t0.UnixMilli()); err != nil || f != (WindowFigures{}) {
+		t.Fatalf("a content without events: %+v %v", f, err)
+	}
+}

@@ -65,7 +65,7 @@ func (c *Client) UserHistory(ctx context.Context, userID string, limit int) ([]U
 }
 
 // ContentSignals reads GET /v1/contents/:id/signals (secret key) over
-// window ("" or "all").
+// window ("" or "all", "1h", "24h").
 func (c *Client) ContentSignals(ctx context.Context, contentID, window string) (ContentSignals, error) {
 	path := "/v1/contents/" + url.PathEscape(contentID) + "/signals"
 	if window != "" {

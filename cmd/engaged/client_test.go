@@ -160,11 +160,83 @@ func TestGoClientTypesMatchServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameJSON[client.ContentSummary](t, env.Data)
+	raw = do(t, "GET", s.base+"/v1/contents/cnt_abc123/series?metric=watchTime&interval=hour", tn.sk, "")
+	env.Data = nil
+	if err := json.Unmarshal(raw.body, &env); err != nil || raw.status != 200 {
+		t.Fatalf("content series: %d %s", raw.status, raw.body)
+	}
+	sameJSON[client.Series](t, env.Data)
 
 	rt := newTenant(t, e)
 	s.post(t, rt, `{"eventType":"viewed","metadata":{"a":1}}`)
 	do(t, "POST", s.base+"/v1/renders/"+rt.render+"/shares", rt.key, "")
 	sameJSON[client.RenderSummary](t, []byte(s.engagementJSON(t, rt)))
+	raw = do(t, "GET", s.base+"/v1/renders/"+rt.render+"/series?metric=viewed", rt.key, "")
+	if raw.status != 200 {
+		t.Fatalf("render series: %d %s", raw.status, raw.body)
+	}
+	sameJSON[client.Series](t, raw.body)
+}
+
+// The series reads through the Go client: its query reaches the server as
+// meant (metric, interval, from, to) and the buckets add up to what was sent.
+func TestGoClientSeries(t *testing.T) {
+	e := newEnv(t)
+	s := startService(t, e)
+	tn := newSDKTenant(t, e)
+	for _, ev := range []string{
+		`{"event":"playStart","contentId":"cnt_abc123","data":{"startupTime":250}}`,
+		`{"event":"playStart","contentId":"cnt_abc123","data":{"startupTime":250}}`,
+		`{"event":"completion","contentId":"cnt_abc123","data":{"watchTime":12.5}}`,
+	} {
+		if r := s.event(t, tn.pk, ev); r.status != 200 {
+			t.Fatalf("%s: %d %s", ev, r.status, r.body)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sc, _ := newClient(t, s.base, tn.sk)
+	sum := func(sr client.Series) (v float64) {
+		for _, b := range sr.Buckets {
+			v += b.V
+		}
+		return v
+	}
+	now := time.Now().UTC()
+	for q, want := range map[client.SeriesQuery]float64{
+		{Metric: "plays"}:                      2,
+		{Metric: "watchTime", Interval: "day"}: 12.5,
+		{Metric: "plays", Interval: "hour", From: now.Add(-3 * time.Hour), To: now.Add(time.Hour)}:      2,
+		{Metric: "plays", Interval: "hour", From: now.Add(-5 * time.Hour), To: now.Add(-2 * time.Hour)}: 0,
+	} {
+		sr, err := sc.ContentSeries(ctx, "cnt_abc123", q)
+		if err != nil {
+			t.Fatalf("%+v: %v", q, err)
+		}
+		wantInterval := q.Interval
+		if wantInterval == "" {
+			wantInterval = "minute"
+		}
+		if sr.Metric != q.Metric || sr.Interval != wantInterval || sum(sr) != want || sr.Late != 0 ||
+			sr.Uniques.Sessions == nil || sr.Uniques.Viewers != nil || (!q.From.IsZero() && sr.From.After(q.From)) {
+			t.Fatalf("%+v: %+v, want a sum of %v", q, sr, want)
+		}
+	}
+	var ce *client.Error
+	if _, err := sc.ContentSeries(ctx, "cnt_abc123", client.SeriesQuery{Metric: "viewed"}); !errors.As(err, &ce) || ce.Code != "invalid_request" {
+		t.Fatalf("render metric on a content item: %v", err)
+	}
+
+	rt := newTenant(t, e)
+	s.post(t, rt, `{"eventType":"viewed"}`)
+	rc, _ := newClient(t, s.base, rt.key)
+	sr, err := rc.RenderSeries(ctx, rt.render, client.SeriesQuery{Metric: "viewed", Interval: "hour"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr.Interval != "hour" || sum(sr) != 1 || sr.Uniques.Viewers == nil || sr.CompleteThrough == nil {
+		t.Fatalf("render series %+v", sr)
+	}
 }
 
 // sameJSON decodes b into T, refusing unknown members, and checks that T

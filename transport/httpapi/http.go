@@ -46,6 +46,9 @@ type Engine interface {
 	// ReadSeries reads one metric of an item's series from its actor's
 	// memory (series.go).
 	ReadSeries(ctx context.Context, k actors.ItemID, kind string, metric int, hour bool, fromMs, toMs int64) (actors.SeriesRead, error)
+	// ContentWindow sums a content's figures over a signals window from
+	// its actor's memory (getContentSignals).
+	ContentWindow(ctx context.Context, k actors.ItemID, window string, nowMs int64) (actors.WindowFigures, error)
 	ReadUserSeen(ctx context.Context, k actors.ItemID, contentIDs []string) ([]bool, error)
 	ReadUserHistory(ctx context.Context, k actors.ItemID, limit int) ([]actors.UserHistoryEvent, error)
 }

@@ -523,7 +523,8 @@ func (s *Server) getContentEngagement(c *fiber.Ctx) error {
 }
 
 // getContentSignals serves GET /v1/contents/:id/signals: the content's
-// ranking signals (actors.Signals) over ?window=.
+// ranking signals over ?window=: all from the summary (actors.Signals), 1h
+// and 24h from the content's in-memory series (actors.WindowSignals).
 func (s *Server) getContentSignals(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
@@ -534,6 +535,13 @@ func (s *Server) getContentSignals(c *fiber.Ctx) error {
 	window, err := wire.SignalsWindow(c.Query("window"))
 	if err != nil {
 		return err
+	}
+	if window != actors.WindowAll {
+		f, err := s.engine.ContentWindow(ctx, k, window, s.now().UnixMilli())
+		if err != nil {
+			return err
+		}
+		return s.ok(c, fiber.StatusOK, actors.WindowSignals(k.Item, window, f))
 	}
 	sum, err := s.engine.ReadContent(ctx, k)
 	if err != nil {

@@ -87,13 +87,17 @@ func HistoryLimit(raw string) (int, error) {
 }
 
 // SignalsWindow decodes the signals' ?window= (absent: actors.WindowAll).
-// 1h, 24h, 7d and 30d need the contents' series, which are not wired yet:
-// they are refused as invalid for now, naming what is accepted.
+// 1h and 24h come from the content's in-memory series; 7d and 30d need its
+// hours in Postgres and are refused as invalid for now, naming what is
+// accepted.
 func SignalsWindow(raw string) (string, error) {
-	if raw == "" || raw == actors.WindowAll {
+	switch raw {
+	case "", actors.WindowAll:
 		return actors.WindowAll, nil
+	case actors.Window1h, actors.Window24h:
+		return raw, nil
 	}
 	is := &actors.Issues{FormErrors: []string{}}
-	is.Add("window", `window must be "all" (1h, 24h, 7d and 30d come with the contents' series)`)
+	is.Add("window", `window must be "all", "1h" or "24h" (7d and 30d are not served yet)`)
 	return "", Invalid(is)
 }
