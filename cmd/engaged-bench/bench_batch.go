@@ -156,20 +156,26 @@ func postBatch(o benchOptions, fx *fixture, c *fasthttp.HostClient, user string,
 		sdkEvent(sb, item(i), user, i, now)
 	}
 	sb.WriteString(`]}`)
-	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(res)
-	req.SetRequestURI(o.url + "/v1/events/batch")
-	req.Header.SetMethod("POST")
-	req.Header.Set("Authorization", "Bearer "+fx.publishable)
-	req.Header.SetContentType("application/json")
-	req.SetBodyString(sb.String())
-	err := c.Do(req, res)
-	st := status(res.StatusCode(), err)
+	st := postSDK(c, o.url+"/v1/events/batch", fx.publishable, sb.String())
 	if st != "200" {
 		return st, 0
 	}
 	return st, o.batch
+}
+
+// postSDK posts body to an SDK route with key and returns the status as
+// load counts it.
+func postSDK(c *fasthttp.HostClient, url, key, body string) string {
+	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(res)
+	req.SetRequestURI(url)
+	req.Header.SetMethod("POST")
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.SetContentType("application/json")
+	req.SetBodyString(body)
+	err := c.Do(req, res)
+	return status(res.StatusCode(), err)
 }
 
 // logState reads the ENGAGED stream's message and byte counts.
@@ -214,16 +220,7 @@ func benchSDKSingle(ctx context.Context, o benchOptions, store *persist.Store, f
 		}
 		var sb strings.Builder
 		sdkEvent(&sb, fx.contents[rand.IntN(len(fx.contents))], user, i, time.Now().UTC().Format(time.RFC3339Nano))
-		req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(res)
-		req.SetRequestURI(o.url + "/v1/events")
-		req.Header.SetMethod("POST")
-		req.Header.Set("Authorization", "Bearer "+fx.publishable)
-		req.Header.SetContentType("application/json")
-		req.SetBodyString(sb.String())
-		err := c.Do(req, res)
-		st := status(res.StatusCode(), err)
+		st := postSDK(c, o.url+"/v1/events", fx.publishable, sb.String())
 		if st != "200" {
 			return st, 0
 		}
