@@ -183,7 +183,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				return nil // unacknowledged: redelivered after the ack wait
+				// Unacknowledged: redelivered after the ack wait. The rest
+				// of the batch is drained (it ends within FetchMaxWait) so
+				// that the fetch's goroutine does not outlive Run.
+				for range batch.Messages() {
+				}
+				return nil
 			}
 			wg.Add(1)
 			go func() {
