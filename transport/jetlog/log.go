@@ -376,13 +376,29 @@ func (l *Log) replayConsumer(ctx context.Context, subj string, after, through ui
 	}
 }
 
-// consume reads subj from after+1 with one ordered consumer, through
+// consume reads subj from after+1 with one ephemeral pull consumer, through
 // through, and returns the sequence it got to.
+//
+// Not jetstream's ordered consumer: its every Fetch re-creates the server's
+// consumer in a retry loop that ignores the caller's context (nats.go
+// orderedConsumer.reset, unbounded attempts with a backoff up to 10 s).
+// While a stream leader was being replaced that held an actor's catch-up,
+// and so every read of the item, far past activationTimeout: TestCluster saw
+// one content item answer 503 "item is busy" for 20 s. Here every call is
+// bounded by ctx or by the fetch's own expiry, and the ordered consumer's
+// one check is kept: the consumer's delivery sequence must run 1, 2, 3 …;
+// on a gap the messages read so far stand and replayConsumer asks again
+// from there.
 func (l *Log) consume(ctx context.Context, subj string, after, through uint64, fn func(seq uint64, m *actors.Message)) (uint64, error) {
-	oc, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subj},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    after + 1,
+	cons, err := l.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		FilterSubject: subj,
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   after + 1,
+		AckPolicy:     jetstream.AckNonePolicy,
+		// One replica in memory: the consumer lives for one replay, and a
+		// lost one is simply made again (as the ordered consumer's are).
+		Replicas:      1,
+		MemoryStorage: true,
 		// A backstop only: the consumer is deleted when the replay ends.
 		InactiveThreshold: 30 * time.Second,
 	})
@@ -390,14 +406,15 @@ func (l *Log) consume(ctx context.Context, subj string, after, through uint64, f
 		return after, err
 	}
 	defer func() {
-		if info := oc.CachedInfo(); info != nil {
-			_ = l.stream.DeleteConsumer(context.WithoutCancel(ctx), info.Name)
-		}
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiAttempt)
+		defer cancel()
+		_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
 	}()
+	var delivered uint64 // the consumer's delivery sequence of the last message
 	for after < through {
 		// No wait: what the stream holds now comes at once, and the
 		// fetch ends with it instead of lingering until a timeout.
-		batch, err := oc.FetchNoWait(256)
+		batch, err := cons.FetchNoWait(256)
 		if err != nil {
 			return after, err
 		}
@@ -408,6 +425,10 @@ func (l *Log) consume(ctx context.Context, subj string, after, through uint64, f
 			if err != nil {
 				return after, err
 			}
+			if md.Sequence.Consumer != delivered+1 {
+				return after, fmt.Errorf("replay %s: delivery %d after %d", subj, md.Sequence.Consumer, delivered)
+			}
+			delivered = md.Sequence.Consumer
 			if md.Sequence.Stream > through {
 				return through, nil
 			}

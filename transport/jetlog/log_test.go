@@ -299,3 +299,50 @@ func TestRefused(t *testing.T) {
 		}
 	}
 }
+
+// A long replay whose server goes away half-way ends with its context. With
+// jetstream's ordered consumer it did not: each fetch re-made the consumer
+// in a retry loop blind to the context, and the actor waiting on the replay
+// (and every read of its item) stayed stuck.
+func TestReplayEndsWithItsContextWhenTheServerGoes(t *testing.T) {
+	ns, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", SyncInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nc, err := Connect(ConnectOptions{URL: ns.ClientURL(), Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	l, err := OpenLog(context.Background(), nc, LogOptions{Partitions: 1, MaxAge: time.Hour, MaxBytes: -1, Replicas: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := actors.ItemID{Project: "p1", Item: "a"}
+	var last uint64
+	for i := range 600 {
+		last, _ = publish(t, l, k, fmt.Sprintf("id-%d", i), msg(fmt.Sprintf("e%d", i)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		n := 0
+		done <- l.Replay(ctx, k, 0, last, func(uint64, *actors.Message) {
+			// Past the direct gets and the consumer's first batch: the
+			// next fetch is the one that must not outlive ctx.
+			if n++; n == directReplay+300 {
+				ns.Shutdown()
+			}
+		})
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("replay reported the whole range although the server went away")
+		}
+	case <-time.After(time.Minute): // a hang detector, not a speed bound
+		t.Fatal("replay outlived its context by a minute")
+	}
+}
