@@ -502,14 +502,20 @@ func (a *actor) recoverApply(seq uint64, m *Message) {
 
 // applyEvents applies m to every family it has events of, and sends their
 // verdicts (recorded, or a duplicate), in family order, to the request
-// waiting for them, if any.
+// waiting for them, if any, and to the outbox (outbox.go).
 func (a *actor) applyEvents(m *Message) {
 	if testHookApply != nil {
 		testHookApply(a.key, m)
 	}
 	waiting := a.reg.verdicts.waiting(m.Ref)
-	if out := a.state.applyEvents(m, waiting); waiting {
+	ob := a.reg.opts.Outbox
+	hand := ob != nil && len(m.Render)+len(m.Content) > 0 && ob.Wants(a.key.Project)
+	out := a.state.applyEvents(m, waiting || hand)
+	if waiting {
 		a.reg.verdicts.deliver(m.Ref, out)
+	}
+	if hand {
+		ob.Recorded(a.key, m, out)
 	}
 }
 

@@ -42,6 +42,10 @@ type Options struct {
 	// the snapshots it encoded and their bytes (nil: nothing). It is the
 	// metrics' port; Counters has the rest.
 	ObserveRound func(d time.Duration, snapshots, bytes int)
+
+	// Outbox takes the recorded events of every applied message, and each
+	// round flushes it before writing snapshots (outbox.go). Nil: none.
+	Outbox Outbox
 }
 
 // Registry keeps at most one live actor per item in this process, starts

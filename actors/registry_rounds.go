@@ -40,8 +40,8 @@ func (r *Registry) Run(ctx context.Context, finalTimeout time.Duration) error {
 }
 
 // round snapshots every dirty actor and passivates idle ones (all of them if
-// final), writes the snapshots per partition under its epoch, and then
-// acknowledges each partition whose writes all succeeded.
+// final), flushes the outbox, writes the snapshots per partition under its
+// epoch, and then acknowledges each partition whose writes all succeeded.
 func (r *Registry) round(ctx context.Context, final bool) {
 	start := time.Now()
 	var snapshots, bytes int
@@ -106,6 +106,24 @@ func (r *Registry) round(ctx context.Context, final bool) {
 		}
 		if passivate {
 			idle = append(idle, a)
+		}
+	}
+
+	// What the applied messages caused is stored before a snapshot covers
+	// them (outbox.go); until it is, nothing is written or acknowledged.
+	if ob := r.opts.Outbox; ob != nil {
+		if err := ob.Flush(ctx); err != nil {
+			r.logger.Warn("outbox not flushed: no snapshot written this round", "err", err)
+			for part, snaps := range byPart {
+				failed[part] = true
+				for _, s := range snaps {
+					r.markDirty(s.Key)
+				}
+			}
+			for part := range acks {
+				failed[part] = true
+			}
+			byPart = nil
 		}
 	}
 

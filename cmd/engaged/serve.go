@@ -26,6 +26,7 @@ import (
 	"github.com/engagedhq/engaged/transport/metrics"
 	"github.com/engagedhq/engaged/transport/sse"
 	"github.com/engagedhq/engaged/transport/sysevents"
+	"github.com/engagedhq/engaged/transport/webhooks"
 )
 
 // shutdownTimeout bounds each shutdown step.
@@ -94,11 +95,21 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if o.wrapUpdates != nil {
 		sink = o.wrapUpdates(sink)
 	}
+	// The webhook outbox outlives the registry (deferred calls run in
+	// reverse): the final snapshot round flushes it.
+	outbox, err := webhooks.NewOutbox(nc, store, logger)
+	if err != nil {
+		return err
+	}
+	outCtx, stopOutbox := context.WithCancel(context.Background())
+	outDone := make(chan struct{})
+	go func() { defer close(outDone); outbox.Run(outCtx) }()
+	defer func() { stopOutbox(); <-outDone }()
 	reg := actors.NewRegistry(actors.Options{
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
 		Updates: sink, UpdateInterval: cfg.UpdateInterval, ObserveRound: met.ObserveRound,
-		LogMaxAge: cfg.StreamMaxAge,
+		LogMaxAge: cfg.StreamMaxAge, Outbox: outbox,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
@@ -121,20 +132,14 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if err != nil {
 		return err
 	}
-	hooks, hookOpts, err := startWebhooks(ctx, cfg, nc, store, logger)
+	hooks, hookOpts, err := startWebhooks(ctx, cfg, nc, store, outbox, logger)
 	if err != nil {
 		return err
 	}
-	// After HTTP (deferred calls run in reverse): deliveries the last
-	// requests queued are flushed first.
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		hooks.Stop(sctx)
-	}()
+	defer hooks.Stop()
 	sys := sysevents.New(sysevents.Options{
 		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
-		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger, Recorded: hookOpts.Recorded,
+		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
 	}, store, reg)
 	checks := readiness{nc: nc, store: store}
 	var engine httpapi.Engine = reg

@@ -59,17 +59,17 @@ func (s webhookStore) Disable(ctx context.Context, endpointID, reason string) er
 	return s.DisableWebhook(ctx, endpointID, reason)
 }
 
-// webhookService is the webhook outbox and dispatcher of one process.
+// webhookService is the webhook dispatcher of one process (the outbox,
+// which makes deliveries, is the registry's: serve.go).
 type webhookService struct {
-	outbox *webhooks.Outbox
-	stop   context.CancelFunc
-	done   chan error
+	stop context.CancelFunc
+	done chan error
 }
 
 // startWebhooks creates the webhook stream and its durable consumer and
 // starts delivering; Stop ends delivery (attempts in flight finish or are
 // redelivered later by JetStream).
-func startWebhooks(ctx context.Context, cfg config.Config, nc *nats.Conn, store *persist.Store, logger *slog.Logger) (*webhookService, httpapi.WebhookOptions, error) {
+func startWebhooks(ctx context.Context, cfg config.Config, nc *nats.Conn, store *persist.Store, out *webhooks.Outbox, logger *slog.Logger) (*webhookService, httpapi.WebhookOptions, error) {
 	guard, err := webhooks.NewGuard(cfg.WebhookAllowHosts)
 	if err != nil {
 		return nil, httpapi.WebhookOptions{}, err
@@ -84,12 +84,8 @@ func startWebhooks(ctx context.Context, cfg config.Config, nc *nats.Conn, store 
 	if err != nil {
 		return nil, httpapi.WebhookOptions{}, err
 	}
-	out, err := webhooks.NewOutbox(nc, store, logger)
-	if err != nil {
-		return nil, httpapi.WebhookOptions{}, err
-	}
 	runCtx, stop := context.WithCancel(context.Background())
-	w := &webhookService{outbox: out, stop: stop, done: make(chan error, 1)}
+	w := &webhookService{stop: stop, done: make(chan error, 1)}
 	go func() { w.done <- d.Run(runCtx) }()
 	opts := httpapi.WebhookOptions{
 		Store: store,
@@ -105,16 +101,13 @@ func startWebhooks(ctx context.Context, cfg config.Config, nc *nats.Conn, store 
 		Replay: func(ctx context.Context, ep actors.WebhookEndpoint, from, to time.Time) (any, error) {
 			return out.Replay(ctx, store, ep, "rpl_"+uuid.Must(uuid.NewV7()).String(), from, to)
 		},
-		Recorded:        out.RenderRecorded,
-		ContentRecorded: out.ContentRecorded,
 	}
 	return w, opts, nil
 }
 
 // Stop ends delivery and waits for the attempts in flight; queued
 // deliveries stay in the stream.
-func (w *webhookService) Stop(ctx context.Context) {
-	w.outbox.Flush(ctx)
+func (w *webhookService) Stop() {
 	w.stop()
 	<-w.done
 }

@@ -34,9 +34,6 @@ func (s *Server) recordAll(ctx context.Context, k actors.ItemID, msgID string, e
 	s.countEvents(KindRender, OutcomeRecorded, "", counted)
 	s.countEvents(KindRender, OutcomeRobot, "", robots)
 	s.countEvents(KindRender, OutcomeDuplicate, "", len(evs)-counted-robots)
-	if s.opts.Webhooks.Recorded != nil {
-		s.opts.Webhooks.Recorded(ctx, k, evs, sub.Counted)
-	}
 	return sub.Counted, false, nil
 }
 

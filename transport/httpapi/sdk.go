@@ -410,13 +410,6 @@ func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]boo
 	if err := s.engine.Submit(ctx, subs...); err != nil {
 		return nil, err
 	}
-	if s.opts.Webhooks.ContentRecorded != nil {
-		for i, g := range groups {
-			if !subs[i].Duplicate {
-				s.opts.Webhooks.ContentRecorded(ctx, g.key, g.msg.Content, subs[i].Counted)
-			}
-		}
-	}
 	counted := make([]bool, n)
 	for i, g := range groups {
 		// A duplicate: JetStream stored this very message moments ago,

@@ -39,12 +39,8 @@ type WebhookOptions struct {
 	// timestamp in [from, to) (webhooks.Outbox.Replay) and returns the
 	// summary answered with 202.
 	Replay func(ctx context.Context, w actors.WebhookEndpoint, from, to time.Time) (any, error)
-	// Recorded is called with each published message's render events and
-	// the actor's verdicts, after the verdicts are known: only recorded
-	// events become deliveries (webhooks.Outbox.RenderRecorded). Nil: none.
-	Recorded func(ctx context.Context, k actors.ItemID, evs []actors.RenderEvent, recorded []bool)
-	// ContentRecorded is the same for SDK events (webhooks.Outbox.ContentRecorded).
-	ContentRecorded func(ctx context.Context, k actors.ItemID, evs []actors.ContentEvent, recorded []bool)
+	// Deliveries are made by the actors that apply the events
+	// (actors.Outbox, webhooks.Outbox), not by the handlers.
 }
 
 // maxAttemptsShown bounds GET /v1/webhooks/:id/attempts.

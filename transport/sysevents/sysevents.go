@@ -52,9 +52,6 @@ type Options struct {
 	Timeout          time.Duration    // bounds the handling of one message, as of one HTTP request
 	Now              func() time.Time // the clock of event times; nil = time.Now
 	Logger           *slog.Logger
-	// Recorded is called with each stored event and its verdict, once the
-	// verdict is known: webhooks (webhooks.Outbox.RenderRecorded). Nil: none.
-	Recorded func(ctx context.Context, k actors.ItemID, evs []actors.RenderEvent, recorded []bool)
 }
 
 // Subscriber consumes Subject: it validates each message and
@@ -217,9 +214,6 @@ func (se *Subscriber) handle(m *nats.Msg) {
 		return
 	}
 	se.accepted.Add(1)
-	if se.opts.Recorded != nil {
-		se.opts.Recorded(ctx, k, sub.Msg.Render, sub.Counted)
-	}
 	reply(systemReply{OK: true, Recorded: &sub.Counted[0]})
 }
 

@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -21,17 +22,20 @@ type EndpointLister interface {
 	ListWebhooks(ctx context.Context, projectID string) ([]actors.WebhookEndpoint, error)
 }
 
-// Outbox turns recorded events into deliveries: one message of the
-// webhook stream per subscribed endpoint, published with its Nats-Msg-Id so
-// a repeat is stored once. It is called with an event only once the actor's
-// verdict says the event was recorded, so an event dropped by dedupe, or a
-// robot's request (never published as an event), never fires.
+// Outbox turns recorded events into deliveries: one message of the webhook
+// stream per subscribed endpoint, published with its Nats-Msg-Id (endpoint
+// and event id), so a repeat is stored once. It implements actors.Outbox:
+// the actor that applies an event hands it over with its verdict, so an
+// event dropped by dedupe, or a robot's request (never published as an
+// event), never fires, and the snapshot round's Flush makes every delivery
+// durable before a snapshot covers its event (actors/outbox.go says why that
+// survives kill -9).
 //
-// It keeps ingest fast: a project's endpoints are cached for cacheTTL (a new
-// or deleted endpoint takes effect within it), a project without endpoints
-// costs one map read, and the publish is asynchronous: the request does not
-// wait for the webhook stream's acknowledgement. Publish errors are logged
-// and counted (Failed).
+// It keeps the actors fast: Wants and Recorded never block (the endpoint
+// lookups and the publishes happen on Run's goroutine); a project's
+// endpoints are cached for cacheTTL (a new or deleted endpoint takes effect
+// within it), and a project without endpoints costs one map read per
+// message once it has been looked up.
 type Outbox struct {
 	js     jetstream.JetStream
 	st     EndpointLister
@@ -39,6 +43,15 @@ type Outbox struct {
 
 	mu    sync.Mutex // guards cache
 	cache map[string]cachedEndpoints
+
+	qmu      sync.Mutex // guards the fields below
+	queue    []recorded // taken by Recorded, not handled by Run yet
+	stalled  []recorded // their project's endpoints could not be looked up yet
+	inflight []inflight // publishes not known to be stored; Flush waits for them
+	started  uint64     // Run's passes begun
+	finished uint64     // the newest pass ended
+	progress chan struct{}
+	wake     chan struct{}
 
 	published, failed atomic.Int64
 }
@@ -48,40 +61,195 @@ type cachedEndpoints struct {
 	at   time.Time
 }
 
+// recorded is one Recorded call.
+type recorded struct {
+	k       actors.ItemID
+	m       *actors.Message
+	counted []bool
+}
+
+// inflight is one delivery's message and, once sent, its acknowledgement.
+type inflight struct {
+	msg *nats.Msg
+	fut jetstream.PubAckFuture // nil: not sent yet (the send failed)
+}
+
 const cacheTTL = 2 * time.Second
 
-// NewOutbox publishes on nc, whose own JetStream context reports
-// asynchronous publish errors to the outbox.
+// resendPause spaces the sends of a refused delivery within one Flush.
+const resendPause = 50 * time.Millisecond
+
+// lookupWait bounds one endpoint lookup of Run: a slow Postgres delays
+// deliveries, never the actors.
+const lookupWait = 2 * time.Second
+
+// NewOutbox publishes on nc. Run must run for Recorded's events to become
+// deliveries, until the registry that calls Flush has stopped.
 func NewOutbox(nc *nats.Conn, st EndpointLister, logger *slog.Logger) (*Outbox, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := &Outbox{st: st, logger: logger, cache: map[string]cachedEndpoints{}}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
-		o.failed.Add(1)
-		o.logger.Warn("webhook delivery not queued", "subject", m.Subject, "err", err)
-	}), jetstream.WithPublishAsyncMaxPending(10_000))
+	// The timeout ends the wait for an acknowledgement lost with a
+	// connection; Flush then sends the delivery again.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(10_000), jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		return nil, err
 	}
-	o.js = js
-	return o, nil
+	return &Outbox{
+		js: js, st: st, logger: logger, cache: map[string]cachedEndpoints{},
+		progress: make(chan struct{}), wake: make(chan struct{}, 1),
+	}, nil
 }
 
-// Counts returns the deliveries queued and the ones whose publish failed.
+// Counts returns the deliveries queued and the publishes that failed (each
+// is sent again until stored).
 func (o *Outbox) Counts() (published, failed int64) { return o.published.Load(), o.failed.Load() }
 
-func (o *Outbox) endpoints(ctx context.Context, project string, now time.Time) []actors.WebhookEndpoint {
+// Wants reports whether project may have endpoints: yes unless a lookup
+// younger than cacheTTL found none. Never blocks.
+func (o *Outbox) Wants(project string) bool {
+	o.mu.Lock()
+	c, ok := o.cache[project]
+	o.mu.Unlock()
+	return !ok || time.Since(c.at) >= cacheTTL || len(c.list) > 0
+}
+
+// Recorded takes the events item k applied from m for Run. Never blocks:
+// the queue grows while Run is behind (a lookup waiting on Postgres).
+func (o *Outbox) Recorded(k actors.ItemID, m *actors.Message, counted []bool) {
+	o.qmu.Lock()
+	o.queue = append(o.queue, recorded{k: k, m: m, counted: counted})
+	o.qmu.Unlock()
+	o.signal()
+}
+
+func (o *Outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run turns what Recorded took into publishes until ctx ends; stalled
+// events (their endpoints unknown: Postgres unreachable) are tried again
+// every second.
+func (o *Outbox) Run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.wake:
+		case <-t.C:
+		}
+		o.qmu.Lock()
+		batch := append(o.stalled, o.queue...)
+		o.stalled, o.queue = nil, nil
+		o.started++
+		pass := o.started
+		o.qmu.Unlock()
+		var stalled []recorded
+		var sent []inflight
+		for _, rec := range batch {
+			eps, ok := o.endpoints(ctx, rec.k.Project, time.Now())
+			if !ok {
+				stalled = append(stalled, rec)
+				continue
+			}
+			sent = o.deliveries(sent, rec, eps)
+		}
+		o.qmu.Lock()
+		o.stalled = append(o.stalled, stalled...)
+		o.inflight = append(o.inflight, sent...)
+		o.finished = pass
+		close(o.progress)
+		o.progress = make(chan struct{})
+		o.qmu.Unlock()
+	}
+}
+
+// Flush returns nil once every event Recorded took before the call has its
+// deliveries stored in the webhook stream; a failed publish is sent again
+// until it is stored or ctx ends. The snapshot round calls it.
+func (o *Outbox) Flush(ctx context.Context) error {
+	// A pass of Run begun after this call takes everything taken before
+	// it, and tries the stalled events once more.
+	o.qmu.Lock()
+	begun := o.started
+	o.qmu.Unlock()
+	o.signal()
+	for {
+		o.qmu.Lock()
+		finished, progress, stalled := o.finished, o.progress, len(o.stalled)
+		o.qmu.Unlock()
+		if finished > begun {
+			if stalled > 0 {
+				return fmt.Errorf("webhook endpoints of %d recorded messages not known yet", stalled)
+			}
+			break
+		}
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	o.qmu.Lock()
+	fl := o.inflight
+	o.inflight = nil
+	o.qmu.Unlock()
+	for i := 0; i < len(fl); i++ {
+		p := &fl[i]
+		if p.fut == nil {
+			fut, err := o.js.PublishMsgAsync(p.msg)
+			if err != nil {
+				o.keep(fl[i:])
+				return fmt.Errorf("webhook delivery not queued: %w", err)
+			}
+			p.fut = fut
+		}
+		select {
+		case <-p.fut.Ok():
+		case err := <-p.fut.Err():
+			o.failed.Add(1)
+			o.logger.Warn("webhook delivery not queued, sending again", "subject", p.msg.Subject, "err", err)
+			p.fut = nil
+			if perr := pause(ctx, resendPause); perr != nil {
+				o.keep(fl[i:])
+				return fmt.Errorf("webhook delivery not queued: %w", err)
+			}
+			i-- // send it again
+		case <-ctx.Done():
+			o.keep(fl[i:])
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// keep puts publishes back for the next Flush.
+func (o *Outbox) keep(fl []inflight) {
+	o.qmu.Lock()
+	o.inflight = append(fl, o.inflight...)
+	o.qmu.Unlock()
+}
+
+// endpoints returns project's endpoints, from the cache while it is fresh;
+// false when they are not known (no answer and none cached).
+func (o *Outbox) endpoints(ctx context.Context, project string, now time.Time) ([]actors.WebhookEndpoint, bool) {
 	o.mu.Lock()
 	c, ok := o.cache[project]
 	o.mu.Unlock()
 	if ok && now.Sub(c.at) < cacheTTL {
-		return c.list
+		return c.list, true
 	}
-	list, err := o.st.ListWebhooks(ctx, project)
+	lctx, cancel := context.WithTimeout(ctx, lookupWait)
+	list, err := o.st.ListWebhooks(lctx, project)
+	cancel()
 	if err != nil {
 		o.logger.Warn("webhook endpoints lookup", "project", project, "err", err)
-		return c.list // the last known list, if any
+		return c.list, ok // the last known list, if any
 	}
 	o.mu.Lock()
 	if len(o.cache) > 100_000 { // bounded: a burst of projects restarts the cache
@@ -89,7 +257,63 @@ func (o *Outbox) endpoints(ctx context.Context, project string, now time.Time) [
 	}
 	o.cache[project] = cachedEndpoints{list: list, at: now}
 	o.mu.Unlock()
-	return list
+	return list, true
+}
+
+// deliveries appends the publishes of rec's recorded events to the
+// endpoints subscribed to their types.
+func (o *Outbox) deliveries(sent []inflight, rec recorded, eps []actors.WebhookEndpoint) []inflight {
+	if len(eps) == 0 {
+		return sent
+	}
+	render, content := rec.m.Verdicts(rec.counted)
+	for i, ev := range rec.m.Render {
+		if i >= len(render) || !render[i] {
+			continue
+		}
+		typ := "render." + string(ev.EventType)
+		var data []byte
+		for _, ep := range subscribed(eps, typ) {
+			if data == nil {
+				var err error
+				if data, err = json.Marshal(renderData{RenderID: rec.k.Item, Event: ev}); err != nil {
+					break // a RenderEvent always encodes
+				}
+			}
+			sent = o.queue1(sent, Delivery{EndpointID: ep.ID, ID: ev.ID, Type: typ, Timestamp: ev.CreatedAt.Time, Data: data})
+		}
+	}
+	for i, ev := range rec.m.Content {
+		// A swipe's copy for the item left (Role set) is the same event
+		// seen from the other item and does not fire again.
+		if i >= len(content) || !content[i] || ev.Role != "" {
+			continue
+		}
+		typ := "content." + string(ev.Type)
+		var data []byte
+		for _, ep := range subscribed(eps, typ) {
+			if data == nil {
+				var err error
+				if data, err = json.Marshal(contentData{ContentID: rec.k.Item, Event: ev}); err != nil {
+					break
+				}
+			}
+			sent = o.queue1(sent, Delivery{EndpointID: ep.ID, ID: ev.ID, Type: typ, Timestamp: time.UnixMilli(ev.Recv).UTC(), Data: data})
+		}
+	}
+	return sent
+}
+
+// subscribed returns the enabled endpoints of eps subscribed to typ
+// (custom types cannot be subscribed to).
+func subscribed(eps []actors.WebhookEndpoint, typ string) []actors.WebhookEndpoint {
+	var out []actors.WebhookEndpoint
+	for _, ep := range eps {
+		if ep.DisabledAt == nil && slices.Contains(ep.EventTypes, typ) {
+			out = append(out, ep)
+		}
+	}
+	return out
 }
 
 // renderData is the data of a render.<eventType> delivery.
@@ -98,69 +322,10 @@ type renderData struct {
 	Event    actors.RenderEvent `json:"event"`
 }
 
-// RenderRecorded queues the deliveries of render events of item k that the
-// actor recorded (recorded[i] is evs[i]'s verdict).
-func (o *Outbox) RenderRecorded(ctx context.Context, k actors.ItemID, evs []actors.RenderEvent, recorded []bool) {
-	var eps []actors.WebhookEndpoint
-	for i := range evs {
-		if i >= len(recorded) || !recorded[i] {
-			continue
-		}
-		if eps == nil {
-			if eps = o.endpoints(ctx, k.Project, time.Now()); len(eps) == 0 {
-				return
-			}
-		}
-		typ := "render." + string(evs[i].EventType)
-		data, err := json.Marshal(renderData{RenderID: k.Item, Event: evs[i]})
-		if err != nil {
-			continue // a RenderEvent always encodes
-		}
-		for _, ep := range eps {
-			if ep.DisabledAt != nil || !slices.Contains(ep.EventTypes, typ) {
-				continue
-			}
-			o.queue(Delivery{EndpointID: ep.ID, ID: evs[i].ID, Type: typ, Timestamp: evs[i].CreatedAt.Time, Data: data})
-		}
-	}
-}
-
 // contentData is the data of a content.<type> delivery.
 type contentData struct {
 	ContentID string              `json:"contentId"`
 	Event     actors.ContentEvent `json:"event"`
-}
-
-// ContentRecorded queues the deliveries of SDK events of item k that the
-// actor recorded. A swipe's copy for the item left (Role set) is the same
-// event seen from the other item and does not fire again; custom types
-// cannot be subscribed to.
-func (o *Outbox) ContentRecorded(ctx context.Context, k actors.ItemID, evs []actors.ContentEvent, recorded []bool) {
-	var eps []actors.WebhookEndpoint
-	for i := range evs {
-		if i >= len(recorded) || !recorded[i] || evs[i].Role != "" {
-			continue
-		}
-		if eps == nil {
-			if eps = o.endpoints(ctx, k.Project, time.Now()); len(eps) == 0 {
-				return
-			}
-		}
-		typ := "content." + string(evs[i].Type)
-		var data []byte
-		for _, ep := range eps {
-			if ep.DisabledAt != nil || !slices.Contains(ep.EventTypes, typ) {
-				continue
-			}
-			if data == nil {
-				var err error
-				if data, err = json.Marshal(contentData{ContentID: k.Item, Event: evs[i]}); err != nil {
-					break
-				}
-			}
-			o.queue(Delivery{EndpointID: ep.ID, ID: evs[i].ID, Type: typ, Timestamp: time.UnixMilli(evs[i].Recv).UTC(), Data: data})
-		}
-	}
 }
 
 // Test queues a webhook.test delivery to ep and returns its webhook-id;
@@ -177,23 +342,30 @@ func (o *Outbox) Test(ctx context.Context, ep actors.WebhookEndpoint, id string,
 	return nil
 }
 
-func (o *Outbox) queue(dl Delivery) {
+// queue1 publishes one delivery without waiting; Flush waits.
+func (o *Outbox) queue1(sent []inflight, dl Delivery) []inflight {
 	b, err := json.Marshal(dl)
 	if err != nil {
-		return
+		return sent
 	}
-	if _, err := o.js.PublishAsync(subjectPrefix+dl.EndpointID, b, jetstream.WithMsgID(dl.EndpointID+":"+dl.ID)); err != nil {
+	msg := &nats.Msg{Subject: subjectPrefix + dl.EndpointID, Data: b, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, dl.EndpointID+":"+dl.ID)
+	fut, err := o.js.PublishMsgAsync(msg)
+	if err != nil {
 		o.failed.Add(1)
-		o.logger.Warn("webhook delivery not queued", "endpoint", dl.EndpointID, "webhook_id", dl.ID, "err", err)
-		return
+		fut = nil // Flush sends it again
 	}
 	o.published.Add(1)
+	return append(sent, inflight{msg: msg, fut: fut})
 }
 
-// Flush waits until every queued delivery is acknowledged or ctx ends.
-func (o *Outbox) Flush(ctx context.Context) {
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
-	case <-o.js.PublishAsyncComplete():
+	case <-t.C:
+		return nil
 	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

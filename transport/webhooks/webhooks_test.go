@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -476,17 +478,19 @@ func TestOutboxFiresRecordedEventsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	k := actors.ItemID{Project: "p1", Item: "r1"}
-	out.RenderRecorded(ctx, k, []actors.RenderEvent{
+	runOutbox(t, out)
+	out.Recorded(actors.ItemID{Project: "p1", Item: "r1"}, &actors.Message{Render: []actors.RenderEvent{
 		{ID: "v-recorded", EventType: actors.Viewed, CreatedAt: actors.NewTime(time.Now())},
 		{ID: "v-deduped", EventType: actors.Viewed, CreatedAt: actors.NewTime(time.Now())},
 		{ID: "p-unsubscribed", EventType: actors.Printed, CreatedAt: actors.NewTime(time.Now())},
-	}, []bool{true, false, true})
-	out.ContentRecorded(ctx, actors.ItemID{Project: "p1", Item: "c1"}, []actors.ContentEvent{
+	}}, []bool{true, false, true})
+	out.Recorded(actors.ItemID{Project: "p1", Item: "c1"}, &actors.Message{Content: []actors.ContentEvent{
 		{ID: "like-1", Type: actors.Like, Recv: time.Now().UnixMilli()},
 		{ID: "swipe-copy", Type: actors.Like, Role: "out", Recv: time.Now().UnixMilli()},
-	}, []bool{true, true})
-	out.Flush(ctx)
+	}}, []bool{true, true})
+	if err := out.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if pub, failed := out.Counts(); pub != 2 || failed != 0 {
 		t.Fatalf("queued %d, failed %d; want 2, 0", pub, failed)
 	}
@@ -699,5 +703,107 @@ func TestReplayParts(t *testing.T) {
 	}
 	if total != n || parts != 2 {
 		t.Fatalf("%d deliveries in %d parts, want %d in 2", total, parts, n)
+	}
+}
+
+// runOutbox runs out until the test ends.
+func runOutbox(t *testing.T, out *Outbox) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); out.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// failingLister fails while down is set.
+type failingLister struct {
+	down atomic.Bool
+	lister
+}
+
+func (l *failingLister) ListWebhooks(ctx context.Context, p string) ([]actors.WebhookEndpoint, error) {
+	if l.down.Load() {
+		return nil, errors.New("database unavailable")
+	}
+	return l.lister.ListWebhooks(ctx, p)
+}
+
+// Flush reports success only once every delivery handed over before it is
+// stored: not while the webhook stream refuses publishes, nor while a
+// project's endpoints cannot be looked up. Either way the snapshot round
+// writes nothing, so a kill -9 meanwhile replays the events and hands them
+// over again (actors/outbox.go); once both recover, the same Flush call
+// sends what failed and the delivery arrives.
+func TestOutboxFlushWaitsUntilStored(t *testing.T) {
+	secret := NewSecret()
+	srv := newReceiver(t, secret, 200)
+	ep := newEndpoint(t, srv.URL, secret)
+	ns, err := jetlog.StartEmbedded(jetlog.EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", SyncInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	nc, err := jetlog.Connect(jetlog.ConnectOptions{URL: ns.ClientURL(), Name: "outbox-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ls := &failingLister{lister: lister{{ID: ep.ID, ProjectID: "p1", URL: srv.URL, EventTypes: []string{"render.viewed"}, Secret: secret}}}
+	ls.down.Store(true)
+	out, err := NewOutbox(nc, ls, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOutbox(t, out)
+	if !out.Wants("p1") {
+		t.Fatal("a project never looked up is not wanted")
+	}
+	out.Recorded(actors.ItemID{Project: "p1", Item: "r1"}, &actors.Message{Render: []actors.RenderEvent{
+		{ID: "v1", EventType: actors.Viewed, CreatedAt: actors.NewTime(time.Now())},
+	}}, []bool{true})
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	if err := out.Flush(short()); err == nil {
+		t.Fatal("flushed while the endpoints could not be looked up")
+	}
+	ls.down.Store(false) // endpoints known; the webhook stream does not exist yet
+	// Long enough for the client's own resends of a publish nobody
+	// answers (about half a second) to give up: the failure is counted.
+	refused, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := out.Flush(refused); err == nil {
+		t.Fatal("flushed while the webhook stream refused the delivery")
+	}
+	st := newMemStore(ep)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := NewGuard([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(context.Background(), js, st, g, Options{Schedule: []time.Duration{10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(dctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := out.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, func() error {
+		if a := st.all(); len(a) != 1 || a[0].WebhookID != "v1" || a[0].Outcome != Delivered {
+			return fmt.Errorf("attempts %+v", a)
+		}
+		return nil
+	})
+	if _, failed := out.Counts(); failed == 0 {
+		t.Fatal("the refused publish was not counted")
 	}
 }
