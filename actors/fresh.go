@@ -53,13 +53,29 @@ func (r *Registry) fresh(k ItemID, m *Message) bool {
 	return !saved
 }
 
-// noteSavedLocked records that this process wrote snaps (r.mu held).
+// noteSavedLocked records that this process wrote snaps of renders young
+// enough to be fresh (r.mu held), and about once a minute forgets those
+// grown too old to be: the set stays as large as one log age of renders,
+// not every render this process ever wrote.
 func (r *Registry) noteSavedLocked(snaps []Snapshot) {
 	if r.opts.LogMaxAge <= 0 {
 		return
 	}
+	now := time.Now()
+	oldest := now.Add(-r.opts.LogMaxAge / 2).UnixMilli()
 	for _, s := range snaps {
-		r.saved[itemHash(s.Key)] = struct{}{}
+		if created, ok := uuidV7Time(s.Key.Item); ok && created.UnixMilli() >= oldest {
+			r.saved[itemHash(s.Key)] = created.UnixMilli()
+		}
+	}
+	if now.Sub(r.savedTrimmed) < time.Minute {
+		return
+	}
+	r.savedTrimmed = now
+	for h, created := range r.saved {
+		if created < oldest {
+			delete(r.saved, h)
+		}
 	}
 }
 

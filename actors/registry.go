@@ -86,10 +86,11 @@ type Registry struct {
 	// claimedAt holds, per partition in epochs, when this instance began
 	// claiming it; saved, the items this process wrote a snapshot of
 	// (hashed). Both decide fresh activations (fresh.go).
-	claimedAt map[int]time.Time
-	saved     map[uint64]struct{}
-	claiming  map[int]bool // claims requested, not yet made
-	claims    chan int     // partitions to claim, for claimLoop
+	claimedAt    map[int]time.Time
+	saved        map[uint64]int64 // item hash -> the render's creation, Unix ms
+	savedTrimmed time.Time
+	claiming     map[int]bool // claims requested, not yet made
+	claims       chan int     // partitions to claim, for claimLoop
 	// sessions holds, per partition, the delivery session its consumer is
 	// in here: deliveries whose consumer sequences follow one another
 	// without a gap. A gap means the consumer delivered messages elsewhere
@@ -109,7 +110,7 @@ func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
 	return &Registry{
 		opts: opts, store: store, log: log, logger: opts.Logger, loader: loader{store: store},
 		actorCtx: ctx, stopActors: cancel,
-		epochs: map[int]int64{}, claimedAt: map[int]time.Time{}, saved: map[uint64]struct{}{},
+		epochs: map[int]int64{}, claimedAt: map[int]time.Time{}, saved: map[uint64]int64{},
 		claiming: map[int]bool{}, claims: make(chan int, 1024),
 		items: map[ItemID]*actor{}, dirty: map[ItemID]struct{}{}, acks: map[int]func(){},
 		sessions: map[int]*deliverySession{},
