@@ -87,6 +87,7 @@ type Config struct {
 	WebhookRetrySchedule []time.Duration // ENGAGED_WEBHOOK_RETRY_SCHEDULE: waits before each retry; its length is the number of retries
 	WebhookTimeout       time.Duration   // ENGAGED_WEBHOOK_TIMEOUT: one delivery attempt's limit
 	WebhookAllowHosts    []string        // ENGAGED_WEBHOOKS_ALLOW_HOSTS: hosts or CIDRs webhooks may reach although private or loopback
+	WebhookRetentionDays int             // ENGAGED_WEBHOOK_RETENTION_DAYS: kept deliveries (replay) and attempts older than this are deleted
 
 	// The HTTP admin API (transport/httpapi/admin.go).
 	AdminToken string // ENGAGED_ADMIN_TOKEN: operator token of /admin/v1; empty = the admin API is off (404)
@@ -127,6 +128,7 @@ func Defaults() Config {
 		SeriesRetentionDays:  400,
 		WebhookRetrySchedule: []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
 		WebhookTimeout:       10 * time.Second,
+		WebhookRetentionDays: 30,
 	}
 }
 
@@ -192,6 +194,7 @@ var Vars = []Var{
 	{"sse-heartbeat", "ENGAGED_SSE_HEARTBEAT", "duration", "15s", "server-sent event heartbeat (and key re-check) interval"},
 	{"webhook-retry-schedule", "ENGAGED_WEBHOOK_RETRY_SCHEDULE", "duration list", "5s,5m,30m,2h,5h,10h,10h", "webhooks: comma-separated waits before each retry after the first attempt; after the last, the delivery is dead-lettered"},
 	{"webhook-timeout", "ENGAGED_WEBHOOK_TIMEOUT", "duration", "10s", "webhooks: limit of one delivery attempt, connect to response"},
+	{"webhook-retention-days", "ENGAGED_WEBHOOK_RETENTION_DAYS", "int", "30", "webhooks: days kept deliveries (what a replay re-sends) and attempts stay in Postgres; longer than the retry schedule"},
 	{"webhooks-allow-hosts", "ENGAGED_WEBHOOKS_ALLOW_HOSTS", "list", "", "webhooks: comma-separated hosts or CIDRs that endpoints may reach although loopback, private or link-local (tests, private deployments)"},
 	{"admin-token", "ENGAGED_ADMIN_TOKEN", "string", "", "operator token (at least 32 characters) of the HTTP admin API /admin/v1; empty = off. Prefer the variable: a flag shows in ps"},
 }
@@ -323,6 +326,7 @@ func parse(raw map[string]string) (Config, error) {
 	p.durations("webhook-retry-schedule", &c.WebhookRetrySchedule)
 	p.duration("webhook-timeout", &c.WebhookTimeout, 100*time.Millisecond)
 	p.list("webhooks-allow-hosts", &c.WebhookAllowHosts)
+	p.integer("webhook-retention-days", &c.WebhookRetentionDays, 1, 36_600)
 	p.str("admin-token", &c.AdminToken)
 	if c.AdminToken != "" && len(c.AdminToken) < MinAdminToken {
 		// It opens every project: a guessable one must not start.
@@ -344,6 +348,15 @@ func parse(raw map[string]string) (Config, error) {
 		// Recovery replays the log after the newest snapshot; the log must
 		// outlast the snapshot interval by far.
 		return Config{}, fmt.Errorf("ENGAGED_STREAM_MAX_AGE: %s is too short for ENGAGED_SNAPSHOT_INTERVAL %s (need at least 100x)", c.StreamMaxAge, c.SnapshotInterval)
+	}
+	var retries time.Duration
+	for _, d := range c.WebhookRetrySchedule {
+		retries += d
+	}
+	if time.Duration(c.WebhookRetentionDays)*24*time.Hour <= retries {
+		// The dispatcher numbers a delivery's attempts from the kept ones:
+		// they must outlive its retries.
+		return Config{}, fmt.Errorf("ENGAGED_WEBHOOK_RETENTION_DAYS: %d days do not outlast ENGAGED_WEBHOOK_RETRY_SCHEDULE (%s in all)", c.WebhookRetentionDays, retries)
 	}
 	if c.MaxMetadataBytes > c.MaxBodyBytes {
 		return Config{}, errors.New("ENGAGED_MAX_METADATA_BYTES: must not exceed ENGAGED_MAX_BODY_BYTES")

@@ -2,6 +2,7 @@ package persist
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -208,4 +209,27 @@ func (s *Store) WebhookAttempts(ctx context.Context, projectID, id string, limit
 		list = []actors.WebhookAttempt{}
 	}
 	return list, translate(err)
+}
+
+// PruneWebhookHistory deletes kept deliveries and attempts older than
+// before, batch rows per statement (safe to run from several instances),
+// and returns how many rows it deleted. Migration 011 indexes both by age.
+func (s *Store) PruneWebhookHistory(ctx context.Context, before time.Time, batch int) (int64, error) {
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM webhook_deliveries WHERE ctid IN (SELECT ctid FROM webhook_deliveries WHERE kept_at < $1 LIMIT $2)`,
+		`DELETE FROM webhook_attempts WHERE ctid IN (SELECT ctid FROM webhook_attempts WHERE at < $1 LIMIT $2)`,
+	} {
+		for {
+			tag, err := s.pool.Exec(ctx, q, before, batch)
+			if err != nil {
+				return total, fmt.Errorf("prune webhook history: %w", translate(err))
+			}
+			total += tag.RowsAffected()
+			if tag.RowsAffected() < int64(batch) {
+				break
+			}
+		}
+	}
+	return total, nil
 }

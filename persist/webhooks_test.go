@@ -116,4 +116,22 @@ func TestWebhookDeliveriesKept(t *testing.T) {
 	if l, _ := s.WebhookAttempts(ctx, p.ID, w.ID, 10); len(l) != 2 || l[0].ReplayID != "rpl_1" || l[1].ReplayID != "" {
 		t.Fatalf("attempts: %+v", l)
 	}
+
+	// Retention: an attempt older than the cut goes, the rest stays; a
+	// cut after everything, in batches of one, leaves nothing.
+	if err := s.RecordWebhookAttempt(ctx, actors.WebhookAttempt{EndpointID: w.ID, WebhookID: "evt0", Type: "render.viewed", N: 1, At: time.Now().Add(-48 * time.Hour), Outcome: "delivered", Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneWebhookHistory(ctx, time.Now().Add(-24*time.Hour), 1); err != nil || n != 1 {
+		t.Fatalf("pruned %d rows (%v), want the old attempt", n, err)
+	}
+	if n, _ := s.CountWebhookAttempts(ctx, w.ID, "evt1", ""); n != 1 {
+		t.Fatalf("a recent attempt was pruned")
+	}
+	if n, err := s.PruneWebhookHistory(ctx, time.Now().Add(time.Minute), 1); err != nil || n != 4+2 {
+		t.Fatalf("pruned %d rows (%v), want 4 deliveries and 2 attempts", n, err)
+	}
+	if got, _ := s.WebhookDeliveries(ctx, w.ID, base, base.Add(time.Hour), 10); len(got) != 0 {
+		t.Fatalf("kept after pruning: %+v", got)
+	}
 }

@@ -170,7 +170,10 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		VisitorSalts: store,
 		Series:       seriesReader{store},
 	}, store, engine)
-	stopPruning := startSeriesPruning(store, time.Duration(cfg.SeriesRetentionDays)*24*time.Hour, seriesPruneInterval, logger)
+	stopPruning := startPruning(store, retention{
+		series:   time.Duration(cfg.SeriesRetentionDays) * 24 * time.Hour,
+		webhooks: time.Duration(cfg.WebhookRetentionDays) * 24 * time.Hour,
+	}, pruneInterval, logger)
 	defer stopPruning()
 	// Key changes published by any instance or the admin CLI drop this
 	// instance's cached answers (announcingStore publishes them).
