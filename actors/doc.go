@@ -5,9 +5,9 @@
 // and persists and passivates them in snapshot rounds fenced by partition
 // epochs.
 //
-// It imports no adapter. It declares the two things it needs from the
-// outside, a SnapshotStore (persist implements it) and a Log
-// (transport/jetlog implements it); cmd/engaged wires them together.
+// It imports no adapter. It declares what it needs from the outside, a
+// SnapshotStore (persist implements it), a Log (transport/jetlog) and an
+// Outbox (transport/webhooks); cmd/engaged wires them together.
 //
 // Files, from the runtime down to the families:
 //
@@ -17,7 +17,9 @@
 //	registry_ownership.go  Deliver and Lost (delivery sessions), partition claims and epochs
 //	actor.go               one item's actor: mailbox loop, activation, apply, panics
 //	updates.go             coalesced live updates of an item
-//	loader.go              batched snapshot loads of concurrent activations
+//	loader.go              batched snapshot loads of concurrent activations (actors/coalesce)
+//	fresh.go               renders that activate without a snapshot load
+//	outbox.go              the Outbox port: what applied events cause outside (webhooks), flushed before snapshots
 //	verdicts.go            an event's verdict from the actor to the waiting request
 //	reads.go               the families' public reads (ReadJSON, ShareCounts, ReadContent, Current)
 //	family.go              the family interface the runtime drives, and how to add a family

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,14 +12,27 @@ import (
 	"github.com/google/uuid"
 )
 
+// countingStore counts the keys LoadSnapshots was asked for.
+type countingStore struct {
+	*memStore
+	mu   sync.Mutex
+	keys int
+}
+
+func (s *countingStore) LoadSnapshots(ctx context.Context, keys []ItemID) (map[ItemID]Snapshot, error) {
+	s.mu.Lock()
+	s.keys += len(keys)
+	s.mu.Unlock()
+	return s.memStore.LoadSnapshots(ctx, keys)
+}
+
 // A render created after this instance claimed its partition activates
 // without a snapshot load, and counts exactly; once this process wrote its
 // snapshot (and passivated it), or for a render older than the claim, the
 // activation loads.
 func TestFreshRenderActivatesWithoutLoad(t *testing.T) {
 	ms := newMemStore()
-	s := &countingStore{memStore: ms, block: make(chan struct{}), ready: make(chan struct{})}
-	close(s.block)
+	s := &countingStore{memStore: ms}
 	l := newMemLog()
 	first := ItemID{Project: "p", Item: "first"}
 	r := NewRegistry(Options{Partitions: 1, MailboxSize: 64, SnapshotInterval: time.Hour, IdleTimeout: time.Nanosecond, LogMaxAge: time.Hour}, s, l)

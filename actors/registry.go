@@ -108,7 +108,7 @@ func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Registry{
-		opts: opts, store: store, log: log, logger: opts.Logger, loader: loader{store: store},
+		opts: opts, store: store, log: log, logger: opts.Logger, loader: newLoader(store),
 		actorCtx: ctx, stopActors: cancel,
 		epochs: map[int]int64{}, claimedAt: map[int]time.Time{}, saved: map[uint64]int64{},
 		claiming: map[int]bool{}, claims: make(chan int, 1024),

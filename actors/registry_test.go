@@ -2,8 +2,8 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"

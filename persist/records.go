@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -251,13 +252,54 @@ func (s *Store) createItem(ctx context.Context, projectID, id, kind, documentURL
 
 // GetItem returns item id of kind in project projectID, or ENotFound.
 func (s *Store) GetItem(ctx context.Context, projectID, id, kind string) (actors.Item, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, project_id, kind, document_url, created_at FROM items
-		WHERE project_id = $1 AND id = $2 AND kind = $3`, projectID, id, kind)
-	if err != nil {
-		return actors.Item{}, translate(err)
+	if !validUUID(projectID) {
+		return actors.Item{}, actors.Errorf(actors.ENotFound, "not found")
 	}
-	it, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[actors.Item])
-	return it, translate(err)
+	// Concurrent lookups share one query (coalesce.Group): the first
+	// events of many new items, arriving together, cost a few round trips
+	// instead of one each.
+	it, found, err := s.items.Get(ctx, itemKey{strings.ToLower(projectID), id, kind}) // as Postgres prints a uuid
+	if err != nil {
+		return actors.Item{}, err
+	}
+	if !found {
+		return actors.Item{}, actors.Errorf(actors.ENotFound, "not found")
+	}
+	return it, nil
+}
+
+// itemKey names one item lookup of GetItem.
+type itemKey struct{ project, id, kind string }
+
+// maxItemBatch bounds the keys of one items query; itemLookupTimeout
+// bounds the query, whatever its first caller's context does (the others
+// wait for it).
+const (
+	maxItemBatch      = 512
+	itemLookupTimeout = 10 * time.Second
+)
+
+// getItems looks the items of keys up in one query.
+func (s *Store) getItems(ctx context.Context, keys []itemKey) (map[itemKey]actors.Item, error) {
+	projects, ids, kinds := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		projects[i], ids[i], kinds[i] = k.project, k.id, k.kind
+	}
+	rows, err := s.pool.Query(ctx, `SELECT i.id, i.project_id, i.kind, i.document_url, i.created_at
+		FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(project_id, id, kind)
+		JOIN items i ON i.project_id = k.project_id AND i.id = k.id AND i.kind = k.kind`, projects, ids, kinds)
+	if err != nil {
+		return nil, translate(err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[actors.Item])
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[itemKey]actors.Item, len(list))
+	for _, it := range list {
+		out[itemKey{it.ProjectID, it.ID, it.Kind}] = it
+	}
+	return out, nil
 }
 
 func validUUID(s string) bool {

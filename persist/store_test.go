@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -168,4 +170,46 @@ func TestTranslateLostConnection(t *testing.T) {
 			t.Errorf("translate(%v) = %s, want unavailable", err, got)
 		}
 	}
+}
+
+// Concurrent lookups, batched into shared queries, each get their own
+// answer: an item, another kind's item, another project's item, an id that
+// names nothing, a project id that is no UUID.
+func TestGetItemConcurrent(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	a, _ := s.CreateProject(ctx, "a")
+	b, _ := s.CreateProject(ctx, "b")
+	ids, err := s.CreateRenders(ctx, a.ID, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateContent(ctx, a.ID, "cnt_1"); err != nil {
+		t.Fatal(err)
+	}
+	type ask struct {
+		project, id, kind string
+		found             bool
+	}
+	var asks []ask
+	for _, id := range ids {
+		asks = append(asks, ask{a.ID, id, actors.RenderItem, true}, ask{b.ID, id, actors.RenderItem, false}, ask{a.ID, id, actors.ContentItem, false})
+	}
+	asks = append(asks, ask{a.ID, "cnt_1", actors.ContentItem, true}, ask{strings.ToUpper(a.ID), "cnt_1", actors.ContentItem, true},
+		ask{a.ID, "cnt_2", actors.ContentItem, false}, ask{"not-a-uuid", "cnt_1", actors.ContentItem, false})
+	var wg sync.WaitGroup
+	for _, q := range asks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			it, err := s.GetItem(ctx, q.project, q.id, q.kind)
+			switch {
+			case q.found && (err != nil || it.ID != q.id || it.Kind != q.kind || it.ProjectID != strings.ToLower(q.project)):
+				t.Errorf("%+v: %+v, %v", q, it, err)
+			case !q.found && actors.ErrorCode(err) != actors.ENotFound:
+				t.Errorf("%+v: want not found, got %+v, %v", q, it, err)
+			}
+		}()
+	}
+	wg.Wait()
 }
