@@ -83,6 +83,7 @@ Drives a running engaged over real HTTP. Scenarios:
                  others are live
   zipf           partner events over --items renders picked Zipf(--zipf-s), warmed first
   sdk-keyspace   ingest-batch over --items content items, each warmed first
+  series-read    GET of a render's minute series over --items renders, each warmed first (issue 19: p99)
   naive          the baseline: a row-per-event Postgres server inside this tool, over
                  --naive-items renders, warm then cold
 Default: ingest-batch ingest-single read read-mixed visible raw-js. It creates its own project, keys and renders
@@ -182,6 +183,7 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	// Scenarios of several rows each (one per key space or variant).
 	sweeps := map[string]func(context.Context, benchOptions, *persist.Store, *fixture) ([]benchResult, error){
 		"keyspace": benchKeyspace, "cold": benchCold, "first-touch": benchFirstTouch, "zipf": benchZipf, "sdk-keyspace": benchSDKKeyspace, "naive": benchNaive,
+		"series-read": benchSeriesRead,
 	}
 	var results []benchResult
 	var ingestMax float64      // req/s of the last ingest-single, for read-mixed
