@@ -41,6 +41,7 @@ type benchOptions struct {
 	naiveItems    int
 	memoryItems   int // memory-full: renders, and a quarter as many content items
 	zipfS         float64
+	churnItems    int // zipf-churn: renders pre-created, none warmed
 	batch         int
 	users         int // distinct userIds the SDK scenarios draw from
 	ingestRate    int // background partner events/s during `read`
@@ -82,6 +83,9 @@ Drives a running engaged over real HTTP. Scenarios:
   first-touch    first events to --live-items never-touched renders while --live-items
                  others are live
   zipf           partner events over --items renders picked Zipf(--zipf-s), warmed first
+  zipf-churn     the same over --churn-items pre-created renders, none warmed, so first events,
+                 passivations at ENGAGED_MAX_LIVE_ITEMS and reactivations churn; RSS sampled
+                 every 2 s through --admin-url
   sdk-keyspace   ingest-batch over --items content items, each warmed first
   series-read    GET of a render's minute series over --items renders, each warmed first (issue 19: p99)
   naive          the baseline: a row-per-event Postgres server inside this tool, over
@@ -111,6 +115,7 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	fs.IntVar(&o.naiveItems, "naive-items", 10_000, "naive: renders the warm run spreads over")
 	fs.IntVar(&o.memoryItems, "memory-items", 10_000, "memory-full: renders given full state")
 	fs.Float64Var(&o.zipfS, "zipf-s", 1.1, "zipf: the exponent s (> 1)")
+	fs.IntVar(&o.churnItems, "churn-items", 1_000_000, "zipf-churn: renders pre-created, drawn Zipf(--zipf-s), none warmed")
 	fs.IntVar(&o.batch, "batch", 100, "events per batch request (ingest-batch)")
 	fs.IntVar(&o.users, "users", 100_000, "distinct userIds the SDK scenarios draw from (ingest-batch, sdk-single)")
 	fs.IntVar(&o.ingestRate, "ingest-rate", 0, "partner events/s sent in the background during read and read-mixed")
@@ -183,7 +188,7 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	// Scenarios of several rows each (one per key space or variant).
 	sweeps := map[string]func(context.Context, benchOptions, *persist.Store, *fixture) ([]benchResult, error){
 		"keyspace": benchKeyspace, "cold": benchCold, "first-touch": benchFirstTouch, "zipf": benchZipf, "sdk-keyspace": benchSDKKeyspace, "naive": benchNaive,
-		"series-read": benchSeriesRead,
+		"series-read": benchSeriesRead, "zipf-churn": benchZipfChurn,
 	}
 	var results []benchResult
 	var ingestMax float64      // req/s of the last ingest-single, for read-mixed

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -149,5 +152,60 @@ func benchSDKKeyspace(ctx context.Context, o benchOptions, store *persist.Store,
 	})
 	r.Items = len(contents)
 	r.Note = fmt.Sprintf("%d events per batch, 10 per content item, over %d warm items", o.batch, len(contents))
+	return []benchResult{r}, nil
+}
+
+// benchZipfChurn is issue 18's wide key space: partner events over
+// o.churnItems pre-created renders (1M by default) drawn Zipf(o.zipfS),
+// none warmed, so that many events activate an item and, past the server's
+// ENGAGED_MAX_LIVE_ITEMS, rounds passivate the least recently used while
+// others come back. With --admin-url it samples the server's live actors
+// and RSS every 2 s: RSS should stay flat once the cap is reached.
+func benchZipfChurn(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture) ([]benchResult, error) {
+	renders, err := fx.createRenders(ctx, store, o.churnItems)
+	if err != nil {
+		return nil, err
+	}
+	zipfs := make([]*rand.Zipf, o.conns)
+	for w := range zipfs {
+		zipfs[w] = rand.NewZipf(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), o.zipfS, 1, uint64(len(renders)-1))
+	}
+	var samples []serverStats
+	sampled := make(chan struct{})
+	sctx, stopSampling := context.WithCancel(ctx)
+	go func() {
+		defer close(sampled)
+		if o.adminURL == "" {
+			return
+		}
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+				if s, err := fetchStats(o.adminURL, false); err == nil {
+					samples = append(samples, s)
+				}
+			}
+		}
+	}()
+	r := load(ctx, o, "zipf-churn", o.rate, func(w int, c *fasthttp.HostClient) (string, int) {
+		return partnerEventTo(o, fx, c, renders[zipfs[w].Uint64()], `{"source":"bench"}`), 1
+	})
+	stopSampling()
+	<-sampled
+	r.Items = len(renders)
+	r.Note = fmt.Sprintf("Zipf s=%.2f over %d pre-created renders, none warmed", o.zipfS, len(renders))
+	if len(samples) > 0 {
+		var live []string
+		var rss []string
+		for _, s := range samples {
+			live = append(live, strconv.Itoa(s.LiveActors))
+			rss = append(rss, strconv.FormatInt(s.RSS>>20, 10))
+		}
+		r.Note += fmt.Sprintf("; every 2 s, live actors %s, RSS MiB %s", strings.Join(live, " "), strings.Join(rss, " "))
+	}
 	return []benchResult{r}, nil
 }
