@@ -376,8 +376,24 @@ func (l *Log) replayConsumer(ctx context.Context, subj string, after, through ui
 	}
 }
 
-// consume reads subj from after+1 with one ephemeral pull consumer, through
-// through, and returns the sequence it got to.
+// consume reads subj from after+1 through through (readFrom) and returns
+// the sequence it got to.
+func (l *Log) consume(ctx context.Context, subj string, after, through uint64, fn func(seq uint64, m *actors.Message)) (uint64, error) {
+	err := l.readFrom(ctx, subj, after+1, false, func(msg jetstream.Msg, md *jetstream.MsgMetadata) bool {
+		if md.Sequence.Stream > through {
+			after = through
+			return false
+		}
+		apply(fn, md.Sequence.Stream, msg.Data())
+		after = md.Sequence.Stream
+		return after < through
+	})
+	return after, err
+}
+
+// readFrom reads the messages of filter from stream sequence start on, in
+// order, with one ephemeral pull consumer, and calls fn with each until fn
+// returns false or what the stream holds now is read.
 //
 // Not jetstream's ordered consumer: its every Fetch re-creates the server's
 // consumer in a retry loop that ignores the caller's context (nats.go
@@ -387,23 +403,24 @@ func (l *Log) replayConsumer(ctx context.Context, subj string, after, through ui
 // one content item answer 503 "item is busy" for 20 s. Here every call is
 // bounded by ctx or by the fetch's own expiry, and the ordered consumer's
 // one check is kept: the consumer's delivery sequence must run 1, 2, 3 …;
-// on a gap the messages read so far stand and replayConsumer asks again
-// from there.
-func (l *Log) consume(ctx context.Context, subj string, after, through uint64, fn func(seq uint64, m *actors.Message)) (uint64, error) {
+// on a gap readFrom returns an error after the messages before it, and the
+// caller reads again from there.
+func (l *Log) readFrom(ctx context.Context, filter string, start uint64, headersOnly bool, fn func(msg jetstream.Msg, md *jetstream.MsgMetadata) bool) error {
 	cons, err := l.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
-		FilterSubject: subj,
+		FilterSubject: filter,
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   after + 1,
+		OptStartSeq:   start,
 		AckPolicy:     jetstream.AckNonePolicy,
-		// One replica in memory: the consumer lives for one replay, and a
+		HeadersOnly:   headersOnly,
+		// One replica in memory: the consumer lives for one read, and a
 		// lost one is simply made again (as the ordered consumer's are).
 		Replicas:      1,
 		MemoryStorage: true,
-		// A backstop only: the consumer is deleted when the replay ends.
+		// A backstop only: the consumer is deleted when the read ends.
 		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
-		return after, err
+		return err
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiAttempt)
@@ -411,38 +428,38 @@ func (l *Log) consume(ctx context.Context, subj string, after, through uint64, f
 		_ = l.stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
 	}()
 	var delivered uint64 // the consumer's delivery sequence of the last message
-	for after < through {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		// No wait: what the stream holds now comes at once, and the
 		// fetch ends with it instead of lingering until a timeout.
 		batch, err := cons.FetchNoWait(256)
 		if err != nil {
-			return after, err
+			return err
 		}
 		n := 0
 		for msg := range batch.Messages() {
 			n++
 			md, err := msg.Metadata()
 			if err != nil {
-				return after, err
+				return err
 			}
 			if md.Sequence.Consumer != delivered+1 {
-				return after, fmt.Errorf("replay %s: delivery %d after %d", subj, md.Sequence.Consumer, delivered)
+				return fmt.Errorf("read %s: delivery %d after %d", filter, md.Sequence.Consumer, delivered)
 			}
 			delivered = md.Sequence.Consumer
-			if md.Sequence.Stream > through {
-				return through, nil
+			if !fn(msg, md) {
+				return nil
 			}
-			apply(fn, md.Sequence.Stream, msg.Data())
-			after = md.Sequence.Stream
 		}
 		if err := batch.Error(); err != nil {
-			return after, err
+			return err
 		}
 		if n == 0 {
-			return after, nil
+			return nil
 		}
 	}
-	return after, nil
 }
 
 // apply decodes one log message for fn. An undecodable message (none is
