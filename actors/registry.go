@@ -42,6 +42,10 @@ type Options struct {
 	// the snapshots it encoded and their bytes (nil: nothing). It is the
 	// metrics' port; Counters has the rest.
 	ObserveRound func(d time.Duration, snapshots, bytes int)
+
+	// AsOf keeps how fresh each partition's rows are (asof.go; nil: not
+	// recorded). It also needs SetLogPositions.
+	AsOf AsOfStore
 }
 
 // Registry keeps at most one live actor per item in this process, starts
@@ -93,6 +97,8 @@ type Registry struct {
 	// started, so actors must not assume they saw everything in between.
 	sessions    map[int]*deliverySession
 	lastSession uint64 // the newest session number handed out; sessions are never reused
+
+	positions atomic.Pointer[LogPositions] // SetLogPositions; read by the rounds
 }
 
 // NewRegistry returns a registry that loads snapshots from store and replays
