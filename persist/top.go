@@ -102,9 +102,10 @@ func (s *Store) SaveAsOf(ctx context.Context, marks []actors.AsOfMark) error {
 		parts[i], epochs[i], ats[i] = int32(m.Part), m.Epoch, m.At
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO partition_asof (part, as_of)
-		SELECT m.part, m.at FROM unnest($1::int[], $2::bigint[], $3::timestamptz[]) AS m(part, epoch, at)
+		SELECT DISTINCT ON (m.part) m.part, m.at FROM unnest($1::int[], $2::bigint[], $3::timestamptz[]) AS m(part, epoch, at)
 		LEFT JOIN LATERAL (SELECT epoch FROM partitions p WHERE p.part = m.part FOR SHARE) AS p ON true
 		WHERE m.epoch = 0 OR p.epoch = m.epoch
+		ORDER BY m.part, m.at DESC
 		ON CONFLICT (part) DO UPDATE SET as_of = greatest(partition_asof.as_of, excluded.as_of)`, parts, epochs, ats)
 	if err != nil {
 		return fmt.Errorf("save asOf of %d partitions: %w", len(marks), translate(err))
