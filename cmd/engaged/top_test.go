@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/engagedhq/engaged/client"
 )
 
 // topAnswer is the body of GET /v1/projects/:projectId/top.
@@ -160,6 +163,14 @@ func TestTopEndToEnd(t *testing.T) {
 	}
 	check("render", "share_created", "1h", 10, -1, rv)
 	check("render", "share_created", "24h", 5, -1, rv)
+
+	// The Go client reads the same answer, field for field.
+	sc, _ := newClient(t, s.base, tn.sk)
+	l, err := sc.Top(context.Background(), tn.project, client.TopQuery{Kind: "content", Metric: "plays", Window: "7d", Limit: 3})
+	if err != nil || len(l.Items) != 3 || l.AsOf == nil || l.Items[0].Value != plays[l.Items[0].ID] {
+		t.Fatalf("client Top: %+v %v", l, err)
+	}
+	sameJSON[client.TopList](t, top(tn.sk, tn.project, "kind=content&metric=plays&limit=3").body)
 
 	// Refusals, in the error envelope.
 	q := "kind=content&metric=plays"
