@@ -165,7 +165,12 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Webhooks:     hookOpts,
 		VisitorSalts: store,
 		Series:       seriesReader{store},
-		Rankings:     httpapi.RankingOptions{Store: store, Partitions: cfg.Partitions, CacheTTL: topCacheTTL},
+		Rankings: httpapi.RankingOptions{Store: store, Partitions: cfg.Partitions, CacheTTL: topCacheTTL,
+			Publish: func(subject string, payload []byte) {
+				if err := nc.Publish(subject, payload); err != nil {
+					logger.Debug("publish ranking", "subject", subject, "err", err)
+				}
+			}},
 	}, store, engine)
 	stopPruning := startSeriesPruning(store, time.Duration(cfg.SeriesRetentionDays)*24*time.Hour, seriesPruneInterval, logger)
 	defer stopPruning()

@@ -194,3 +194,67 @@ func TestTopEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestTopStream: a ranking's stream starts with the list now and sends it
+// again when its items change; the same lists arrive on NATS under the
+// documented subject; bad queries are refused before the stream starts.
+func TestTopStream(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_NATS_LISTEN", "127.0.0.1:0")
+	s := startService(t, e)
+	tn := newSDKTenant(t, e)
+	nc := s.natsConn(t)
+	subject := "engaged.top." + tn.project + ".content.plays.1h.10.0"
+	sub, err := nc.SubscribeSync(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := s.base + "/v1/projects/" + tn.project + "/top/stream?kind=content&metric=plays&window=1h"
+	c := openStream(t, url, tn.sk)
+	c2 := openStream(t, url, tn.sk) // a second subscriber of the same watcher
+	read := func(c *sseClient) topAnswer {
+		t.Helper()
+		var a topAnswer
+		if err := json.Unmarshal([]byte(c.next(t).data), &a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if a := read(c); a.Kind != "content" || a.Metric != "plays" || a.Window != "1h" || len(a.Items) != 0 {
+		t.Fatalf("first list: %+v", a)
+	}
+	read(c2)
+	for i, id := range []string{"cnt_def456", "cnt_def456", "cnt_abc123"} {
+		s.batch(t, tn.pk, fmt.Sprintf(`{"events":[{"eventId":"s%d","event":"playStart","contentId":"%s","data":{"startupTime":90}}]}`, i, id))
+	}
+	want := `[{cnt_def456 2} {cnt_abc123 1}]`
+	for _, c := range []*sseClient{c, c2} {
+		for {
+			a := read(c)
+			if fmt.Sprint(a.Items) == want {
+				break
+			}
+			if len(a.Items) > 2 {
+				t.Fatalf("list: %+v", a)
+			}
+		}
+	}
+	for {
+		m, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatalf("no ranking on %s: %v", subject, err)
+		}
+		var a topAnswer
+		if err := json.Unmarshal(m.Data, &a); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(a.Items) == want {
+			break
+		}
+	}
+	if r := do(t, "GET", s.base+"/v1/projects/"+tn.project+"/top/stream?kind=content&metric=users", tn.sk, ""); r.status != 400 {
+		t.Fatalf("distinct metric: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", s.base+"/v1/projects/"+tn.project+"/top/stream?kind=content&metric=plays", tn.pk, ""); r.status != 403 {
+		t.Fatalf("publishable key: %d %s", r.status, r.body)
+	}
+}

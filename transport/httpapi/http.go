@@ -137,6 +137,7 @@ type Server struct {
 	salts      *saltCache  // visitor salts (visitors.go); nil without Options.VisitorSalts
 	adminToken []byte      // SHA-256 of the admin token (admin.go)
 	topCache   topCache    // top-N answers (top.go)
+	topHub     topHub      // watched rankings (topstream.go)
 	draining   atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
 }
 
@@ -237,6 +238,7 @@ func (s *Server) routes() {
 	v1.Post("/users/:userId/seen", s.secretOnly, s.postUserSeen)
 	v1.Get("/users/:userId/history", s.secretOnly, s.getUserHistory)
 	v1.Get("/projects/:projectId/top", s.secretOnly, s.getTop)
+	v1.Get("/projects/:projectId/top/stream", s.secretOnly, s.streamTop)
 
 	// Live updates.
 	v1.Get("/renders/:id/engagement/stream", s.secretOnly, s.streamRenderEngagement)
@@ -255,6 +257,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if werr := s.streams.Wait(ctx); err == nil {
 		err = werr
 	}
+	s.topHub.wg.Wait() // ended by s.cancel: each watcher's context is baseCtx's
 	return err
 }
 

@@ -12,6 +12,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,9 @@ type RankingOptions struct {
 	Store      RankingStore
 	Partitions int           // the stream's partitions: asOf needs a time from each
 	CacheTTL   time.Duration // how long an answer is reused; 0: every request queries
+	// Publish sends a watched ranking's changes on NATS (TopSubject;
+	// topstream.go); nil: streams only.
+	Publish func(subject string, payload []byte)
 }
 
 // topCache holds recent answers per question; entries older than the TTL
@@ -104,7 +108,10 @@ func (s *Server) topQuery(c *fiber.Ctx) (actors.TopQuery, error) {
 	if c.Params("projectId") != project {
 		return actors.TopQuery{}, actors.Errorf(actors.ENotFound, "no such project")
 	}
-	return wire.TopQuery(project, c.Query("kind"), c.Query("metric"), c.Query("window"), c.Query("limit"), c.Query("minPlays"))
+	// Cloned: Fiber reuses the request's buffers, and queries are map keys
+	// of the cache and the watchers.
+	q := func(name string) string { return strings.Clone(c.Query(name)) }
+	return wire.TopQuery(project, q("kind"), q("metric"), q("window"), q("limit"), q("minPlays"))
 }
 
 // top answers q from the cache or from one shared query.
