@@ -84,7 +84,7 @@ Drives a running engaged over real HTTP. Scenarios:
   zipf           partner events over --items renders picked Zipf(--zipf-s), warmed first
   sdk-keyspace   ingest-batch over --items content items, each warmed first
   top            GET /v1/projects/:projectId/top over --items content items with events in the
-                 window (ten each first, then waits for asOf): top-cached (one question) and
+                 window (two each first, then waits for asOf): top-cached (one question) and
                  top-uncached (distinct questions from 2 connections)
   seen           POST /v1/users/:userId/seen with 500 content ids over --users users, each
                  given five impressions first

@@ -16,8 +16,8 @@ import (
 )
 
 // benchTop measures GET /v1/projects/:projectId/top over --items content
-// items that all have events in the window: each gets ten events first
-// (anonymous SDK batches), then the run waits until the ranking's asOf
+// items that all have events in the window: each gets two events first
+// (anonymous SDK batches of 100), then the run waits until the ranking's asOf
 // covers them. Two rows: top-cached repeats one question (the answer cache
 // and singleflight answer it), top-uncached asks distinct questions from
 // two connections, so nearly every one is a query of Postgres.
@@ -27,8 +27,8 @@ func benchTop(ctx context.Context, o benchOptions, store *persist.Store, fx *fix
 	}
 	fill := o.untimed()
 	fill.batch = 100
-	f := each(ctx, fill, "top-fill", (len(fx.contents)+9)/10, func(i int, c *fasthttp.HostClient) (string, int) {
-		return postBatch(fill, fx, c, "", func(j int) string { return fx.contents[(i*10+j/10)%len(fx.contents)] })
+	f := each(ctx, fill, "top-fill", (len(fx.contents)+49)/50, func(i int, c *fasthttp.HostClient) (string, int) {
+		return postBatch(fill, fx, c, "", func(j int) string { return fx.contents[(i*50+j/2)%len(fx.contents)] })
 	})
 	if n := failed(f); n > 0 {
 		return nil, fmt.Errorf("fill: %d batches failed: %v", n, f.Statuses)
