@@ -87,7 +87,7 @@ Drives a running engaged over real HTTP. Scenarios:
                  window (two each first, then waits for asOf): top-cached (one question) and
                  top-uncached (distinct questions from 2 connections)
   seen           POST /v1/users/:userId/seen with 500 content ids over --users users, each
-                 given five impressions first
+                 given one impression first (batches of 100 users' events)
   naive          the baseline: a row-per-event Postgres server inside this tool, over
                  --naive-items renders, warm then cold
 Default: ingest-batch ingest-single read read-mixed visible raw-js. It creates its own project, keys and renders

@@ -85,16 +85,28 @@ func waitAsOf(ctx context.Context, o benchOptions, fx *fixture, t time.Time) err
 }
 
 // benchSeen measures POST /v1/users/:userId/seen with 500 content ids over
-// --users users, each given five impressions first (one SDK batch per
-// user), the content ids drawn from --items content items.
+// --users users, each given one impression first (SDK batches of 100
+// events, each event another user's), the content ids drawn from --items
+// content items.
 func benchSeen(ctx context.Context, o benchOptions, store *persist.Store, fx *fixture) (benchResult, error) {
 	if err := fx.addContent(ctx, store, max(o.items, 500)); err != nil {
 		return benchResult{}, err
 	}
 	fill := o.untimed()
-	fill.batch = 5
-	f := each(ctx, fill, "seen-fill", o.users, func(i int, c *fasthttp.HostClient) (string, int) {
-		return postBatch(fill, fx, c, "user_"+strconv.Itoa(i), func(int) string { return fx.contents[rand.IntN(len(fx.contents))] })
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	f := each(ctx, fill, "seen-fill", (o.users+99)/100, func(i int, c *fasthttp.HostClient) (string, int) {
+		var b strings.Builder
+		b.WriteString(`{"events":[`)
+		n := 0
+		for u := i * 100; u < min(o.users, i*100+100); u++ {
+			if n > 0 {
+				b.WriteByte(',')
+			}
+			sdkEvent(&b, fx.contents[rand.IntN(len(fx.contents))], "user_"+strconv.Itoa(u), 0, now) // 0: an impression
+			n++
+		}
+		b.WriteString(`]}`)
+		return postSDK(c, o.url+"/v1/events/batch", fx.publishable, b.String()), n
 	})
 	if n := failed(f); n > 0 {
 		return benchResult{}, fmt.Errorf("fill: %d batches failed: %v", n, f.Statuses)
@@ -112,6 +124,6 @@ func benchSeen(ctx context.Context, o benchOptions, store *persist.Store, fx *fi
 		return postSDK(c, o.url+"/v1/users/user_"+strconv.Itoa(rand.IntN(max(1, o.users)))+"/seen", fx.secret, b.String()), 0
 	})
 	r.Items = o.users
-	r.Note = fmt.Sprintf("500 content ids per request (of %d), over %d users with five impressions each", len(fx.contents), o.users)
+	r.Note = fmt.Sprintf("500 content ids per request (of %d), over %d users with one impression each", len(fx.contents), o.users)
 	return r, nil
 }
