@@ -106,7 +106,14 @@ func benchSeen(ctx context.Context, o benchOptions, store *persist.Store, fx *fi
 			n++
 		}
 		b.WriteString(`]}`)
-		return postSDK(c, o.url+"/v1/events/batch", fx.publishable, b.String()), n
+		// 503 is "try again" (a busy actor, a slow log): the fill is set-up,
+		// not the measurement, so it retries; the batch's eventIds dedupe.
+		st := postSDK(c, o.url+"/v1/events/batch", fx.publishable, b.String())
+		for try := 0; st == "503" && try < 10; try++ {
+			time.Sleep(time.Second)
+			st = postSDK(c, o.url+"/v1/events/batch", fx.publishable, b.String())
+		}
+		return st, n
 	})
 	if n := failed(f); n > 0 {
 		return benchResult{}, fmt.Errorf("fill: %d batches failed: %v", n, f.Statuses)
