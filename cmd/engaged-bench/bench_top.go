@@ -28,7 +28,13 @@ func benchTop(ctx context.Context, o benchOptions, store *persist.Store, fx *fix
 	fill := o.untimed()
 	fill.batch = 100
 	f := each(ctx, fill, "top-fill", (len(fx.contents)+49)/50, func(i int, c *fasthttp.HostClient) (string, int) {
-		return postBatch(fill, fx, c, "", func(j int) string { return fx.contents[(i*50+j/2)%len(fx.contents)] })
+		var n int
+		st := retry503(func() string {
+			var st string
+			st, n = postBatch(fill, fx, c, "", func(j int) string { return fx.contents[(i*50+j/2)%len(fx.contents)] })
+			return st
+		})
+		return st, n
 	})
 	if n := failed(f); n > 0 {
 		return nil, fmt.Errorf("fill: %d batches failed: %v", n, f.Statuses)
@@ -106,14 +112,7 @@ func benchSeen(ctx context.Context, o benchOptions, store *persist.Store, fx *fi
 			n++
 		}
 		b.WriteString(`]}`)
-		// 503 is "try again" (a busy actor, a slow log): the fill is set-up,
-		// not the measurement, so it retries; the batch's eventIds dedupe.
-		st := postSDK(c, o.url+"/v1/events/batch", fx.publishable, b.String())
-		for try := 0; st == "503" && try < 10; try++ {
-			time.Sleep(time.Second)
-			st = postSDK(c, o.url+"/v1/events/batch", fx.publishable, b.String())
-		}
-		return st, n
+		return retry503(func() string { return postSDK(c, o.url+"/v1/events/batch", fx.publishable, b.String()) }), n
 	})
 	if n := failed(f); n > 0 {
 		return benchResult{}, fmt.Errorf("fill: %d batches failed: %v", n, f.Statuses)
@@ -133,4 +132,17 @@ func benchSeen(ctx context.Context, o benchOptions, store *persist.Store, fx *fi
 	r.Items = o.users
 	r.Note = fmt.Sprintf("500 content ids per request (of %d), over %d users with one impression each", len(fx.contents), o.users)
 	return r, nil
+}
+
+// retry503 sends a fill request until it is not answered 503 ("try again":
+// a busy actor, a slow log), ten tries at most a second apart: a fill is
+// set-up, not measurement, and a batch sent again is deduplicated by its
+// eventIds.
+func retry503(send func() string) string {
+	st := send()
+	for try := 0; st == "503" && try < 10; try++ {
+		time.Sleep(time.Second)
+		st = send()
+	}
+	return st
 }
