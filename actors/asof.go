@@ -56,6 +56,10 @@ func (r *Registry) captureMarks(ctx context.Context) []AsOfMark {
 	if pp == nil || r.opts.AsOf == nil {
 		return nil
 	}
+	// Bounded: a log that does not answer must not hold the round (its
+	// snapshots matter more); partitions not checked get no mark.
+	ctx, cancel := context.WithTimeout(ctx, captureTimeout)
+	defer cancel()
 	var marks []AsOfMark
 	for part := range r.opts.Partitions {
 		at := time.Now()
@@ -75,6 +79,9 @@ func (r *Registry) captureMarks(ctx context.Context) []AsOfMark {
 	}
 	return marks
 }
+
+// captureTimeout bounds a round's consumer checks, all partitions together.
+const captureTimeout = 2 * time.Second
 
 // saveMarks writes the marks of the partitions whose snapshots this round
 // all wrote (after their transactions committed: a reader that sees the
