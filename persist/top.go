@@ -45,25 +45,39 @@ func (s *Store) Top(ctx context.Context, q actors.TopQuery, now time.Time) ([]ac
 	if m.Rate {
 		sums = "0::bigint AS v, sum(s.vals[" + idx(m.Num) + "])::bigint AS num, sum(s.vals[" + idx(m.Den) + "])::bigint AS den, sum(s.vals[" + idx(actors.RankPlays) + "])::bigint AS plays"
 	}
+	// The kind is checked after the sums (EXISTS on items), not by a join
+	// before them: the join made Postgres sort 100k rows by item id
+	// (0.7 s at 100k items), the semi-join lets it hash (0.1 s).
 	sql := `SELECT item_id, ` + value + ` AS value FROM (
 			SELECT s.item_id, ` + sums + `
-			FROM ` + table + ` s JOIN items i ON i.project_id = s.project_id AND i.id = s.item_id
-			WHERE s.project_id = $1 AND i.kind = $2 AND s.` + col + ` >= $3 AND s.` + col + ` < $4
+			FROM ` + table + ` s
+			WHERE s.project_id = $1 AND s.` + col + ` >= $3 AND s.` + col + ` < $4
 			GROUP BY s.item_id) AS w
 		WHERE ` + where + `
+			AND EXISTS (SELECT 1 FROM items i WHERE i.project_id = $1 AND i.id = w.item_id AND i.kind = $2)
 		ORDER BY value DESC, item_id COLLATE "C" LIMIT $5`
 	args := []any{q.Project, q.Kind, from, to, q.Limit}
 	if m.Rate {
 		args = append(args, q.MinPlays)
 	}
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("top %s of %s: %w", m.Name, q.Project, translate(err))
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (actors.TopItem, error) {
-		var it actors.TopItem
-		err := r.Scan(&it.ID, &it.Value)
-		return it, err
+	var items []actors.TopItem
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// Enough memory to hash-aggregate a window of 100k items instead
+		// of sorting them on disk (measured: 0.65 s → 0.1 s); for this
+		// query only.
+		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '`+topWorkMem+`'`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (actors.TopItem, error) {
+			var it actors.TopItem
+			err := r.Scan(&it.ID, &it.Value)
+			return it, err
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("top %s of %s: %w", m.Name, q.Project, translate(err))
@@ -73,6 +87,11 @@ func (s *Store) Top(ctx context.Context, q actors.TopQuery, now time.Time) ([]ac
 	}
 	return items, nil
 }
+
+// topWorkMem is work_mem for one top-N query (SET LOCAL): at most one such
+// query per question runs at a time per instance (singleflight), and the
+// pool bounds how many questions run at once.
+const topWorkMem = "64MB"
 
 // AsOf returns the oldest of the partitions' asOf times: every event stored
 // in the log before it is in the rows Top sums. ok is false until each of

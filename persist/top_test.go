@@ -172,10 +172,12 @@ func TestTopBruteForce(t *testing.T) {
 	check := func(t *testing.T, kind string, m actors.RankMetric, window string, limit int, minPlays int64) {
 		t.Helper()
 		q := actors.TopQuery{Project: project, Kind: kind, Metric: m, Window: window, Limit: limit, MinPlays: minPlays}
+		qs := time.Now()
 		got, err := s.Top(ctx, q, now)
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("%s %s %s: %v", kind, m.Name, window, time.Since(qs).Round(time.Millisecond))
 		var want []actors.TopItem
 		for i, f := range fx {
 			if f.key.Project != project || f.kind != kind {
