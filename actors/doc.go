@@ -14,6 +14,7 @@
 //	registry.go            the Registry: options, fields, reaching an actor (send, call, ask)
 //	registry_ingest.go     Submit, the one ingest path, and its verdicts
 //	registry_rounds.go     snapshot rounds, passivation, MaxLive
+//	asof.go                per-partition asOf marks of the rounds (top-N's freshness): LogPositions, AsOfStore
 //	registry_ownership.go  Deliver and Lost (delivery sessions), partition claims and epochs
 //	actor.go               one item's actor: mailbox loop, activation, apply, panics
 //	updates.go             coalesced live updates of an item
@@ -31,6 +32,8 @@
 //	render.go, shares.go, json.go         the render family's rules, share links, summary JSON
 //	content.go, contentdedupe.go, contentrecord.go  the SDK content family's rules and dedupe
 //	user.go                the user family's rules: contents seen (exact, then Bloom), latest events
+//	familyseries.go        the series and sketches the families embed, the rows a round writes
+//	signals.go, rankings.go  content signals; top-N's metrics, windows and answer (summed by persist)
 //	codec.go, snapcodec.go  binary primitives, event codecs, the families' snapshot section bodies
 //	message.go, key.go, time.go, error.go, tenancy.go, records.go  shared types
 package actors

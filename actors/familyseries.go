@@ -256,17 +256,26 @@ type seriesFamily interface {
 	comps() *components
 }
 
-// SeriesRows are the closed hours and days of an item's series that a
+// SeriesRows are the hours, days and minutes of an item's series that a
 // snapshot round writes with its snapshot, in the same transaction (see
 // series.PendingHours). An item holds one family, so one metric list.
+// Hours include the open hour and Minutes the touched minutes, as absolute
+// values, so that top-N (docs/RANKINGS.md) sums them exactly as of the
+// round; Days are closed days only.
 type SeriesRows struct {
-	Hours []series.HourRow
-	Days  []series.DayRow
+	Hours   []series.HourRow
+	Days    []series.DayRow
+	Minutes series.MinuteRows
 }
 
-// pendingRows collects the closed, unwritten hours and days of every family
-// of st, as of the wall clock nowMs (bookkeeping, not state: see
-// series.PendingHours).
+// empty reports whether the round has nothing to write or mark.
+func (r *SeriesRows) empty() bool {
+	return len(r.Hours)+len(r.Days)+len(r.Minutes.Rows) == 0
+}
+
+// pendingRows collects the unwritten hours (the open one included), closed
+// days and touched minutes of every family of st, days as of the wall clock
+// nowMs (bookkeeping, not state: see series.PendingHours).
 func (s *itemState) pendingRows(nowMs int64) SeriesRows {
 	var out SeriesRows
 	for _, f := range s.fams {
@@ -275,8 +284,11 @@ func (s *itemState) pendingRows(nowMs int64) SeriesRows {
 			continue
 		}
 		ser := sf.comps().ser
-		out.Hours = append(out.Hours, ser.PendingHours(nowMs)...)
+		out.Hours = append(out.Hours, ser.PendingHours(math.MaxInt64)...)
 		out.Days = append(out.Days, ser.PendingDays(nowMs)...)
+		if m := ser.PendingMinutes(); len(m.Rows) > 0 {
+			out.Minutes = m // one family per item: one series with minutes
+		}
 	}
 	return out
 }
@@ -290,6 +302,9 @@ func (s *itemState) markPersisted(rows SeriesRows) {
 		}
 		sf.comps().ser.MarkPersisted(rows.Hours)
 		sf.comps().ser.MarkDaysPersisted(rows.Days)
+		if len(rows.Minutes.Rows) > 0 {
+			sf.comps().ser.MarkMinutesPersisted(rows.Minutes)
+		}
 	}
 }
 

@@ -46,6 +46,9 @@ type Options struct {
 	// Outbox takes the recorded events of every applied message, and each
 	// round flushes it before writing snapshots (outbox.go). Nil: none.
 	Outbox Outbox
+	// AsOf keeps how fresh each partition's rows are (asof.go; nil: not
+	// recorded). It also needs SetLogPositions.
+	AsOf AsOfStore
 }
 
 // Registry keeps at most one live actor per item in this process, starts
@@ -98,6 +101,8 @@ type Registry struct {
 	// started, so actors must not assume they saw everything in between.
 	sessions    map[int]*deliverySession
 	lastSession uint64 // the newest session number handed out; sessions are never reused
+
+	positions atomic.Pointer[LogPositions] // SetLogPositions; read by the rounds
 }
 
 // NewRegistry returns a registry that loads snapshots from store and replays

@@ -50,6 +50,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 	}
 	r.roundNumber++
 	r.checkEpochs(ctx)
+	marks := r.captureMarks(ctx) // before the dirty items are taken: asof.go
 	now := time.Now().UnixNano()
 	r.mu.Lock()
 	acks := r.acks
@@ -99,7 +100,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 				continue
 			}
 			byPart[part] = append(byPart[part], Snapshot{Key: k, Seq: rep.seq, State: b, Series: rep.rows})
-			if len(rep.rows.Hours)+len(rep.rows.Days) > 0 && !passivate {
+			if !rep.rows.empty() && !passivate {
 				written[k] = a
 			}
 			snapshots, bytes = snapshots+1, bytes+len(b)
@@ -152,6 +153,8 @@ func (r *Registry) round(ctx context.Context, final bool) {
 			}
 		}
 	}
+
+	r.saveMarks(ctx, marks, failed)
 
 	// Passivated only once written: while Postgres is down an actor stays
 	// live (its item keeps being served from memory) instead of needing a

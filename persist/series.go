@@ -50,11 +50,15 @@ func (s *Store) SaveSeriesDays(ctx context.Context, part int, epoch int64, rows 
 
 // The two tables of series rows and their time column.
 const (
-	hoursTable = "series_hours (project_id, item_id, hour, vals)"
-	daysTable  = "series_days (project_id, item_id, day, vals)"
+	hoursTable   = "series_hours (project_id, item_id, hour, vals)"
+	daysTable    = "series_days (project_id, item_id, day, vals)"
+	minutesTable = "series_minutes (project_id, item_id, minute, vals)"
 )
 
 func conflict(table string) string {
+	if table == minutesTable {
+		return ` ON CONFLICT (project_id, item_id, minute) DO UPDATE SET vals = excluded.vals`
+	}
 	if table == daysTable {
 		return ` ON CONFLICT (project_id, item_id, day) DO UPDATE SET vals = excluded.vals`
 	}
@@ -92,6 +96,10 @@ func upsertSeries(table string) string {
 }
 
 func seriesArgs(rows []SeriesRow, days bool) []any {
+	return seriesArgsIn(rows, days, time.Hour)
+}
+
+func seriesArgsIn(rows []SeriesRow, days bool, unit time.Duration) []any {
 	projects := make([]string, len(rows))
 	items := make([]string, len(rows))
 	hours := make([]time.Time, len(rows))
@@ -99,7 +107,7 @@ func seriesArgs(rows []SeriesRow, days bool) []any {
 	lens := make([]int32, len(rows))
 	var flat []int64
 	for i, r := range rows {
-		projects[i], items[i], hours[i] = r.Key.Project, r.Key.Item, r.Hour.UTC().Truncate(time.Hour)
+		projects[i], items[i], hours[i] = r.Key.Project, r.Key.Item, r.Hour.UTC().Truncate(unit)
 		if days {
 			hours[i] = r.Hour.UTC().Truncate(24 * time.Hour)
 		}
@@ -109,10 +117,14 @@ func seriesArgs(rows []SeriesRow, days bool) []any {
 	return []any{projects, items, hours, offs, lens, flat}
 }
 
-// saveSeriesRows upserts hour rows and day rows in one statement each on q:
-// what SaveSnapshots calls inside its transaction, after its epoch check,
-// once the snapshot round is wired.
-func saveSeriesRows(ctx context.Context, q execer, hours, days []SeriesRow) error {
+// saveSeriesRows upserts hour, day and minute rows in one statement each on
+// q: what SaveSnapshots calls inside its transaction, after its epoch check.
+func saveSeriesRows(ctx context.Context, q execer, hours, days, minutes []SeriesRow) error {
+	if len(minutes) > 0 {
+		if _, err := q.Exec(ctx, upsertSeries(minutesTable)+conflict(minutesTable), seriesArgsIn(minutes, false, time.Minute)...); err != nil {
+			return err
+		}
+	}
 	if len(hours) > 0 {
 		if _, err := q.Exec(ctx, upsertSeries(hoursTable)+conflict(hoursTable), seriesArgs(hours, false)...); err != nil {
 			return err
@@ -221,7 +233,12 @@ func collectSeries(key actors.ItemID, rows pgx.Rows) ([]SeriesRow, error) {
 // ENGAGED_SERIES_RETENTION_DAYS says otherwise.
 const DefaultSeriesRetention = 400 * 24 * time.Hour
 
-// PruneSeries deletes hourly and daily rows older than now - retention, in batches of
+// MinuteRowsKept is how long minute rows (series_minutes, top-N's 1h window)
+// are kept: PruneSeries deletes older ones whatever the retention.
+const MinuteRowsKept = 3 * time.Hour
+
+// PruneSeries deletes hourly and daily rows older than now - retention, and
+// minute rows older than MinuteRowsKept, in batches of
 // at most batch rows so that no statement holds many locks or a long
 // transaction, and returns how many it deleted. The service calls it
 // periodically (an hour apart is plenty); several instances may run it at
@@ -229,12 +246,17 @@ const DefaultSeriesRetention = 400 * 24 * time.Hour
 func (s *Store) PruneSeries(ctx context.Context, now time.Time, retention time.Duration, batch int) (int64, error) {
 	cutoff := now.UTC().Add(-retention).Truncate(time.Hour)
 	var total int64
-	for _, q := range []string{
-		`DELETE FROM series_hours WHERE ctid IN (SELECT ctid FROM series_hours WHERE hour < $1 LIMIT $2)`,
-		`DELETE FROM series_days WHERE ctid IN (SELECT ctid FROM series_days WHERE day < $1 LIMIT $2)`,
+	minutes := now.UTC().Add(-MinuteRowsKept).Truncate(time.Minute)
+	for _, q := range []struct {
+		sql    string
+		cutoff time.Time
+	}{
+		{`DELETE FROM series_hours WHERE ctid IN (SELECT ctid FROM series_hours WHERE hour < $1 LIMIT $2)`, cutoff},
+		{`DELETE FROM series_days WHERE ctid IN (SELECT ctid FROM series_days WHERE day < $1 LIMIT $2)`, cutoff},
+		{`DELETE FROM series_minutes WHERE ctid IN (SELECT ctid FROM series_minutes WHERE minute < $1 LIMIT $2)`, minutes},
 	} {
 		for {
-			tag, err := s.pool.Exec(ctx, q, cutoff, batch)
+			tag, err := s.pool.Exec(ctx, q.sql, q.cutoff, batch)
 			if err != nil {
 				return total, fmt.Errorf("prune series: %w", translate(err))
 			}

@@ -51,7 +51,7 @@ func TestSeriesHours(t *testing.T) {
 	}
 	// Inside the snapshot round's transaction.
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return saveSeriesRows(ctx, tx, []SeriesRow{{other, h0, []int64{10}}, {other, h0.Add(time.Hour), []int64{11}}}, []SeriesRow{{other, h0, []int64{4}}})
+		return saveSeriesRows(ctx, tx, []SeriesRow{{other, h0, []int64{10}}, {other, h0.Add(time.Hour), []int64{11}}}, []SeriesRow{{other, h0, []int64{4}}}, nil)
 	})
 	if err != nil {
 		t.Fatal(err)

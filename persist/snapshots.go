@@ -80,11 +80,14 @@ func (s *Store) SaveSnapshots(ctx context.Context, part int, epoch int64, snaps 
 	items := make([]string, len(snaps))
 	seqs := make([]int64, len(snaps))
 	states := make([][]byte, len(snaps))
-	var hours, days []SeriesRow
+	var hours, days, minutes []SeriesRow
 	for i, sn := range snaps {
 		projects[i], items[i], seqs[i], states[i] = sn.Key.Project, sn.Key.Item, int64(sn.Seq), sn.State
 		for _, h := range sn.Series.Hours {
 			hours = append(hours, SeriesRow{Key: sn.Key, Hour: time.UnixMilli(h.Hour).UTC(), Values: h.Values})
+		}
+		for _, m := range sn.Series.Minutes.Rows {
+			minutes = append(minutes, SeriesRow{Key: sn.Key, Hour: time.UnixMilli(m.Minute).UTC(), Values: m.Values})
 		}
 		for _, d := range sn.Series.Days {
 			days = append(days, SeriesRow{Key: sn.Key, Hour: time.UnixMilli(d.Day).UTC(), Values: d.Values})
@@ -106,9 +109,10 @@ func (s *Store) SaveSnapshots(ctx context.Context, part int, epoch int64, snaps 
 		if err != nil {
 			return err
 		}
-		// The closed series hours and days taken with these snapshots, in
-		// the same transaction (actors.Snapshot.Series).
-		return saveSeriesRows(ctx, tx, hours, days)
+		// The series hours (the open one too), closed days and touched
+		// minutes taken with these snapshots, in the same transaction
+		// (actors.Snapshot.Series).
+		return saveSeriesRows(ctx, tx, hours, days, minutes)
 	})
 	if err == actors.ErrFenced {
 		return err

@@ -8,7 +8,9 @@
 # baseline, 10k renders) and memory-full, about 7 minutes on 2 cores.
 # Knobs: BENCH_DURATION (per measured run, default 10s),
 # BENCH_SCENARIOS (default: the list above; the older standard list is
-# "ingest-batch ingest-single read read-mixed visible raw-js"),
+# "ingest-batch ingest-single read read-mixed visible raw-js"; issue 20's
+# costs: BENCH_SCENARIOS="top seen" BENCH_ITEMS=100000, with --users 100000,
+# the default),
 # BENCH_ITEMS (the -items list, default 1000,10000,100000),
 # BENCH_COLD_ITEMS (renders pre-created for cold, default 250000),
 # BENCH_CONNECTIONS (closed-loop connections, default 32),

@@ -111,6 +111,12 @@ type Series struct {
 	// keys: dayPend) changed since they were last written, with their change
 	// counts; sorted by key.
 	pend []pending
+	// minLow is the oldest minute whose counters changed since the minutes
+	// were last written (PendingMinutes), valid if minDirty. The zero value
+	// (nothing pending) is what Decode gives: a snapshot is written in the
+	// same transaction as its minute rows.
+	minLow   int32
+	minDirty bool
 }
 
 type pending struct {
@@ -412,6 +418,9 @@ func (sl Slot) Add(metric int, delta int64) {
 	}
 	if sl.inMin {
 		s.mk, s.mv = cellAdd(s.mk, s.mv, uint32(sl.min)<<5|uint32(metric), delta)
+		if !s.minDirty || sl.min < s.minLow {
+			s.minLow, s.minDirty = sl.min, true
+		}
 	}
 	s.hk, s.hv = cellAdd(s.hk, s.hv, uint32(sl.hour)<<5|uint32(metric), delta)
 	s.touch(sl.hour)
@@ -781,4 +790,52 @@ func (s *Series) Size() int {
 		}
 	}
 	return n
+}
+
+// MinuteRow is a minute's absolute values of the counter metrics (not the
+// distinct ones: top-N sums counters only), for one row in Postgres.
+type MinuteRow struct {
+	Minute int64   // start of the minute, Unix milliseconds
+	Values []int64 // len Counters
+}
+
+// MinuteRows are the minutes PendingMinutes read, with the change count
+// MarkMinutesPersisted compares.
+type MinuteRows struct {
+	Rows []MinuteRow
+	ver  uint32
+}
+
+// PendingMinutes returns every minute of the window from the oldest one
+// whose counters changed since MarkMinutesPersisted, up to the clock's, that
+// has a non-zero counter, with absolute values (writing one again is
+// harmless). Counters only grow (deltas are non-negative), so a minute
+// without a row is a minute of zeros. Like PendingHours, write the rows
+// with the snapshot of the same step.
+func (s *Series) PendingMinutes() MinuteRows {
+	out := MinuteRows{ver: s.ver}
+	if !s.minDirty || s.clock < 0 {
+		return out
+	}
+	lo := max(int64(s.minLow), int64(s.clock)-Minutes+1, 0)
+	i, _ := slices.BinarySearch(s.mk, uint32(lo)<<5)
+	for ; i < len(s.mk); i++ {
+		m, metric := int64(s.mk[i]>>5), int(s.mk[i]&31)
+		if metric >= int(s.nc) || s.mv[i] == 0 {
+			continue
+		}
+		if n := len(out.Rows); n == 0 || out.Rows[n-1].Minute != m*minuteMs {
+			out.Rows = append(out.Rows, MinuteRow{Minute: m * minuteMs, Values: make([]int64, s.nc)})
+		}
+		out.Rows[len(out.Rows)-1].Values[metric] = s.mv[i]
+	}
+	return out
+}
+
+// MarkMinutesPersisted records that m (from PendingMinutes) is written:
+// nothing is pending unless the series changed since m was read.
+func (s *Series) MarkMinutesPersisted(m MinuteRows) {
+	if s.ver == m.ver {
+		s.minDirty = false
+	}
 }

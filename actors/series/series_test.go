@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"runtime"
 	"slices"
 	"testing"
@@ -664,4 +665,45 @@ func BenchmarkTypicalItem(b *testing.B) {
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(keep)/2), "heapB/item")
 	b.ReportMetric(float64(encoded), "encodedB/item")
 	runtime.KeepAlive(keep)
+}
+
+// PendingMinutes returns the touched minutes from the oldest touched one
+// on, counters only, absolute; marked, nothing is pending until the next
+// change; a decoded series has nothing pending (its snapshot was written
+// with its minutes).
+func TestPendingMinutes(t *testing.T) {
+	s := New(Spec{Counters: 2, Distinct: 1})
+	if m := s.PendingMinutes(); len(m.Rows) != 0 {
+		t.Fatalf("empty series: %+v", m.Rows)
+	}
+	t0 := int64(1_000_000) * minuteMs
+	s.Add(t0, 0, 2)
+	s.Add(t0+2*minuteMs, 1, 5)
+	s.At(t0+2*minuteMs).AddKey(2, 42)
+	m := s.PendingMinutes()
+	want := []MinuteRow{{Minute: t0, Values: []int64{2, 0}}, {Minute: t0 + 2*minuteMs, Values: []int64{0, 5}}}
+	if !reflect.DeepEqual(m.Rows, want) {
+		t.Fatalf("pending %+v, want %+v", m.Rows, want)
+	}
+	s.Add(t0+minuteMs, 0, 1) // changed after the read: still pending after the mark
+	s.MarkMinutesPersisted(m)
+	if got := s.PendingMinutes(); len(got.Rows) != 3 {
+		t.Fatalf("after a change since the read: %+v", got.Rows)
+	}
+	s.MarkMinutesPersisted(s.PendingMinutes())
+	if got := s.PendingMinutes(); len(got.Rows) != 0 {
+		t.Fatalf("after the mark: %+v", got.Rows)
+	}
+	s.Add(t0+2*minuteMs, 0, 1) // only the newest minute changed: only it is written
+	if got := s.PendingMinutes(); !reflect.DeepEqual(got.Rows, []MinuteRow{{Minute: t0 + 2*minuteMs, Values: []int64{1, 5}}}) {
+		t.Fatalf("after a new change: %+v", got.Rows)
+	}
+	b, _ := s.AppendBinary(nil)
+	d, _, err := Decode(Spec{Counters: 2, Distinct: 1}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.PendingMinutes(); len(got.Rows) != 0 {
+		t.Fatalf("decoded: %+v", got.Rows)
+	}
 }

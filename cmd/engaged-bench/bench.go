@@ -88,6 +88,11 @@ Drives a running engaged over real HTTP. Scenarios:
                  every 2 s through --admin-url
   sdk-keyspace   ingest-batch over --items content items, each warmed first
   series-read    GET of a render's minute series over --items renders, each warmed first (issue 19: p99)
+  top            GET /v1/projects/:projectId/top over --items content items with events in the
+                 window (two each first, then waits for asOf): top-cached (one question) and
+                 top-uncached (distinct questions from 2 connections)
+  seen           POST /v1/users/:userId/seen with 500 content ids over --users users, each
+                 given one impression first (batches of 100 users' events)
   naive          the baseline: a row-per-event Postgres server inside this tool, over
                  --naive-items renders, warm then cold
 Default: ingest-batch ingest-single read read-mixed visible raw-js. It creates its own project, keys and renders
@@ -189,6 +194,7 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	sweeps := map[string]func(context.Context, benchOptions, *persist.Store, *fixture) ([]benchResult, error){
 		"keyspace": benchKeyspace, "cold": benchCold, "first-touch": benchFirstTouch, "zipf": benchZipf, "sdk-keyspace": benchSDKKeyspace, "naive": benchNaive,
 		"series-read": benchSeriesRead, "zipf-churn": benchZipfChurn,
+		"top": benchTop,
 	}
 	var results []benchResult
 	var ingestMax float64      // req/s of the last ingest-single, for read-mixed
@@ -232,6 +238,8 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 			r, err = benchMemory(ctx, o, store, fx)
 		case "memory-full":
 			r, err = benchMemoryFull(ctx, o, store, fx)
+		case "seen":
+			r, err = benchSeen(ctx, o, store, fx)
 		default:
 			if many, ok := sweeps[sc]; ok {
 				rs, err := many(ctx, o, store, fx)

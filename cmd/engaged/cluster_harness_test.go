@@ -562,6 +562,7 @@ type reconciliation struct {
 // exactly what the stream holds, item by item.
 func (h *harness) reconcile(stage string) reconciliation {
 	h.t.Helper()
+	stopped := time.Now() // the load is stopped: every acknowledged event was stored before
 	stream := h.readStream()
 	rc := reconciliation{stage: stage, unknown: h.unknown, exact: true}
 	want := map[string]int64{} // item -> events stored
@@ -633,6 +634,9 @@ func (h *harness) reconcile(stage string) reconciliation {
 		rc.exact = false
 	}
 	if rc.exact && !h.reconcileSeries(stage, want) { // series and uniques (cluster_series_test.go)
+		rc.exact = false
+	}
+	if rc.exact && !h.reconcileTop(stage, stopped) { // top-N (cluster_top_test.go)
 		rc.exact = false
 	}
 	if h.t.Failed() {

@@ -172,3 +172,63 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	}
 	t.Logf("screenshot: %s", path)
 }
+
+// The top items page, in a real browser: a project's top contents and
+// renders over the chosen window and metric, in the API's order, each
+// linking to the item's own dashboard page.
+func TestTopDashboardInBrowser(t *testing.T) {
+	e := newEnv(t)
+	s := startService(t, e)
+	tn := newSDKTenant(t, e)
+	for i, id := range []string{"cnt_def456", "cnt_def456", "cnt_abc123"} {
+		s.batch(t, tn.pk, fmt.Sprintf(`{"events":[{"eventId":"d%d","event":"playStart","contentId":"%s","data":{"startupTime":90}},{"eventId":"l%d","event":"like","contentId":"%s"}]}`, i, id, i, id))
+	}
+	render := adminJSON(t, e, "render", "create", "--project", tn.project)["id"].(string)
+	if r := do(t, "POST", s.base+"/v1/renders/"+render+"/shares", tn.sk, ""); r.status != 201 {
+		t.Fatalf("share: %d %s", r.status, r.body)
+	}
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/dashboard/top.html?project="+tn.project+"&window=1h"),
+		chromedp.WaitVisible(chromedp.ID("key")),
+		chromedp.SendKeys(chromedp.ID("key"), tn.sk),
+		chromedp.Click(chromedp.ID("go")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func(kind string) string {
+		return `Array.from(document.querySelectorAll("#top-` + kind + ` tr")).map(r => r.innerText.replace(/\s+/g, " ").trim()).join("|")`
+	}
+	waitFor(t, ctx, "top contents by plays", rows("content")+` === "1 cnt_def456 2|2 cnt_abc123 1"`)
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("render-metric"), "share_created"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#render-metric").dispatchEvent(new Event("change"))`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "top renders by shares created", rows("render")+` === "1 `+render+` 1"`)
+	// Another window and metric: the list follows.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("window"), "7d"), chromedp.SetValue(chromedp.ID("content-metric"), "likes"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#content-metric").dispatchEvent(new Event("change"))`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "likes over 7 days", rows("content")+` === "1 cnt_def456 2|2 cnt_abc123 1" && location.search.includes("window=7d")`)
+	saveScreenshot(t, ctx, "dashboard-top.png")
+	// Click through to the item's page.
+	// A click by script: chromedp.Click's own follow-up fails once the
+	// page navigates away under it.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`setTimeout(() => document.querySelector("#top-content tr:first-child a").click(), 0)`)); err != nil {
+		t.Fatal(err)
+	}
+	// The page navigates: evaluations fail until the new one is loaded.
+	var loc string
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		loc, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.readyState === "complete" ? location.href : ""`))
+		if err == nil && loc == s.base+"/dashboard?content=cnt_def456" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("click-through: %q %v", loc, err)
+		}
+	}
+	waitFor(t, ctx, "the item's page reads the content", `document.querySelector("#item").value === "cnt_def456"`)
+}

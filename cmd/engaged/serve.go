@@ -109,7 +109,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
 		Updates: sink, UpdateInterval: cfg.UpdateInterval, ObserveRound: met.ObserveRound,
-		LogMaxAge: cfg.StreamMaxAge, Outbox: outbox,
+		LogMaxAge: cfg.StreamMaxAge, Outbox: outbox, AsOf: store,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
@@ -127,6 +127,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		return err
 	}
 	defer cons.Stop()
+	reg.SetLogPositions(cons) // top-N's asOf (actors/asof.go)
 
 	shares, err := shareOptions(cfg, store, logger)
 	if err != nil {
@@ -169,6 +170,12 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Webhooks:     hookOpts,
 		VisitorSalts: store,
 		Series:       seriesReader{store},
+		Rankings: httpapi.RankingOptions{Store: store, Partitions: cfg.Partitions, CacheTTL: topCacheTTL,
+			Publish: func(subject string, payload []byte) {
+				if err := nc.Publish(subject, payload); err != nil {
+					logger.Debug("publish ranking", "subject", subject, "err", err)
+				}
+			}},
 	}, store, engine)
 	stopPruning := startPruning(store, retention{
 		series:   time.Duration(cfg.SeriesRetentionDays) * 24 * time.Hour,
@@ -306,3 +313,8 @@ func rss() int64 {
 	pages, _ := strconv.ParseInt(f[1], 10, 64)
 	return pages * int64(os.Getpagesize())
 }
+
+// topCacheTTL is how long an instance reuses a top-N answer
+// (docs/RANKINGS.md): well under the snapshot interval's default, so the
+// cache adds at most a second to the answer's age.
+const topCacheTTL = time.Second

@@ -77,6 +77,8 @@ type Options struct {
 	// (series.go); nil: series routes answer from memory only.
 	Series     SeriesStore
 	AutoCreate AutoCreateOptions
+	// Rankings answers top-N per project (top.go); 404 without a store.
+	Rankings RankingOptions
 
 	// ObserveRequest is called once per request after its response is
 	// final, with the route pattern (never the raw path); nil: nothing.
@@ -134,6 +136,8 @@ type Server struct {
 	openapi    []byte      // the document served at /openapi.json: OpenAPI with this service's servers (openapi.go)
 	salts      *saltCache  // visitor salts (visitors.go); nil without Options.VisitorSalts
 	adminToken []byte      // SHA-256 of the admin token (admin.go)
+	topCache   topCache    // top-N answers (top.go)
+	topHub     topHub      // watched rankings (topstream.go)
 	draining   atomic.Bool // set by Drain: /readyz answers 503, connections are closed after each response
 }
 
@@ -151,6 +155,7 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 		sh:    newShares(o.Shares),
 
 		autoCreate: newLimiterSet(o.AutoCreate.Rate, autoCreateLimiters),
+		topCache:   topCache{ttl: o.Rankings.CacheTTL},
 	}
 	if o.VisitorSalts != nil {
 		s.salts = newSaltCache(o.VisitorSalts)
@@ -232,6 +237,8 @@ func (s *Server) routes() {
 	v1.Get("/contents/:id/signals", s.secretOnly, s.getContentSignals)
 	v1.Post("/users/:userId/seen", s.secretOnly, s.postUserSeen)
 	v1.Get("/users/:userId/history", s.secretOnly, s.getUserHistory)
+	v1.Get("/projects/:projectId/top", s.secretOnly, s.getTop)
+	v1.Get("/projects/:projectId/top/stream", s.secretOnly, s.streamTop)
 
 	// Live updates.
 	v1.Get("/renders/:id/engagement/stream", s.secretOnly, s.streamRenderEngagement)
@@ -250,6 +257,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if werr := s.streams.Wait(ctx); err == nil {
 		err = werr
 	}
+	s.topHub.wg.Wait() // ended by s.cancel: each watcher's context is baseCtx's
 	return err
 }
 

@@ -49,6 +49,7 @@ type Consumers struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	ccs    []jetstream.ConsumeContext
+	cons   []jetstream.Consumer // one per partition, for CaughtUp
 	logger *slog.Logger
 	parts  []partitionCounters // one per partition, for Stats
 	panics atomic.Int64        // message handlers that panicked
@@ -62,6 +63,7 @@ type partitionCounters struct {
 	pending     atomic.Uint64 // the partition's messages not yet delivered, as of the newest delivery
 	lastDeliver atomic.Uint64 // consumer sequence of the newest delivery
 	lastAck     atomic.Uint64 // consumer sequence of the newest acknowledged delivery
+	dispatched  atomic.Uint64 // consumer sequence of the newest delivery Deliver returned from
 }
 
 // PartitionStats is one partition consumer's progress on this instance.
@@ -130,6 +132,7 @@ func StartConsumers(ctx context.Context, l *Log, d Deliverer, o ConsumerOptions)
 			return nil, fmt.Errorf("consume partition %d: %w", part, err)
 		}
 		c.ccs = append(c.ccs, cc)
+		c.cons = append(c.cons, cons)
 	}
 	return c, nil
 }
@@ -183,8 +186,38 @@ func (c *Consumers) handle(d Deliverer, pc *partitionCounters) jetstream.Message
 		if err := d.Deliver(c.ctx, k, at, m, ack); err != nil {
 			// Stopping: the message stays unacknowledged and comes back.
 			c.logger.Debug("deliver", "item", k.String(), "err", err)
+			return
 		}
+		pc.dispatched.Store(md.Sequence.Consumer)
 	}
+}
+
+// CaughtUp implements actors.LogPositions with one consumer info request:
+// part is caught up here when the server has nothing pending for it, its
+// newest delivery is the newest one Deliver returned from here, and no
+// delivery older than this instance's acknowledgements waits for an ack
+// elsewhere (a delivery to a former owner comes back here after AckWait).
+// Safe for concurrent use.
+//
+// settled: nothing is pending or waiting for an ack, so every message
+// stored before the call is covered by a written snapshot (messages are
+// acknowledged only after the round that wrote them), wherever it was
+// delivered: after a restart, before any new delivery, that is how an idle
+// partition's asOf moves.
+func (c *Consumers) CaughtUp(ctx context.Context, part int) (caught, settled bool, err error) {
+	if part < 0 || part >= len(c.cons) {
+		return false, false, fmt.Errorf("no consumer of partition %d", part)
+	}
+	info, err := c.cons[part].Info(ctx)
+	if err != nil {
+		return false, false, fmt.Errorf("consumer info of partition %d: %w", part, err)
+	}
+	pc := &c.parts[part]
+	disp, acked := pc.dispatched.Load(), pc.lastAck.Load()
+	settled = info.NumPending == 0 && info.NumAckPending == 0
+	caught = info.NumPending == 0 && info.Delivered.Consumer == disp && disp > 0 &&
+		uint64(info.NumAckPending) <= disp-min(acked, disp)
+	return caught, settled, nil
 }
 
 // Stop stops pulling and waits until no handler runs.

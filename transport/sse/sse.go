@@ -298,6 +298,20 @@ func (st *stream) watchClient(conn net.Conn) {
 // stream after 30 s, and the stream writes the response itself.
 func (ss *Streams) Open(ctx context.Context, c *fiber.Ctx, k actors.ItemID, keyID, reqID string,
 	current func(context.Context) (actors.Update, error), keyValid func() bool) error {
+	subscribe := func(ctx context.Context, fn func(uint64, []byte)) (func(), error) {
+		return ss.opts.Updates.Subscribe(ctx, k, fn)
+	}
+	return ss.OpenFeed(ctx, c, keyID, reqID, subscribe, current, keyValid)
+}
+
+// OpenFeed is Open for any feed of payloads with increasing sequence
+// numbers, not only an item's updates: subscribe must call fn for every
+// payload published after it returns, until stop (fn must not block);
+// current gives the payload the stream starts with. Streams of every feed
+// share the bounds, the heartbeats and the slow-client policy.
+func (ss *Streams) OpenFeed(ctx context.Context, c *fiber.Ctx, keyID, reqID string,
+	subscribe func(ctx context.Context, fn func(seq uint64, payload []byte)) (stop func(), err error),
+	current func(context.Context) (actors.Update, error), keyValid func() bool) error {
 	if c.Method() == fiber.MethodHead {
 		c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 		return nil
@@ -316,7 +330,7 @@ func (ss *Streams) Open(ctx context.Context, c *fiber.Ctx, k actors.ItemID, keyI
 	// falls between the two; Subscribe returns once the server has the
 	// subscription (updates may come from another connection in external
 	// mode).
-	if st.stop, err = ss.opts.Updates.Subscribe(ctx, k, st.deliver); err != nil {
+	if st.stop, err = subscribe(ctx, st.deliver); err != nil {
 		return &actors.Error{Code: actors.EUnavailable, Reason: actors.ReasonLiveUpdates, Message: "live updates are unavailable", RetryAfter: time.Second}
 	}
 	first, err := current(ctx)

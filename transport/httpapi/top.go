@@ -1,0 +1,149 @@
+package httpapi
+
+// top.go serves top-N per project (docs/RANKINGS.md): GET
+// /v1/projects/:projectId/top. The answer is unwrapped, like the other
+// project-wide answers (webhooks) and the render reads: a ranking spans
+// both kinds, and the content routes' {"data","meta"} wrapper belongs to
+// the SDK events API. Answers are cached per question for at most
+// RankingOptions.CacheTTL, and concurrent misses of one question share one
+// query (singleflight), so a ranking service asking thousands of times a
+// second costs Postgres one query per question per TTL per instance.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/transport/wire"
+)
+
+// RankingStore answers top-N from the rows the snapshot rounds write;
+// persist.Store implements it.
+type RankingStore interface {
+	Top(ctx context.Context, q actors.TopQuery, now time.Time) ([]actors.TopItem, error)
+	AsOf(ctx context.Context, parts int) (time.Time, bool, error)
+}
+
+// RankingOptions configure top-N. Without a Store the route is 404.
+type RankingOptions struct {
+	Store      RankingStore
+	Partitions int           // the stream's partitions: asOf needs a time from each
+	CacheTTL   time.Duration // how long an answer is reused; 0: every request queries
+	// Publish sends a watched ranking's changes on NATS (TopSubject;
+	// topstream.go); nil: streams only.
+	Publish func(subject string, payload []byte)
+}
+
+// topCache holds recent answers per question; entries older than the TTL
+// are replaced on the next miss and the map is swept when it grows, so it
+// holds at most the questions asked within about one TTL.
+type topCache struct {
+	ttl   time.Duration
+	group singleflight.Group
+	mu    sync.Mutex // guards m
+	m     map[actors.TopQuery]topEntry
+}
+
+type topEntry struct {
+	at   time.Time
+	list actors.TopList
+}
+
+const topCacheSweep = 4096 // entries past which a miss sweeps stale ones
+
+func (tc *topCache) get(q actors.TopQuery, now time.Time) (actors.TopList, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	e, ok := tc.m[q]
+	if !ok || now.Sub(e.at) >= tc.ttl {
+		return actors.TopList{}, false
+	}
+	return e.list, true
+}
+
+func (tc *topCache) put(q actors.TopQuery, now time.Time, l actors.TopList) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.m == nil {
+		tc.m = map[actors.TopQuery]topEntry{}
+	}
+	if len(tc.m) >= topCacheSweep {
+		for k, e := range tc.m {
+			if now.Sub(e.at) >= tc.ttl {
+				delete(tc.m, k)
+			}
+		}
+	}
+	tc.m[q] = topEntry{at: now, list: l}
+}
+
+// getTop serves GET /v1/projects/:projectId/top.
+func (s *Server) getTop(c *fiber.Ctx) error {
+	q, err := s.topQuery(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.requestCtx()
+	defer cancel()
+	l, err := s.top(ctx, q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(l)
+}
+
+// topQuery checks the key's project and decodes the query: another
+// project's id is 404 (as another project's item), bad parameters 400.
+func (s *Server) topQuery(c *fiber.Ctx) (actors.TopQuery, error) {
+	if s.opts.Rankings.Store == nil {
+		return actors.TopQuery{}, actors.Errorf(actors.ENotFound, "no such route")
+	}
+	project := principal(c).ProjectID
+	if c.Params("projectId") != project {
+		return actors.TopQuery{}, actors.Errorf(actors.ENotFound, "no such project")
+	}
+	// Cloned: Fiber reuses the request's buffers, and queries are map keys
+	// of the cache and the watchers.
+	q := func(name string) string { return strings.Clone(c.Query(name)) }
+	return wire.TopQuery(project, q("kind"), q("metric"), q("window"), q("limit"), q("minPlays"))
+}
+
+// top answers q from the cache or from one shared query.
+func (s *Server) top(ctx context.Context, q actors.TopQuery) (actors.TopList, error) {
+	if l, ok := s.topCache.get(q, time.Now()); ok {
+		return l, nil
+	}
+	key := fmt.Sprintf("%s|%s|%s|%s|%d|%d", q.Project, q.Kind, q.Metric.Name, q.Window, q.Limit, q.MinPlays)
+	v, err, _ := s.topCache.group.Do(key, func() (any, error) {
+		// Detached from the first asker's request: the others wait on it.
+		qctx, cancel := context.WithTimeout(s.baseCtx, s.opts.RequestTimeout)
+		defer cancel()
+		st := s.opts.Rankings.Store
+		// asOf first: rows read after it are at least as fresh.
+		at, ok, err := st.AsOf(qctx, s.opts.Rankings.Partitions)
+		if err != nil {
+			return nil, err
+		}
+		items, err := st.Top(qctx, q, s.now())
+		if err != nil {
+			return nil, err
+		}
+		l := actors.TopList{Kind: q.Kind, Metric: q.Metric.Name, Window: q.Window, Items: items}
+		if ok {
+			t := actors.NewTime(at)
+			l.AsOf = &t
+		}
+		s.topCache.put(q, time.Now(), l)
+		return l, nil
+	})
+	if err != nil {
+		return actors.TopList{}, err
+	}
+	return v.(actors.TopList), nil
+}

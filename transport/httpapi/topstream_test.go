@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/engagedhq/engaged/actors"
+)
+
+// countingRankings answers every ranking with one item whose value is the
+// number of queries so far, so each recomputation is a change.
+type countingRankings struct{ queries atomic.Int64 }
+
+func (c *countingRankings) Top(context.Context, actors.TopQuery, time.Time) ([]actors.TopItem, error) {
+	return []actors.TopItem{{ID: "a", Value: float64(c.queries.Add(1))}}, nil
+}
+
+func (c *countingRankings) AsOf(context.Context, int) (time.Time, bool, error) {
+	return time.Time{}, false, nil
+}
+
+// One watcher per question, shared by its subscribers: started by the
+// first, fed to both, stopped when the last leaves; another question has
+// its own. Shutdown waits for every watcher.
+func TestTopWatchersShared(t *testing.T) {
+	store := &countingRankings{}
+	s := NewServer(Options{RequestTimeout: time.Second, Rankings: RankingOptions{Store: store, Partitions: 1}}, nil, nil)
+	plays, _ := actors.LookupRankMetric("content", "plays")
+	q := actors.TopQuery{Project: "p", Kind: "content", Metric: plays, Window: actors.Window1h, Limit: 10}
+	got1, got2 := make(chan uint64, 100), make(chan uint64, 100)
+	w1, stop1 := s.subscribeTop(q, func(seq uint64, _ []byte) { got1 <- seq })
+	w2, stop2 := s.subscribeTop(q, func(seq uint64, _ []byte) { got2 <- seq })
+	if w1 != w2 {
+		t.Fatal("two subscribers of one question got two watchers")
+	}
+	other := q
+	other.Window = actors.Window24h
+	w3, stop3 := s.subscribeTop(other, func(uint64, []byte) {})
+	if w3 == w1 {
+		t.Fatal("another question shares the watcher")
+	}
+	if u, err := w1.current(context.Background()); err != nil || u.Seq != 1 {
+		t.Fatalf("current: %+v %v", u, err)
+	}
+	for _, ch := range []chan uint64{got1, got2} {
+		select {
+		case seq := <-ch:
+			if seq != 1 {
+				t.Fatalf("first list has seq %d", seq)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a subscriber got no list")
+		}
+	}
+	stop1()
+	stop1() // idempotent
+	s.topHub.mu.Lock()
+	n := len(s.topHub.watches)
+	s.topHub.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d watchers after one of two subscribers left, want 2", n)
+	}
+	stop2()
+	stop3()
+	s.topHub.mu.Lock()
+	n = len(s.topHub.watches)
+	s.topHub.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d watchers after every subscriber left", n)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
