@@ -257,7 +257,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if werr := s.streams.Wait(ctx); err == nil {
 		err = werr
 	}
-	s.topHub.wg.Wait() // ended by s.cancel: each watcher's context is baseCtx's
+	s.topHub.wg.Wait()   // ended by s.cancel: each watcher's context is baseCtx's
+	s.topCache.wg.Wait() // the refreshes behind stale answers, the same
 	return err
 }
 

@@ -7,7 +7,10 @@ package httpapi
 // the SDK events API. Answers are cached per question for at most
 // RankingOptions.CacheTTL, and concurrent misses of one question share one
 // query (singleflight), so a ranking service asking thousands of times a
-// second costs Postgres one query per question per TTL per instance.
+// second costs Postgres one query per question per TTL per instance. Past
+// the TTL and up to topStale, an answer is still given at once while one
+// refresh runs behind it (its asOf says how fresh it is), so a question
+// asked steadily never waits for the query.
 
 import (
 	"context"
@@ -44,11 +47,17 @@ type RankingOptions struct {
 // are replaced on the next miss and the map is swept when it grows, so it
 // holds at most the questions asked within about one TTL.
 type topCache struct {
-	ttl   time.Duration
-	group singleflight.Group
-	mu    sync.Mutex // guards m
-	m     map[actors.TopQuery]topEntry
+	ttl        time.Duration
+	group      singleflight.Group
+	mu         sync.Mutex // guards m and refreshing
+	m          map[actors.TopQuery]topEntry
+	refreshing map[actors.TopQuery]bool
+	wg         sync.WaitGroup // refreshes behind stale answers; Shutdown waits
 }
+
+// topStale is how old a cached answer may be and still be given while a
+// refresh runs: past it, the asker waits for the query.
+const topStale = 5 * time.Second
 
 type topEntry struct {
 	at   time.Time
@@ -57,14 +66,25 @@ type topEntry struct {
 
 const topCacheSweep = 4096 // entries past which a miss sweeps stale ones
 
-func (tc *topCache) get(q actors.TopQuery, now time.Time) (actors.TopList, bool) {
+// get returns q's cached answer if it is younger than topStale, and
+// whether it is past the TTL and no refresh of it runs yet (the caller
+// then starts one: refreshing is set for it).
+func (tc *topCache) get(q actors.TopQuery, now time.Time) (l actors.TopList, ok, refresh bool) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	e, ok := tc.m[q]
-	if !ok || now.Sub(e.at) >= tc.ttl {
-		return actors.TopList{}, false
+	age := now.Sub(e.at)
+	if !ok || age >= max(tc.ttl, topStale) {
+		return actors.TopList{}, false, false
 	}
-	return e.list, true
+	if age >= tc.ttl && !tc.refreshing[q] {
+		if tc.refreshing == nil {
+			tc.refreshing = map[actors.TopQuery]bool{}
+		}
+		tc.refreshing[q] = true
+		refresh = true
+	}
+	return e.list, true, refresh
 }
 
 func (tc *topCache) put(q actors.TopQuery, now time.Time, l actors.TopList) {
@@ -116,9 +136,27 @@ func (s *Server) topQuery(c *fiber.Ctx) (actors.TopQuery, error) {
 
 // top answers q from the cache or from one shared query.
 func (s *Server) top(ctx context.Context, q actors.TopQuery) (actors.TopList, error) {
-	if l, ok := s.topCache.get(q, time.Now()); ok {
+	l, ok, refresh := s.topCache.get(q, time.Now())
+	if refresh {
+		tc := &s.topCache
+		tc.wg.Add(1)
+		go func() {
+			defer tc.wg.Done()
+			_, _ = s.queryTop(q)
+			tc.mu.Lock()
+			delete(tc.refreshing, q)
+			tc.mu.Unlock()
+		}()
+	}
+	if ok {
 		return l, nil
 	}
+	return s.queryTop(q)
+}
+
+// queryTop answers q with one query shared by every concurrent asker, and
+// caches the answer.
+func (s *Server) queryTop(q actors.TopQuery) (actors.TopList, error) {
 	key := fmt.Sprintf("%s|%s|%s|%s|%d|%d", q.Project, q.Kind, q.Metric.Name, q.Window, q.Limit, q.MinPlays)
 	v, err, _ := s.topCache.group.Do(key, func() (any, error) {
 		// Detached from the first asker's request: the others wait on it.

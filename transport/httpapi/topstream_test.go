@@ -79,3 +79,64 @@ func TestTopWatchersShared(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// blockingRankings is countingRankings whose queries after the first wait
+// for release.
+type blockingRankings struct {
+	countingRankings
+	release chan struct{}
+}
+
+func (b *blockingRankings) Top(ctx context.Context, q actors.TopQuery, now time.Time) ([]actors.TopItem, error) {
+	if b.queries.Load() > 0 {
+		select {
+		case <-b.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return b.countingRankings.Top(ctx, q, now)
+}
+
+// Past the TTL, a question gets its cached answer at once while one
+// refresh runs behind it; the refresh's answer follows.
+func TestTopStaleWhileRefreshing(t *testing.T) {
+	store := &blockingRankings{release: make(chan struct{})}
+	s := NewServer(Options{RequestTimeout: 10 * time.Second, Rankings: RankingOptions{Store: store, Partitions: 1, CacheTTL: 10 * time.Millisecond}}, nil, nil)
+	plays, _ := actors.LookupRankMetric("content", "plays")
+	q := actors.TopQuery{Project: "p", Kind: "content", Metric: plays, Window: actors.Window1h, Limit: 10}
+	value := func() float64 {
+		t.Helper()
+		l, err := s.top(context.Background(), q)
+		if err != nil || len(l.Items) != 1 {
+			t.Fatalf("top: %+v %v", l, err)
+		}
+		return l.Items[0].Value
+	}
+	if v := value(); v != 1 {
+		t.Fatalf("first answer %v", v)
+	}
+	time.Sleep(20 * time.Millisecond) // past the TTL
+	for range 3 {
+		if v := value(); v != 1 { // the refresh is blocked: the cached answer, at once
+			t.Fatalf("answer while refreshing: %v", v)
+		}
+	}
+	s.topCache.mu.Lock()
+	refreshing := len(s.topCache.refreshing)
+	s.topCache.mu.Unlock()
+	if refreshing != 1 {
+		t.Fatalf("%d refreshes behind three stale answers, want 1", refreshing)
+	}
+	close(store.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for value() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refreshed answer never came")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
