@@ -20,12 +20,6 @@ type Submission struct {
 	MsgID string // Nats-Msg-Id: a retried request that produces the same id inside the log's duplicate window is stored once
 	Msg   Message
 
-	// StoreOnly: the caller needs no verdicts (a user's message: its
-	// actor decides none, the content's does), so Submit returns once the
-	// log stored the message and never waits for the item's actor; reads
-	// of the item catch up from the log anyway (actor.readyToRead).
-	StoreOnly bool
-
 	Counted   []bool // per event of Msg, in family order (families.go): counted, or dropped by the item's dedupe rule
 	Duplicate bool   // the log held MsgID already: nothing new was stored, and there are no verdicts
 }
@@ -52,14 +46,9 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 	}
 	ps := make([]pending, len(subs))
 	for _, s := range subs {
-		if !s.StoreOnly {
-			r.warm(s.Key, r.fresh(s.Key, &s.Msg))
-		}
+		r.warm(s.Key, r.fresh(s.Key, &s.Msg))
 	}
 	for i, s := range subs {
-		if s.StoreOnly {
-			continue
-		}
 		s.Msg.Ref = newRef()
 		ps[i].verdict = r.verdicts.expect(s.Msg.Ref)
 		defer r.verdicts.forget(s.Msg.Ref)
@@ -85,7 +74,7 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 	grace, stopGrace := context.WithTimeout(ctx, ownerGrace)
 	defer stopGrace()
 	for i, s := range subs {
-		if s.Duplicate || s.StoreOnly {
+		if s.Duplicate {
 			continue
 		}
 		out, err := r.verdict(ctx, s.Key, ps[i].seq, ps[i].verdict, grace.Done())

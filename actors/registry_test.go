@@ -407,36 +407,3 @@ func TestSubmitOwnerWithoutDeliveryCatchesUp(t *testing.T) {
 		}
 	}
 }
-
-// replayless is a log whose reads fail: an actor cannot activate on it.
-type replayless struct{ *memLog }
-
-func (replayless) Replay(context.Context, ItemID, uint64, uint64, func(uint64, *Message)) error {
-	return errors.New("log unavailable")
-}
-
-// A store-only submission (a user's message) returns once the log stored
-// it: it never waits for the item's actor, which here cannot even activate;
-// a submission that needs verdicts fails on the same log.
-func TestSubmitStoreOnly(t *testing.T) {
-	l := replayless{newMemLog()}
-	r := NewRegistry(Options{Partitions: 1, MailboxSize: 64, SnapshotInterval: time.Hour, IdleTimeout: time.Hour}, newMemStore(), l)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = r.Run(ctx, time.Second) }()
-	defer func() { cancel(); <-done }()
-	k := ItemID{Project: "p", Item: "u_1"}
-	user := &Submission{Key: k, MsgID: "m1", StoreOnly: true, Msg: Message{User: []UserEvent{{ID: "e1", Type: Impression, ContentID: "c1", UserID: "1"}}}}
-	if err := r.Submit(context.Background(), user); err != nil || user.Counted != nil || user.Duplicate {
-		t.Fatalf("store-only: err %v, counted %v, duplicate %v", err, user.Counted, user.Duplicate)
-	}
-	if len(l.msgs) != 1 {
-		t.Fatalf("%d messages stored, want 1", len(l.msgs))
-	}
-	short, stop := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer stop()
-	content := &Submission{Key: ItemID{Project: "p", Item: "c1"}, MsgID: "m2", Msg: viewedFrom("10.0.0.1")}
-	if err := r.Submit(short, content); err == nil {
-		t.Fatal("a submission that needs verdicts succeeded without an actor to decide them")
-	}
-}

@@ -405,10 +405,7 @@ func groupByItem(project string, parsed []actors.ParsedContentEvent, res ingestR
 func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]bool, error) {
 	subs := make([]*actors.Submission, len(groups))
 	for i, g := range groups {
-		// A user's message decides no verdict (the content's actor does):
-		// the request waits only for the log to store it.
-		subs[i] = &actors.Submission{Key: g.key, MsgID: contentMsgID(g.key, g.msg.Content, g.msg.User), Msg: g.msg,
-			StoreOnly: len(g.msg.Content) == 0 && len(g.msg.Render) == 0}
+		subs[i] = &actors.Submission{Key: g.key, MsgID: contentMsgID(g.key, g.msg.Content, g.msg.User), Msg: g.msg}
 	}
 	if err := s.engine.Submit(ctx, subs...); err != nil {
 		return nil, err
