@@ -66,6 +66,9 @@ type Registry struct {
 	loader      loader
 	panics      atomic.Int64 // panics contained to one item (actor.serve, actor.apply)
 	roundNumber int          // owned by Run
+	// saveMu serializes snapshot rounds and Persist: a round must not
+	// write a copy of a state taken before Persist scrubbed it.
+	saveMu sync.Mutex
 
 	// Counters since start (Counters).
 	activations, passivations, mailboxFull atomic.Int64

@@ -1,0 +1,149 @@
+package jetlog
+
+// retention.go is what the log retention sweep and the erasure job need of
+// the log beyond publish and replay: finding the messages older than an age
+// or holding an identifier, purging an item's subject up to a sequence, and
+// deleting single messages securely (their bytes overwritten on disk).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/engagedhq/engaged/actors"
+)
+
+// LastSeq returns the sequence of the newest message in the log (0: none).
+func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("log info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// scan reads the messages of filter from the log's first through through
+// with one ordered consumer (headers only if headersOnly) and calls fn for
+// each until fn returns false.
+func (l *Log) scan(ctx context.Context, filter string, through uint64, headersOnly bool, fn func(seq uint64, k actors.ItemID, at time.Time, data []byte) bool) error {
+	if through == 0 {
+		return nil
+	}
+	oc, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{filter},
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		HeadersOnly:       headersOnly,
+		InactiveThreshold: 30 * time.Second, // a backstop: deleted when the scan ends
+	})
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", filter, err)
+	}
+	defer func() {
+		if info := oc.CachedInfo(); info != nil {
+			_ = l.stream.DeleteConsumer(context.WithoutCancel(ctx), info.Name)
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch, err := oc.FetchNoWait(512)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", filter, err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			md, err := msg.Metadata()
+			if err != nil {
+				return err
+			}
+			if md.Sequence.Stream > through {
+				return nil
+			}
+			_, k, ok := parseSubject(msg.Subject())
+			if !ok {
+				continue
+			}
+			if !fn(md.Sequence.Stream, k, md.Timestamp, msg.Data()) {
+				return nil
+			}
+			if md.Sequence.Stream == through {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return fmt.Errorf("scan %s: %w", filter, err)
+		}
+		if n == 0 {
+			return nil // the log's end
+		}
+	}
+}
+
+// OlderThan returns, per item, the newest sequence of its messages stored
+// before before, reading the log from its start (headers only) and
+// stopping at the first message stored at or after before. After a sweep
+// has purged them, the log's start is the oldest message not yet covered,
+// so each sweep reads little more than what it removes.
+func (l *Log) OlderThan(ctx context.Context, before time.Time) (map[actors.ItemID]uint64, error) {
+	last, err := l.LastSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[actors.ItemID]uint64{}
+	err = l.scan(ctx, subjectPrefix+">", last, true, func(seq uint64, k actors.ItemID, at time.Time, _ []byte) bool {
+		if !at.Before(before) {
+			return false
+		}
+		out[k] = seq
+		return true
+	})
+	return out, err
+}
+
+// Find calls fn with every message of project's items, through through,
+// whose payload match accepts.
+func (l *Log) Find(ctx context.Context, project string, through uint64, match func([]byte) bool, fn func(k actors.ItemID, seq uint64)) error {
+	return l.scan(ctx, subjectPrefix+"*."+project+".*", through, false, func(seq uint64, k actors.ItemID, _ time.Time, data []byte) bool {
+		if match(data) {
+			fn(k, seq)
+		}
+		return true
+	})
+}
+
+// Purge removes k's messages up to and including through. Callers make sure
+// a snapshot of k covers them (actors.Registry.Persist).
+func (l *Log) Purge(ctx context.Context, k actors.ItemID, through uint64) error {
+	err := l.stream.Purge(ctx, jetstream.WithPurgeSubject(l.Subject(k)), jetstream.WithPurgeSequence(through+1))
+	if err != nil {
+		return fmt.Errorf("purge %s through %d: %w", k, through, err)
+	}
+	return nil
+}
+
+// SecureDelete removes message seq and overwrites its bytes in the store
+// (an erasure's log messages; docs/PRIVACY.md). A message already gone is
+// no error: an erasure resumed after a crash deletes again.
+func (l *Log) SecureDelete(ctx context.Context, seq uint64) error {
+	err := l.stream.SecureDeleteMsg(ctx, seq)
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && !isNoMsg(err) {
+		return fmt.Errorf("secure delete %d: %w", seq, err)
+	}
+	return nil
+}
+
+// isNoMsg reports JetStream's answer for a sequence it does not hold
+// (deleted already, or purged), which some versions send as an API error
+// rather than ErrMsgNotFound.
+func isNoMsg(err error) bool {
+	jerr, ok := errors.AsType[jetstream.JetStreamError](err)
+	if !ok || jerr.APIError() == nil {
+		return false
+	}
+	return jerr.APIError().ErrorCode == jetstream.JSErrCodeMessageNotFound || jerr.APIError().Code == 404
+}

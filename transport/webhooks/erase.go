@@ -1,0 +1,48 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// EraseQueued deletes, with the secure delete that overwrites their bytes,
+// the queued deliveries whose message (headers and body) match accepts: an
+// erasure's subject must not be delivered, nor stay in the stream's files
+// (docs/PRIVACY.md). It reads the queue message by message (a work-queue
+// stream admits no second consumer over its subjects); the queue holds only
+// deliveries not done yet, so it is short. It returns how many it deleted.
+//
+// A delivery acknowledged before the erasure was removed by the work queue
+// the ordinary way, which may leave its bytes in a block file until
+// JetStream compacts or drops the block; see docs/PRIVACY.md.
+func EraseQueued(ctx context.Context, js jetstream.JetStream, match func([]byte) bool) (int, error) {
+	stream, err := js.Stream(ctx, StreamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("webhook stream: %w", err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("webhook stream: %w", err)
+	}
+	n := 0
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			continue // delivered meanwhile, or never there (a gap)
+		}
+		if !match(m.Data) {
+			continue
+		}
+		if err := stream.SecureDeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return n, fmt.Errorf("webhook delivery %d: %w", seq, err)
+		}
+		n++
+	}
+	return n, nil
+}
