@@ -11,9 +11,10 @@ import (
 	"time"
 )
 
-// Persist makes k's actor hold k's log at least through through
-// (activating it if needed: the item may never have been activated since an
-// ownership move or a restart), applies e's scrub to its state if e is not
+// Persist makes k's actor hold k's log at least through through, a
+// sequence of a message of k (0: to the log's end as it is now), activating
+// it if needed (the item may never have been activated since an ownership
+// move or a restart), applies e's scrub to its state if e is not
 // nil, and writes the state as k's snapshot under this instance's epoch of
 // k's partition. It returns the snapshot's sequence, which is ≥ through
 // when the log holds anything of k; 0 when k has nothing to write.
@@ -62,7 +63,7 @@ func (r *Registry) Persist(ctx context.Context, k ItemID, through uint64, e *Era
 //
 //go:noinline
 func (a *actor) persist(ctx context.Context, r *request) {
-	if a.applied < r.seq && !a.catchUpOrFail(ctx, r, r.seq) {
+	if (r.seq == 0 || a.applied < r.seq) && !a.catchUpOrFail(ctx, r, r.seq) {
 		return
 	}
 	if r.fn != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -121,8 +122,9 @@ func (d erasureDeps) runOne(ctx context.Context) bool {
 //  2. log: find the project's log messages through that sequence holding a
 //     needle; per item (plus the user's own item for a userId), scrub the
 //     actor's state and write its snapshot (Registry.Persist: a snapshot
-//     through at least that sequence), and only then delete the item's
-//     messages with the secure delete, so replay stays exact;
+//     through at least the item's newest message found), and only then
+//     delete the item's messages with the secure delete, so replay stays
+//     exact: it starts after the snapshot, past every deleted message;
 //  3. records: e-mail recipients, webhook deliveries and attempts in
 //     Postgres;
 //  4. webhooks: queued deliveries in the webhook stream.
@@ -176,8 +178,16 @@ func (d erasureDeps) run(ctx context.Context, e *actors.ErasureRequest) error {
 	})
 	e.Step, e.ItemsTotal, e.ItemsDone = "log", len(items), 0
 	for _, k := range items {
-		if err := d.persistItem(ctx, k, e.ThroughSeq, er); err != nil {
+		var newest uint64 // the item's newest message found (0: none, read to the log's end)
+		for _, seq := range msgs[k] {
+			newest = max(newest, seq)
+		}
+		seq, err := d.persistItem(ctx, k, newest, er)
+		if err != nil {
 			return err
+		}
+		if seq < newest { // cannot happen: Persist read the log through newest
+			return fmt.Errorf("snapshot of %s at %d does not cover message %d", k, seq, newest)
 		}
 		for _, seq := range msgs[k] {
 			if err := d.log.SecureDelete(ctx, seq); err != nil {
@@ -217,20 +227,20 @@ func (d erasureDeps) run(ctx context.Context, e *actors.ErasureRequest) error {
 // persistItem scrubs k and writes its snapshot, retrying while the item's
 // partition is being claimed or Postgres is unavailable, for up to
 // persistRetry.
-func (d erasureDeps) persistItem(ctx context.Context, k actors.ItemID, through uint64, er *actors.Erasure) error {
+func (d erasureDeps) persistItem(ctx context.Context, k actors.ItemID, through uint64, er *actors.Erasure) (uint64, error) {
 	deadline := time.Now().Add(persistRetry)
 	for {
-		_, err := d.persist(ctx, k, through, er)
+		seq, err := d.persist(ctx, k, through, er)
 		if err == nil {
-			return nil
+			return seq, nil
 		}
 		var ae *actors.Error
 		if !errors.As(err, &ae) || ae.Code != actors.EUnavailable || time.Now().After(deadline) {
-			return err
+			return 0, err
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

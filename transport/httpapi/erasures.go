@@ -67,7 +67,7 @@ func (s *Server) postErasure(c *fiber.Ctx) error {
 	if s.opts.Erasures.Wake != nil {
 		s.opts.Erasures.Wake()
 	}
-	return s.ok(c, fiber.StatusAccepted, e)
+	return c.Status(fiber.StatusAccepted).JSON(e)
 }
 
 // getErasure serves GET /v1/privacy/erasures/:erasureId.
@@ -86,5 +86,5 @@ func (s *Server) getErasure(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.ok(c, fiber.StatusOK, e)
+	return c.JSON(e)
 }

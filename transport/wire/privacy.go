@@ -43,7 +43,7 @@ func DecodeErasure(b []byte) (kind, identifier string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	is := &actors.Issues{FormErrors: []string{}}
+	is := &actors.Issues{FormErrors: []string{}, FieldErrors: map[string][]string{}}
 	for _, key := range []string{actors.EraseUserID, actors.EraseDeviceID, actors.EraseEmail} {
 		s, ok := stringMember(is, key, obj[key], false)
 		if !ok {
