@@ -15,7 +15,7 @@ import (
 
 // erasureLease is how long an instance holds a running erasure without
 // renewing it; past it another instance (or this one, restarted) resumes it.
-const erasureLease = time.Minute
+const erasureLease = 30 * time.Second
 
 // CreateErasure stores a new erasure request, pending.
 func (s *Store) CreateErasure(ctx context.Context, e actors.ErasureRequest) (actors.ErasureRequest, error) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/engagedhq/engaged/client"
 	"github.com/engagedhq/engaged/transport/mail/smtptest"
 )
 
@@ -169,11 +170,20 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	ids := []string{
 		s.erase(t, tn.key, fmt.Sprintf(`{"userId":%q}`, user)),
 		s.erase(t, tn.key, fmt.Sprintf(`{"deviceId":%q}`, anon)),
-		s.erase(t, tn.key, fmt.Sprintf(`{"email":%q}`, email)),
 	}
+	// The Go client asks for the third.
+	sc, _ := newClient(t, s.base, tn.key)
+	ce, err := sc.Erase(context.Background(), client.ErasureSubject{Email: email})
+	if err != nil || ce.Status != "pending" || ce.Kind != "email" {
+		t.Fatalf("client Erase: %+v %v", ce, err)
+	}
+	ids = append(ids, ce.ID)
 	deleted := 0.0
 	for _, id := range ids {
 		deleted += s.erasureDone(t, tn.key, id)["messagesDeleted"].(float64)
+	}
+	if ce, err = sc.Erasure(context.Background(), ce.ID); err != nil || ce.Status != "done" || ce.FinishedAt == nil {
+		t.Fatalf("client Erasure: %+v %v", ce, err)
 	}
 	if deleted < 4 { // the batch's cnt_a and cnt_b messages, the user's, the anonymous device's, the e-mail's two
 		t.Fatalf("only %v log messages deleted", deleted)
