@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -130,20 +131,30 @@ func (l *Log) Purge(ctx context.Context, k actors.ItemID, through uint64) error 
 // (an erasure's log messages; docs/PRIVACY.md). A message already gone is
 // no error: an erasure resumed after a crash deletes again.
 func (l *Log) SecureDelete(ctx context.Context, seq uint64) error {
-	err := l.stream.SecureDeleteMsg(ctx, seq)
-	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && !isNoMsg(err) {
+	if err := l.stream.SecureDeleteMsg(ctx, seq); err != nil && !isNoMsg(err) {
 		return fmt.Errorf("secure delete %d: %w", seq, err)
 	}
 	return nil
 }
 
-// isNoMsg reports JetStream's answer for a sequence it does not hold
-// (deleted already, or purged), which some versions send as an API error
-// rather than ErrMsgNotFound.
+// isNoMsg reports JetStream's answer to a delete of a sequence it does
+// not hold (deleted already, or purged). The client passes that answer on
+// as text only (jetstream.ErrMsgDeleteUnsuccessful and the API error's
+// string), so the error code is read from the text; a direct API error is
+// read as such.
 func isNoMsg(err error) bool {
-	jerr, ok := errors.AsType[jetstream.JetStreamError](err)
-	if !ok || jerr.APIError() == nil {
+	if jerr, ok := errors.AsType[jetstream.JetStreamError](err); ok && jerr.APIError() != nil {
+		code := jerr.APIError().ErrorCode
+		return code == jetstream.JSErrCodeMessageNotFound || code == errSequenceNotFound
+	}
+	if !errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) {
 		return false
 	}
-	return jerr.APIError().ErrorCode == jetstream.JSErrCodeMessageNotFound || jerr.APIError().Code == 404
+	msg := err.Error()
+	return strings.Contains(msg, fmt.Sprintf("err_code=%d", errSequenceNotFound)) ||
+		strings.Contains(msg, fmt.Sprintf("err_code=%d", jetstream.JSErrCodeMessageNotFound))
 }
+
+// errSequenceNotFound is nats-server's JSSequenceNotFoundErrF, the answer
+// to a delete of a sequence the stream no longer holds.
+const errSequenceNotFound jetstream.ErrorCode = 10043

@@ -39,7 +39,10 @@ func EraseQueued(ctx context.Context, js jetstream.JetStream, match func([]byte)
 		if !match(m.Data) {
 			continue
 		}
-		if err := stream.SecureDeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		if err := stream.SecureDeleteMsg(ctx, seq); err != nil {
+			if _, gerr := stream.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
+				continue // delivered and removed by the work queue meanwhile
+			}
 			return n, fmt.Errorf("webhook delivery %d: %w", seq, err)
 		}
 		n++
