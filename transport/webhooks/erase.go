@@ -16,8 +16,9 @@ import (
 // deliveries not done yet, so it is short. It returns how many it deleted.
 //
 // A delivery acknowledged before the erasure was removed by the work queue
-// the ordinary way, which may leave its bytes in a block file until
-// JetStream compacts or drops the block; see docs/PRIVACY.md.
+// the ordinary way, which may leave its bytes in a block file; a purge
+// below the first queued message then compacts the stream (see below and
+// docs/PRIVACY.md).
 func EraseQueued(ctx context.Context, js jetstream.JetStream, match func([]byte) bool) (int, error) {
 	stream, err := js.Stream(ctx, StreamName)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -46,6 +47,17 @@ func EraseQueued(ctx context.Context, js jetstream.JetStream, match func([]byte)
 			return n, fmt.Errorf("webhook delivery %d: %w", seq, err)
 		}
 		n++
+	}
+	// Deliveries done before the erasure were removed by the work queue the
+	// ordinary way, their bytes possibly still in a block file. A purge
+	// below the first message still queued removes nothing the queue holds,
+	// and makes JetStream drop or rewrite the blocks that held only removed
+	// ones.
+	if info, err = stream.Info(ctx); err == nil {
+		err = stream.Purge(ctx, jetstream.WithPurgeSequence(info.State.FirstSeq))
+	}
+	if err != nil {
+		return n, fmt.Errorf("webhook stream compaction: %w", err)
 	}
 	return n, nil
 }
