@@ -33,7 +33,9 @@ type Options struct {
 	Updates        UpdateSink
 	UpdateInterval time.Duration
 
-	// LogMaxAge is the log's retention (ENGAGED_STREAM_MAX_AGE): renders
+	// LogMaxAge is the log's retention (ENGAGED_LOG_RETENTION: the log holds
+	// every message younger than this, and older ones only until a
+	// snapshot covers them, docs/OPERATING.md): renders
 	// younger than half of it activate without a snapshot load when no
 	// snapshot of them can exist (fresh.go). 0: every activation loads.
 	LogMaxAge time.Duration
