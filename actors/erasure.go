@@ -6,7 +6,12 @@ package actors
 // Registry.Persist, which then writes the scrubbed state as the item's
 // snapshot.
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"time"
+)
 
 // Erasure names one data subject of one project, as the erasure job found
 // it: the identifier the request gave (a userId, a deviceId or a share
@@ -24,6 +29,12 @@ type Erasure struct {
 	// identifier wherever a client put it (metadata, SDK data), and is
 	// exactly what a scan of the stored files would find.
 	Needles []string
+	// RecentBefore, when not zero, also drops every recent event of a
+	// render and every history entry of a user older than it: the log
+	// retention sweep's age limit on recent events
+	// (ENGAGED_RECENT_MAX_AGE), applied with the same scrub, so it reaches
+	// the snapshot in the same step. Project and Needles are empty then.
+	RecentBefore time.Time
 }
 
 // Matches reports whether b holds one of e's needles.
@@ -45,8 +56,21 @@ func (e *Erasure) scrub(k ItemID, st *itemState) {
 	if e.UserID != "" && k == UserItemID(e.Project, e.UserID) {
 		st.fams[famUser] = nil // reset: the next event of the user starts it afresh
 	}
+	old := func([]byte) bool { return false }
+	if !e.RecentBefore.IsZero() {
+		before := e.RecentBefore.UnixMilli()
+		old = func(enc []byte) bool {
+			var ev struct {
+				CreatedAt Time `json:"createdAt"`
+			}
+			return json.Unmarshal(enc, &ev) == nil && ev.CreatedAt.UnixMilli() < before
+		}
+		if u, ok := st.fams[famUser].(*userState); ok && u != nil {
+			u.history = slices.DeleteFunc(u.history, func(h UserEvent) bool { return h.At < before })
+		}
+	}
 	if r, ok := st.fams[famRender].(*renderState); ok && r != nil {
-		r.dropRecent(e.Matches)
+		r.dropRecent(func(enc []byte) bool { return e.Matches(enc) || old(enc) })
 	}
 }
 

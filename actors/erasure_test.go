@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,33 @@ func TestDropRecentKeepsOrder(t *testing.T) {
 		if string(s.recentNewestFirst()[0]) != `{"new":1}` {
 			t.Fatalf("n=%d: a push after the drop is not the newest", n)
 		}
+	}
+}
+
+// RecentBefore drops recent events and history entries older than it, and
+// nothing else: counts stay, newer entries stay in order.
+func TestScrubRecentBefore(t *testing.T) {
+	var st itemState
+	r := st.get(famRender).(*renderState)
+	for i := range 5 {
+		r.apply(ev(fmt.Sprint("e", i), Viewed, "", fmt.Sprint("10.0.0.", i), time.Duration(i)*time.Minute))
+	}
+	u := st.get(famUser).(*userState)
+	for i := range 4 {
+		u.apply(&UserEvent{ID: fmt.Sprint("u", i), Type: Like, ContentID: "c", UserID: "x", At: t0.Add(time.Duration(i) * time.Minute).UnixMilli()})
+	}
+	e := &Erasure{RecentBefore: t0.Add(2*time.Minute + time.Second)}
+	e.scrub(ItemID{Project: "p", Item: "r"}, &st)
+	var ids []string
+	for _, enc := range r.recentNewestFirst() {
+		var ev RenderEvent
+		json.Unmarshal(enc, &ev)
+		ids = append(ids, ev.ID)
+	}
+	if fmt.Sprint(ids) != "[e4 e3]" || r.counts.Viewed != 5 {
+		t.Fatalf("recent %v, viewed %d", ids, r.counts.Viewed)
+	}
+	if h := u.latest(50); len(h) != 1 || h[0].EventID != "u3" {
+		t.Fatalf("history %v", h)
 	}
 }

@@ -44,7 +44,11 @@ type Config struct {
 	// manages: a message older than this is removed once a snapshot of its
 	// item covers it (cmd/engaged/retention.go). 0 in a loaded Config never
 	// happens: unset, it is half of StreamMaxAge.
-	LogRetention   time.Duration
+	LogRetention time.Duration
+	// RecentMaxAge (ENGAGED_RECENT_MAX_AGE): a render's recent events and a
+	// user's history entries older than this are dropped by the retention
+	// sweep; 0 keeps the newest 25 and 50 however old.
+	RecentMaxAge   time.Duration
 	StreamMaxBytes int64         // ENGAGED_STREAM_MAX_BYTES: log retention by size; -1 = unlimited
 	StreamReplicas int           // ENGAGED_STREAM_REPLICAS: 1 for a single node, 3 on a cluster
 	SyncAlways     bool          // ENGAGED_SYNC=always: fsync every write (embedded server)
@@ -166,6 +170,7 @@ var Vars = []Var{
 	{"nats-tls-key", "ENGAGED_NATS_TLS_KEY", "path", "", "PEM private key of -nats-tls-cert"},
 	{"partitions", "ENGAGED_PARTITIONS", "int", "8", "event subject partitions (fixed when the stream is created)"},
 	{"stream-max-age", "ENGAGED_STREAM_MAX_AGE", "duration", "336h", "JetStream's own age limit of the event log: a safety net, at least 2x ENGAGED_LOG_RETENTION"},
+	{"recent-max-age", "ENGAGED_RECENT_MAX_AGE", "duration", "", "recent events and user history entries older than this are dropped by the log retention sweep (at most ENGAGED_LOG_RETENTION); empty = keep the newest 25 and 50"},
 	{"log-retention", "ENGAGED_LOG_RETENTION", "duration", "", "event log retention managed by the service: older messages are removed once a snapshot covers them; empty = half of ENGAGED_STREAM_MAX_AGE"},
 	{"stream-max-bytes", "ENGAGED_STREAM_MAX_BYTES", "int", "-1", "event log retention by size, -1 = unlimited"},
 	{"stream-replicas", "ENGAGED_STREAM_REPLICAS", "int", "1", "event log replicas (1, or 3 on a cluster)"},
@@ -294,6 +299,7 @@ func parse(raw map[string]string) (Config, error) {
 	p.integer("partitions", &c.Partitions, 1, MaxPartitions)
 	p.duration("stream-max-age", &c.StreamMaxAge, time.Minute)
 	p.duration("log-retention", &c.LogRetention, time.Second)
+	p.duration("recent-max-age", &c.RecentMaxAge, time.Second)
 	p.int64("stream-max-bytes", &c.StreamMaxBytes)
 	p.integer("stream-replicas", &c.StreamReplicas, 1, 5)
 	p.sync(&c)
@@ -362,6 +368,11 @@ func parse(raw map[string]string) (Config, error) {
 	}
 	if c.LogRetention < 10*c.SnapshotInterval {
 		return Config{}, fmt.Errorf("ENGAGED_LOG_RETENTION: %s is too short for ENGAGED_SNAPSHOT_INTERVAL %s (need at least 10x)", c.LogRetention, c.SnapshotInterval)
+	}
+	if c.RecentMaxAge > c.LogRetention {
+		// The sweep visits an item when its log messages pass the
+		// retention; an age past that would not be met.
+		return Config{}, fmt.Errorf("ENGAGED_RECENT_MAX_AGE: %s must be at most ENGAGED_LOG_RETENTION %s", c.RecentMaxAge, c.LogRetention)
 	}
 	if c.MaxMetadataBytes > c.MaxBodyBytes {
 		return Config{}, errors.New("ENGAGED_MAX_METADATA_BYTES: must not exceed ENGAGED_MAX_BODY_BYTES")

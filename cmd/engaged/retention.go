@@ -34,8 +34,9 @@ func sweepInterval(retention time.Duration) time.Duration {
 
 // startRetention runs the sweep every sweepInterval on one goroutine owned
 // by the returned stop, which waits for it to end.
+// recentMaxAge (0: none) bounds recent events' age (ENGAGED_RECENT_MAX_AGE).
 func startRetention(log retentionLog, persist func(ctx context.Context, k actors.ItemID, through uint64, e *actors.Erasure) (uint64, error),
-	retention time.Duration, logger *slog.Logger) (stop func()) {
+	retention, recentMaxAge time.Duration, logger *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -48,18 +49,24 @@ func startRetention(log retentionLog, persist func(ctx context.Context, k actors
 				return
 			case <-t.C:
 			}
-			sweep(ctx, log, persist, time.Now().Add(-retention), logger)
+			now := time.Now()
+			var recent *actors.Erasure
+			if recentMaxAge > 0 {
+				recent = &actors.Erasure{RecentBefore: now.Add(-recentMaxAge)}
+			}
+			sweep(ctx, log, persist, now.Add(-retention), recent, logger)
 		}
 	}()
 	return func() { cancel(); <-done }
 }
 
 // sweep removes the messages stored before before whose item's snapshot
-// covers them, writing that snapshot first where needed. An item whose
+// covers them, writing that snapshot first where needed; recent (nil:
+// none) drops old recent events in the same step. An item whose
 // snapshot cannot be written now (its partition is being claimed, Postgres
 // is down) keeps its messages until a later sweep.
 func sweep(ctx context.Context, log retentionLog, persist func(ctx context.Context, k actors.ItemID, through uint64, e *actors.Erasure) (uint64, error),
-	before time.Time, logger *slog.Logger) (purged int) {
+	before time.Time, recent *actors.Erasure, logger *slog.Logger) (purged int) {
 	old, err := log.OlderThan(ctx, before)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -72,7 +79,7 @@ func sweep(ctx context.Context, log retentionLog, persist func(ctx context.Conte
 		if ctx.Err() != nil {
 			return purged
 		}
-		seq, err := persist(ctx, k, through, nil)
+		seq, err := persist(ctx, k, through, recent)
 		if err != nil || seq < through {
 			kept++
 			continue

@@ -17,7 +17,8 @@ import (
 // an item no snapshot covers (here: its snapshot row deleted after a kill
 // -9, as after an ownership move whose acknowledgement covered another
 // instance's deliveries) and that nobody activates after the restart still
-// has every count once its messages are gone, and after another restart.
+// has every count once its messages are gone, and after another restart;
+// with ENGAGED_RECENT_MAX_AGE the same sweep drops the old recent events.
 func TestRetentionSweepKeepsUncoveredItems(t *testing.T) {
 	e := newEnv(t).with("ENGAGED_TRUSTED_PROXIES", "127.0.0.1", "ENGAGED_NATS_LISTEN", "127.0.0.1:0",
 		"ENGAGED_LOG_RETENTION", "2s", "ENGAGED_STREAM_MAX_AGE", "3m")
@@ -76,6 +77,9 @@ func TestRetentionSweepKeepsUncoveredItems(t *testing.T) {
 	if n := held(stream1, a); n != 5 {
 		t.Fatalf("the log holds %d messages of render a, want 5", n)
 	}
+	if n := len(s.engagement(t, b).Recent); n != 3 {
+		t.Fatalf("render b shows %d recent events, want 3", n)
+	}
 	// A graceful stop: its final round writes the consumers' acknowledgements
 	// to their state, which a kill -9 could leave behind (a redelivery would
 	// activate the renders, and the sweep would have nothing to prove).
@@ -87,7 +91,8 @@ func TestRetentionSweepKeepsUncoveredItems(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p2 := startProcess(t, e)
+	// ENGAGED_RECENT_MAX_AGE: the sweep drops the recent events too.
+	p2 := startProcess(t, e.with("ENGAGED_RECENT_MAX_AGE", "1s"))
 	stream := engagedStream(ctx, t, p2.log.String())
 	if got := stream.CachedInfo().Config.MaxAge; got != 3*time.Minute {
 		t.Fatalf("stream MaxAge %s, want the safety net of 3m", got)
@@ -109,8 +114,9 @@ func TestRetentionSweepKeepsUncoveredItems(t *testing.T) {
 		tn   tenant
 		want int64
 	}{{a, 5}, {b, 3}} {
-		if got := s2.engagement(t, c.tn).Counts["viewed"]; got != c.want {
-			t.Fatalf("after the sweep: viewed %d, want %d", got, c.want)
+		sum := s2.engagement(t, c.tn)
+		if sum.Counts["viewed"] != c.want || len(sum.Recent) != 0 {
+			t.Fatalf("after the sweep: viewed %d (want %d), %d recent events (want none)", sum.Counts["viewed"], c.want, len(sum.Recent))
 		}
 	}
 	p2.kill9(t)
@@ -119,8 +125,9 @@ func TestRetentionSweepKeepsUncoveredItems(t *testing.T) {
 		tn   tenant
 		want int64
 	}{{a, 5}, {b, 3}} {
-		if got := s3.engagement(t, c.tn).Counts["viewed"]; got != c.want {
-			t.Fatalf("after another restart: viewed %d, want %d", got, c.want)
+		sum := s3.engagement(t, c.tn)
+		if sum.Counts["viewed"] != c.want || len(sum.Recent) != 0 {
+			t.Fatalf("after another restart: viewed %d (want %d), %d recent events (want none)", sum.Counts["viewed"], c.want, len(sum.Recent))
 		}
 	}
 }

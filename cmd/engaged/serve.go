@@ -138,7 +138,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	}()
 	// After the registry's (deferred calls run in reverse): both stop
 	// before the registry's final round.
-	stopRetention := startRetention(log, reg.Persist, cfg.LogRetention, logger)
+	stopRetention := startRetention(log, reg.Persist, cfg.LogRetention, cfg.RecentMaxAge, logger)
 	defer stopRetention()
 	hookJS, err := jetstream.New(nc)
 	if err != nil {
