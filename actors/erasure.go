@@ -99,6 +99,7 @@ type ErasureRequest struct {
 	Identifier      string   `json:"-"`
 	Needles         []string `json:"-"`
 	ThroughSeq      uint64   `json:"-"`
+	Attempts        int      `json:"-"`      // runs started, this one included
 	Status          string   `json:"status"` // pending, running, done, failed
 	Step            string   `json:"step"`
 	ItemsTotal      int      `json:"itemsTotal"`

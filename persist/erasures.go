@@ -31,7 +31,7 @@ func (s *Store) CreateErasure(ctx context.Context, e actors.ErasureRequest) (act
 }
 
 const erasureColumns = `id::text, project_id::text, kind, coalesce(identifier, ''), coalesce(needles, '{}'), coalesce(through_seq, 0),
-	status, step, items_total, items_done, messages_deleted, error, created_at, finished_at`
+	status, step, items_total, items_done, messages_deleted, error, created_at, finished_at, attempts`
 
 func scanErasure(row pgx.Row) (actors.ErasureRequest, error) {
 	var e actors.ErasureRequest
@@ -39,7 +39,7 @@ func scanErasure(row pgx.Row) (actors.ErasureRequest, error) {
 	var created time.Time
 	var finished *time.Time
 	err := row.Scan(&e.ID, &e.ProjectID, &e.Kind, &e.Identifier, &e.Needles, &through, &e.Status, &e.Step,
-		&e.ItemsTotal, &e.ItemsDone, &e.MessagesDeleted, &e.Error, &created, &finished)
+		&e.ItemsTotal, &e.ItemsDone, &e.MessagesDeleted, &e.Error, &created, &finished, &e.Attempts)
 	e.ThroughSeq, e.CreatedAt = uint64(through), actors.NewTime(created)
 	if finished != nil {
 		t := actors.NewTime(*finished)

@@ -50,6 +50,12 @@ type erasureDeps struct {
 // (made on another instance, or left by a crashed one).
 const erasurePoll = 5 * time.Second
 
+// maxErasureRuns is how many runs an erasure gets: each ends in an error
+// only when the log, Postgres or an item stayed unavailable past
+// persistRetry, so this many in a row (about half an hour with the lease)
+// is a fault an operator must see: the request fails, with the last error.
+const maxErasureRuns = 50
+
 // persistRetry bounds how long the job retries one item's snapshot while
 // its partition is being claimed or the store is unavailable; past it the
 // run ends and the request is taken up again after its lease.
@@ -97,8 +103,16 @@ func (d erasureDeps) runOne(ctx context.Context) bool {
 	if !ok {
 		return false
 	}
-	d.logger.Info("erasure started", "erasure", e.ID, "kind", e.Kind, "step", e.Step)
+	d.logger.Info("erasure started", "erasure", e.ID, "kind", e.Kind, "step", e.Step, "run", e.Attempts)
 	if err := d.run(ctx, &e); err != nil {
+		if e.Attempts >= maxErasureRuns && ctx.Err() == nil {
+			msg := "gave up after " + fmt.Sprint(e.Attempts) + " runs: " + err.Error()
+			if ferr := d.store.FinishErasure(ctx, e.ID, &msg); ferr != nil {
+				d.logger.Warn("finish erasure", "erasure", e.ID, "err", ferr)
+			}
+			d.logger.Error("erasure failed", "erasure", e.ID, "err", err)
+			return true
+		}
 		// Left running: its lease runs out and a job takes it up again.
 		if ctx.Err() == nil {
 			d.logger.Warn("erasure interrupted; it resumes after its lease", "erasure", e.ID, "step", e.Step, "err", err)
