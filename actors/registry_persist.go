@@ -8,6 +8,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -25,6 +26,9 @@ import (
 // so a round cannot write a copy of the state taken before the scrub over
 // the scrubbed one.
 func (r *Registry) Persist(ctx context.Context, k ItemID, through uint64, e *Erasure) (uint64, error) {
+	// Bounded: the snapshot rounds wait for saveMu meanwhile.
+	ctx, cancel := context.WithTimeout(ctx, 2*activationTimeout)
+	defer cancel()
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	req := &request{kind: reqPersist, seq: through}
@@ -43,8 +47,12 @@ func (r *Registry) Persist(ctx context.Context, k ItemID, through uint64, e *Era
 		return 0, err
 	}
 	snaps := []Snapshot{{Key: k, Seq: rep.seq, State: b, Series: rep.rows}}
-	if err := r.save(ctx, r.Partition(k), snaps, true); err != nil {
-		if err == errNotClaimed || err == ErrFenced {
+	part := r.Partition(k)
+	if err := r.save(ctx, part, snaps, true); err != nil {
+		if errors.Is(err, ErrFenced) {
+			r.dropPartition(part) // as a round does: the next call claims it again
+		}
+		if errors.Is(err, errNotClaimed) || errors.Is(err, ErrFenced) {
 			return 0, &Error{Code: EUnavailable, Reason: ReasonActorLoad, Message: "partition is being claimed", RetryAfter: time.Second}
 		}
 		return 0, err
