@@ -15,6 +15,7 @@
 //	registry_ingest.go     Submit, the one ingest path, and its verdicts
 //	registry_rounds.go     snapshot rounds, passivation, MaxLive
 //	registry_ownership.go  Deliver and Lost (delivery sessions), partition claims and epochs
+//	registry_persist.go    Persist: one item's snapshot on demand (log retention, erasure)
 //	actor.go               one item's actor: mailbox loop, activation, apply, panics
 //	updates.go             coalesced live updates of an item
 //	loader.go              batched snapshot loads of concurrent activations
@@ -30,5 +31,6 @@
 //	content.go, contentdedupe.go, contentrecord.go  the SDK content family's rules and dedupe
 //	user.go                the user family's rules: contents seen (exact, then Bloom), latest events
 //	codec.go, snapcodec.go  binary primitives, event codecs, the families' snapshot section bodies
+//	erasure.go             an erasure's scrub of an item's state; erasure requests
 //	message.go, key.go, time.go, error.go, tenancy.go, records.go  shared types
 package actors
