@@ -51,7 +51,7 @@ func (l *Log) scan(ctx context.Context, filter string, through uint64, headersOn
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch, err := oc.FetchNoWait(512)
+		batch, err := oc.FetchNoWait(4096)
 		if err != nil {
 			return fmt.Errorf("scan %s: %w", filter, err)
 		}
