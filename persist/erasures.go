@@ -158,3 +158,22 @@ func (s *Store) EraseRecords(ctx context.Context, projectID string, messageIDs, 
 	}
 	return n, nil
 }
+
+// SnapshotItems returns the items of project whose snapshot holds one of
+// needles as bytes: an erasure scrubs them even when the log no longer
+// holds the messages their state came from (the retention sweep removed
+// them once the snapshot covered them, and a recent event outlives them).
+// One pass over the project's snapshots.
+func (s *Store) SnapshotItems(ctx context.Context, projectID string, needles []string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT item_id FROM snapshots s WHERE project_id = $1
+		AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS n(v) WHERE n.v <> '' AND position(convert_to(n.v, 'UTF8') IN s.state) > 0)
+		ORDER BY item_id`, projectID, needles)
+	if err != nil {
+		return nil, fmt.Errorf("snapshots holding an erasure's subject: %w", translate(err))
+	}
+	items, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("snapshots holding an erasure's subject: %w", translate(err))
+	}
+	return items, nil
+}

@@ -93,6 +93,19 @@ func TestErasures(t *testing.T) {
 		t.Fatalf("recipient %q", recipient)
 	}
 
+	// Snapshots that hold a needle, this project's only.
+	snap := func(pr, item, state string) {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO snapshots (project_id, item_id, seq, state) VALUES ($1, $2, 1, $3)`, pr, item, []byte(state)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap(p.ID, "r1", "\xc2...ada@example.com...")
+	snap(p.ID, "r2", "\xc2...bob@example.com...")
+	snap(other.ID, "r3", "\xc2...ada@example.com...")
+	if items, err := s.SnapshotItems(ctx, p.ID, []string{"ada@example.com", ""}); err != nil || len(items) != 1 || items[0] != "r1" {
+		t.Fatalf("snapshot items: %v %v", items, err)
+	}
+
 	if err := s.FinishErasure(ctx, e.ID, nil); err != nil {
 		t.Fatal(err)
 	}

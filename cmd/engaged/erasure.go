@@ -24,6 +24,7 @@ type erasureStore interface {
 	FinishErasure(ctx context.Context, id string, failure *string) error
 	EmailMessageIDs(ctx context.Context, projectID, recipient string) ([]string, error)
 	EraseRecords(ctx context.Context, projectID string, messageIDs, needles []string) (int64, error)
+	SnapshotItems(ctx context.Context, projectID string, needles []string) ([]string, error)
 }
 
 // erasureLog is what the job needs of the event log (jetlog.Log).
@@ -134,7 +135,8 @@ func (d erasureDeps) runOne(ctx context.Context) bool {
 //     from), and the log's last sequence: the erasure covers what was
 //     stored before it;
 //  2. log: find the project's log messages through that sequence holding a
-//     needle; per item (plus the user's own item for a userId), scrub the
+//     needle; per item (plus the user's own item for a userId, and the
+//     items whose snapshot holds a needle), scrub the
 //     actor's state and write its snapshot (Registry.Persist: a snapshot
 //     through at least the item's newest message found), and only then
 //     delete the item's messages with the secure delete, so replay stays
@@ -171,6 +173,18 @@ func (d erasureDeps) run(ctx context.Context, e *actors.ErasureRequest) error {
 		msgs[k] = append(msgs[k], seq)
 	}); err != nil {
 		return err
+	}
+	// Items whose snapshot holds the subject although the log no longer
+	// holds a message of it (the retention sweep removed those once a
+	// snapshot covered them; recent events outlive them).
+	snapped, err := d.store.SnapshotItems(ctx, e.ProjectID, e.Needles)
+	if err != nil {
+		return err
+	}
+	for _, item := range snapped {
+		if k := (actors.ItemID{Project: e.ProjectID, Item: item}); msgs[k] == nil {
+			msgs[k] = []uint64{}
+		}
 	}
 	if er.UserID != "" {
 		if k := actors.UserItemID(e.ProjectID, er.UserID); msgs[k] == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -154,4 +155,43 @@ func engagedStream(ctx context.Context, t *testing.T, log string) jetstream.Stre
 		t.Fatal(err)
 	}
 	return stream
+}
+
+// An erasure finds the subject in an item's snapshot when the retention
+// sweep has removed the log messages the item's recent events came from.
+func TestErasureAfterRetentionSweep(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_TRUSTED_PROXIES", "127.0.0.1", "ENGAGED_NATS_LISTEN", "127.0.0.1:0",
+		"ENGAGED_LOG_RETENTION", "2s", "ENGAGED_STREAM_MAX_AGE", "3m")
+	tn := newTenant(t, e)
+	const email = "swept.subject.3f9a@example.com"
+	p := startProcess(t, e)
+	s := p.service(t)
+	if !recorded(t, s.post(t, tn, `{"eventType":"viewed","metadata":{"contact":"`+email+`"}}`, "X-Forwarded-For", "10.1.1.1")) ||
+		!recorded(t, s.post(t, tn, `{"eventType":"printed"}`, "X-Forwarded-For", "10.1.1.2")) {
+		t.Fatal("not recorded")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stream := engagedStream(ctx, t, p.log.String())
+	eventually(t, 20*time.Second, func() error {
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter("engaged.events.*."+tn.project+"."+tn.render))
+		if err != nil {
+			return err
+		}
+		if len(info.State.Subjects) > 0 {
+			return fmt.Errorf("the log still holds the render's messages: %v", info.State.Subjects)
+		}
+		return nil
+	})
+	before := s.engagement(t, tn)
+	if !strings.Contains(s.engagementJSON(t, tn), email) {
+		t.Fatal("the recent event with the address is gone before the erasure: the test would prove nothing")
+	}
+	s.erasureDone(t, tn.key, s.erase(t, tn.key, `{"email":"`+email+`"}`))
+	p.kill9(t)
+	s2 := startProcess(t, e).service(t)
+	after := s2.engagement(t, tn)
+	if strings.Contains(s2.engagementJSON(t, tn), email) || len(after.Recent) != 1 || fmt.Sprint(after.Counts) != fmt.Sprint(before.Counts) {
+		t.Fatalf("after the erasure and a restart: %s (counts before %v)", s2.engagementJSON(t, tn), before.Counts)
+	}
 }
