@@ -177,3 +177,16 @@ func (s *Store) SnapshotItems(ctx context.Context, projectID string, needles []s
 	}
 	return items, nil
 }
+
+// RenewErasure extends a running erasure's lease (a long step, such as
+// reading a large log, renews it while it runs).
+func (s *Store) RenewErasure(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE erasures SET lease_until = now() + $2::interval WHERE id = $1 AND status = 'running'`, id, erasureLease.String())
+	if err != nil {
+		return fmt.Errorf("renew erasure: %w", translate(err))
+	}
+	return nil
+}
+
+// ErasureLease is how long a claimed erasure stays leased without renewal.
+func ErasureLease() time.Duration { return erasureLease }

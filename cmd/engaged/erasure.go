@@ -25,6 +25,7 @@ type erasureStore interface {
 	EmailMessageIDs(ctx context.Context, projectID, recipient string) ([]string, error)
 	EraseRecords(ctx context.Context, projectID string, messageIDs, needles []string) (int64, error)
 	SnapshotItems(ctx context.Context, projectID string, needles []string) ([]string, error)
+	RenewErasure(ctx context.Context, id string) error
 }
 
 // erasureLog is what the job needs of the event log (jetlog.Log).
@@ -45,6 +46,7 @@ type erasureDeps struct {
 	// (webhooks.EraseQueued).
 	eraseQueued func(ctx context.Context, match func([]byte) bool) (int, error)
 	logger      *slog.Logger
+	lease       time.Duration // persist.ErasureLease
 }
 
 // erasurePoll is how often the job looks for requests it was not woken for
@@ -105,7 +107,10 @@ func (d erasureDeps) runOne(ctx context.Context) bool {
 		return false
 	}
 	d.logger.Info("erasure started", "erasure", e.ID, "kind", e.Kind, "step", e.Step, "run", e.Attempts)
-	if err := d.run(ctx, &e); err != nil {
+	stopRenewing := d.renew(ctx, e.ID)
+	err = d.run(ctx, &e)
+	stopRenewing()
+	if err != nil {
 		if e.Attempts >= maxErasureRuns && ctx.Err() == nil {
 			msg := "gave up after " + fmt.Sprint(e.Attempts) + " runs: " + err.Error()
 			if ferr := d.store.FinishErasure(ctx, e.ID, &msg); ferr != nil {
@@ -126,6 +131,31 @@ func (d erasureDeps) runOne(ctx context.Context) bool {
 	}
 	d.logger.Info("erasure done", "erasure", e.ID, "items", e.ItemsDone, "messages", e.MessagesDeleted)
 	return true
+}
+
+// renew keeps erasure id's lease while a run goes on, on one goroutine
+// owned by the returned stop, which waits for it to end: a step that takes
+// long (reading a large log) must not let another instance take the same
+// request up meanwhile.
+func (d erasureDeps) renew(ctx context.Context, id string) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d.lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := d.store.RenewErasure(ctx, id); err != nil && ctx.Err() == nil {
+					d.logger.Warn("renew erasure lease", "erasure", id, "err", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // run carries out e. Steps, each safe to repeat:

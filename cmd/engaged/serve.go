@@ -21,6 +21,7 @@ import (
 
 	"github.com/engagedhq/engaged/actors"
 	"github.com/engagedhq/engaged/config"
+	"github.com/engagedhq/engaged/persist"
 	"github.com/engagedhq/engaged/transport/httpapi"
 	"github.com/engagedhq/engaged/transport/jetlog"
 	"github.com/engagedhq/engaged/transport/live"
@@ -145,7 +146,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		return err
 	}
 	wakeErasures, stopErasures := startErasures(erasureDeps{
-		store: store, log: log, persist: reg.Persist, logger: logger,
+		store: store, log: log, persist: reg.Persist, logger: logger, lease: persist.ErasureLease(),
 		eraseQueued: func(ctx context.Context, match func([]byte) bool) (int, error) {
 			return webhooks.EraseQueued(ctx, hookJS, match)
 		},
