@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/engagedhq/engaged/actors"
@@ -225,15 +226,8 @@ func (d erasureDeps) run(ctx context.Context, e *actors.ErasureRequest) error {
 	for k := range msgs {
 		items = append(items, k)
 	}
-	slices.SortFunc(items, func(a, b actors.ItemID) int {
-		if a.Item != b.Item {
-			if a.Item < b.Item {
-				return -1
-			}
-			return 1
-		}
-		return 0
-	})
+	// In a fixed order, so a resumed run's progress counts the same items.
+	slices.SortFunc(items, func(a, b actors.ItemID) int { return strings.Compare(a.Item, b.Item) })
 	e.Step, e.ItemsTotal, e.ItemsDone = "log", len(items), 0
 	for _, k := range items {
 		var newest uint64 // the item's newest message found (0: none, read to the log's end)
