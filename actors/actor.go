@@ -61,6 +61,7 @@ const (
 	reqSync                        // apply the item's log through seq, then reply (see Registry.Submit)
 	reqWarm                        // activate if not yet (no reply; see Registry.Submit)
 	reqMarked                      // rows of the series were written (no reply; see Registry.markWritten)
+	reqPersist                     // apply the log through seq, scrub with fn if set, reply with a snapshot (Registry.Persist)
 )
 
 // readFunc reads an item's state on its actor goroutine: the state holds
@@ -260,6 +261,8 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		a.read(r)
 	case reqSnapshot:
 		a.snapshot(r)
+	case reqPersist:
+		a.persist(ctx, r)
 	}
 	if a.broken {
 		a.discard()

@@ -16,6 +16,7 @@
 //	registry_rounds.go     snapshot rounds, passivation, MaxLive
 //	asof.go                per-partition asOf marks of the rounds (top-N's freshness): LogPositions, AsOfStore
 //	registry_ownership.go  Deliver and Lost (delivery sessions), partition claims and epochs
+//	registry_persist.go    Persist: one item's snapshot on demand (log retention, erasure)
 //	actor.go               one item's actor: mailbox loop, activation, apply, panics
 //	updates.go             coalesced live updates of an item
 //	loader.go              batched snapshot loads of concurrent activations (actors/coalesce)
@@ -35,5 +36,6 @@
 //	familyseries.go        the series and sketches the families embed, the rows a round writes
 //	signals.go, rankings.go  content signals; top-N's metrics, windows and answer (summed by persist)
 //	codec.go, snapcodec.go  binary primitives, event codecs, the families' snapshot section bodies
+//	erasure.go             an erasure's scrub of an item's state; erasure requests
 //	message.go, key.go, time.go, error.go, tenancy.go, records.go  shared types
 package actors

@@ -33,7 +33,9 @@ type Options struct {
 	Updates        UpdateSink
 	UpdateInterval time.Duration
 
-	// LogMaxAge is the log's retention (ENGAGED_STREAM_MAX_AGE): renders
+	// LogMaxAge is the log's retention (ENGAGED_LOG_RETENTION: the log holds
+	// every message younger than this, and older ones only until a
+	// snapshot covers them, docs/OPERATING.md): renders
 	// younger than half of it activate without a snapshot load when no
 	// snapshot of them can exist (fresh.go). 0: every activation loads.
 	LogMaxAge time.Duration
@@ -73,6 +75,9 @@ type Registry struct {
 	loader      loader
 	panics      atomic.Int64 // panics contained to one item (actor.serve, actor.apply)
 	roundNumber int          // owned by Run
+	// saveMu serializes snapshot rounds and Persist: a round must not
+	// write a copy of a state taken before Persist scrubbed it.
+	saveMu sync.Mutex
 
 	// Counters since start (Counters).
 	activations, passivations, mailboxFull atomic.Int64

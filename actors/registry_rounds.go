@@ -48,6 +48,8 @@ func (r *Registry) round(ctx context.Context, final bool) {
 	if r.opts.ObserveRound != nil {
 		defer func() { r.opts.ObserveRound(time.Since(start), snapshots, bytes) }()
 	}
+	r.saveMu.Lock() // see Registry.Persist
+	defer r.saveMu.Unlock()
 	r.roundNumber++
 	r.checkEpochs(ctx)
 	marks := r.captureMarks(ctx) // before the dirty items are taken: asof.go

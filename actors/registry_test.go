@@ -141,7 +141,7 @@ func (s *memStore) SaveSnapshots(_ context.Context, part int, epoch int64, snaps
 		if len(snap.Series.Hours)+len(snap.Series.Days) > 0 {
 			s.rows = append(s.rows, snap.Series)
 		}
-		if old, ok := s.snaps[snap.Key]; !ok || old.Seq < snap.Seq {
+		if old, ok := s.snaps[snap.Key]; !ok || old.Seq <= snap.Seq { // equal: an erasure's scrub (Registry.Persist)
 			s.snaps[snap.Key] = snap
 			s.saves++
 		}

@@ -38,8 +38,17 @@ type Config struct {
 	NATSTLSCert string // ENGAGED_NATS_TLS_CERT: PEM client certificate, with NATSTLSKey
 	NATSTLSKey  string // ENGAGED_NATS_TLS_KEY: PEM client private key, with NATSTLSCert
 
-	Partitions     int           // ENGAGED_PARTITIONS: P in hash(project,item) mod P; fixed when the stream is created
-	StreamMaxAge   time.Duration // ENGAGED_STREAM_MAX_AGE: log retention by age
+	Partitions   int           // ENGAGED_PARTITIONS: P in hash(project,item) mod P; fixed when the stream is created
+	StreamMaxAge time.Duration // ENGAGED_STREAM_MAX_AGE: JetStream's own age limit, a safety net behind LogRetention
+	// LogRetention (ENGAGED_LOG_RETENTION) is the log retention the service
+	// manages: a message older than this is removed once a snapshot of its
+	// item covers it (cmd/engaged/retention.go). 0 in a loaded Config never
+	// happens: unset, it is half of StreamMaxAge.
+	LogRetention time.Duration
+	// RecentMaxAge (ENGAGED_RECENT_MAX_AGE): a render's recent events and a
+	// user's history entries older than this are dropped by the retention
+	// sweep; 0 keeps the newest 25 and 50 however old.
+	RecentMaxAge   time.Duration
 	StreamMaxBytes int64         // ENGAGED_STREAM_MAX_BYTES: log retention by size; -1 = unlimited
 	StreamReplicas int           // ENGAGED_STREAM_REPLICAS: 1 for a single node, 3 on a cluster
 	SyncAlways     bool          // ENGAGED_SYNC=always: fsync every write (embedded server)
@@ -100,7 +109,7 @@ func Defaults() Config {
 		DataDir:            "./data",
 		NATSListen:         "127.0.0.1:4222",
 		Partitions:         8,
-		StreamMaxAge:       7 * 24 * time.Hour,
+		StreamMaxAge:       14 * 24 * time.Hour,
 		StreamMaxBytes:     -1,
 		StreamReplicas:     1,
 		SyncInterval:       time.Second,
@@ -162,7 +171,9 @@ var Vars = []Var{
 	{"nats-tls-cert", "ENGAGED_NATS_TLS_CERT", "path", "", "PEM client certificate for an external NATS that verifies clients (with -nats-tls-key)"},
 	{"nats-tls-key", "ENGAGED_NATS_TLS_KEY", "path", "", "PEM private key of -nats-tls-cert"},
 	{"partitions", "ENGAGED_PARTITIONS", "int", "8", "event subject partitions (fixed when the stream is created)"},
-	{"stream-max-age", "ENGAGED_STREAM_MAX_AGE", "duration", "168h", "event log retention by age"},
+	{"stream-max-age", "ENGAGED_STREAM_MAX_AGE", "duration", "336h", "JetStream's own age limit of the event log: a safety net, at least 2x ENGAGED_LOG_RETENTION"},
+	{"recent-max-age", "ENGAGED_RECENT_MAX_AGE", "duration", "", "recent events and user history entries older than this are dropped by the log retention sweep (at most ENGAGED_LOG_RETENTION); empty = keep the newest 25 and 50"},
+	{"log-retention", "ENGAGED_LOG_RETENTION", "duration", "", "event log retention managed by the service: older messages are removed once a snapshot covers them; empty = half of ENGAGED_STREAM_MAX_AGE"},
 	{"stream-max-bytes", "ENGAGED_STREAM_MAX_BYTES", "int", "-1", "event log retention by size, -1 = unlimited"},
 	{"stream-replicas", "ENGAGED_STREAM_REPLICAS", "int", "1", "event log replicas (1, or 3 on a cluster)"},
 	{"sync", "ENGAGED_SYNC", "always|duration", "1s", "JetStream fsync: 'always' or an interval such as 1s (embedded server)"},
@@ -290,6 +301,8 @@ func parse(raw map[string]string) (Config, error) {
 	p.natsSecurity(&c)
 	p.integer("partitions", &c.Partitions, 1, MaxPartitions)
 	p.duration("stream-max-age", &c.StreamMaxAge, time.Minute)
+	p.duration("log-retention", &c.LogRetention, time.Second)
+	p.duration("recent-max-age", &c.RecentMaxAge, time.Second)
 	p.int64("stream-max-bytes", &c.StreamMaxBytes)
 	p.integer("stream-replicas", &c.StreamReplicas, 1, 5)
 	p.sync(&c)
@@ -357,6 +370,22 @@ func parse(raw map[string]string) (Config, error) {
 		// The dispatcher numbers a delivery's attempts from the kept ones:
 		// they must outlive its retries.
 		return Config{}, fmt.Errorf("ENGAGED_WEBHOOK_RETENTION_DAYS: %d days do not outlast ENGAGED_WEBHOOK_RETRY_SCHEDULE (%s in all)", c.WebhookRetentionDays, retries)
+	}
+	if c.LogRetention == 0 {
+		c.LogRetention = c.StreamMaxAge / 2
+	}
+	if c.LogRetention > c.StreamMaxAge/2 {
+		// The stream's own limit removes messages whether or not a snapshot
+		// covers them: it must leave the sweep time to cover them first.
+		return Config{}, fmt.Errorf("ENGAGED_LOG_RETENTION: %s must be at most half of ENGAGED_STREAM_MAX_AGE %s", c.LogRetention, c.StreamMaxAge)
+	}
+	if c.LogRetention < 10*c.SnapshotInterval {
+		return Config{}, fmt.Errorf("ENGAGED_LOG_RETENTION: %s is too short for ENGAGED_SNAPSHOT_INTERVAL %s (need at least 10x)", c.LogRetention, c.SnapshotInterval)
+	}
+	if c.RecentMaxAge > c.LogRetention {
+		// The sweep visits an item when its log messages pass the
+		// retention; an age past that would not be met.
+		return Config{}, fmt.Errorf("ENGAGED_RECENT_MAX_AGE: %s must be at most ENGAGED_LOG_RETENTION %s", c.RecentMaxAge, c.LogRetention)
 	}
 	if c.MaxMetadataBytes > c.MaxBodyBytes {
 		return Config{}, errors.New("ENGAGED_MAX_METADATA_BYTES: must not exceed ENGAGED_MAX_BODY_BYTES")

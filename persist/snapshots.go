@@ -101,11 +101,14 @@ func (s *Store) SaveSnapshots(ctx context.Context, part int, epoch int64, snaps 
 		if current != epoch {
 			return actors.ErrFenced
 		}
+		// An equal seq replaces the row too: the owner's state at one seq
+		// changes only by an erasure's scrub (actors.Registry.Persist),
+		// which must reach the store before the log messages go.
 		_, err := tx.Exec(ctx, `INSERT INTO snapshots (project_id, item_id, seq, state, updated_at)
 			SELECT p, i, q, st, now() FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bytea[]) AS u(p, i, q, st)
 			ON CONFLICT (project_id, item_id) DO UPDATE
 			SET seq = excluded.seq, state = excluded.state, updated_at = now()
-			WHERE snapshots.seq < excluded.seq`, projects, items, seqs, states)
+			WHERE snapshots.seq <= excluded.seq`, projects, items, seqs, states)
 		if err != nil {
 			return err
 		}

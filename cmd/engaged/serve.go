@@ -17,9 +17,11 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/engagedhq/engaged/actors"
 	"github.com/engagedhq/engaged/config"
+	"github.com/engagedhq/engaged/persist"
 	"github.com/engagedhq/engaged/transport/httpapi"
 	"github.com/engagedhq/engaged/transport/jetlog"
 	"github.com/engagedhq/engaged/transport/live"
@@ -109,7 +111,9 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
 		Updates: sink, UpdateInterval: cfg.UpdateInterval, ObserveRound: met.ObserveRound,
-		LogMaxAge: cfg.StreamMaxAge, Outbox: outbox, AsOf: store,
+		// The log holds every message younger than the retention (the
+		// sweep removes only older ones), which fresh activations rely on.
+		LogMaxAge: cfg.LogRetention, Outbox: outbox, AsOf: store,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
@@ -138,6 +142,21 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		return err
 	}
 	defer hooks.Stop()
+	// After the registry's (deferred calls run in reverse): both stop
+	// before the registry's final round.
+	stopRetention := startRetention(log, reg.Persist, cfg.LogRetention, cfg.RecentMaxAge, logger)
+	defer stopRetention()
+	hookJS, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	wakeErasures, stopErasures := startErasures(erasureDeps{
+		store: store, log: log, persist: reg.Persist, logger: logger, lease: persist.ErasureLease(),
+		eraseQueued: func(ctx context.Context, match func([]byte) bool) (int, error) {
+			return webhooks.EraseQueued(ctx, hookJS, match)
+		},
+	})
+	defer stopErasures()
 	sys := sysevents.New(sysevents.Options{
 		MaxBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes,
 		Timeout: cfg.RequestTimeout, Now: o.now, Logger: logger,
@@ -168,6 +187,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 			Rate:     httpapi.RateLimit{N: cfg.AutoCreateRate.N, Per: cfg.AutoCreateRate.Per},
 		},
 		Webhooks:     hookOpts,
+		Erasures:     httpapi.ErasureOptions{Store: store, Wake: wakeErasures},
 		VisitorSalts: store,
 		Series:       seriesReader{store},
 		Rankings: httpapi.RankingOptions{Store: store, Partitions: cfg.Partitions, CacheTTL: topCacheTTL,

@@ -70,6 +70,7 @@ type Options struct {
 	SystemCounts func() (accepted, duplicate, rejected, failed int64)
 	Admin        AdminOptions   // the operator's admin API (admin.go); off without a token
 	Webhooks     WebhookOptions // webhook endpoints (webhooks.go); 404 without a store
+	Erasures     ErasureOptions // erasure requests (erasures.go); 404 without a store
 	// VisitorSalts gives the daily salts of render events' visitor ids
 	// (visitors.go); nil: events carry no visitor id.
 	VisitorSalts VisitorSalts
@@ -223,6 +224,7 @@ func (s *Server) routes() {
 	v1.Delete("/renders/:id/shares/:shareId", s.secretOnly, s.deleteShare)
 	v1.Post("/renders/:id/emails", s.secretOnly, s.postEmail)
 	s.webhookRoutes(v1)
+	s.erasureRoutes(v1)
 
 	// Public, no key: the share id or the signed pixel token is the capability.
 	s.app.Get("/s/:shareId", s.getSharePage)

@@ -379,7 +379,7 @@ func (l *Log) replayConsumer(ctx context.Context, subj string, after, through ui
 // consume reads subj from after+1 through through (readFrom) and returns
 // the sequence it got to.
 func (l *Log) consume(ctx context.Context, subj string, after, through uint64, fn func(seq uint64, m *actors.Message)) (uint64, error) {
-	err := l.readFrom(ctx, subj, after+1, false, func(msg jetstream.Msg, md *jetstream.MsgMetadata) bool {
+	err := l.readFrom(ctx, subj, after+1, false, replayBatch, func(msg jetstream.Msg, md *jetstream.MsgMetadata) bool {
 		if md.Sequence.Stream > through {
 			after = through
 			return false
@@ -391,8 +391,11 @@ func (l *Log) consume(ctx context.Context, subj string, after, through uint64, f
 	return after, err
 }
 
+// replayBatch is a replay's fetch size: most items have a short tail.
+const replayBatch = 256
+
 // readFrom reads the messages of filter from stream sequence start on, in
-// order, with one ephemeral pull consumer, and calls fn with each until fn
+// order, with one ephemeral pull consumer, batchSize per fetch, and calls fn with each until fn
 // returns false or what the stream holds now is read.
 //
 // Not jetstream's ordered consumer: its every Fetch re-creates the server's
@@ -405,7 +408,7 @@ func (l *Log) consume(ctx context.Context, subj string, after, through uint64, f
 // one check is kept: the consumer's delivery sequence must run 1, 2, 3 …;
 // on a gap readFrom returns an error after the messages before it, and the
 // caller reads again from there.
-func (l *Log) readFrom(ctx context.Context, filter string, start uint64, headersOnly bool, fn func(msg jetstream.Msg, md *jetstream.MsgMetadata) bool) error {
+func (l *Log) readFrom(ctx context.Context, filter string, start uint64, headersOnly bool, batchSize int, fn func(msg jetstream.Msg, md *jetstream.MsgMetadata) bool) error {
 	cons, err := l.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		FilterSubject: filter,
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
@@ -434,7 +437,7 @@ func (l *Log) readFrom(ctx context.Context, filter string, start uint64, headers
 		}
 		// No wait: what the stream holds now comes at once, and the
 		// fetch ends with it instead of lingering until a timeout.
-		batch, err := cons.FetchNoWait(256)
+		batch, err := cons.FetchNoWait(batchSize)
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // startLog runs a real embedded JetStream server in a temp dir.
-func startLog(t *testing.T, parts int) (*Log, *nats.Conn) {
+func startLog(t testing.TB, parts int) (*Log, *nats.Conn) {
 	t.Helper()
 	ns, err := StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", SyncInterval: time.Second})
 	if err != nil {
