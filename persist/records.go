@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -255,51 +254,13 @@ func (s *Store) GetItem(ctx context.Context, projectID, id, kind string) (actors
 	if !validUUID(projectID) {
 		return actors.Item{}, actors.Errorf(actors.ENotFound, "not found")
 	}
-	// Concurrent lookups share one query (coalesce.Group): the first
-	// events of many new items, arriving together, cost a few round trips
-	// instead of one each.
-	it, found, err := s.items.Get(ctx, itemKey{strings.ToLower(projectID), id, kind}) // as Postgres prints a uuid
+	rows, err := s.pool.Query(ctx, `SELECT id, project_id, kind, document_url, created_at FROM items
+		WHERE project_id = $1 AND id = $2 AND kind = $3`, projectID, id, kind)
 	if err != nil {
-		return actors.Item{}, err
+		return actors.Item{}, translate(err)
 	}
-	if !found {
-		return actors.Item{}, actors.Errorf(actors.ENotFound, "not found")
-	}
-	return it, nil
-}
-
-// itemKey names one item lookup of GetItem.
-type itemKey struct{ project, id, kind string }
-
-// maxItemBatch bounds the keys of one items query; itemLookupTimeout
-// bounds the query, whatever its first caller's context does (the others
-// wait for it).
-const (
-	maxItemBatch      = 512
-	itemLookupTimeout = 10 * time.Second
-)
-
-// getItems looks the items of keys up in one query.
-func (s *Store) getItems(ctx context.Context, keys []itemKey) (map[itemKey]actors.Item, error) {
-	projects, ids, kinds := make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
-	for i, k := range keys {
-		projects[i], ids[i], kinds[i] = k.project, k.id, k.kind
-	}
-	rows, err := s.pool.Query(ctx, `SELECT i.id, i.project_id, i.kind, i.document_url, i.created_at
-		FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(project_id, id, kind)
-		JOIN items i ON i.project_id = k.project_id AND i.id = k.id AND i.kind = k.kind`, projects, ids, kinds)
-	if err != nil {
-		return nil, translate(err)
-	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[actors.Item])
-	if err != nil {
-		return nil, translate(err)
-	}
-	out := make(map[itemKey]actors.Item, len(list))
-	for _, it := range list {
-		out[itemKey{it.ProjectID, it.ID, it.Kind}] = it
-	}
-	return out, nil
+	it, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[actors.Item])
+	return it, translate(err)
 }
 
 func validUUID(s string) bool {

@@ -22,7 +22,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/engagedhq/engaged/actors"
-	"github.com/engagedhq/engaged/actors/coalesce"
 )
 
 //go:embed migrations/*.sql
@@ -31,8 +30,7 @@ var migrations embed.FS
 // Store is a pool of Postgres connections. It is safe for concurrent use;
 // Close it once.
 type Store struct {
-	pool  *pgxpool.Pool
-	items *coalesce.Group[itemKey, actors.Item] // GetItem's batches (records.go)
+	pool *pgxpool.Pool
 }
 
 // defaultMaxConns is the pool's size unless the URL sets pool_max_conns.
@@ -56,7 +54,6 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
 	s := &Store{pool: pool}
-	s.items = coalesce.New(maxItemBatch, itemLookupTimeout, s.getItems)
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

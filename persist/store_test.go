@@ -172,8 +172,7 @@ func TestTranslateLostConnection(t *testing.T) {
 	}
 }
 
-// Concurrent lookups, batched into shared queries, each get their own
-// answer: an item, another kind's item, another project's item, an id that
+// Concurrent lookups each get their own answer: an item, another kind's item, another project's item, an id that
 // names nothing, a project id that is no UUID.
 func TestGetItemConcurrent(t *testing.T) {
 	ctx := context.Background()

@@ -1,7 +1,10 @@
 // Package coalesce batches the concurrent lookups of one kind into few
 // queries: a burst of callers each asking for one key (the snapshots of
-// items activating at once, the items of first events arriving at once)
-// costs a few round trips instead of one each.
+// items activating at once)
+// costs a few round trips instead of one each. Only worth it for a query
+// whose cost grows slowly with its keys: item lookups batched this way
+// (unnest join, or = ANY lists) were planned as scans and cut first events
+// from 3,400 to 360-800/s, so they stay one indexed query each.
 //
 // A Group has no goroutine or timer of its own. A caller that finds no
 // query out runs one, for every key waiting; callers that come meanwhile
