@@ -62,6 +62,7 @@ const (
 	reqWarm                        // activate if not yet (no reply; see Registry.Submit)
 	reqMarked                      // rows of the series were written (no reply; see Registry.markWritten)
 	reqPersist                     // apply the log through seq, scrub with fn if set, reply with a snapshot (Registry.Persist)
+	reqDiscard                     // drop the state: the next request rebuilds it from the snapshot and the log (Registry.DropCopy)
 )
 
 // readFunc reads an item's state on its actor goroutine: the state holds
@@ -237,6 +238,10 @@ func (a *actor) handle(ctx context.Context, r *request) bool {
 		if a.ready {
 			a.state.markPersisted(*r.rows)
 		}
+		return false
+	}
+	if r.kind == reqDiscard {
+		a.discard()
 		return false
 	}
 	activated := !a.ready

@@ -161,3 +161,47 @@ func TestScrubRecentBefore(t *testing.T) {
 		t.Fatalf("history %v", h)
 	}
 }
+
+// An instance's read-only copy of an item keeps what it read until it is
+// dropped: after an erasure scrubbed the item on its owner (Persist there),
+// DropCopy makes the copy's next read rebuild from the scrubbed snapshot.
+// The owner's own state is the scrubbed one, and DropCopy leaves it alone.
+func TestDropCopyAfterErasure(t *testing.T) {
+	l, s := newMemLog(), newMemStore()
+	k := ItemID{Project: "p", Item: "r"}
+	owner := startRegistry(t, l, s, time.Hour)
+	owner.deliver(t, l, l.append(t, k, viewedFrom("10.9.9.9")), 1)
+	waitFor(t, "the claim", func() bool { return owner.owns(k) })
+	copyOf := startRegistry(t, l, s, time.Hour) // never delivered to: a non-owner
+	read := func(r *instance) string {
+		t.Helper()
+		b, err := r.ReadJSON(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if !strings.Contains(read(copyOf), "10.9.9.9") {
+		t.Fatal("the copy does not hold the address before the erasure (the test proves nothing)")
+	}
+	if _, err := owner.Persist(context.Background(), k, 0, &Erasure{Project: "p", Needles: []string{"10.9.9.9"}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(read(owner), "10.9.9.9") {
+		t.Fatal("the owner still holds the address")
+	}
+	if !strings.Contains(read(copyOf), "10.9.9.9") {
+		t.Fatal("the copy lost the address without DropCopy (the test proves nothing)")
+	}
+	for _, r := range []*instance{owner, copyOf} {
+		if err := r.DropCopy(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := read(copyOf); strings.Contains(got, "10.9.9.9") || !strings.Contains(got, `"viewed":1`) {
+		t.Fatalf("the copy after DropCopy: %s", got)
+	}
+	if got := read(owner); strings.Contains(got, "10.9.9.9") || !strings.Contains(got, `"viewed":1`) {
+		t.Fatalf("the owner after DropCopy: %s", got)
+	}
+}

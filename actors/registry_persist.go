@@ -86,3 +86,25 @@ func (a *actor) persist(ctx context.Context, r *request) {
 	}
 	r.reply <- reply{state: a.state.snapshot(), seq: a.applied, rows: a.state.pendingRows(time.Now().UnixMilli())}
 }
+
+// DropCopy discards the state of k's actor here if it is live and this
+// instance does not own k's partition: a read-only copy, built from a
+// snapshot and the log, of an item that an erasure scrubbed on its owner
+// (Persist there). Its next request rebuilds it from the scrubbed snapshot
+// and the log, whose erased messages are gone. An owned item's state is the
+// one Persist scrubbed, and an item not live here has nothing to drop; so
+// DropCopy never activates an actor. It waits for a full mailbox until ctx
+// ends.
+func (r *Registry) DropCopy(ctx context.Context, k ItemID) error {
+	r.mu.Lock()
+	_, live := r.items[k]
+	_, owned := r.epochs[r.Partition(k)]
+	r.mu.Unlock()
+	if !live || owned {
+		return nil
+	}
+	// If the actor passivated meanwhile, this starts one that discards
+	// nothing it had: harmless.
+	_, err := r.send(ctx, k, &request{kind: reqDiscard})
+	return err
+}

@@ -46,8 +46,12 @@ type erasureDeps struct {
 	// eraseQueued deletes the subject's queued webhook deliveries
 	// (webhooks.EraseQueued).
 	eraseQueued func(ctx context.Context, match func([]byte) bool) (int, error)
-	logger      *slog.Logger
-	lease       time.Duration // persist.ErasureLease
+	// dropCopies tells every instance to drop its read-only copies of
+	// items (live.PublishErased → actors.Registry.DropCopy): they still
+	// hold what the scrub removed on the owner.
+	dropCopies func(ctx context.Context, project string, items []actors.ItemID) error
+	logger     *slog.Logger
+	lease      time.Duration // persist.ErasureLease
 }
 
 // erasurePoll is how often the job looks for requests it was not woken for
@@ -249,6 +253,15 @@ func (d erasureDeps) run(ctx context.Context, e *actors.ErasureRequest) error {
 		}
 		e.ItemsDone++
 		if err := d.store.ErasureProgress(ctx, *e); err != nil {
+			return err
+		}
+	}
+
+	if d.dropCopies != nil && len(items) > 0 {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := d.dropCopies(pctx, e.ProjectID, items)
+		cancel()
+		if err != nil {
 			return err
 		}
 	}

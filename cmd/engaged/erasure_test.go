@@ -283,3 +283,46 @@ func dumpDB(t *testing.T, pgDump string, e env) string {
 	}
 	return string(out)
 }
+
+// An erasure reaches every instance's copy of the items it scrubbed: on
+// two instances, the one not owning a user's partition holds a read-only
+// copy of the user's state after a read; once the erasure is done, neither
+// instance answers the user's history or seen from before it.
+func TestErasureDropsCopiesOnEveryInstance(t *testing.T) {
+	e := newEnv(t).with("ENGAGED_NATS_LISTEN", "127.0.0.1:0", "ENGAGED_PARTITIONS", "2", "ENGAGED_SNAPSHOT_INTERVAL", "50ms")
+	a := startService(t, e)
+	m := natsRE.FindStringSubmatch(a.log.String())
+	if m == nil {
+		t.Fatalf("no NATS address in the log:\n%s", a.log.String())
+	}
+	b := startService(t, e.with("ENGAGED_NATS_URL", m[1], "ENGAGED_DATA_DIR", t.TempDir()))
+	tn := newSDKTenant(t, e, "c0", "c1")
+	users := []string{"u-erase-0", "u-erase-1", "u-erase-2", "u-erase-3"} // over both partitions
+	for _, u := range users {
+		for j, s := range []*service{a, b} {
+			if r := s.event(t, tn.pk, fmt.Sprintf(`{"eventId":"%s-%d","event":"impression","contentId":"c%d","userId":%q,"data":{"position":0}}`, u, j, j, u)); r.status != 200 {
+				t.Fatalf("event: %d %s", r.status, r.body)
+			}
+		}
+	}
+	for _, u := range users {
+		for k, s := range []*service{a, b} {
+			if h := s.history(t, tn.sk, u, ""); len(h) != 2 {
+				t.Fatalf("instance %d: %s history %+v before the erasure", k, u, h)
+			}
+		}
+	}
+	for _, u := range users {
+		a.erasureDone(t, tn.sk, a.erase(t, tn.sk, fmt.Sprintf(`{"userId":%q}`, u)))
+	}
+	for _, u := range users {
+		for k, s := range []*service{a, b} {
+			if h := s.history(t, tn.sk, u, ""); len(h) != 0 {
+				t.Fatalf("instance %d: %s history %+v after the erasure", k, u, h)
+			}
+			if got := fmt.Sprint(s.seen(t, tn.sk, u, "c0", "c1")); got != "[false false]" {
+				t.Fatalf("instance %d: %s seen %s after the erasure", k, u, got)
+			}
+		}
+	}
+}

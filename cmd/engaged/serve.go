@@ -150,10 +150,34 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if err != nil {
 		return err
 	}
+	// Read-only copies of erased items on every instance (this one
+	// included) are dropped when an erasure says which items it scrubbed.
+	subCtx, cancelSub := context.WithTimeout(ctx, 10*time.Second)
+	stopErased, err := live.SubscribeErased(subCtx, nc, logger, func(e live.Erased) {
+		for _, item := range e.Items {
+			dctx, cancel := context.WithTimeout(context.Background(), cfg.RequestTimeout)
+			if err := reg.DropCopy(dctx, actors.ItemID{Project: e.ProjectID, Item: item}); err != nil {
+				logger.Warn("drop an erased item's copy", "item", item, "err", err)
+			}
+			cancel()
+		}
+	})
+	cancelSub()
+	if err != nil {
+		return fmt.Errorf("subscribe to erasures: %w", err)
+	}
+	defer stopErased()
 	wakeErasures, stopErasures := startErasures(erasureDeps{
 		store: store, log: log, persist: reg.Persist, logger: logger, lease: persist.ErasureLease(),
 		eraseQueued: func(ctx context.Context, match func([]byte) bool) (int, error) {
 			return webhooks.EraseQueued(ctx, hookJS, match)
+		},
+		dropCopies: func(ctx context.Context, project string, items []actors.ItemID) error {
+			e := live.Erased{ProjectID: project}
+			for _, k := range items {
+				e.Items = append(e.Items, k.Item)
+			}
+			return live.PublishErased(ctx, nc, e)
 		},
 	})
 	defer stopErasures()
@@ -204,7 +228,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	defer stopPruning()
 	// Key changes published by any instance or the admin CLI drop this
 	// instance's cached answers (announcingStore publishes them).
-	subCtx, cancelSub := context.WithTimeout(ctx, 10*time.Second)
+	subCtx, cancelSub = context.WithTimeout(ctx, 10*time.Second)
 	stopKeys, err := live.SubscribeKeyChanges(subCtx, nc, logger, func(c live.KeyChange) { srv.ForgetKeys(c.KeyID, c.ProjectID) })
 	cancelSub()
 	if err != nil {
