@@ -20,6 +20,13 @@ type Submission struct {
 	MsgID string // Nats-Msg-Id: a retried request that produces the same id inside the log's duplicate window is stored once
 	Msg   Message
 
+	// NoVerdict: the caller needs the item's state to hold the message, not
+	// its verdicts (a user's message: the content's actor decides whether
+	// its events count). Submit then also succeeds when the state reached
+	// the message through a snapshot another instance wrote after applying
+	// it, where the verdicts were decided there and are not known here.
+	NoVerdict bool
+
 	Counted   []bool // per event of Msg, in family order (families.go): counted, or dropped by the item's dedupe rule
 	Duplicate bool   // the log held MsgID already: nothing new was stored, and there are no verdicts
 }
@@ -77,7 +84,7 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 		if s.Duplicate {
 			continue
 		}
-		out, err := r.verdict(ctx, s.Key, ps[i].seq, ps[i].verdict, grace.Done())
+		out, err := r.verdict(ctx, s.Key, ps[i].seq, ps[i].verdict, grace.Done(), s.NoVerdict)
 		if err != nil {
 			return err
 		}
@@ -105,7 +112,7 @@ func (r *Registry) warm(k ItemID, fresh bool) {
 // verdict returns the verdicts of message seq of item k once k's actor has
 // applied it. grace fires when an owner has waited long enough for its
 // consumer's delivery.
-func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []bool, grace <-chan struct{}) ([]bool, error) {
+func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []bool, grace <-chan struct{}, noVerdict bool) ([]bool, error) {
 	notApplied := &Error{Code: EUnavailable, Reason: ReasonNotApplied, Message: "event stored but not applied yet", RetryAfter: time.Second}
 	if r.owns(k) {
 		select {
@@ -136,6 +143,9 @@ func (r *Registry) verdict(ctx context.Context, k ItemID, seq uint64, ch chan []
 		// The actor's state reached seq through a snapshot another
 		// instance wrote after applying the message: the event is
 		// counted, but its verdict was decided there.
+		if noVerdict {
+			return nil, nil
+		}
 		return nil, notApplied
 	}
 }

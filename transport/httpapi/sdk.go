@@ -405,7 +405,9 @@ func groupByItem(project string, parsed []actors.ParsedContentEvent, res ingestR
 func (s *Server) publish(ctx context.Context, groups []*itemGroup, n int) ([]bool, error) {
 	subs := make([]*actors.Submission, len(groups))
 	for i, g := range groups {
-		subs[i] = &actors.Submission{Key: g.key, MsgID: contentMsgID(g.key, g.msg.Content, g.msg.User), Msg: g.msg}
+		// A user's message decides no verdict (the content's actor does).
+		subs[i] = &actors.Submission{Key: g.key, MsgID: contentMsgID(g.key, g.msg.Content, g.msg.User), Msg: g.msg,
+			NoVerdict: len(g.msg.Render)+len(g.msg.Content) == 0}
 	}
 	if err := s.engine.Submit(ctx, subs...); err != nil {
 		return nil, err
