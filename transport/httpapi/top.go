@@ -109,9 +109,7 @@ func (s *Server) getTop(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.requestCtx()
-	defer cancel()
-	l, err := s.top(ctx, q)
+	l, err := s.top(q)
 	if err != nil {
 		return err
 	}
@@ -134,8 +132,10 @@ func (s *Server) topQuery(c *fiber.Ctx) (actors.TopQuery, error) {
 	return wire.TopQuery(project, q("kind"), q("metric"), q("window"), q("limit"), q("minPlays"))
 }
 
-// top answers q from the cache or from one shared query.
-func (s *Server) top(ctx context.Context, q actors.TopQuery) (actors.TopList, error) {
+// top answers q from the cache or from one shared query. It takes no
+// context: the query is shared by every asker, so it is bounded by its own
+// (queryTop), not by the first asker's request.
+func (s *Server) top(q actors.TopQuery) (actors.TopList, error) {
 	l, ok, refresh := s.topCache.get(q, time.Now())
 	if refresh {
 		tc := &s.topCache

@@ -99,7 +99,7 @@ func (s *Server) watchTop(ctx context.Context, q actors.TopQuery, w *topWatch) {
 	defer t.Stop()
 	first := true
 	for {
-		l, err := s.top(ctx, q)
+		l, err := s.top(q)
 		switch {
 		case err != nil && first:
 			w.mu.Lock()

@@ -107,7 +107,7 @@ func TestTopStaleWhileRefreshing(t *testing.T) {
 	q := actors.TopQuery{Project: "p", Kind: "content", Metric: plays, Window: actors.Window1h, Limit: 10}
 	value := func() float64 {
 		t.Helper()
-		l, err := s.top(context.Background(), q)
+		l, err := s.top(q)
 		if err != nil || len(l.Items) != 1 {
 			t.Fatalf("top: %+v %v", l, err)
 		}
