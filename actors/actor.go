@@ -27,6 +27,11 @@ type SnapshotStore interface {
 	// part's current epoch; otherwise it writes nothing and returns ErrFenced.
 	// A snapshot older than the stored one (lower Seq) is ignored.
 	SaveSnapshots(ctx context.Context, part int, epoch int64, snaps []Snapshot) error
+	// SnapshotKeys returns every item of partition part that has a
+	// snapshot. It may return more (rows whose partition the store does
+	// not know; the caller filters), never fewer: an item it leaves out
+	// activates without a snapshot load (known.go).
+	SnapshotKeys(ctx context.Context, part int) ([]ItemID, error)
 }
 
 // ErrFenced means another instance claimed the partition since this one did.
@@ -83,10 +88,7 @@ type request struct {
 	// newest (reqApply): the message is its partition's newest, so the log
 	// holds nothing of this item after it either.
 	newest bool
-	// fresh (reqWarm): no snapshot of the item can exist (Registry.fresh),
-	// so its activation loads none.
-	fresh bool
-	reply chan reply // capacity 1, so a departed caller never blocks the actor
+	reply  chan reply // capacity 1, so a departed caller never blocks the actor
 	// fn (reqRead) answers from the state, which must then be as new as
 	// the log (see actor.readyToRead).
 	fn readFunc
@@ -365,7 +367,7 @@ func (a *actor) activateOrFail(ctx context.Context, r *request) bool {
 				done <- errPanicked
 			}
 		}()
-		done <- a.activate(ctx, through, r.kind == reqWarm && r.fresh)
+		done <- a.activate(ctx, through)
 	}()
 	if err := <-done; err != nil {
 		if r.reply != nil {
@@ -388,7 +390,7 @@ func (a *actor) catchUpOrFail(ctx context.Context, r *request, through uint64) b
 	if err == nil && a.broken {
 		// An apply panicked: rebuild the state now, without that message.
 		a.discard()
-		err = a.activate(ctx, through, false)
+		err = a.activate(ctx, through)
 	}
 	if err != nil {
 		a.reg.logger.Warn("catch up", "item", a.key.String(), "err", err)
@@ -416,11 +418,11 @@ func (a *actor) snapshot(r *request) {
 // activate loads the newest snapshot and replays the item's log after it
 // through through (0: to its end). If an apply panics on the way, it starts
 // over once, skipping that message (see apply).
-func (a *actor) activate(ctx context.Context, through uint64, fresh bool) error {
-	err := a.activateOnce(ctx, through, fresh)
+func (a *actor) activate(ctx context.Context, through uint64) error {
+	err := a.activateOnce(ctx, through)
 	if a.broken {
 		a.discard()
-		err = a.activateOnce(ctx, through, fresh)
+		err = a.activateOnce(ctx, through)
 		if a.broken {
 			a.discard()
 			return &Error{Code: EUnavailable, Reason: ReasonActorLoad, Message: "item state is being rebuilt", RetryAfter: time.Second}
@@ -429,7 +431,7 @@ func (a *actor) activate(ctx context.Context, through uint64, fresh bool) error 
 	return err
 }
 
-func (a *actor) activateOnce(ctx context.Context, through uint64, fresh bool) error {
+func (a *actor) activateOnce(ctx context.Context, through uint64) error {
 	// Bounded: a hung Postgres or NATS must not hold this actor, and the
 	// partition consumer feeding it, forever; the next request retries.
 	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
@@ -439,7 +441,7 @@ func (a *actor) activateOnce(ctx context.Context, through uint64, fresh bool) er
 		found bool
 		err   error
 	)
-	if !fresh { // fresh: no snapshot can exist, and the log holds all of the item (fresh.go)
+	if !a.reg.unsaved(a.key) { // else no snapshot exists, and the log holds all of the item (known.go)
 		if snap, found, err = a.reg.loader.load(ctx, a.key); err != nil {
 			return &Error{Code: EUnavailable, Reason: ReasonActorLoad, Message: "item state is unavailable", RetryAfter: time.Second}
 		}

@@ -20,7 +20,7 @@
 //	actor.go               one item's actor: mailbox loop, activation, apply, panics
 //	updates.go             coalesced live updates of an item
 //	loader.go              batched snapshot loads of concurrent activations (actors/coalesce)
-//	fresh.go               renders that activate without a snapshot load
+//	known.go               which items of an owned partition have a snapshot (the others activate without a load)
 //	outbox.go              the Outbox port: what applied events cause outside (webhooks), flushed before snapshots
 //	verdicts.go            an event's verdict from the actor to the waiting request
 //	reads.go               the families' public reads (ReadJSON, ShareCounts, ReadContent, Current)

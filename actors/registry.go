@@ -33,13 +33,6 @@ type Options struct {
 	Updates        UpdateSink
 	UpdateInterval time.Duration
 
-	// LogMaxAge is the log's retention (ENGAGED_LOG_RETENTION: the log holds
-	// every message younger than this, and older ones only until a
-	// snapshot covers them, docs/OPERATING.md): renders
-	// younger than half of it activate without a snapshot load when no
-	// snapshot of them can exist (fresh.go). 0: every activation loads.
-	LogMaxAge time.Duration
-
 	// ObserveRound is called after each snapshot round with its duration,
 	// the snapshots it encoded and their bytes (nil: nothing). It is the
 	// metrics' port; Counters has the rest.
@@ -91,14 +84,12 @@ type Registry struct {
 	// instance has claimed them since. Reads of items elsewhere catch up
 	// from the log first (see actor.readyToRead).
 	epochs map[int]int64
-	// claimedAt holds, per partition in epochs, when this instance began
-	// claiming it; saved, the items this process wrote a snapshot of
-	// (hashed). Both decide fresh activations (fresh.go).
-	claimedAt    map[int]time.Time
-	saved        map[uint64]int64 // item hash -> the render's creation, Unix ms
-	savedTrimmed time.Time
-	claiming     map[int]bool // claims requested, not yet made
-	claims       chan int     // partitions to claim, for claimLoop
+	// known holds, per partition in epochs, the items that have a
+	// snapshot, so that the others activate without a load (known.go).
+	known      map[int]*knownSet
+	claiming   map[int]bool // claims requested, not yet made
+	claims     chan int     // partitions to claim, for claimLoop
+	knownLoads chan int     // partitions whose known set to load again, for claimLoop
 	// sessions holds, per partition, the delivery session its consumer is
 	// in here: deliveries whose consumer sequences follow one another
 	// without a gap. A gap means the consumer delivered messages elsewhere
@@ -120,8 +111,8 @@ func NewRegistry(opts Options, store SnapshotStore, log Log) *Registry {
 	return &Registry{
 		opts: opts, store: store, log: log, logger: opts.Logger, loader: newLoader(store),
 		actorCtx: ctx, stopActors: cancel,
-		epochs: map[int]int64{}, claimedAt: map[int]time.Time{}, saved: map[uint64]int64{},
-		claiming: map[int]bool{}, claims: make(chan int, 1024),
+		epochs: map[int]int64{}, known: map[int]*knownSet{},
+		claiming: map[int]bool{}, claims: make(chan int, 1024), knownLoads: make(chan int, 1024),
 		items: map[ItemID]*actor{}, dirty: map[ItemID]struct{}{}, acks: map[int]func(){},
 		sessions: map[int]*deliverySession{},
 	}

@@ -53,7 +53,7 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 	}
 	ps := make([]pending, len(subs))
 	for _, s := range subs {
-		r.warm(s.Key, r.fresh(s.Key, &s.Msg))
+		r.warm(s.Key)
 	}
 	for i, s := range subs {
 		s.Msg.Ref = newRef()
@@ -97,13 +97,13 @@ func (r *Registry) Submit(ctx context.Context, subs ...*Submission) error {
 // publishes: loading its snapshot then overlaps the publish instead of
 // following the delivery. It never waits; with a full mailbox the actor is
 // live anyway.
-func (r *Registry) warm(k ItemID, fresh bool) {
+func (r *Registry) warm(k ItemID) {
 	a := r.acquire(k)
 	defer r.release(a)
 	// The session is taken before the activation reads the log, so that an
 	// owner's actor follows its consumer from there (see actor.handle).
 	select {
-	case a.mailbox <- &request{kind: reqWarm, session: r.readSession(k), fresh: fresh}:
+	case a.mailbox <- &request{kind: reqWarm, session: r.readSession(k)}:
 		a.wake()
 	default:
 	}

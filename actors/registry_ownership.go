@@ -7,7 +7,6 @@ package actors
 
 import (
 	"context"
-	"time"
 )
 
 // deliverySession is one unbroken run of a partition consumer's deliveries
@@ -119,18 +118,24 @@ func (r *Registry) claimLoop(ctx context.Context) {
 	for {
 		select {
 		case part := <-r.claims:
-			began := time.Now()
 			epoch, err := r.store.ClaimPartition(ctx, part)
 			r.mu.Lock()
 			delete(r.claiming, part)
 			if err == nil {
 				r.epochs[part] = epoch
-				r.claimedAt[part] = began
+				// Its snapshots from now on are this instance's: the set
+				// takes them as they are written, and the load below the
+				// ones written before the claim (known.go).
+				r.known[part] = &knownSet{loading: true, hashes: map[uint64]struct{}{}}
 			}
 			r.mu.Unlock()
 			if err != nil {
 				r.logger.Warn("claim partition", "partition", part, "err", err)
+				continue
 			}
+			r.loadKnown(ctx, part)
+		case part := <-r.knownLoads:
+			r.loadKnown(ctx, part)
 		case <-ctx.Done():
 			return
 		}
@@ -178,7 +183,7 @@ func (r *Registry) dropPartition(part int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.epochs, part)
-	delete(r.claimedAt, part)
+	delete(r.known, part)
 	delete(r.sessions, part)
 	for k := range r.dirty {
 		if r.Partition(k) == part {

@@ -55,6 +55,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 	marks := r.captureMarks(ctx) // before the dirty items are taken: asof.go
 	now := time.Now().UnixNano()
 	r.mu.Lock()
+	r.retryKnownLocked()
 	acks := r.acks
 	r.acks = map[int]func(){}
 	keys := map[ItemID]bool{}   // item -> passivate after the snapshot

@@ -108,6 +108,16 @@ func (s *memStore) LoadSnapshots(_ context.Context, keys []ItemID) (map[ItemID]S
 	return out, nil
 }
 
+func (s *memStore) SnapshotKeys(_ context.Context, part int) ([]ItemID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ItemID
+	for k := range s.snaps { // every partition's: the registry filters, as with rows of unknown partition
+		out = append(out, k)
+	}
+	return out, nil
+}
+
 func (s *memStore) saveCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

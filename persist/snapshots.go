@@ -104,11 +104,11 @@ func (s *Store) SaveSnapshots(ctx context.Context, part int, epoch int64, snaps 
 		// An equal seq replaces the row too: the owner's state at one seq
 		// changes only by an erasure's scrub (actors.Registry.Persist),
 		// which must reach the store before the log messages go.
-		_, err := tx.Exec(ctx, `INSERT INTO snapshots (project_id, item_id, seq, state, updated_at)
-			SELECT p, i, q, st, now() FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bytea[]) AS u(p, i, q, st)
+		_, err := tx.Exec(ctx, `INSERT INTO snapshots (project_id, item_id, seq, state, part, updated_at)
+			SELECT p, i, q, st, $5, now() FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::bytea[]) AS u(p, i, q, st)
 			ON CONFLICT (project_id, item_id) DO UPDATE
-			SET seq = excluded.seq, state = excluded.state, updated_at = now()
-			WHERE snapshots.seq <= excluded.seq`, projects, items, seqs, states)
+			SET seq = excluded.seq, state = excluded.state, part = excluded.part, updated_at = now()
+			WHERE snapshots.seq <= excluded.seq`, projects, items, seqs, states, part)
 		if err != nil {
 			return err
 		}
@@ -124,4 +124,23 @@ func (s *Store) SaveSnapshots(ctx context.Context, part int, epoch int64, snaps 
 		return fmt.Errorf("save %d snapshots of partition %d: %w", len(snaps), part, translate(err))
 	}
 	return nil
+}
+
+// SnapshotKeys returns the items of partition part that have a snapshot,
+// and those whose row predates the part column (NULL: reported for every
+// partition; actors.Registry filters them by its own partition function).
+func (s *Store) SnapshotKeys(ctx context.Context, part int) ([]actors.ItemID, error) {
+	rows, err := s.pool.Query(ctx, `SELECT project_id::text, item_id FROM snapshots WHERE part = $1 OR part IS NULL`, part)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot keys of partition %d: %w", part, translate(err))
+	}
+	keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (actors.ItemID, error) {
+		var k actors.ItemID
+		err := row.Scan(&k.Project, &k.Item)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot keys of partition %d: %w", part, translate(err))
+	}
+	return keys, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -158,6 +159,47 @@ func TestSnapshotFencing(t *testing.T) {
 	}
 	if _, found := snaps[none]; found || len(snaps) != 2 {
 		t.Fatalf("%d snapshots, one of an item never written: %v", len(snaps), found)
+	}
+}
+
+// SnapshotKeys answers the items a partition's snapshots were written for,
+// and rows written before the store recorded partitions for every partition.
+func TestSnapshotKeys(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	pr := "01939c2c-0000-7000-8000-000000000002"
+	save := func(part int, item string) {
+		t.Helper()
+		epoch, err := s.ClaimPartition(ctx, part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveSnapshots(ctx, part, epoch, []actors.Snapshot{{Key: actors.ItemID{Project: pr, Item: item}, Seq: 1, State: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(1, "a")
+	save(1, "b")
+	save(2, "c")
+	if _, err := s.pool.Exec(ctx, `INSERT INTO snapshots (project_id, item_id, seq, state) VALUES ($1, 'old', 1, '{}')`, pr); err != nil {
+		t.Fatal(err)
+	}
+	for part, want := range map[int][]string{1: {"a", "b", "old"}, 2: {"c", "old"}, 3: {"old"}} {
+		keys, err := s.SnapshotKeys(ctx, part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, k := range keys {
+			if k.Project != pr {
+				t.Fatalf("project %q, want %q", k.Project, pr)
+			}
+			got = append(got, k.Item)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("partition %d: keys %v, want %v", part, got, want)
+		}
 	}
 }
 

@@ -111,9 +111,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Partitions: cfg.Partitions, MailboxSize: cfg.MailboxSize,
 		SnapshotInterval: cfg.SnapshotInterval, IdleTimeout: cfg.IdleTimeout, MaxLive: cfg.MaxLiveItems, Logger: logger,
 		Updates: sink, UpdateInterval: cfg.UpdateInterval, ObserveRound: met.ObserveRound,
-		// The log holds every message younger than the retention (the
-		// sweep removes only older ones), which fresh activations rely on.
-		LogMaxAge: cfg.LogRetention, Outbox: outbox, AsOf: store,
+		Outbox: outbox, AsOf: store,
 	}, store, log)
 	regCtx, stopReg := context.WithCancel(context.Background())
 	regDone := make(chan error, 1)
