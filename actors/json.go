@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -94,6 +95,25 @@ func appendJSONOpt(b []byte, s *string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// AppendJSONFloat appends a finite f as encoding/json encodes a float64:
+// the shortest decimal that reads back as f, in exponent form below 1e-6
+// and from 1e21 on, with the exponent's leading zero dropped (1e-07 is
+// 1e-7). Callers keep NaN and infinities out, as encoding/json refuses them.
+func AppendJSONFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
 
 // AppendJSONString appends s as a JSON string, escaping as encoding/json
 // does (transport's hand-written responses use it too): quotes, backslashes, control characters, <, >, & and U+2028/U+2029;

@@ -21,10 +21,14 @@ func NewTime(t time.Time) Time { return Time{t.UTC().Truncate(time.Millisecond)}
 func UnixMilli(ms int64) Time { return Time{time.UnixMilli(ms).UTC()} }
 
 func (t Time) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(TimeLayout)+2)
+	return t.AppendJSON(make([]byte, 0, len(TimeLayout)+2)), nil
+}
+
+// AppendJSON appends t as MarshalJSON encodes it, for hand-written encoders.
+func (t Time) AppendJSON(b []byte) []byte {
 	b = append(b, '"')
 	b = t.UTC().AppendFormat(b, TimeLayout)
-	return append(b, '"'), nil
+	return append(b, '"')
 }
 
 func (t *Time) UnmarshalJSON(b []byte) error {

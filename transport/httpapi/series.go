@@ -7,8 +7,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -41,6 +43,54 @@ type seriesAnswer struct {
 type seriesBucket struct {
 	T actors.Time `json:"t"`
 	V float64     `json:"v"`
+}
+
+// MarshalJSON encodes a as encoding/json would from its tags, by hand: a
+// series read at 100k items spent a sixth of the server's CPU in
+// encoding/json on the buckets (reflection, and each Time's MarshalJSON
+// output checked and compacted again). TestSeriesAnswerJSON compares the two.
+func (a *seriesAnswer) MarshalJSON() ([]byte, error) {
+	uniques, err := json.Marshal(a.Uniques) // one small object of the family's
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 160+len(uniques)+len(a.Buckets)*48)
+	b = append(b, `{"metric":`...)
+	b = actors.AppendJSONString(b, a.Metric)
+	b = append(b, `,"interval":`...)
+	b = actors.AppendJSONString(b, a.Interval)
+	b = append(b, `,"from":`...)
+	b = a.From.AppendJSON(b)
+	b = append(b, `,"to":`...)
+	b = a.To.AppendJSON(b)
+	b = append(b, `,"completeThrough":`...)
+	if a.CompleteThrough == nil {
+		b = append(b, "null"...)
+	} else {
+		b = a.CompleteThrough.AppendJSON(b)
+	}
+	b = append(b, `,"late":`...)
+	b = strconv.AppendInt(b, a.Late, 10)
+	b = append(b, `,"uniques":`...)
+	b = append(b, uniques...)
+	b = append(b, `,"buckets":`...)
+	if a.Buckets == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, k := range a.Buckets {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"t":`...)
+			b = k.T.AppendJSON(b)
+			b = append(b, `,"v":`...)
+			b = actors.AppendJSONFloat(b, k.V)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
 }
 
 var seriesSteps = map[string]time.Duration{"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}
@@ -127,7 +177,12 @@ func (s *Server) getRenderSeries(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(ans)
+	b, err := ans.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
 }
 
 // getContentSeries serves GET /v1/contents/:id/series in {"data","meta"}.
