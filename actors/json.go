@@ -1,7 +1,10 @@
 package actors
 
 import (
+	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -143,4 +146,128 @@ func AppendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// The helpers below write the values the content family's live update and
+// the families' LiveSeries hold (contentjson.go), each exactly as
+// encoding/json writes a value of that Go type; TestContentUpdateJSON and
+// TestLiveSeriesJSON compare them.
+
+// appendJSONFloat appends f as encoding/json encodes a float64: ES6 number
+// formatting, the shortest decimal that reads back as f, in exponent form
+// below 1e-6 and from 1e21 on, with "e-07" cleaned up to "e-7". encoding/json
+// refuses NaN and ±Inf (an error, no output); here they become null so that
+// the output stays JSON, and a caller that must refuse them as
+// encoding/json did checks first (contentUpdate.finite).
+func appendJSONFloat(b []byte, f float64) []byte {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return append(b, "null"...)
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// appendJSONFloatPtr appends *f, or null for a nil f.
+func appendJSONFloatPtr(b []byte, f *float64) []byte {
+	if f == nil {
+		return append(b, "null"...)
+	}
+	return appendJSONFloat(b, *f)
+}
+
+// appendJSONIntPtr appends *v, or null for a nil v.
+func appendJSONIntPtr(b []byte, v *int64) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, *v, 10)
+}
+
+// appendJSONTime appends t as Time.MarshalJSON does (it calls this); the
+// layout writes only digits, '-', ':', '.', 'T' and 'Z', which encoding/json
+// copies from a MarshalJSON unchanged.
+func appendJSONTime(b []byte, t Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, TimeLayout)
+	return append(b, '"')
+}
+
+type countPair struct {
+	k string
+	v int64
+}
+
+// appendJSONCounts appends m as encoding/json encodes a map[string]int64:
+// null for a nil map, {} for an empty one, keys in byte order of the
+// unescaped key (what encoding/json sorts), each escaped as a string.
+// The keys of up to 32 entries are sorted on the stack.
+func appendJSONCounts(b []byte, m map[string]int64) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	var arr [32]countPair
+	kv := arr[:0]
+	for k, v := range m {
+		kv = append(kv, countPair{k, v})
+	}
+	slices.SortFunc(kv, func(x, y countPair) int { return strings.Compare(x.k, y.k) })
+	b = append(b, '{')
+	for i := range kv {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendJSONString(b, kv[i].k)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, kv[i].v, 10)
+	}
+	return append(b, '}')
+}
+
+// countsJSONSize bounds what appendJSONCounts appends for m, unless a key
+// needs escaping (then append grows the buffer).
+func countsJSONSize(m map[string]int64) int {
+	n := 2
+	for k := range m {
+		n += len(k) + 24 // quotes, colon, comma and up to 20 digits with a sign
+	}
+	return n
+}
+
+// appendJSON appends ls as encoding/json encodes a *LiveSeries (null for nil).
+func (ls *LiveSeries) appendJSON(b []byte) []byte {
+	if ls == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, `{"minute":`...)
+	b = ls.Minute.appendJSON(b)
+	b = append(b, `,"hour":`...)
+	b = ls.Hour.appendJSON(b)
+	return append(b, '}')
+}
+
+func (lb *LiveBucket) appendJSON(b []byte) []byte {
+	b = append(b, `{"t":`...)
+	b = appendJSONTime(b, lb.T)
+	b = append(b, `,"values":`...)
+	b = appendJSONCounts(b, lb.Values)
+	return append(b, '}')
+}
+
+// jsonSize bounds what appendJSON appends for ls (see countsJSONSize).
+func (ls *LiveSeries) jsonSize() int {
+	if ls == nil {
+		return 4
+	}
+	return 2*64 + countsJSONSize(ls.Minute.Values) + countsJSONSize(ls.Hour.Values)
 }

@@ -222,9 +222,8 @@ func (s *renderState) appendJSON(b []byte, seq uint64, withSeq bool) []byte {
 	}
 	if withSeq { // a live update also carries the newest buckets
 		if ls := s.c.live(RenderMetrics); ls != nil {
-			enc, _ := json.Marshal(ls) // maps of int64 and a Time: cannot fail
 			b = append(b, `],"series":`...)
-			b = append(b, enc...)
+			b = ls.appendJSON(b) // json.go, as encoding/json writes it (TestLiveSeriesJSON)
 			return append(b, '}')
 		}
 	}

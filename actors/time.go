@@ -21,10 +21,7 @@ func NewTime(t time.Time) Time { return Time{t.UTC().Truncate(time.Millisecond)}
 func UnixMilli(ms int64) Time { return Time{time.UnixMilli(ms).UTC()} }
 
 func (t Time) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(TimeLayout)+2)
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, TimeLayout)
-	return append(b, '"'), nil
+	return appendJSONTime(make([]byte, 0, len(TimeLayout)+2), t), nil
 }
 
 func (t *Time) UnmarshalJSON(b []byte) error {
