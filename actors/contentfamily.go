@@ -17,7 +17,9 @@ func (s *contentState) applyEvents(m *Message, out []bool) {
 
 func (s *contentState) section() section { return s.snapshot() }
 
-// contentUpdate is the update payload of an SDK content item.
+// contentUpdate is the update payload of an SDK content item: the wire
+// shape that appendContentUpdate writes (TestContentUpdateJSON compares it
+// with json.Marshal of this struct).
 type contentUpdate struct {
 	Seq uint64 `json:"seq"`
 	ContentSummary
@@ -26,14 +28,14 @@ type contentUpdate struct {
 
 // update encodes the item's live update with the hand-written encoder
 // (contentjson.go: encoding/json here was 7.6 % of server CPU under SDK
-// single-event load), from the state's own maps: nothing of the summary
-// outlives the call.
+// single-event load), from the state's own maps and series: nothing of the
+// summary outlives the call.
 func (s *contentState) update(k ItemID, seq uint64) ([]byte, error) {
-	u := contentUpdate{Seq: seq, ContentSummary: s.figures(k.Item), Series: s.c.live(ContentMetrics)}
-	if !u.finite() {
+	sum := s.figures(k.Item)
+	if !sum.finite() {
 		return nil, errNotFinite
 	}
-	return u.appendJSON(make([]byte, 0, u.jsonSize())), nil
+	return appendContentUpdate(make([]byte, 0, sum.updateJSONSize()), seq, &sum, &s.c), nil
 }
 
 func restoreContentSection(d *decoder, version byte) (family, error) {

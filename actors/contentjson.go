@@ -6,46 +6,46 @@ import (
 	"strconv"
 )
 
-// Hand-written JSON for the content family's live update. Every applied
-// SDK event of a watched item encodes one, and encoding/json (reflection
-// over the summary's nested structs, three maps to sort, two Times through
-// MarshalJSON) was 7.6 % of all server CPU under SDK single-event load
-// (scripts/bench.sh sdk-single, 1,000 content items). ContentSummary's
-// struct and JSON tags stay the one definition of the wire shape:
-// TestContentUpdateJSON and FuzzContentUpdateJSON compare this encoder with
-// encoding/json over generated states, byte for byte.
+// Hand-written JSON for the content family's live update, which an item
+// encodes after its applied events (at the throttle's edges, updates.go).
+// encoding/json there (reflection over the summary's nested structs, five
+// maps to sort, three Times through MarshalJSON) was 7.6 % of all server CPU
+// under SDK single-event load (scripts/bench.sh sdk-single, 1,000 content
+// items), and building the LiveSeries it encoded (a slice per metric and
+// bucket, two maps) came on top; appendLive reads the series instead.
+// ContentSummary's and LiveSeries' structs and JSON tags stay the one
+// definition of the wire shape: TestContentUpdateJSON, TestLiveSeriesJSON
+// and FuzzContentUpdateJSON compare this encoder with encoding/json of
+// contentUpdate over generated states, byte for byte.
 
-// appendJSON appends u as json.Marshal(u) does, for any u whose floats are
-// finite (see finite).
-func (u *contentUpdate) appendJSON(b []byte) []byte {
+// appendContentUpdate appends the live update of a content item: what
+// json.Marshal writes for contentUpdate{seq, *sum, c.live(ContentMetrics)},
+// for any sum whose floats are finite (see finite).
+func appendContentUpdate(b []byte, seq uint64, sum *ContentSummary, c *components) []byte {
 	b = append(b, `{"seq":`...)
-	b = strconv.AppendUint(b, u.Seq, 10)
+	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, ',')
-	b = u.ContentSummary.appendFields(b)
-	if u.Series != nil { // omitempty: a nil pointer is left out
-		b = append(b, `,"series":`...)
-		b = u.Series.appendJSON(b)
-	}
+	b = sum.appendFields(b)
+	b = c.appendLive(b, contentLiveKeys)
 	return append(b, '}')
 }
 
-// jsonSize bounds the length of u's encoding unless a string needs escaping
-// (then append grows the buffer), so the update is one allocation.
-func (u *contentUpdate) jsonSize() int {
-	s := &u.ContentSummary
+// updateJSONSize bounds the length of a content update of s unless a string
+// needs escaping (then append grows the buffer), so the update is one
+// allocation.
+func (s *ContentSummary) updateJSONSize() int {
 	return 1024 + len(s.ContentID) + countsJSONSize(s.CustomCounts) + countsJSONSize(s.SharesBy) +
-		countsJSONSize(s.Errors.ByCode) + u.Series.jsonSize()
+		countsJSONSize(s.Errors.ByCode) + contentLiveKeys.size
 }
 
 // errNotFinite: an update with a NaN or infinite figure, which
 // encoding/json refused to encode too.
 var errNotFinite = errors.New("a figure is not finite")
 
-// finite reports whether every float of u is finite. encoding/json refuses
-// to encode NaN and ±Inf (the update fails); update refuses them the same
+// finite reports whether every float of s is finite. encoding/json refuses
+// to encode NaN and ±Inf (the update failed); update refuses them the same
 // way. The summary's figures are finite by construction (ratio).
-func (u *contentUpdate) finite() bool {
-	s := &u.ContentSummary
+func (s *ContentSummary) finite() bool {
 	for _, f := range [...]*float64{s.CompletionRate, &s.WatchTime.Total, s.WatchTime.Average, s.StartupTime.Average, s.Rebuffer.Ratio, s.Rebuffer.Frequency} {
 		if f != nil && (math.IsInf(*f, 0) || math.IsNaN(*f)) {
 			return false

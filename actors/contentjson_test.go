@@ -9,21 +9,24 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/engagedhq/engaged/actors/series"
 )
 
 // jsonTricky are strings that encoding/json escapes in every way it can:
 // quotes, backslashes, control characters, HTML characters, U+2028/U+2029,
 // invalid UTF-8 (and keys whose escaped order differs from their raw one).
-var jsonTricky = []string{"", "plain", `quo"te`, `back\slash`, "new\nline\ttab\r\x01\x1f\x7f", "<script>&amp;", ">", "=", ";",
+var jsonTricky = []string{"", "plain", `quo"te`, `back\slash`, "new\nline\ttab\r\x01\x1f\b\f\x7f", "<script>&amp;", ">", "=", ";",
 	"é ü 日本 🙂", "bad \xff utf8 \xc3", "\xff", "\xfe", "line\u2028sep\u2029", "(other)", "Z", "a", "ios", "android_tv"}
 
-// checkContentUpdate fails unless u's hand-written encoding is json.Marshal(u)
-// byte for byte and valid JSON, or, for a u with a NaN or infinite figure,
-// unless both refuse it.
-func checkContentUpdate(t testing.TB, what string, u *contentUpdate) {
+// checkContentUpdate fails unless appendContentUpdate writes, for seq, sum
+// and c, what json.Marshal writes for the update struct with c's LiveSeries,
+// byte for byte, and valid JSON; or, for a sum with a NaN or infinite
+// figure, unless both refuse it.
+func checkContentUpdate(t testing.TB, what string, seq uint64, sum ContentSummary, c *components) {
 	t.Helper()
-	want, err := json.Marshal(u)
-	if !u.finite() {
+	want, err := json.Marshal(&contentUpdate{Seq: seq, ContentSummary: sum, Series: c.live(ContentMetrics)})
+	if !sum.finite() {
 		if err == nil {
 			t.Fatalf("%s: not finite, but encoding/json encodes it: %s", what, want)
 		}
@@ -32,7 +35,7 @@ func checkContentUpdate(t testing.TB, what string, u *contentUpdate) {
 	if err != nil {
 		t.Fatalf("%s: encoding/json: %v", what, err)
 	}
-	got := u.appendJSON(nil)
+	got := appendContentUpdate(nil, seq, &sum, c)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s:\n got %s\nwant %s", what, got, want)
 	}
@@ -46,8 +49,7 @@ func checkContentUpdate(t testing.TB, what string, u *contentUpdate) {
 // what the old path marshalled (a cloned summary).
 func checkContentState(t testing.TB, what string, s *contentState, id string, seq uint64) {
 	t.Helper()
-	u := contentUpdate{Seq: seq, ContentSummary: s.figures(id), Series: s.c.live(ContentMetrics)}
-	checkContentUpdate(t, what, &u)
+	checkContentUpdate(t, what, seq, s.figures(id), &s.c)
 	want, err := json.Marshal(&contentUpdate{Seq: seq, ContentSummary: s.summary(id), Series: s.c.live(ContentMetrics)})
 	if err != nil {
 		t.Fatalf("%s: encoding/json: %v", what, err)
@@ -58,6 +60,9 @@ func checkContentState(t testing.TB, what string, s *contentState, id string, se
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s: update:\n got %s\nwant %s", what, got, want)
+	}
+	if len(got) > cap(got) || cap(got) > 2*len(got)+4096 {
+		t.Fatalf("%s: update of %d bytes in a buffer of %d", what, len(got), cap(got))
 	}
 }
 
@@ -146,7 +151,7 @@ func TestContentUpdateJSON(t *testing.T) {
 		if len(sum.CustomCounts) > 0 {
 			seen.custom++
 		}
-		if b := (&contentUpdate{ContentSummary: sum}).appendJSON(nil); bytes.Contains(b, []byte(`\u003c`)) || bytes.Contains(b, []byte(`\ufffd`)) {
+		if b := appendContentUpdate(nil, 0, &sum, &components{}); bytes.Contains(b, []byte(`\u003c`)) || bytes.Contains(b, []byte(`\ufffd`)) {
 			seen.escaped++
 		}
 	}
@@ -175,23 +180,22 @@ func TestContentUpdateJSON(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		u    contentUpdate
+		seq  uint64
+		sum  ContentSummary
 	}{
-		{"zero value: nil maps, pointers and series", contentUpdate{}},
-		{"empty maps", contentUpdate{ContentSummary: ContentSummary{CustomCounts: map[string]int64{}, SharesBy: map[string]int64{}, Errors: ErrorFigures{ByCode: map[string]int64{}}}}},
-		{"every field set", contentUpdate{Seq: math.MaxUint64, ContentSummary: full}},
-		{"series with nil and empty values", contentUpdate{Seq: 1, ContentSummary: full, Series: &LiveSeries{Hour: LiveBucket{Values: map[string]int64{}}}}},
-		{"series with tricky keys and old and far times", contentUpdate{Seq: 2, Series: &LiveSeries{
-			Minute: LiveBucket{T: UnixMilli(-62_135_596_800_001), Values: tricky},
-			Hour:   LiveBucket{T: UnixMilli(253_402_300_800_000), Values: map[string]int64{"total": math.MinInt64}},
-		}}},
-		{"zero time", contentUpdate{ContentSummary: ContentSummary{LastEventAt: tm(Time{})}}},
-		{"NaN", contentUpdate{ContentSummary: ContentSummary{CompletionRate: f(math.NaN())}}},
-		{"+Inf total", contentUpdate{ContentSummary: ContentSummary{WatchTime: WatchTimeFigures{Total: math.Inf(1)}}}},
-		{"-Inf ratio", contentUpdate{ContentSummary: ContentSummary{Rebuffer: RebufferFigures{Frequency: f(math.Inf(-1))}}}},
+		{"zero value: nil maps and pointers", 0, ContentSummary{}},
+		{"empty maps", 1, ContentSummary{CustomCounts: map[string]int64{}, SharesBy: map[string]int64{}, Errors: ErrorFigures{ByCode: map[string]int64{}}}},
+		{"every field set", math.MaxUint64, full},
+		{"zero time", 2, ContentSummary{LastEventAt: tm(Time{})}},
+		{"far times", 3, ContentSummary{LastEventAt: tm(UnixMilli(-62_135_596_800_001))}},
+		{"far future time", 4, ContentSummary{LastEventAt: tm(UnixMilli(253_402_300_800_000))}},
+		{"NaN", 5, ContentSummary{CompletionRate: f(math.NaN())}},
+		{"+Inf total", 6, ContentSummary{WatchTime: WatchTimeFigures{Total: math.Inf(1)}}},
+		{"-Inf frequency", 7, ContentSummary{Rebuffer: RebufferFigures{Frequency: f(math.Inf(-1))}}},
 	}
 	for _, c := range cases {
-		checkContentUpdate(t, c.name, &c.u)
+		checkContentUpdate(t, c.name, c.seq, c.sum, &components{})
+		checkContentUpdate(t, c.name+", with a series", c.seq, c.sum, edgeSeries(contentSpec))
 	}
 	// Time.MarshalJSON calls appendJSONTime, so the comparisons cannot see
 	// a change to both: the documented form (UTC, milliseconds, Z) is pinned
@@ -200,7 +204,7 @@ func TestContentUpdateJSON(t *testing.T) {
 		t.Fatalf("lastEventAt %s", got)
 	}
 	for _, v := range jsonFloats {
-		checkContentUpdate(t, fmt.Sprint(v), &contentUpdate{ContentSummary: ContentSummary{WatchTime: WatchTimeFigures{Total: v, Average: &v}}})
+		checkContentUpdate(t, fmt.Sprint(v), 0, ContentSummary{WatchTime: WatchTimeFigures{Total: v, Average: &v}}, &components{})
 	}
 }
 
@@ -233,22 +237,87 @@ func TestJSONFloat(t *testing.T) {
 	}
 }
 
-// TestLiveSeriesJSON: the live series of both families, as their updates
-// carry them, encode as encoding/json encodes them.
-func TestLiveSeriesJSON(t *testing.T) {
-	var nilSeries *LiveSeries
-	if got := nilSeries.appendJSON(nil); string(got) != "null" {
-		t.Fatalf("nil: %s", got)
+// TestJSONString: AppendJSONString writes what encoding/json writes for a
+// string, for every string of one and two bytes, every rune up to U+FFFF
+// and random byte strings (FuzzContentUpdateJSON once found \b and \f
+// written as \u0008 and \u000c, which no hand-picked string had).
+func TestJSONString(t *testing.T) {
+	check := func(s string) {
+		want, _ := json.Marshal(s)
+		if got := AppendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
 	}
+	var b [2]byte
+	for i := range 1 << 16 {
+		b[0], b[1] = byte(i), byte(i>>8)
+		check(string(b[:1]))
+		check(string(b[:]))
+		check(string(rune(i)))
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	buf := make([]byte, 0, 64)
+	for range 5000 {
+		buf = buf[:0]
+		for range r.IntN(64) {
+			buf = append(buf, byte(r.IntN(256)))
+		}
+		check(string(buf))
+	}
+}
+
+// edgeSeries is a series no apply builds: values at the limits of int64,
+// negative ones, metrics left at zero, at the epoch's first minute.
+func edgeSeries(spec series.Spec) *components {
+	c := newComponents(spec)
+	sl, _ := c.at(0, 0, 0)
+	sl.Add(0, math.MaxInt64)
+	sl.Add(1, -1)
+	sl.Add(2, math.MinInt64)
+	sl.Add(3, 1)
+	sl.Add(3, -1) // back to zero: left out
+	c.key(sl, true, 0, 42)
+	sl, _ = c.at(60_000, 0, 0) // the next minute, the same hour
+	sl.Add(spec.Counters-1, 7)
+	return &c
+}
+
+// TestLiveSeriesJSON: appendLive writes the LiveSeries that live builds,
+// as encoding/json writes it, for render and content series.
+func TestLiveSeriesJSON(t *testing.T) {
+	check := func(what string, c *components, names []string, lk *liveKeys) {
+		t.Helper()
+		want := []byte{}
+		if ls := c.live(names); ls != nil {
+			enc, err := json.Marshal(ls)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append([]byte(`,"series":`), enc...)
+		}
+		if got := c.appendLive(nil, lk); !bytes.Equal(got, want) {
+			t.Fatalf("%s:\n got %s\nwant %s", what, got, want)
+		}
+		if len(want) > lk.size {
+			t.Fatalf("%s: %d bytes, bound %d", what, len(want), lk.size)
+		}
+	}
+	empty := newComponents(renderSpec)
+	check("no series", &empty, RenderMetrics, renderLiveKeys)
+	check("render edge", edgeSeries(renderSpec), RenderMetrics, renderLiveKeys)
+	check("content edge", edgeSeries(contentSpec), ContentMetrics, contentLiveKeys)
 	rs := newRenderState()
 	for n, e := range seriesRenderEvents(600) {
 		rs.apply(e)
 		if n%20 == 0 {
-			ls := rs.c.live(RenderMetrics)
-			want, err := json.Marshal(ls)
-			if got := ls.appendJSON(nil); err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("render after %d events:\n got %s\nwant %s (%v)", n+1, got, want, err)
-			}
+			check(fmt.Sprintf("render after %d events", n+1), &rs.c, RenderMetrics, renderLiveKeys)
+		}
+	}
+	cs := newContentState()
+	for n, e := range seriesContentEvents(600) {
+		cs.apply(&e)
+		if n%20 == 0 {
+			check(fmt.Sprintf("content after %d events", n+1), &cs.c, ContentMetrics, contentLiveKeys)
 		}
 	}
 	// A render's live update carries them after the summary.
@@ -307,8 +376,9 @@ func BenchmarkContentUpdate(b *testing.B) {
 			}
 		}
 	})
-	u := contentUpdate{Seq: 7, ContentSummary: s.summary(k.Item), Series: s.c.live(ContentMetrics)}
-	b.Run("encode/json.Marshal", func(b *testing.B) {
+	sum := s.summary(k.Item)
+	u := contentUpdate{Seq: 7, ContentSummary: sum, Series: s.c.live(ContentMetrics)}
+	b.Run("encode/json.Marshal", func(b *testing.B) { // of a built summary and LiveSeries
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := json.Marshal(&u); err != nil {
@@ -316,11 +386,11 @@ func BenchmarkContentUpdate(b *testing.B) {
 			}
 		}
 	})
-	b.Run("encode/hand-written", func(b *testing.B) {
+	b.Run("encode/hand-written", func(b *testing.B) { // of a built summary, reading the series
 		b.ReportAllocs()
-		buf := make([]byte, 0, u.jsonSize())
+		buf := make([]byte, 0, sum.updateJSONSize())
 		for b.Loop() {
-			buf = u.appendJSON(buf[:0])
+			buf = appendContentUpdate(buf[:0], 7, &sum, &s.c)
 		}
 	})
 }

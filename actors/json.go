@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/engagedhq/engaged/actors/series"
 )
 
 // Hand-written JSON for the render summary. It is encoded on every read and,
@@ -100,7 +102,8 @@ const hexDigits = "0123456789abcdef"
 
 // AppendJSONString appends s as a JSON string, escaping as encoding/json
 // does (transport's hand-written responses use it too): quotes, backslashes, control characters, <, >, & and U+2028/U+2029;
-// invalid UTF-8 becomes U+FFFD.
+// invalid UTF-8 becomes U+FFFD. \b and \f are written short, as encoding/json
+// has since Go 1.22 (FuzzContentUpdateJSON found them written \u0008, \u000c).
 func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -114,6 +117,10 @@ func AppendJSONString(b []byte, s string) []byte {
 			switch c {
 			case '"', '\\':
 				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			case '\n':
 				b = append(b, '\\', 'n')
 			case '\r':
@@ -148,17 +155,17 @@ func AppendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// The helpers below write the values the content family's live update and
-// the families' LiveSeries hold (contentjson.go), each exactly as
-// encoding/json writes a value of that Go type; TestContentUpdateJSON and
-// TestLiveSeriesJSON compare them.
+// The helpers below write the values of the content family's live update
+// (contentjson.go) and the families' live series, each exactly as
+// encoding/json writes a value of that Go type; TestContentUpdateJSON,
+// TestJSONFloat and TestLiveSeriesJSON compare them.
 
 // appendJSONFloat appends f as encoding/json encodes a float64: ES6 number
 // formatting, the shortest decimal that reads back as f, in exponent form
 // below 1e-6 and from 1e21 on, with "e-07" cleaned up to "e-7". encoding/json
 // refuses NaN and ±Inf (an error, no output); here they become null so that
 // the output stays JSON, and a caller that must refuse them as
-// encoding/json did checks first (contentUpdate.finite).
+// encoding/json did checks first (ContentSummary.finite).
 func appendJSONFloat(b []byte, f float64) []byte {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return append(b, "null"...)
@@ -244,30 +251,72 @@ func countsJSONSize(m map[string]int64) int {
 	return n
 }
 
-// appendJSON appends ls as encoding/json encodes a *LiveSeries (null for nil).
-func (ls *LiveSeries) appendJSON(b []byte) []byte {
-	if ls == nil {
-		return append(b, "null"...)
+// liveKeys are a family's metric names as the keys of a live update's
+// "values": encoded once, with their colons, and listed in the order
+// encoding/json writes a map's keys (byte order of the names).
+type liveKeys struct {
+	order []int    // metric ids by name
+	keys  [][]byte // by metric id: the name as a JSON string, and ':'
+	size  int      // bounds what appendLive appends
+}
+
+func newLiveKeys(names []string) *liveKeys {
+	lk := &liveKeys{order: make([]int, len(names)), keys: make([][]byte, len(names)), size: len(`,"series":{"minute":,"hour":}`)}
+	for m, name := range names {
+		lk.order[m] = m
+		lk.keys[m] = append(AppendJSONString(nil, name), ':')
+		lk.size += 2 * (len(lk.keys[m]) + 21) // two buckets, each a value of up to 20 characters and a comma
 	}
-	b = append(b, `{"minute":`...)
-	b = ls.Minute.appendJSON(b)
+	slices.SortFunc(lk.order, func(x, y int) int { return strings.Compare(names[x], names[y]) })
+	lk.size += 2 * len(`{"t":"+292278994-08-17T07:12:55.807Z","values":{}}`)
+	return lk
+}
+
+var (
+	contentLiveKeys = newLiveKeys(ContentMetrics)
+	renderLiveKeys  = newLiveKeys(RenderMetrics)
+)
+
+// appendLive appends `,"series":` and the item's newest minute and hour as
+// encoding/json writes the LiveSeries that c.live(names) returns, but reads
+// the series directly (Series.Values) instead of building it: live cost one
+// slice per metric and bucket and two maps to fill and sort, more than the
+// rest of a content update together. It appends nothing where live is nil
+// (before the first filed event): the update's "series" is omitempty.
+// TestContentUpdateJSON and TestLiveSeriesJSON compare the two.
+func (c *components) appendLive(b []byte, lk *liveKeys) []byte {
+	if c.ser == nil || c.ser.Clock() < 0 {
+		return b
+	}
+	clock := c.ser.Clock()
+	b = append(b, `,"series":{"minute":`...)
+	b = c.appendLiveBucket(b, series.Minute, clock, lk)
 	b = append(b, `,"hour":`...)
-	b = ls.Hour.appendJSON(b)
+	b = c.appendLiveBucket(b, series.Hour, clock-clock%3_600_000, lk)
 	return append(b, '}')
 }
 
-func (lb *LiveBucket) appendJSON(b []byte) []byte {
+// appendLiveBucket appends one LiveBucket: the metrics' values in the
+// bucket starting at t, zeros left out.
+func (c *components) appendLiveBucket(b []byte, g series.Granularity, t int64, lk *liveKeys) []byte {
 	b = append(b, `{"t":`...)
-	b = appendJSONTime(b, lb.T)
-	b = append(b, `,"values":`...)
-	b = appendJSONCounts(b, lb.Values)
-	return append(b, '}')
-}
-
-// jsonSize bounds what appendJSON appends for ls (see countsJSONSize).
-func (ls *LiveSeries) jsonSize() int {
-	if ls == nil {
-		return 4
+	b = appendJSONTime(b, UnixMilli(t))
+	b = append(b, `,"values":{`...)
+	var arr [series.MaxMetrics]int64
+	vals := arr[:len(lk.keys)]
+	if c.ser.Values(g, t, vals) == nil { // live leaves out a metric Buckets refuses
+		first := true
+		for _, m := range lk.order {
+			if vals[m] == 0 {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, lk.keys[m]...)
+			b = strconv.AppendInt(b, vals[m], 10)
+		}
 	}
-	return 2*64 + countsJSONSize(ls.Minute.Values) + countsJSONSize(ls.Hour.Values)
+	return append(b, "}}"...)
 }

@@ -12,7 +12,7 @@ import (
 
 // The hand-written encoder and encoding/json write the same document.
 func TestRenderSummaryJSON(t *testing.T) {
-	tricky := []string{"", "plain", `quo"te`, `back\slash`, "new\nline\ttab\r\x01\x1f", "<script>&amp;", "é ü 日本 🙂",
+	tricky := []string{"", "plain", `quo"te`, `back\slash`, "new\nline\ttab\r\x01\x1f\b\f\x7f", "<script>&amp;", "é ü 日本 🙂",
 		"bad \xff utf8 \xc3", "line\u2028sep\u2029", "Mozilla/5.0 (X11; Linux x86_64)"}
 	r := rand.New(rand.NewPCG(7, 8))
 	for n := 0; n < 300; n++ {
