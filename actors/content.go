@@ -338,12 +338,24 @@ func rebufferRatio(num, watchTime, unit float64) *float64 {
 	return ratio(num, watchTime/unit)
 }
 
+// summary returns the item's figures as of now; its maps are copies, so
+// the caller may keep it.
 func (s *contentState) summary(contentID string) ContentSummary {
+	out := s.figures(contentID)
+	out.CustomCounts, out.Errors.ByCode, out.SharesBy = cloneCounts(s.custom), cloneCounts(s.errors), cloneCounts(s.platforms)
+	return out
+}
+
+// figures is summary with the state's own maps in it, not copies: for a
+// caller on the actor that encodes it at once and keeps nothing (a live
+// update), which then clones no map. The state's maps are never nil
+// (newContentState), so both encode an empty map as {}.
+func (s *contentState) figures(contentID string) ContentSummary {
 	c := s.counts
 	out := ContentSummary{
 		ContentID:      contentID,
 		Counts:         c,
-		CustomCounts:   cloneCounts(s.custom),
+		CustomCounts:   s.custom,
 		Total:          s.total,
 		Impressions:    c.Impression,
 		Plays:          c.PlayStart,
@@ -358,10 +370,10 @@ func (s *contentState) summary(contentID string) ContentSummary {
 			Frequency: rebufferRatio(float64(c.Rebuffer), s.watchTime, 60),
 		},
 		QualityChanges: c.QualityChange,
-		Errors:         ErrorFigures{Total: c.Error, ByCode: cloneCounts(s.errors)},
+		Errors:         ErrorFigures{Total: c.Error, ByCode: s.errors},
 		Likes:          c.Like,
 		Shares:         c.Share,
-		SharesBy:       cloneCounts(s.platforms),
+		SharesBy:       s.platforms,
 		Saves:          c.Save,
 		Swipes:         SwipeFigures{In: c.Swipe, Out: s.swipesOut},
 		Uniques:        s.c.contentUniques(),

@@ -4,10 +4,7 @@ package actors
 // (families.go): the family methods of contentState, its log message
 // section and its snapshot section's restore.
 
-import (
-	"encoding/binary"
-	"encoding/json"
-)
+import "encoding/binary"
 
 func (s *contentState) applyEvents(m *Message, out []bool) {
 	for i := range m.Content {
@@ -20,15 +17,25 @@ func (s *contentState) applyEvents(m *Message, out []bool) {
 
 func (s *contentState) section() section { return s.snapshot() }
 
-// contentUpdate is the update payload of an SDK content item.
+// contentUpdate is the update payload of an SDK content item: the wire
+// shape that appendContentUpdate writes (TestContentUpdateJSON compares it
+// with json.Marshal of this struct).
 type contentUpdate struct {
 	Seq uint64 `json:"seq"`
 	ContentSummary
 	Series *LiveSeries `json:"series,omitempty"` // the newest minute and hour
 }
 
+// update encodes the item's live update with the hand-written encoder
+// (contentjson.go: encoding/json here was 7.6 % of server CPU under SDK
+// single-event load), from the state's own maps and series: nothing of the
+// summary outlives the call.
 func (s *contentState) update(k ItemID, seq uint64) ([]byte, error) {
-	return json.Marshal(&contentUpdate{Seq: seq, ContentSummary: s.summary(k.Item), Series: s.c.live(ContentMetrics)})
+	sum := s.figures(k.Item)
+	if !sum.finite() {
+		return nil, errNotFinite
+	}
+	return appendContentUpdate(make([]byte, 0, sum.updateJSONSize()), seq, &sum, &s.c), nil
 }
 
 func restoreContentSection(d *decoder, version byte) (family, error) {

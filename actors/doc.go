@@ -30,8 +30,9 @@
 //	renderfamily.go        renders plugged into the table
 //	contentfamily.go       SDK content items plugged into the table
 //	userfamily.go          users' states plugged into the table
-//	render.go, shares.go, json.go         the render family's rules, share links, summary JSON
+//	render.go, shares.go, json.go         the render family's rules, share links, summary JSON (and the JSON helpers)
 //	content.go, contentdedupe.go, contentrecord.go  the SDK content family's rules and dedupe
+//	contentjson.go         the content family's live update JSON, hand-written
 //	user.go                the user family's rules: contents seen (exact, then Bloom), latest events
 //	familyseries.go        the series and sketches the families embed, the rows a round writes
 //	signals.go, rankings.go  content signals; top-N's metrics, windows and answer (summed by persist)

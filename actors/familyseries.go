@@ -359,7 +359,9 @@ type LiveBucket struct {
 }
 
 // live returns the newest minute and hour of every metric, or nil before
-// the first filed event.
+// the first filed event. It defines what a live update's "series" holds;
+// the updates write its JSON with appendLive (json.go), without building
+// it, and the tests compare the two.
 func (c *components) live(names []string) *LiveSeries {
 	if c.ser == nil || c.ser.Clock() < 0 {
 		return nil

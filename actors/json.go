@@ -2,8 +2,12 @@ package actors
 
 import (
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/engagedhq/engaged/actors/series"
 )
 
 // Hand-written JSON for the render summary. It is encoded on every read and,
@@ -96,28 +100,10 @@ func appendJSONOpt(b []byte, s *string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// AppendJSONFloat appends a finite f as encoding/json encodes a float64:
-// the shortest decimal that reads back as f, in exponent form below 1e-6
-// and from 1e21 on, with the exponent's leading zero dropped (1e-07 is
-// 1e-7). Callers keep NaN and infinities out, as encoding/json refuses them.
-func AppendJSONFloat(b []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
-}
-
 // AppendJSONString appends s as a JSON string, escaping as encoding/json
 // does (transport's hand-written responses use it too): quotes, backslashes, control characters, <, >, & and U+2028/U+2029;
-// invalid UTF-8 becomes U+FFFD.
+// invalid UTF-8 becomes U+FFFD. \b and \f are written short, as encoding/json
+// has since Go 1.22 (FuzzContentUpdateJSON found them written \u0008, \u000c).
 func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -131,6 +117,10 @@ func AppendJSONString(b []byte, s string) []byte {
 			switch c {
 			case '"', '\\':
 				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			case '\n':
 				b = append(b, '\\', 'n')
 			case '\r':
@@ -163,4 +153,161 @@ func AppendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// The helpers below write the values of the content family's live update
+// (contentjson.go) and the families' live series, each exactly as
+// encoding/json writes a value of that Go type; TestContentUpdateJSON,
+// TestJSONFloat and TestLiveSeriesJSON compare them.
+
+// AppendJSONFloat appends f as encoding/json encodes a float64: ES6 number
+// formatting, the shortest decimal that reads back as f, in exponent form
+// below 1e-6 and from 1e21 on, with "e-07" cleaned up to "e-7". encoding/json
+// refuses NaN and ±Inf (an error, no output); here they become null so that
+// the output stays JSON, and a caller that must refuse them as
+// encoding/json did checks first (ContentSummary.finite).
+func AppendJSONFloat(b []byte, f float64) []byte {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return append(b, "null"...)
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// appendJSONFloatPtr appends *f, or null for a nil f.
+func appendJSONFloatPtr(b []byte, f *float64) []byte {
+	if f == nil {
+		return append(b, "null"...)
+	}
+	return AppendJSONFloat(b, *f)
+}
+
+// appendJSONIntPtr appends *v, or null for a nil v.
+func appendJSONIntPtr(b []byte, v *int64) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, *v, 10)
+}
+
+type countPair struct {
+	k string
+	v int64
+}
+
+// appendJSONCounts appends m as encoding/json encodes a map[string]int64:
+// null for a nil map, {} for an empty one, keys in byte order of the
+// unescaped key (what encoding/json sorts), each escaped as a string.
+// The keys of up to 32 entries are sorted on the stack.
+func appendJSONCounts(b []byte, m map[string]int64) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	var arr [32]countPair
+	kv := arr[:0]
+	for k, v := range m {
+		kv = append(kv, countPair{k, v})
+	}
+	slices.SortFunc(kv, func(x, y countPair) int { return strings.Compare(x.k, y.k) })
+	b = append(b, '{')
+	for i := range kv {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendJSONString(b, kv[i].k)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, kv[i].v, 10)
+	}
+	return append(b, '}')
+}
+
+// countsJSONSize bounds what appendJSONCounts appends for m, unless a key
+// needs escaping (then append grows the buffer).
+func countsJSONSize(m map[string]int64) int {
+	n := 2
+	for k := range m {
+		n += len(k) + 24 // quotes, colon, comma and up to 20 digits with a sign
+	}
+	return n
+}
+
+// liveKeys are a family's metric names as the keys of a live update's
+// "values": encoded once, with their colons, and listed in the order
+// encoding/json writes a map's keys (byte order of the names).
+type liveKeys struct {
+	order []int    // metric ids by name
+	keys  [][]byte // by metric id: the name as a JSON string, and ':'
+	size  int      // bounds what appendLive appends
+}
+
+func newLiveKeys(names []string) *liveKeys {
+	lk := &liveKeys{order: make([]int, len(names)), keys: make([][]byte, len(names)), size: len(`,"series":{"minute":,"hour":}`)}
+	for m, name := range names {
+		lk.order[m] = m
+		lk.keys[m] = append(AppendJSONString(nil, name), ':')
+		lk.size += 2 * (len(lk.keys[m]) + 21) // two buckets, each a value of up to 20 characters and a comma
+	}
+	slices.SortFunc(lk.order, func(x, y int) int { return strings.Compare(names[x], names[y]) })
+	lk.size += 2 * len(`{"t":"+292278994-08-17T07:12:55.807Z","values":{}}`)
+	return lk
+}
+
+var (
+	contentLiveKeys = newLiveKeys(ContentMetrics)
+	renderLiveKeys  = newLiveKeys(RenderMetrics)
+)
+
+// appendLive appends `,"series":` and the item's newest minute and hour as
+// encoding/json writes the LiveSeries that c.live(names) returns, but reads
+// the series directly (Series.Values) instead of building it: live cost one
+// slice per metric and bucket and two maps to fill and sort, more than the
+// rest of a content update together. It appends nothing where live is nil
+// (before the first filed event): the update's "series" is omitempty.
+// TestContentUpdateJSON and TestLiveSeriesJSON compare the two.
+func (c *components) appendLive(b []byte, lk *liveKeys) []byte {
+	if c.ser == nil || c.ser.Clock() < 0 {
+		return b
+	}
+	clock := c.ser.Clock()
+	b = append(b, `,"series":{"minute":`...)
+	b = c.appendLiveBucket(b, series.Minute, clock, lk)
+	b = append(b, `,"hour":`...)
+	b = c.appendLiveBucket(b, series.Hour, clock-clock%3_600_000, lk)
+	return append(b, '}')
+}
+
+// appendLiveBucket appends one LiveBucket: the metrics' values in the
+// bucket starting at t, zeros left out.
+func (c *components) appendLiveBucket(b []byte, g series.Granularity, t int64, lk *liveKeys) []byte {
+	b = append(b, `{"t":`...)
+	b = UnixMilli(t).AppendJSON(b)
+	b = append(b, `,"values":{`...)
+	var arr [series.MaxMetrics]int64
+	vals := arr[:len(lk.keys)]
+	if c.ser.Values(g, t, vals) == nil { // live leaves out a metric Buckets refuses
+		first := true
+		for _, m := range lk.order {
+			if vals[m] == 0 {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, lk.keys[m]...)
+			b = strconv.AppendInt(b, vals[m], 10)
+		}
+	}
+	return append(b, "}}"...)
 }

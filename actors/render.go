@@ -203,7 +203,11 @@ func (s *renderState) jsonSize() int {
 // live update): the same document as RenderSummary.AppendJSON, from the
 // events' cached encodings.
 func (s *renderState) appendJSON(b []byte, seq uint64, withSeq bool) []byte {
-	if need := s.jsonSize(); cap(b)-len(b) < need {
+	need := s.jsonSize()
+	if withSeq {
+		need += renderLiveKeys.size
+	}
+	if cap(b)-len(b) < need {
 		b = append(make([]byte, 0, len(b)+need), b...) // one allocation, not a series of doublings
 	}
 	sum := RenderSummary{Counts: s.counts, LinkOpens: s.linkOpens, Total: s.counts.Total(), BotViews: s.botViews, Uniques: s.c.renderUniques()}
@@ -220,15 +224,11 @@ func (s *renderState) appendJSON(b []byte, seq uint64, withSeq bool) []byte {
 		}
 		b = append(b, s.recentJSON[(s.head-i+n)%n]...)
 	}
-	if withSeq { // a live update also carries the newest buckets
-		if ls := s.c.live(RenderMetrics); ls != nil {
-			enc, _ := json.Marshal(ls) // maps of int64 and a Time: cannot fail
-			b = append(b, `],"series":`...)
-			b = append(b, enc...)
-			return append(b, '}')
-		}
+	b = append(b, ']')
+	if withSeq { // a live update also carries the newest buckets (json.go)
+		b = s.c.appendLive(b, renderLiveKeys)
 	}
-	return append(b, "]}"...)
+	return append(b, '}')
 }
 
 func dedupeKey(ev *RenderEvent) string {

@@ -708,6 +708,36 @@ func (s *Series) Buckets(g Granularity, metric int, fromMs, toMs int64) ([]Bucke
 	return out, nil
 }
 
+// Values sets vals[m] to metric m's value in the bucket of width g holding
+// atMs, for every metric (vals has one entry per metric: counters, then
+// distinct), as Buckets would for each metric in turn; one scan of the
+// bucket's cells instead of one slice per metric, for an item's live
+// update, which reads every metric of its newest minute and hour after each
+// event. The bucket must be inside the window (Start).
+func (s *Series) Values(g Granularity, atMs int64, vals []int64) error {
+	if len(vals) != int(s.nc)+int(s.nd) {
+		return ErrMetric
+	}
+	step := int64(minuteMs)
+	keys, vs := s.mk, s.mv
+	if g == Hour {
+		step, keys, vs = hourMs, s.hk, s.hv
+	}
+	b := floorDiv(atMs, step)
+	if b*step < s.Start(g) {
+		return ErrBeforeWindow
+	}
+	clear(vals)
+	if b < 0 { // no cells before the epoch (Buckets: all zero)
+		return nil
+	}
+	i, _ := slices.BinarySearch(keys, uint32(b)<<5)
+	for ; i < len(keys) && int64(keys[i]>>5) == b; i++ {
+		vals[keys[i]&31] = vs[i]
+	}
+	return nil
+}
+
 // Total returns the sum of counter metric over the minute buckets in
 // [fromMs, toMs), clamped to the window: what a reconciliation compares with
 // a counter's change.

@@ -232,6 +232,30 @@ func compare(t *testing.T, s *Series, m *model) {
 			}
 		}
 	}
+	// Values reads every metric of one bucket at once.
+	all := make([]int64, 8)
+	for _, g := range []Granularity{Minute, Hour} {
+		step, vals := int64(minuteMs), m.min
+		if g == Hour {
+			step, vals = hourMs, m.hour
+		}
+		for at := s.Start(g); at <= s.Clock(); at += step {
+			if err := s.Values(g, at+step-1, all); err != nil {
+				t.Fatal(err)
+			}
+			for metric, v := range all {
+				if want := vals[[2]int64{at / step, int64(metric)}]; v != want {
+					t.Fatalf("Values: metric %d granularity %d bucket %d: %d, model %d", metric, g, at, v, want)
+				}
+			}
+		}
+	}
+	if err := s.Values(Minute, s.Start(Minute)-1, all); err != ErrBeforeWindow {
+		t.Fatalf("Values before the window: %v", err)
+	}
+	if err := s.Values(Minute, s.Clock(), all[:7]); err != ErrMetric {
+		t.Fatalf("Values with too few metrics: %v", err)
+	}
 }
 
 // The same events give the same bytes; a snapshot taken midway and decoded
