@@ -59,14 +59,11 @@ func (r *Registry) Current(ctx context.Context, k ItemID, kind string) (Update, 
 // MaxSeenQuery bounds the content ids of one ReadUserSeen.
 const MaxSeenQuery = 500
 
-// ReadUserSeen reports, for each content id, whether user k (UserItemID)
+// ReadUserSeen reports, for each content id (given as its ContentHash, which
+// the edge computes as it decodes the request), whether user k (UserItemID)
 // has seen it (user.go: no false "not seen" for a content within the exact
 // window; Bloom false positives past it). An unknown user has seen nothing.
-func (r *Registry) ReadUserSeen(ctx context.Context, k ItemID, contentIDs []string) ([]bool, error) {
-	hashes := make([]uint64, len(contentIDs))
-	for i, id := range contentIDs {
-		hashes[i] = ContentHash(id) // off the actor
-	}
+func (r *Registry) ReadUserSeen(ctx context.Context, k ItemID, hashes []uint64) ([]bool, error) {
 	return ask(ctx, r, k, func(st *itemState, _ ItemID, _ uint64) ([]bool, error) {
 		out := make([]bool, len(hashes))
 		us, _ := st.fams[famUser].(*userState)

@@ -49,7 +49,7 @@ type Engine interface {
 	// ContentWindow sums a content's figures over a signals window from
 	// its actor's memory (getContentSignals).
 	ContentWindow(ctx context.Context, k actors.ItemID, window string, nowMs int64) (actors.WindowFigures, error)
-	ReadUserSeen(ctx context.Context, k actors.ItemID, contentIDs []string) ([]bool, error)
+	ReadUserSeen(ctx context.Context, k actors.ItemID, hashes []uint64) ([]bool, error) // actors.ContentHash of each content id
 	ReadUserHistory(ctx context.Context, k actors.ItemID, limit int) ([]actors.UserHistoryEvent, error)
 }
 

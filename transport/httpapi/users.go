@@ -34,11 +34,11 @@ func (s *Server) postUserSeen(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ids, err := wire.DecodeSeenQuery(b)
+	hashes, err := wire.DecodeSeenQuery(b)
 	if err != nil {
 		return err
 	}
-	seen, err := s.engine.ReadUserSeen(ctx, k, ids)
+	seen, err := s.engine.ReadUserSeen(ctx, k, hashes)
 	if err != nil {
 		return err
 	}
