@@ -69,7 +69,11 @@ func (r *Registry) loadKnown(ctx context.Context, part int) {
 	if ks == nil {
 		return
 	}
+	// Bounded: claimLoop waits for it, and a claim must not wait on a hung
+	// Postgres for long (a failed load is retried by the next round).
+	ctx, cancel := context.WithTimeout(ctx, activationTimeout)
 	keys, err := r.store.SnapshotKeys(ctx, part)
+	cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ks.loading = false
