@@ -63,7 +63,7 @@ Drives a running engaged over real HTTP. Scenarios:
   sdk-single, sdk-single-anon  one SDK event per POST /v1/events, with and without a userId
   sdk-client     the same load sent through the Go client (client/): --connections
                  clients tracking events as fast as their queues take them
-  read           GET /v1/renders/:id/engagement over --items renders
+  read           GET /v1/renders/:id/engagement over --items renders, each given an event first
   read-mixed     read while partner events arrive at --ingest-rate (default: half of
                  the ingest-single rate measured earlier in the same run)
   visible        event-to-visible: partner event sent → its NATS live update, at --rate
