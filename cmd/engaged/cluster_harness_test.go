@@ -707,6 +707,25 @@ func (h *harness) writesAfter(fault, recovered time.Time) failover {
 	return f
 }
 
+// writesDuring counts the requests sent and answered within [from, to]: ok
+// those that got a 2xx.
+func (h *harness) writesDuring(from, to time.Time) failover {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := failover{firstOK: -1}
+	for _, r := range h.requests {
+		if r.start.Before(from) || r.end.After(to) {
+			continue
+		}
+		if r.ok {
+			f.ok++
+		} else {
+			f.failed++
+		}
+	}
+	return f
+}
+
 // pins returns each partition consumer's pinned client id.
 func (h *harness) pins(partitions int) []string {
 	out := make([]string, partitions)
