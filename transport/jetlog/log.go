@@ -256,7 +256,8 @@ const errStoreFailed jetstream.ErrorCode = 10077
 // meanwhile waits for it instead of exiting.
 const startupWait = time.Minute
 
-// apiAttempt bounds one JetStream API call during start-up.
+// apiAttempt bounds one JetStream API call: at start-up, and when a read
+// creates its consumer (readFrom).
 const apiAttempt = 5 * time.Second
 
 // untilAnswered calls f until it succeeds, JetStream refuses, ctx ends or
@@ -409,7 +410,16 @@ const replayBatch = 256
 // on a gap readFrom returns an error after the messages before it, and the
 // caller reads again from there.
 func (l *Log) readFrom(ctx context.Context, filter string, start uint64, headersOnly bool, batchSize int, fn func(msg jetstream.Msg, md *jetstream.MsgMetadata) bool) error {
-	cons, err := l.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+	// One attempt at most apiAttempt, not the caller's whole context: a
+	// consumer is created through the JetStream meta leader, and a request
+	// sent while it is being replaced (a node killed) is never answered.
+	// TestCluster saw a catch-up wait there for its whole activationTimeout,
+	// and every read of the item answer "item is busy" meanwhile; the callers
+	// try again (replayConsumer, the scans), and the next attempt reaches
+	// the new leader.
+	cctx, cancel := context.WithTimeout(ctx, apiAttempt)
+	defer cancel()
+	cons, err := l.stream.CreateConsumer(cctx, jetstream.ConsumerConfig{
 		FilterSubject: filter,
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   start,
