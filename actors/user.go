@@ -9,6 +9,7 @@ package actors
 import (
 	"crypto/sha256"
 	"encoding/base32"
+	"hash/fnv"
 	"slices"
 	"strings"
 )
@@ -64,21 +65,18 @@ type UserEvent struct {
 // ContentHash is the 64-bit hash under which a user's state remembers a
 // content id: FNV-1a, then the splitmix64 finalizer to spread its bits over
 // the Bloom probes. It is fixed: snapshots hold these hashes.
-func ContentHash(id string) uint64 { return contentHash(id) }
+func ContentHash(id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return mix64(h.Sum64())
+}
 
 // ContentHashBytes is ContentHash of an id still in its request body: a
-// seen query hashes 500 of them without a string each.
-func ContentHashBytes(id []byte) uint64 { return contentHash(id) }
-
-// contentHash is FNV-1a written out (hash/fnv's through its interface
-// allocated for every id; TestContentHashIsFNV1a pins the two together).
-func contentHash[T string | []byte](id T) uint64 {
-	h := uint64(14695981039346656037) // FNV-1a 64 offset basis
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
-		h *= 1099511628211 // FNV-1a 64 prime
-	}
-	return mix64(h)
+// seen query hashes 500 of them without making a string of each.
+func ContentHashBytes(id []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(id)
+	return mix64(h.Sum64())
 }
 
 func mix64(x uint64) uint64 {
