@@ -13,14 +13,16 @@ func ValidID(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
-		default:
+		if !IDByte(s[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// IDByte reports whether c may appear in an id (ValidID).
+func IDByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
 // ItemID names one item (a render or an SDK content item) of one project.

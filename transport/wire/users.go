@@ -81,7 +81,7 @@ func plainSeenQuery(b []byte) ([]uint64, bool) {
 			return nil, false
 		}
 		end := i + 1
-		for end < len(b) && end-i-1 <= actors.MaxIDLen && idByte(b[end]) {
+		for end < len(b) && end-i-1 <= actors.MaxIDLen && actors.IDByte(b[end]) {
 			end++
 		}
 		// The bytes between are id bytes, so the id is valid if 1 to
@@ -107,11 +107,6 @@ func plainSeenQuery(b []byte) ([]uint64, bool) {
 		return nil, false
 	}
 	return hashes, true
-}
-
-// idByte reports whether c may appear in an id (actors.ValidID).
-func idByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
 // decodeSeenQuery decodes any body, with the field errors of the envelope.
