@@ -107,8 +107,9 @@ func (r *Registry) retryKnownLocked() {
 	}
 }
 
-// itemHash keys the known sets: 8 bytes per item instead of its ids. A
-// collision only costs a snapshot load.
+// itemHash keys the known sets: 8 bytes per item instead of its ids (about
+// 38 B per entry with the map's overhead, so ~38 MB per million snapshotted
+// items of the owned partitions). A collision only costs a snapshot load.
 func itemHash(k ItemID) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(k.Project))
