@@ -90,7 +90,7 @@ Drives a running engaged over real HTTP. Scenarios:
   series-read    GET of a render's minute series over --items renders, each warmed first (issue 19: p99)
   top            GET /v1/projects/:projectId/top over --items content items with events in the
                  window (two each first, then waits for asOf): top-cached (one question) and
-                 top-uncached (distinct questions from 2 connections)
+                 top-uncached (distinct questions from 2 connections: rates with a random minPlays)
   seen           POST /v1/users/:userId/seen with 500 content ids over --users users, each
                  given one impression first (batches of 100 users' events)
   naive          the baseline: a row-per-event Postgres server inside this tool, over

@@ -135,7 +135,27 @@ func (s *Server) topQuery(c *fiber.Ctx) (actors.TopQuery, error) {
 // top answers q from the cache or from one shared query. It takes no
 // context: the query is shared by every asker, so it is bounded by its own
 // (queryTop), not by the first asker's request.
+//
+// Questions that differ only in their limit share one answer: a ranking's
+// order is total (value descending, then id ascending), so the top n is
+// the first n of the top MaxTopLimit. A feed asking for 10 and a
+// dashboard asking for 50 cost one query, not two.
 func (s *Server) top(q actors.TopQuery) (actors.TopList, error) {
+	n := q.Limit
+	q.Limit = actors.MaxTopLimit
+	l, err := s.topAll(q)
+	if err != nil {
+		return actors.TopList{}, err
+	}
+	if len(l.Items) > n {
+		l.Items = l.Items[:n:n] // the cached list is shared: cap it so no append can reach it
+	}
+	return l, nil
+}
+
+// topAll answers q, a question at the largest limit, from the cache or
+// from one shared query.
+func (s *Server) topAll(q actors.TopQuery) (actors.TopList, error) {
 	l, ok, refresh := s.topCache.get(q, time.Now())
 	if refresh {
 		tc := &s.topCache

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,6 +136,57 @@ func TestTopStaleWhileRefreshing(t *testing.T) {
 			t.Fatal("the refreshed answer never came")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rankedRankings answers every ranking with MaxTopLimit items in ranking
+// order, and records the limits it was asked for.
+type rankedRankings struct {
+	countingRankings
+	limits []int
+}
+
+func (r *rankedRankings) Top(_ context.Context, q actors.TopQuery, _ time.Time) ([]actors.TopItem, error) {
+	r.queries.Add(1)
+	r.limits = append(r.limits, q.Limit)
+	items := make([]actors.TopItem, q.Limit)
+	for i := range items {
+		items[i] = actors.TopItem{ID: fmt.Sprintf("i%03d", i), Value: float64(q.Limit - i)}
+	}
+	return items, nil
+}
+
+// Questions that differ only in their limit share one query at the largest
+// limit, and each gets the first limit items of it.
+func TestTopLimitsShareOneQuery(t *testing.T) {
+	store := &rankedRankings{}
+	s := NewServer(Options{RequestTimeout: time.Second, Rankings: RankingOptions{Store: store, Partitions: 1, CacheTTL: time.Minute}}, nil, nil)
+	plays, _ := actors.LookupRankMetric("content", "plays")
+	for _, n := range []int{3, 100, 1, 10} {
+		q := actors.TopQuery{Project: "p", Kind: "content", Metric: plays, Window: actors.Window24h, Limit: n}
+		l, err := s.top(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Items) != n {
+			t.Fatalf("limit %d: %d items", n, len(l.Items))
+		}
+		for i, it := range l.Items {
+			if want := fmt.Sprintf("i%03d", i); it.ID != want {
+				t.Fatalf("limit %d: item %d is %s, want %s", n, i, it.ID, want)
+			}
+		}
+		_ = append(l.Items, actors.TopItem{ID: "appended"}) // must not reach the cached list
+	}
+	if n := store.queries.Load(); n != 1 || len(store.limits) != 1 || store.limits[0] != actors.MaxTopLimit {
+		t.Fatalf("%d queries with limits %v, want one at %d", n, store.limits, actors.MaxTopLimit)
+	}
+	l, _ := s.top(actors.TopQuery{Project: "p", Kind: "content", Metric: plays, Window: actors.Window24h, Limit: actors.MaxTopLimit})
+	if l.Items[3].ID != "i003" {
+		t.Fatalf("an append to a shorter answer reached the cached list: %+v", l.Items[3])
 	}
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
