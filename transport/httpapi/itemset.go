@@ -38,7 +38,7 @@ const (
 	itemSetPoll        = time.Second
 	itemSetOverlap     = 5 * time.Second
 	itemSetReadTimeout = 10 * time.Second // one poll
-	itemSetLoadTimeout = 10 * time.Minute // the first read, of every item: ~1 s per million rows measured
+	itemSetLoadTimeout = 10 * time.Minute // the first read, of every item (200k rows took 0.08-0.2 s here)
 	itemSetBatch       = 1024             // hashes added under one lock while reading
 )
 
@@ -79,8 +79,10 @@ func newItemSet(max int) *itemSet {
 // hash allows offline (2^64 work for 128 bits, within reach of a large
 // enough budget, with ids the attacker chooses) needs this process's key,
 // which never leaves it. SHA-256 because it is in the standard library and
-// fast here (SHA-NI), and the inputs are unambiguous: the kind and the
-// project (a UUID) hold no zero byte, and the id comes last.
+// cheap next to a query (has, hash included, took 183 ns without
+// allocating on the development machine, which has SHA-NI). The input is
+// unambiguous: the kind and the project (a UUID) hold no zero byte, and
+// the id comes last.
 func (s *itemSet) hash(kind, project, id string) itemHash {
 	var buf [32 + 8 + 37 + actors.MaxIDLen]byte // stays on the stack for ids within the limit
 	b := append(buf[:0], s.key[:]...)

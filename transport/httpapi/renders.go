@@ -66,7 +66,8 @@ func errNoRender() error {
 // unknownTTL is how long an id that names no item is remembered as such:
 // long enough that a flood of requests for one bad id costs one query per
 // interval, short enough that an item the admin CLI creates (straight in
-// Postgres, bypassing this cache) is found soon after.
+// Postgres, bypassing this cache) is found soon after; sooner by the item
+// set, which is asked first (itemset.go).
 const unknownTTL = 5 * time.Second
 
 // item returns the registered item k of kind, through the caches: items
