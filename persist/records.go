@@ -271,7 +271,9 @@ func (s *Store) GetItem(ctx context.Context, projectID, id, kind string) (actors
 // (less a margin, see httpapi's item set) finds what was created from then on.
 // A row's created_at is its transaction's start, so a transaction that
 // commits later than that is seen only by a read whose since reaches back
-// to its start.
+// to its start. The item sets filled from here assume that an item row is
+// never deleted (nothing here does): deleting one would have to tell every
+// instance, as key changes do.
 func (s *Store) ItemKeys(ctx context.Context, since time.Time, fn func(kind, projectID, id string) error) (asOf time.Time, err error) {
 	if err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&asOf); err != nil {
 		return time.Time{}, fmt.Errorf("item keys: %w", translate(err))
