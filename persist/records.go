@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -261,6 +262,44 @@ func (s *Store) GetItem(ctx context.Context, projectID, id, kind string) (actors
 	}
 	it, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[actors.Item])
 	return it, translate(err)
+}
+
+// ItemKeys calls fn with the kind, project and id of every item created at
+// or after since (the zero time: every item), row by row as Postgres sends
+// them, in no particular order; fn's error ends the read and is returned as
+// it is. asOf is Postgres's clock just before the read: the next call's since
+// (less a margin, see httpapi's item set) finds what was created from then on.
+// A row's created_at is its transaction's start, so a transaction that
+// commits later than that is seen only by a read whose since reaches back
+// to its start. The item sets filled from here assume that an item row is
+// never deleted (nothing here does): deleting one would have to tell every
+// instance, as key changes do.
+func (s *Store) ItemKeys(ctx context.Context, since time.Time, fn func(kind, projectID, id string) error) (asOf time.Time, err error) {
+	if err := s.pool.QueryRow(ctx, `SELECT now()`).Scan(&asOf); err != nil {
+		return time.Time{}, fmt.Errorf("item keys: %w", translate(err))
+	}
+	q, args := `SELECT kind, project_id::text, id FROM items`, []any(nil)
+	if !since.IsZero() {
+		// items_created_at (migration 013): a poll reads the last seconds.
+		q, args = q+` WHERE created_at >= $1`, []any{since}
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("item keys: %w", translate(err))
+	}
+	var kind, project, id string
+	var fnErr error
+	_, err = pgx.ForEachRow(rows, []any{&kind, &project, &id}, func() error {
+		fnErr = fn(kind, project, id)
+		return fnErr
+	})
+	if fnErr != nil {
+		return time.Time{}, fnErr
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("item keys: %w", translate(err))
+	}
+	return asOf.UTC(), nil
 }
 
 func validUUID(s string) bool {

@@ -208,6 +208,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 			MaxItems: cfg.AutoCreateMaxItems,
 			Rate:     httpapi.RateLimit{N: cfg.AutoCreateRate.N, Per: cfg.AutoCreateRate.Per},
 		},
+		ItemSetMax:   cfg.ItemSetMax,
 		Webhooks:     hookOpts,
 		Erasures:     httpapi.ErasureOptions{Store: store, Wake: wakeErasures},
 		VisitorSalts: store,
@@ -219,6 +220,12 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 				}
 			}},
 	}, store, engine)
+	// The item set's reader: stopped before the store closes (deferred
+	// calls run in reverse); nothing waits for its first read.
+	setCtx, stopSet := context.WithCancel(context.Background())
+	setDone := make(chan struct{})
+	go func() { defer close(setDone); srv.RunItemSet(setCtx) }()
+	defer func() { stopSet(); <-setDone }()
 	stopPruning := startPruning(store, retention{
 		series:   time.Duration(cfg.SeriesRetentionDays) * 24 * time.Hour,
 		webhooks: time.Duration(cfg.WebhookRetentionDays) * 24 * time.Hour,

@@ -299,7 +299,7 @@ func (s *Server) adminListItems(kind, name string) fiber.Handler {
 func (s *Server) getRender(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	_, it, err := s.render(ctx, c)
+	it, err := s.renderItem(ctx, c)
 	if err != nil {
 		return err
 	}

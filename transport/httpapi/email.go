@@ -55,7 +55,7 @@ func (s *Server) postEmail(c *fiber.Ctx) error {
 	}
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	k, _, err := s.render(ctx, c)
+	k, err := s.render(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,10 @@ type Directory interface {
 	// with autoCreateContent on and fewer than maxItems items: EContentLimit
 	// at the cap, ENotFound when the setting is off or the id is a render's.
 	AutoCreateContent(ctx context.Context, projectID, id string, maxItems int) (actors.Item, error)
+	// ItemKeys streams the kind, project and id of each item created at
+	// or after since (zero: every item) and returns the store's clock as
+	// of the read's start: what fills the item set (itemset.go).
+	ItemKeys(ctx context.Context, since time.Time, fn func(kind, projectID, id string) error) (asOf time.Time, err error)
 }
 
 // Engine is what the HTTP API needs of the actors (actors.Registry).
@@ -78,6 +82,9 @@ type Options struct {
 	// (series.go); nil: series routes answer from memory only.
 	Series     SeriesStore
 	AutoCreate AutoCreateOptions
+	// ItemSetMax bounds the item set (itemset.go), which RunItemSet fills:
+	// past it the set stops growing; 0: no set.
+	ItemSetMax int
 	// Rankings answers top-N per project (top.go); 404 without a store.
 	Rankings RankingOptions
 
@@ -129,7 +136,10 @@ type Server struct {
 	keys *keyCache
 	// items caches item lookups, bounded (see Server.item).
 	items *itemCache
-	sh    *shares // share links, public page, e-mail, pixel (shares.go)
+	// set holds every item, for the routes that need only to know one
+	// exists (itemset.go).
+	set *itemSet
+	sh  *shares // share links, public page, e-mail, pixel (shares.go)
 	// autoCreate is the per-project token bucket of content creation by
 	// SDK events (sdk.go).
 	autoCreate *limiterSet
@@ -153,6 +163,7 @@ func NewServer(o Options, dir Directory, engine Engine) *Server {
 		baseCtx: ctx, cancel: cancel,
 		keys:  newKeyCache(100_000),
 		items: newItemCache(100_000),
+		set:   newItemSet(o.ItemSetMax),
 		sh:    newShares(o.Shares),
 
 		autoCreate: newLimiterSet(o.AutoCreate.Rate, autoCreateLimiters),

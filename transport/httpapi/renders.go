@@ -12,31 +12,62 @@ import (
 	"github.com/engagedhq/engaged/transport/wire"
 )
 
-// render resolves the :id parameter to a render of the caller's project.
-// A malformed id, a missing render and another project's render are the
-// same 404, and an id never reaches a NATS subject unvalidated.
-func (s *Server) render(ctx context.Context, c *fiber.Ctx) (actors.ItemID, actors.Item, error) {
-	id := strings.ToLower(c.Params("id"))
-	p := principal(c)
-	notFound := actors.Errorf(actors.ENotFound, "no render with that id in this key's project")
-	if u, err := uuid.Parse(id); err != nil || len(id) != 36 || u.String() != id {
-		return actors.ItemID{}, actors.Item{}, notFound
-	}
-	k := actors.ItemID{Project: p.ProjectID, Item: strings.Clone(id)}
-	it, found, err := s.item(ctx, k, actors.RenderItem)
+// render resolves the :id parameter to a render of the caller's project,
+// for routes that need only to know it exists (the item set answers most,
+// itemset.go). A malformed id, a missing render and another project's
+// render are the same 404, and an id never reaches a NATS subject
+// unvalidated.
+func (s *Server) render(ctx context.Context, c *fiber.Ctx) (actors.ItemID, error) {
+	k, err := renderKey(c)
 	if err != nil {
-		return actors.ItemID{}, actors.Item{}, err
+		return actors.ItemID{}, err
+	}
+	found, err := s.exists(ctx, k, actors.RenderItem)
+	if err != nil {
+		return actors.ItemID{}, err
 	}
 	if !found {
-		return actors.ItemID{}, actors.Item{}, notFound
+		return actors.ItemID{}, errNoRender()
 	}
-	return k, it, nil
+	return k, nil
+}
+
+// renderItem is render for a route that needs the render's row (its
+// document URL, its creation time): through the item cache and Postgres.
+func (s *Server) renderItem(ctx context.Context, c *fiber.Ctx) (actors.Item, error) {
+	k, err := renderKey(c)
+	if err != nil {
+		return actors.Item{}, err
+	}
+	it, found, err := s.item(ctx, k, actors.RenderItem)
+	if err != nil {
+		return actors.Item{}, err
+	}
+	if !found {
+		return actors.Item{}, errNoRender()
+	}
+	return it, nil
+}
+
+// renderKey is the key the :id parameter names in the caller's project, if
+// it is a render id (a UUID in canonical form) at all.
+func renderKey(c *fiber.Ctx) (actors.ItemID, error) {
+	id := strings.ToLower(c.Params("id"))
+	if u, err := uuid.Parse(id); err != nil || len(id) != 36 || u.String() != id {
+		return actors.ItemID{}, errNoRender()
+	}
+	return actors.ItemID{Project: principal(c).ProjectID, Item: strings.Clone(id)}, nil
+}
+
+func errNoRender() error {
+	return actors.Errorf(actors.ENotFound, "no render with that id in this key's project")
 }
 
 // unknownTTL is how long an id that names no item is remembered as such:
 // long enough that a flood of requests for one bad id costs one query per
 // interval, short enough that an item the admin CLI creates (straight in
-// Postgres, bypassing this cache) is found soon after.
+// Postgres, bypassing this cache) is found soon after; sooner by the item
+// set, which is asked first (itemset.go).
 const unknownTTL = 5 * time.Second
 
 // item returns the registered item k of kind, through the caches: items
@@ -57,19 +88,22 @@ func (s *Server) item(ctx context.Context, k actors.ItemID, kind string) (actors
 		return actors.Item{}, false, err
 	}
 	s.items.add(key, it)
+	s.set.add(kind, k.Project, k.Item)
 	return it, true, nil
 }
 
-// remember caches an item this instance just created.
+// remember caches an item this instance just created, and adds it to the
+// item set.
 func (s *Server) remember(it actors.Item) {
 	s.items.add(it.Kind+"/"+actors.ItemID{Project: it.ProjectID, Item: it.ID}.String(), it)
+	s.set.add(it.Kind, it.ProjectID, it.ID)
 }
 
 // getRenderEngagement serves GET /v1/renders/:id/engagement.
 func (s *Server) getRenderEngagement(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	k, _, err := s.render(ctx, c)
+	k, err := s.render(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -88,7 +122,7 @@ func (s *Server) getRenderEngagement(c *fiber.Ctx) error {
 func (s *Server) postRenderEvent(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	k, _, err := s.render(ctx, c)
+	k, err := s.render(ctx, c)
 	if err != nil {
 		if rejectReason(err) == RejectUnknownItem {
 			s.countEvents(KindRender, OutcomeRejected, RejectUnknownItem, 1)

@@ -37,6 +37,10 @@ func (fakeDir) GetItem(_ context.Context, projectID, id, kind string) (actors.It
 	return actors.Item{ID: id, ProjectID: projectID, Kind: kind}, nil
 }
 
+func (fakeDir) ItemKeys(context.Context, time.Time, func(kind, projectID, id string) error) (time.Time, error) {
+	return time.Now(), nil
+}
+
 func (fakeDir) AutoCreateContent(context.Context, string, string, int) (actors.Item, error) {
 	return actors.Item{}, actors.Errorf(actors.ENotFound, "not found")
 }

@@ -450,10 +450,10 @@ func contentMsgID(k actors.ItemID, evs []actors.ContentEvent, users []actors.Use
 	return "sdk-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// contentExists reports whether id is a registered content item of project.
+// contentExists reports whether id is a registered content item of project
+// (the item set answers most, itemset.go).
 func (s *Server) contentExists(ctx context.Context, project, id string) (bool, error) {
-	_, found, err := s.item(ctx, actors.ItemID{Project: project, Item: id}, actors.ContentItem)
-	return found, err
+	return s.exists(ctx, actors.ItemID{Project: project, Item: id}, actors.ContentItem)
 }
 
 // postContent serves POST /v1/contents: registers a content item, with the

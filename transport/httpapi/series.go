@@ -169,7 +169,7 @@ func floorTime(t time.Time, step time.Duration) time.Time {
 func (s *Server) getRenderSeries(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	k, _, err := s.render(ctx, c)
+	k, err := s.render(ctx, c)
 	if err != nil {
 		return err
 	}

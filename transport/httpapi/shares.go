@@ -136,7 +136,7 @@ func (s *Server) postShare(c *fiber.Ctx) error {
 	}
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	k, _, err := s.render(ctx, c)
+	k, err := s.render(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (s *Server) listShares(c *fiber.Ctx) error {
 	}
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	k, _, err := s.render(ctx, c)
+	k, err := s.render(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func (s *Server) deleteShare(c *fiber.Ctx) error {
 	}
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	k, _, err := s.render(ctx, c)
+	k, err := s.render(ctx, c)
 	if err != nil {
 		return err
 	}

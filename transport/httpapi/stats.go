@@ -3,7 +3,8 @@ package httpapi
 import "github.com/engagedhq/engaged/transport/sse"
 
 // Stats returns operator counters of the share, public, e-mail and
-// internal-subject paths since start, for the operator listener's /stats.
+// internal-subject paths and of the item set since start, for the operator
+// listener's /stats.
 func (s *Server) Stats() map[string]any {
 	st := &s.sh.stats
 	var accepted, duplicate, rejected, failed int64
@@ -24,6 +25,8 @@ func (s *Server) Stats() map[string]any {
 		},
 		"mail": map[string]any{"sent": st.mailSent.Load(), "failed": st.mailFailed.Load()},
 		"sse":  map[string]any{"open": s.streams.Count(), "dropped": s.streams.Dropped()},
+		// Which items exist (itemset.go): a hit asked no one.
+		"itemSet": s.itemSetStats(),
 	}
 }
 

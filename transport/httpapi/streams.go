@@ -13,7 +13,7 @@ import (
 func (s *Server) streamRenderEngagement(c *fiber.Ctx) error {
 	ctx, cancel := s.requestCtx()
 	defer cancel()
-	k, _, err := s.render(ctx, c)
+	k, err := s.render(ctx, c)
 	if err != nil {
 		return err
 	}
