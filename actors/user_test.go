@@ -265,3 +265,21 @@ func TestContentHashBytes(t *testing.T) {
 		}
 	}
 }
+
+// The snapshot section of a user with one impression, and of one whose
+// filters are in use: what a snapshot round allocates per dirty user.
+// go test -run '^$' -bench UserSection -benchmem ./actors
+func BenchmarkUserSection(b *testing.B) {
+	for _, n := range []int{1, MaxExactSeen + 100} {
+		s := newUserState()
+		applyUser(s, userEvents("u", n, 0, Impression))
+		b.Run(fmt.Sprintf("seen=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				size = s.section().sizeHint()
+			}
+			b.ReportMetric(float64(size), "bytes/section")
+		})
+	}
+}
