@@ -311,6 +311,13 @@ func TestPassivateAndReactivate(t *testing.T) {
 		r.deliver(t, l, l.append(t, k, viewedFrom(fmt.Sprintf("10.0.0.%d", i))), uint64(i))
 	}
 	waitFor(t, "the claim", func() bool { return r.owns(k) })
+	// Deliver only enqueues: read through the actor so that it has served
+	// the three messages before the round reads its clock (else its last
+	// activity can postdate the round's, and it is not idle yet: this
+	// failed about 1 run in 150 on a loaded machine).
+	if got := r.viewed(t, k); got != 3 {
+		t.Fatalf("viewed = %d before the round, want 3", got)
+	}
 	r.round(context.Background(), false)
 	if r.Live() != 0 {
 		t.Fatalf("%d live actors after an idle round, want 0", r.Live())
