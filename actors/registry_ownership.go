@@ -166,7 +166,7 @@ func (r *Registry) checkEpochs(ctx context.Context) {
 	}
 	r.mu.Unlock()
 	for _, part := range lost {
-		r.dropPartition(part)
+		r.dropPartition(part, false)
 	}
 }
 
@@ -178,10 +178,28 @@ func (r *Registry) checkEpochs(ctx context.Context) {
 // first. Only what this instance would have written or acknowledged for
 // part is forgotten. (Stopping them instead raced with requests already
 // sent to them, which then waited out their timeouts.)
-func (r *Registry) dropPartition(part int) {
+//
+// If part's consumer delivered here since the last round (delivered, or a
+// delivery still waiting for its acknowledgement), this instance claims it
+// again at once. The consumer may have come back here before this instance
+// saw that it had been deposed, so those deliveries asked for no claim; and
+// if no delivery follows (the load stopped), nothing else would: the other
+// instance would keep the epoch and go on answering reads from a delivery
+// session the consumer has left, short of the messages delivered here, until
+// they were redelivered. The claim moves the epoch here, so the other
+// instance drops the partition at its next round and its reads catch up
+// from the log; if the consumer has moved on again, its next deliveries
+// claim it where they land.
+func (r *Registry) dropPartition(part int, delivered bool) {
 	r.logger.Warn("partition taken over by another instance", "partition", part)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	_, pending := r.acks[part]
+	defer func() {
+		if delivered || pending {
+			r.requestClaimLocked(part)
+		}
+	}()
 	delete(r.epochs, part)
 	delete(r.known, part)
 	delete(r.sessions, part)

@@ -57,7 +57,7 @@ func (r *Registry) Persist(ctx context.Context, k ItemID, through uint64, e *Era
 	part := r.Partition(k)
 	if err := r.save(ctx, part, snaps, true); err != nil {
 		if errors.Is(err, ErrFenced) {
-			r.dropPartition(part) // as a round does: the next call claims it again
+			r.dropPartition(part, false) // as a round does: the next call claims it again
 		}
 		if errors.Is(err, errNotClaimed) || errors.Is(err, ErrFenced) {
 			return 0, &Error{Code: EUnavailable, Reason: ReasonActorLoad, Message: "partition is being claimed", RetryAfter: time.Second}

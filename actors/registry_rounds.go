@@ -144,7 +144,7 @@ func (r *Registry) round(ctx context.Context, final bool) {
 				r.markDirty(s.Key)
 			}
 			if errors.Is(err, ErrFenced) {
-				r.dropPartition(part)
+				r.dropPartition(part, delivered[part])
 			} else if !errors.Is(err, errNotClaimed) {
 				r.logger.Warn("save snapshots", "partition", part, "err", err)
 			}

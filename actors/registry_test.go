@@ -423,3 +423,49 @@ func TestSubmitOwnerWithoutDeliveryCatchesUp(t *testing.T) {
 		}
 	}
 }
+
+// A deposed instance whose partition consumer delivered to it since its
+// last round claims the partition back at once; one with no such delivery
+// does not. Without the claim, an instance that claimed in between would
+// keep the epoch and answer reads from a delivery session the consumer had
+// left (TestPartitionMovesCountExactly once saw 77 of 79 events that way,
+// for the whole 10 s it waited).
+func TestDeposedOwnerWithDeliveriesClaimsAgain(t *testing.T) {
+	ctx := context.Background()
+	l, s := newMemLog(), newMemStore()
+	k := ItemID{Project: "p", Item: "r"}
+	a := startRegistry(t, l, s, time.Hour)
+	a.deliver(t, l, l.append(t, k, viewedFrom("10.0.0.1")), 1)
+	waitFor(t, "the claim", func() bool { return a.owns(k) })
+	a.round(ctx, false) // the delivery is written and acknowledged
+	epoch := func() int64 { e, _ := s.Epochs(ctx); return e[0] }
+	mine := func() int64 { a.mu.Lock(); defer a.mu.Unlock(); return a.epochs[0] }
+
+	// Another instance claims the partition, and no delivery comes here
+	// since: the round drops it and claims nothing.
+	if _, err := s.ClaimPartition(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	a.round(ctx, false)
+	a.mu.Lock()
+	_, owned := a.epochs[0]
+	claiming := a.claiming[0]
+	a.mu.Unlock()
+	if owned || claiming {
+		t.Fatalf("deposed with nothing delivered since: owned %v, claiming %v", owned, claiming)
+	}
+
+	// It claims again on its next delivery, as before; another instance
+	// claims once more, and the consumer delivers here again before this
+	// instance's round: the round drops the partition and claims it back.
+	a.deliver(t, l, l.append(t, k, viewedFrom("10.0.0.2")), 3)
+	waitFor(t, "the claim on a delivery", func() bool { return a.owns(k) && mine() == epoch() })
+	a.round(ctx, false)
+	if _, err := s.ClaimPartition(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	a.deliver(t, l, l.append(t, k, viewedFrom("10.0.0.3")), 5)
+	deposedAt := epoch()
+	a.round(ctx, false)
+	waitFor(t, "the claim back", func() bool { return a.owns(k) && mine() == epoch() && epoch() > deposedAt })
+}
