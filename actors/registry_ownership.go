@@ -195,11 +195,6 @@ func (r *Registry) dropPartition(part int, delivered bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	_, pending := r.acks[part]
-	defer func() {
-		if delivered || pending {
-			r.requestClaimLocked(part)
-		}
-	}()
 	delete(r.epochs, part)
 	delete(r.known, part)
 	delete(r.sessions, part)
@@ -209,4 +204,7 @@ func (r *Registry) dropPartition(part int, delivered bool) {
 		}
 	}
 	delete(r.acks, part)
+	if delivered || pending {
+		r.requestClaimLocked(part)
+	}
 }
