@@ -48,21 +48,23 @@ func (s *Store) SaveSeriesDays(ctx context.Context, part int, epoch int64, rows 
 	return s.saveFenced(ctx, part, epoch, daysTable, rows)
 }
 
-// The two tables of series rows and their time column.
+// The tables of series rows and their columns. Hour and minute rows carry
+// the writing transaction's xid, which the top-N index reads changes by
+// (topindex.go, migration 014); day rows are not ranked.
 const (
-	hoursTable   = "series_hours (project_id, item_id, hour, vals)"
+	hoursTable   = "series_hours (project_id, item_id, hour, vals, xid)"
 	daysTable    = "series_days (project_id, item_id, day, vals)"
-	minutesTable = "series_minutes (project_id, item_id, minute, vals)"
+	minutesTable = "series_minutes (project_id, item_id, minute, vals, xid)"
 )
 
 func conflict(table string) string {
 	if table == minutesTable {
-		return ` ON CONFLICT (project_id, item_id, minute) DO UPDATE SET vals = excluded.vals`
+		return ` ON CONFLICT (project_id, item_id, minute) DO UPDATE SET vals = excluded.vals, xid = excluded.xid`
 	}
 	if table == daysTable {
 		return ` ON CONFLICT (project_id, item_id, day) DO UPDATE SET vals = excluded.vals`
 	}
-	return ` ON CONFLICT (project_id, item_id, hour) DO UPDATE SET vals = excluded.vals`
+	return ` ON CONFLICT (project_id, item_id, hour) DO UPDATE SET vals = excluded.vals, xid = excluded.xid`
 }
 
 func (s *Store) saveFenced(ctx context.Context, part int, epoch int64, table string, rows []SeriesRow) error {
@@ -90,8 +92,12 @@ func (s *Store) saveFenced(ctx context.Context, part int, epoch int64, table str
 // flat in one array, each row naming its slice (Postgres has no array of
 // arrays of different lengths).
 func upsertSeries(table string) string {
+	xid := ", pg_current_xact_id()"
+	if table == daysTable {
+		xid = ""
+	}
 	return `INSERT INTO ` + table + `
-		SELECT p, i, h, ($6::bigint[])[o+1:o+n]
+		SELECT p, i, h, ($6::bigint[])[o+1:o+n]` + xid + `
 		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::int[]) AS u(p, i, h, o, n)`
 }
 

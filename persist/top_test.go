@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -27,10 +28,10 @@ type topFixture struct {
 
 // TestTopBruteForce writes 100k items' rows over every partition through
 // SaveSnapshots (the snapshot round's write path, under each partition's
-// epoch) and compares Top with sums computed in Go, for every metric of
-// both kinds and every window: exact values, ties broken by id ascending,
-// windows cut at their bucket edges, the other project's and the other
-// kind's rows left out.
+// epoch) and compares the TopIndex's answers with sums computed in Go, for
+// every metric of both kinds and every window: exact values, ties broken by
+// id ascending, windows cut at their bucket edges, the other project's and
+// the other kind's rows left out.
 func TestTopBruteForce(t *testing.T) {
 	ctx := context.Background()
 	s, _ := open(t)
@@ -142,6 +143,7 @@ func TestTopBruteForce(t *testing.T) {
 	}
 	start = time.Now()
 	defer func() { t.Logf("queries in %s", time.Since(start)) }()
+	idx := NewTopIndex(s, parts, 0, slog.Default())
 	// Each item's sums per window, computed once.
 	windowSums := map[string][][]int64{}
 	for _, w := range actors.TopWindows {
@@ -173,10 +175,11 @@ func TestTopBruteForce(t *testing.T) {
 		t.Helper()
 		q := actors.TopQuery{Project: project, Kind: kind, Metric: m, Window: window, Limit: limit, MinPlays: minPlays}
 		qs := time.Now()
-		got, err := s.Top(ctx, q, now)
+		l, err := idx.Top(ctx, q, now)
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := l.Items
 		t.Logf("%s %s %s: %v", kind, m.Name, window, time.Since(qs).Round(time.Millisecond))
 		var want []actors.TopItem
 		for i, f := range fx {
@@ -231,7 +234,7 @@ func TestAsOf(t *testing.T) {
 	if err := s.SaveAsOf(ctx, []actors.AsOfMark{{Part: 0, Epoch: e0, At: t0.Add(5 * time.Second)}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := s.AsOf(ctx, 2); ok || err != nil {
+	if _, ok, err := readAsOf(ctx, s.pool, 2); ok || err != nil {
 		t.Fatalf("one partition of two has a time: ok %v %v", ok, err)
 	}
 	marks := []actors.AsOfMark{
@@ -242,14 +245,14 @@ func TestAsOf(t *testing.T) {
 	if err := s.SaveAsOf(ctx, marks); err != nil {
 		t.Fatal(err)
 	}
-	if at, ok, err := s.AsOf(ctx, 2); !ok || err != nil || !at.Equal(t0.Add(3*time.Second)) {
+	if at, ok, err := readAsOf(ctx, s.pool, 2); !ok || err != nil || !at.Equal(t0.Add(3*time.Second)) {
 		t.Fatalf("AsOf = %v %v %v, want the minimum %v", at, ok, err, t0.Add(3*time.Second))
 	}
 	// A settled partition's mark (epoch 0) is written whoever owns it.
 	if err := s.SaveAsOf(ctx, []actors.AsOfMark{{Part: 1, At: t0.Add(time.Hour)}, {Part: 0, Epoch: e0, At: t0.Add(time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
-	if at, _, _ := s.AsOf(ctx, 2); !at.Equal(t0.Add(time.Hour)) {
+	if at, _, _ := readAsOf(ctx, s.pool, 2); !at.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("AsOf = %v after settled marks", at)
 	}
 }

@@ -188,6 +188,14 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	if o.wrapEngine != nil {
 		engine = o.wrapEngine(engine)
 	}
+	// Top-N answers from memory (persist/topindex.go); its reader stops
+	// before the store closes.
+	seriesRetention := time.Duration(cfg.SeriesRetentionDays) * 24 * time.Hour
+	topIndex := persist.NewTopIndex(store, cfg.Partitions, seriesRetention, logger)
+	topCtx, stopTop := context.WithCancel(context.Background())
+	topDone := make(chan struct{})
+	go func() { defer close(topDone); topIndex.Run(topCtx) }()
+	defer func() { stopTop(); <-topDone }()
 	srv := httpapi.NewServer(httpapi.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxMetadataBytes: cfg.MaxMetadataBytes, MaxHeaderBytes: cfg.MaxHeaderBytes,
 		TrustedProxies: cfg.TrustedProxies, RequestTimeout: cfg.RequestTimeout,
@@ -213,7 +221,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		Erasures:     httpapi.ErasureOptions{Store: store, Wake: wakeErasures},
 		VisitorSalts: store,
 		Series:       seriesReader{store},
-		Rankings: httpapi.RankingOptions{Store: store, Partitions: cfg.Partitions, CacheTTL: topCacheTTL,
+		Rankings: httpapi.RankingOptions{Store: topIndex, CacheTTL: topCacheTTL,
 			Publish: func(subject string, payload []byte) {
 				if err := nc.Publish(subject, payload); err != nil {
 					logger.Debug("publish ranking", "subject", subject, "err", err)
@@ -227,7 +235,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	go func() { defer close(setDone); srv.RunItemSet(setCtx) }()
 	defer func() { stopSet(); <-setDone }()
 	stopPruning := startPruning(store, retention{
-		series:   time.Duration(cfg.SeriesRetentionDays) * 24 * time.Hour,
+		series:   seriesRetention,
 		webhooks: time.Duration(cfg.WebhookRetentionDays) * 24 * time.Hour,
 	}, pruneInterval, logger)
 	defer stopPruning()

@@ -26,18 +26,16 @@ import (
 	"github.com/engagedhq/engaged/transport/wire"
 )
 
-// RankingStore answers top-N from the rows the snapshot rounds write;
-// persist.Store implements it.
+// RankingStore answers top-N from the rows the snapshot rounds write, with
+// the asOf of the rows it ranked; persist.TopIndex implements it.
 type RankingStore interface {
-	Top(ctx context.Context, q actors.TopQuery, now time.Time) ([]actors.TopItem, error)
-	AsOf(ctx context.Context, parts int) (time.Time, bool, error)
+	Top(ctx context.Context, q actors.TopQuery, now time.Time) (actors.TopList, error)
 }
 
 // RankingOptions configure top-N. Without a Store the route is 404.
 type RankingOptions struct {
-	Store      RankingStore
-	Partitions int           // the stream's partitions: asOf needs a time from each
-	CacheTTL   time.Duration // how long an answer is reused; 0: every request queries
+	Store    RankingStore
+	CacheTTL time.Duration // how long an answer is reused; 0: every request asks the Store
 	// Publish sends a watched ranking's changes on NATS (TopSubject;
 	// topstream.go); nil: streams only.
 	Publish func(subject string, payload []byte)
@@ -182,20 +180,9 @@ func (s *Server) queryTop(q actors.TopQuery) (actors.TopList, error) {
 		// Detached from the first asker's request: the others wait on it.
 		qctx, cancel := context.WithTimeout(s.baseCtx, s.opts.RequestTimeout)
 		defer cancel()
-		st := s.opts.Rankings.Store
-		// asOf first: rows read after it are at least as fresh.
-		at, ok, err := st.AsOf(qctx, s.opts.Rankings.Partitions)
+		l, err := s.opts.Rankings.Store.Top(qctx, q, s.now())
 		if err != nil {
 			return nil, err
-		}
-		items, err := st.Top(qctx, q, s.now())
-		if err != nil {
-			return nil, err
-		}
-		l := actors.TopList{Kind: q.Kind, Metric: q.Metric.Name, Window: q.Window, Items: items}
-		if ok {
-			t := actors.NewTime(at)
-			l.AsOf = &t
 		}
 		s.topCache.put(q, time.Now(), l)
 		return l, nil

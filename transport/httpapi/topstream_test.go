@@ -14,12 +14,9 @@ import (
 // number of queries so far, so each recomputation is a change.
 type countingRankings struct{ queries atomic.Int64 }
 
-func (c *countingRankings) Top(context.Context, actors.TopQuery, time.Time) ([]actors.TopItem, error) {
-	return []actors.TopItem{{ID: "a", Value: float64(c.queries.Add(1))}}, nil
-}
-
-func (c *countingRankings) AsOf(context.Context, int) (time.Time, bool, error) {
-	return time.Time{}, false, nil
+func (c *countingRankings) Top(_ context.Context, q actors.TopQuery, _ time.Time) (actors.TopList, error) {
+	return actors.TopList{Kind: q.Kind, Metric: q.Metric.Name, Window: q.Window,
+		Items: []actors.TopItem{{ID: "a", Value: float64(c.queries.Add(1))}}}, nil
 }
 
 // One watcher per question, shared by its subscribers: started by the
@@ -27,7 +24,7 @@ func (c *countingRankings) AsOf(context.Context, int) (time.Time, bool, error) {
 // its own. Shutdown waits for every watcher.
 func TestTopWatchersShared(t *testing.T) {
 	store := &countingRankings{}
-	s := NewServer(Options{RequestTimeout: time.Second, Rankings: RankingOptions{Store: store, Partitions: 1}}, nil, nil)
+	s := NewServer(Options{RequestTimeout: time.Second, Rankings: RankingOptions{Store: store}}, nil, nil)
 	plays, _ := actors.LookupRankMetric("content", "plays")
 	q := actors.TopQuery{Project: "p", Kind: "content", Metric: plays, Window: actors.Window1h, Limit: 10}
 	got1, got2 := make(chan uint64, 100), make(chan uint64, 100)
@@ -88,12 +85,12 @@ type blockingRankings struct {
 	release chan struct{}
 }
 
-func (b *blockingRankings) Top(ctx context.Context, q actors.TopQuery, now time.Time) ([]actors.TopItem, error) {
+func (b *blockingRankings) Top(ctx context.Context, q actors.TopQuery, now time.Time) (actors.TopList, error) {
 	if b.queries.Load() > 0 {
 		select {
 		case <-b.release:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return actors.TopList{}, ctx.Err()
 		}
 	}
 	return b.countingRankings.Top(ctx, q, now)
@@ -103,7 +100,7 @@ func (b *blockingRankings) Top(ctx context.Context, q actors.TopQuery, now time.
 // refresh runs behind it; the refresh's answer follows.
 func TestTopStaleWhileRefreshing(t *testing.T) {
 	store := &blockingRankings{release: make(chan struct{})}
-	s := NewServer(Options{RequestTimeout: 10 * time.Second, Rankings: RankingOptions{Store: store, Partitions: 1, CacheTTL: 10 * time.Millisecond}}, nil, nil)
+	s := NewServer(Options{RequestTimeout: 10 * time.Second, Rankings: RankingOptions{Store: store, CacheTTL: 10 * time.Millisecond}}, nil, nil)
 	plays, _ := actors.LookupRankMetric("content", "plays")
 	q := actors.TopQuery{Project: "p", Kind: "content", Metric: plays, Window: actors.Window1h, Limit: 10}
 	value := func() float64 {
@@ -149,21 +146,21 @@ type rankedRankings struct {
 	limits []int
 }
 
-func (r *rankedRankings) Top(_ context.Context, q actors.TopQuery, _ time.Time) ([]actors.TopItem, error) {
+func (r *rankedRankings) Top(_ context.Context, q actors.TopQuery, _ time.Time) (actors.TopList, error) {
 	r.queries.Add(1)
 	r.limits = append(r.limits, q.Limit)
 	items := make([]actors.TopItem, q.Limit)
 	for i := range items {
 		items[i] = actors.TopItem{ID: fmt.Sprintf("i%03d", i), Value: float64(q.Limit - i)}
 	}
-	return items, nil
+	return actors.TopList{Kind: q.Kind, Metric: q.Metric.Name, Window: q.Window, Items: items}, nil
 }
 
 // Questions that differ only in their limit share one query at the largest
 // limit, and each gets the first limit items of it.
 func TestTopLimitsShareOneQuery(t *testing.T) {
 	store := &rankedRankings{}
-	s := NewServer(Options{RequestTimeout: time.Second, Rankings: RankingOptions{Store: store, Partitions: 1, CacheTTL: time.Minute}}, nil, nil)
+	s := NewServer(Options{RequestTimeout: time.Second, Rankings: RankingOptions{Store: store, CacheTTL: time.Minute}}, nil, nil)
 	plays, _ := actors.LookupRankMetric("content", "plays")
 	for _, n := range []int{3, 100, 1, 10} {
 		q := actors.TopQuery{Project: "p", Kind: "content", Metric: plays, Window: actors.Window24h, Limit: n}

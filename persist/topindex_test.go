@@ -1,0 +1,197 @@
+package persist
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/actors/series"
+)
+
+// topIndexFixture is a project with content items a, b, c and render r in
+// partition 0 of 1, owned under epoch.
+type topIndexFixture struct {
+	s       *Store
+	project string
+	epoch   int64
+	seq     uint64
+}
+
+func newTopIndexFixture(t *testing.T) *topIndexFixture {
+	t.Helper()
+	ctx := context.Background()
+	s, _ := open(t)
+	f := &topIndexFixture{s: s, project: uuid.NewString()}
+	var err error
+	if f.epoch, err = s.ClaimPartition(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO projects (id, name) VALUES ($1, 'top')`, f.project); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO items (project_id, id, kind) VALUES ($1, 'a', 'content'), ($1, 'b', 'content'), ($1, 'c', 'content'), ($1, 'r', 'render')`, f.project); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// plays returns a content hour row with n plays.
+func plays(at time.Time, n int64) series.HourRow {
+	v := make([]int64, len(actors.ContentMetrics))
+	v[actors.RankPlays] = n
+	return series.HourRow{Hour: at.UnixMilli(), Values: v}
+}
+
+// write saves item's hour rows as a snapshot round does.
+func (f *topIndexFixture) write(t *testing.T, item string, rows ...series.HourRow) {
+	t.Helper()
+	f.seq++
+	snap := actors.Snapshot{Key: actors.ItemID{Project: f.project, Item: item}, Seq: f.seq, State: []byte{1}, Series: actors.SeriesRows{Hours: rows}}
+	if err := f.s.SaveSnapshots(context.Background(), 0, f.epoch, []actors.Snapshot{snap}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *topIndexFixture) top(t *testing.T, idx *TopIndex, window string, now time.Time) []actors.TopItem {
+	t.Helper()
+	m, _ := actors.LookupRankMetric("content", "plays")
+	l, err := idx.Top(context.Background(), actors.TopQuery{Project: f.project, Kind: "content", Metric: m, Window: window, Limit: 10}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Items
+}
+
+func (f *topIndexFixture) read(t *testing.T, idx *TopIndex, window string) {
+	t.Helper()
+	idx.mu.Lock()
+	w := idx.windows[topKey{f.project, window}]
+	idx.mu.Unlock()
+	if err := idx.read(context.Background(), w, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func items(kv ...any) []actors.TopItem {
+	var out []actors.TopItem
+	for i := 0; i < len(kv); i += 2 {
+		out = append(out, actors.TopItem{ID: kv[i].(string), Value: float64(kv[i+1].(int))})
+	}
+	if out == nil {
+		out = []actors.TopItem{}
+	}
+	return out
+}
+
+// TestTopIndexReadsChanges loads a window, then checks that a read picks
+// up rewritten rows and new items, and that a row written by a transaction
+// still open during a read is picked up by the read after its commit (the
+// xmin mark), not lost.
+func TestTopIndexReadsChanges(t *testing.T) {
+	ctx := context.Background()
+	f := newTopIndexFixture(t)
+	now := time.Date(2026, 12, 7, 5, 30, 0, 0, time.UTC)
+	h := now.Truncate(time.Hour)
+	f.write(t, "a", plays(h, 3))
+	f.write(t, "b", plays(h.Add(-2*time.Hour), 5))
+	idx := NewTopIndex(f.s, 1, 0, slog.Default())
+	if got, want := f.top(t, idx, actors.Window24h, now), items("b", 5, "a", 3); !slices.Equal(got, want) {
+		t.Fatalf("loaded: %v, want %v", got, want)
+	}
+
+	f.write(t, "a", plays(h, 9))                      // rewritten
+	f.write(t, "c", plays(h.Add(-time.Hour), 5))      // new item, ties with b
+	f.write(t, "b", plays(h.Add(-30*time.Hour), 100)) // outside the window
+	if got, want := f.top(t, idx, actors.Window24h, now), items("b", 5, "a", 3); !slices.Equal(got, want) {
+		t.Fatalf("before a read: %v, want the loaded answer %v", got, want)
+	}
+	f.read(t, idx, actors.Window24h)
+	if got, want := f.top(t, idx, actors.Window24h, now), items("a", 9, "b", 5, "c", 5); !slices.Equal(got, want) {
+		t.Fatalf("after a read: %v, want %v", got, want)
+	}
+
+	// A transaction open across a read.
+	tx, err := f.s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	row := SeriesRow{Key: actors.ItemID{Project: f.project, Item: "c"}, Hour: h, Values: plays(h, 7).Values}
+	if err := saveSeriesRows(ctx, tx, []SeriesRow{row}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, "a", plays(h, 10)) // committed meanwhile, after the open one began
+	f.read(t, idx, actors.Window24h)
+	if got, want := f.top(t, idx, actors.Window24h, now), items("a", 10, "b", 5, "c", 5); !slices.Equal(got, want) {
+		t.Fatalf("with a transaction open: %v, want %v", got, want)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.read(t, idx, actors.Window24h)
+	if got, want := f.top(t, idx, actors.Window24h, now), items("c", 12, "a", 10, "b", 5); !slices.Equal(got, want) {
+		t.Fatalf("after its commit: %v, want %v", got, want)
+	}
+	// Nothing new: a read changes nothing.
+	f.read(t, idx, actors.Window24h)
+	if got, want := f.top(t, idx, actors.Window24h, now), items("c", 12, "a", 10, "b", 5); !slices.Equal(got, want) {
+		t.Fatalf("read again: %v, want %v", got, want)
+	}
+}
+
+// TestTopIndexWindowMoves checks that the sums follow the clock of the
+// questions: an hour leaving the window stops counting, an hour written
+// ahead of the clock counts once the window reaches it, and the bounds
+// never move back. Hour windows are cut at the retention.
+func TestTopIndexWindowMoves(t *testing.T) {
+	f := newTopIndexFixture(t)
+	now := time.Date(2026, 12, 7, 5, 30, 0, 0, time.UTC)
+	h := now.Truncate(time.Hour)
+	f.write(t, "a", plays(h.Add(-23*time.Hour), 4), plays(h, 1))
+	f.write(t, "b", plays(h.Add(time.Hour), 6)) // an instance's clock ahead
+	f.write(t, "c", plays(h.Add(-100*time.Hour), 8))
+	idx := NewTopIndex(f.s, 1, 72*time.Hour, slog.Default())
+	if got, want := f.top(t, idx, actors.Window24h, now), items("a", 5); !slices.Equal(got, want) {
+		t.Fatalf("at %v: %v, want %v", now, got, want)
+	}
+	later := now.Add(time.Hour)
+	if got, want := f.top(t, idx, actors.Window24h, later), items("b", 6, "a", 1); !slices.Equal(got, want) {
+		t.Fatalf("an hour later: %v, want %v", got, want)
+	}
+	if got, want := f.top(t, idx, actors.Window24h, now), items("b", 6, "a", 1); !slices.Equal(got, want) {
+		t.Fatalf("asked with the older clock again: %v, want the later window %v", got, want)
+	}
+	// 7d would hold c's hour, 100 hours back, but the retention (72 h)
+	// deletes it: it does not count whether or not the sweep has run.
+	if got, want := f.top(t, idx, actors.Window7d, now), items("a", 5); !slices.Equal(got, want) {
+		t.Fatalf("7d with 72 h retention: %v, want %v", got, want)
+	}
+	if got, want := f.top(t, NewTopIndex(f.s, 1, 0, slog.Default()), actors.Window7d, now), items("c", 8, "a", 5); !slices.Equal(got, want) {
+		t.Fatalf("7d without a cut: %v, want %v", got, want)
+	}
+}
+
+// TestTopHeap checks the bounded heap against a full sort, ties included.
+func TestTopHeap(t *testing.T) {
+	for limit := range 12 {
+		for n := range 30 {
+			var all []actors.TopItem
+			h := topHeap{limit: limit}
+			for i := range n {
+				it := actors.TopItem{ID: string(rune('a' + (i*7)%26)), Value: float64((i * 5) % 4)}
+				all = append(all, it)
+				h.offer(it)
+			}
+			want := (&topHeap{limit: len(all), items: slices.Clone(all)}).sorted()
+			want = want[:min(limit, len(want))]
+			if got := h.sorted(); !slices.Equal(got, want) {
+				t.Fatalf("limit %d of %d: %v, want %v", limit, n, got, want)
+			}
+		}
+	}
+}
