@@ -186,7 +186,7 @@ func TestTopBruteForce(t *testing.T) {
 			if f.key.Project != project || f.kind != kind {
 				continue
 			}
-			if v, ok := actors.RankValue(m, windowSums[window][i], minPlays); ok {
+			if v, ok := actors.RankValue(&m, windowSums[window][i], minPlays); ok {
 				want = append(want, actors.TopItem{ID: f.key.Item, Value: v})
 			}
 		}

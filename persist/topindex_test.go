@@ -2,6 +2,7 @@ package persist
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -192,6 +193,33 @@ func TestTopHeap(t *testing.T) {
 			if got := h.sorted(); !slices.Equal(got, want) {
 				t.Fatalf("limit %d of %d: %v, want %v", limit, n, got, want)
 			}
+		}
+	}
+}
+
+// BenchmarkTopIndexQuery ranks 100k contents (one hour row each, plus 50k
+// renders to skip) by a rate, as a question that misses the answer cache
+// does: go test -run '^$' -bench TopIndexQuery -benchmem ./persist
+func BenchmarkTopIndexQuery(b *testing.B) {
+	now := time.Date(2026, 12, 7, 5, 30, 0, 0, time.UTC)
+	w := &topWindow{index: map[string]int32{}}
+	x := &TopIndex{}
+	w.from, w.to = x.bounds(actors.Window24h, now)
+	rng := uint64(1)
+	for i := range 150_000 {
+		v := make([]int64, len(actors.ContentMetrics))
+		for j := range v {
+			rng = rng*6364136223846793005 + 1442695040888963407
+			v[j] = int64(rng >> 58)
+		}
+		w.apply(topRowIn{id: fmt.Sprintf("item-%06d", i), content: i%3 != 0, at: now.Truncate(time.Hour).Unix(), vals: v})
+	}
+	m, _ := actors.LookupRankMetric("content", "completionRate")
+	q := actors.TopQuery{Kind: "content", Metric: m, Window: actors.Window24h, Limit: 100, MinPlays: 3}
+	b.ReportAllocs()
+	for b.Loop() {
+		if items, _, _ := w.top(q, w.from, w.to); len(items) != 100 {
+			b.Fatal(len(items))
 		}
 	}
 }
