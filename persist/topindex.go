@@ -86,6 +86,7 @@ type topWindow struct {
 	asOfOK   bool
 	index    map[string]int32 // item id → position in items
 	items    []topEntry
+	rows     int // rows held, over all items
 	// sums holds item i's sums over [from, to) at i*topStride: one flat
 	// array, so that a question's pass over 100k items reads memory in
 	// order instead of following a pointer per item.
@@ -154,8 +155,14 @@ func (x *TopIndex) window(ctx context.Context, project, window string, now time.
 	}
 	x.mu.Unlock()
 	if !ok {
+		start := time.Now()
 		w.err = x.read(ctx, w, true)
-		if w.err != nil {
+		if w.err == nil {
+			w.mu.Lock()
+			n := len(w.items)
+			w.mu.Unlock()
+			x.logger.Info("top index: window loaded", "project", project, "window", window, "items", n, "took", time.Since(start).Round(time.Millisecond))
+		} else {
 			x.mu.Lock()
 			if x.windows[k] == w {
 				delete(x.windows, k)
@@ -173,6 +180,26 @@ func (x *TopIndex) window(ctx context.Context, project, window string, now time.
 		return nil, w.err
 	}
 	return w, nil
+}
+
+// Stats returns how many windows the index holds, and their items and rows
+// summed, for the operator listener's /stats: about 390 bytes per item with
+// one row in its window and 150 per further row (BenchmarkTopIndexQuery,
+// docs/RANKINGS.md).
+func (x *TopIndex) Stats() map[string]any {
+	x.mu.Lock()
+	ws := make([]*topWindow, 0, len(x.windows))
+	for _, w := range x.windows {
+		ws = append(ws, w)
+	}
+	x.mu.Unlock()
+	var items, rows int
+	for _, w := range ws {
+		w.mu.Lock()
+		items, rows = items+len(w.items), rows+w.rows
+		w.mu.Unlock()
+	}
+	return map[string]any{"windows": len(ws), "items": items, "rows": rows}
 }
 
 // Run keeps the loaded windows current until ctx ends: every TopIndexPoll
@@ -311,6 +338,7 @@ func (w *topWindow) apply(r topRowIn) {
 		e.rows[j].vals = vals
 	} else {
 		e.rows = slices.Insert(e.rows, j, topRow{at: r.at, vals: vals})
+		w.rows++
 	}
 	if in {
 		add(sums, vals, 1)
@@ -337,6 +365,7 @@ func (w *topWindow) advance(from, to int64) {
 	for _, e := range w.items {
 		first, _ := slices.BinarySearchFunc(e.rows, w.from, func(x topRow, at int64) int { return cmp.Compare(x.at, at) })
 		e.rows = slices.Delete(e.rows, 0, first)
+		w.rows -= first
 		if len(e.rows) == 0 {
 			continue
 		}

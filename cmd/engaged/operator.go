@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/engagedhq/engaged/actors"
+	"github.com/engagedhq/engaged/persist"
 	"github.com/engagedhq/engaged/transport/httpapi"
 	"github.com/engagedhq/engaged/transport/metrics"
 )
@@ -24,6 +25,7 @@ type operatorDeps struct {
 	srv     *httpapi.Server
 	reg     *actors.Registry
 	checks  readiness
+	top     *persist.TopIndex
 }
 
 // operator is the operator listener (ENGAGED_ADMIN_ADDR): /metrics, /stats,
@@ -73,6 +75,7 @@ func (d operatorDeps) stats(w http.ResponseWriter, r *http.Request) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	out := d.srv.Stats()
+	out["topIndex"] = d.top.Stats()
 	out["process"] = map[string]any{
 		"liveActors": d.reg.Live(), "goroutines": runtime.NumGoroutine(), "rssBytes": rss(),
 		"heapInuseBytes": ms.HeapInuse, "stackInuseBytes": ms.StackInuse,

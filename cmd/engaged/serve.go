@@ -257,7 +257,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	})
 	adminAddr := "off"
 	if cfg.AdminAddr != "" {
-		op, err := startOperator(cfg.AdminAddr, operatorDeps{metrics: met, srv: srv, reg: reg, checks: checks}, logger)
+		op, err := startOperator(cfg.AdminAddr, operatorDeps{metrics: met, srv: srv, reg: reg, checks: checks, top: topIndex}, logger)
 		if err != nil {
 			return err
 		}
