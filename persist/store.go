@@ -1,6 +1,8 @@
 // Package persist keeps engaged's durable records in Postgres through pgx:
 // schema migrations, projects, API keys, items and the actor snapshots.
-// Driver errors are translated here into *actors.Error codes.
+// Driver errors are translated here into *actors.Error codes. One read
+// model lives here too, because it is a copy of rows only this package
+// reads: the top-N index (topindex.go).
 package persist
 
 import (
