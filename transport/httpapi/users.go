@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -38,17 +39,34 @@ func (s *Server) postUserSeen(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	hashes, err := wire.DecodeSeenQuery(b)
-	if err != nil {
+	buf := seenBufs.Get().(*seenBuf)
+	if buf.hashes, err = wire.DecodeSeenQuery(buf.hashes, b); err != nil {
+		seenBufs.Put(buf)
 		return err
 	}
-	seen, err := s.engine.ReadUserSeen(ctx, k, hashes)
+	seen, err := s.engine.ReadUserSeen(ctx, k, buf.hashes)
 	if err != nil {
+		// The actor may still read the hashes after a timeout: buf is
+		// left to the GC rather than reused.
 		return err
 	}
+	buf.answer = appendSeenAnswer(buf.answer[:0], seen, requestID(c))
 	c.Status(fiber.StatusOK).Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	id := requestID(c)
-	return c.Send(appendSeenAnswer(make([]byte, 0, seenAnswerSize(len(seen), id)), seen, id))
+	c.Response().SetBody(buf.answer) // copied into the response's own pooled buffer
+	seenBufs.Put(buf)
+	return nil
+}
+
+// seenBufs recycles a seen request's two buffers: the 500 hashes (4 KB)
+// and the answer (3 KB). In a seen run at 100k users they were 80 % of the
+// bytes the server allocated, and that rate set how often the GC marked the
+// actors' 300 MB of live heap (every 6 s at 4,700 req/s, 0.6-0.8 s each):
+// the requests that met a mark made the tail.
+var seenBufs = sync.Pool{New: func() any { return new(seenBuf) }}
+
+type seenBuf struct {
+	hashes []uint64
+	answer []byte
 }
 
 // appendSeenAnswer appends seen's answer in the envelope s.ok writes,
@@ -68,11 +86,6 @@ func appendSeenAnswer(b []byte, seen []bool, requestID string) []byte {
 	b = actors.AppendJSONString(b, requestID)
 	return append(b, `}}`...)
 }
-
-// seenAnswerSize is room for the answer of n booleans with request id id
-// (ours need no escapes): the envelope's 42 bytes, the quoted id, and at
-// most 6 bytes per boolean.
-func seenAnswerSize(n int, id string) int { return 42 + len(id) + 2 + 6*n }
 
 // getUserHistory serves GET /v1/users/:userId/history.
 func (s *Server) getUserHistory(c *fiber.Ctx) error {

@@ -24,13 +24,11 @@ func TestSeenAnswerJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		room := seenAnswerSize(n, id)
-		got := appendSeenAnswer(make([]byte, 0, room), seen, id)
+		// Appended after an earlier answer, as the handler's reused
+		// buffer is.
+		got := appendSeenAnswer([]byte("an earlier answer")[:0], seen, id)
 		if string(got) != string(want) {
 			t.Fatalf("%d ids, request id %q:\n got %s\nwant %s", n, id, got, want)
-		}
-		if id == ids[0] && len(got) > room { // an id of ours: one allocation
-			t.Fatalf("%d ids: %d bytes, more than the %d reserved", n, len(got), room)
 		}
 	}
 }

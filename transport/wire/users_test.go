@@ -33,7 +33,7 @@ func FuzzSeenQuery(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fast, ok := plainSeenQuery(b)
+		fast, ok := plainSeenQuery(nil, b)
 		if !ok {
 			return
 		}
@@ -55,30 +55,37 @@ func FuzzSeenQuery(f *testing.F) {
 // back unnoticed), and what it leaves goes to the full decoder.
 func TestSeenQueryTakesOnePass(t *testing.T) {
 	for _, s := range []string{seenBody(actors.MaxSeenQuery, ""), seenBody(2, " "), ` {"contentIds": ["a"]}` + "\n"} {
-		if _, ok := plainSeenQuery([]byte(s)); !ok {
+		if _, ok := plainSeenQuery(nil, []byte(s)); !ok {
 			t.Errorf("%.60q… does not take the one pass", s)
 		}
 	}
 	for _, s := range []string{seenBody(actors.MaxSeenQuery+1, ""), `{"contentIds":[]}`, `{"contentIds":["a\u0062"]}`, `{"contentIds":["a"],"x":1}`} {
-		if _, ok := plainSeenQuery([]byte(s)); ok {
+		if _, ok := plainSeenQuery(nil, []byte(s)); ok {
 			t.Errorf("%.60q… takes the one pass", s)
 		}
-		if _, err := DecodeSeenQuery([]byte(s)); err == nil && !strings.Contains(s, `\u0062`) {
+		if _, err := DecodeSeenQuery(nil, []byte(s)); err == nil && !strings.Contains(s, `\u0062`) {
 			t.Errorf("%.60q… accepted", s)
 		}
 	}
-	hashes, err := DecodeSeenQuery([]byte(`{"contentIds":["a\u0062"]}`))
+	// dst's contents are not kept: the hashes replace them.
+	hashes, err := DecodeSeenQuery([]uint64{1, 2, 3}, []byte(`{"contentIds":["a\u0062"]}`))
 	if err != nil || !slices.Equal(hashes, []uint64{actors.ContentHash("ab")}) {
 		t.Errorf("escaped id: %x %v", hashes, err)
 	}
 }
 
 func BenchmarkSeenQuery(b *testing.B) {
+	var reused []uint64
 	body := []byte(seenBody(actors.MaxSeenQuery, ""))
 	for _, c := range []struct {
 		name string
 		fn   func([]byte) ([]string, error)
-	}{{"full", decodeSeenQuery}, {"onePass", func(b []byte) ([]string, error) { _, err := DecodeSeenQuery(b); return nil, err }}} {
+	}{{"full", decodeSeenQuery}, {"onePass", func(b []byte) ([]string, error) { _, err := DecodeSeenQuery(nil, b); return nil, err }},
+		{"onePassReused", func(b []byte) ([]string, error) { // as the handler does
+			var err error
+			reused, err = DecodeSeenQuery(reused, b)
+			return nil, err
+		}}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
