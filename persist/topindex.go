@@ -151,6 +151,7 @@ func (x *TopIndex) window(ctx context.Context, project, window string, now time.
 		_, _, minutes := actors.TopSpan(window, now)
 		w = &topWindow{key: k, ready: make(chan struct{}), minutes: minutes, index: map[string]int32{}}
 		w.from, w.to = x.bounds(window, now)
+		w.used.Store(time.Now().UnixNano()) // not idle while it loads and answers its first question
 		x.windows[k] = w
 	}
 	x.mu.Unlock()
