@@ -24,6 +24,7 @@ package persist
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -96,21 +97,24 @@ type topWindow struct {
 // topStride is the sums' room per item: the most counters of a family.
 var topStride = max(counters(true), counters(false))
 
-// topEntry is one item's rows in the window, holding the family's counters
-// only (what ranks).
+// topEntry is one item's rows in the window, packed (appendTopRow): the
+// family's counters only (what ranks), ascending by bucket. Packed, a row
+// of a few non-zero counters takes about 10 bytes instead of 160 as a
+// struct with a []int64, which is what an item busy in every hour of a
+// 30d window (720 rows) makes the difference on. New rows arrive at the
+// end or rewrite the last one (the open bucket), which apply does without
+// touching the others.
 type topEntry struct {
 	id      string
 	content bool
-	rows    []topRow // ascending by at
+	rows    int32  // rows in packed
+	last    int32  // offset of the last row in packed
+	lastAt  int64  // its bucket
+	packed  []byte // the rows, each appendTopRow'd after the one before
 }
 
 // sumsOf returns item i's sums.
 func (w *topWindow) sumsOf(i int) []int64 { return w.sums[i*topStride : (i+1)*topStride] }
-
-type topRow struct {
-	at   int64 // Unix seconds of the bucket's start
-	vals []int64
-}
 
 // Top answers q at now; items are ordered by value descending, then id
 // ascending (bytewise, as Go compares strings).
@@ -184,9 +188,9 @@ func (x *TopIndex) window(ctx context.Context, project, window string, now time.
 }
 
 // Stats returns how many windows the index holds, and their items and rows
-// summed, for the operator listener's /stats: about 390 bytes per item with
-// one row in its window and 150 per further row (BenchmarkTopIndexQuery,
-// docs/RANKINGS.md).
+// summed, for the operator listener's /stats: about 300 bytes per item with
+// one row in its window and 10-20 per further row (BenchmarkTopIndexQuery,
+// BenchmarkTopIndexBusyItems, docs/RANKINGS.md).
 func (x *TopIndex) Stats() map[string]any {
 	x.mu.Lock()
 	ws := make([]*topWindow, 0, len(x.windows))
@@ -314,6 +318,86 @@ func counters(content bool) int {
 	return len(actors.RenderMetrics) - 1 // viewers
 }
 
+// appendTopRow appends a row of bucket at, following a row of bucket
+// prev (0 for the first): the bucket's distance from prev, a bitmap of the
+// non-zero counters, then each of those as a varint.
+func appendTopRow(b []byte, prev, at int64, vals []int64) []byte {
+	b = binary.AppendUvarint(b, uint64(at-prev))
+	var set uint64
+	for k, v := range vals {
+		if v != 0 {
+			set |= 1 << k
+		}
+	}
+	b = binary.AppendUvarint(b, set)
+	for _, v := range vals {
+		if v != 0 {
+			b = binary.AppendVarint(b, v)
+		}
+	}
+	return b
+}
+
+// readTopRow reads the row at the start of b, following a row of bucket
+// prev, into vals (zeros where the row has none), and returns its bucket
+// and its length in bytes. The rows are this file's own: a malformed one
+// is a bug, and panics.
+func readTopRow(b []byte, prev int64, vals []int64) (at int64, size int) {
+	d, n := binary.Uvarint(b)
+	if n <= 0 {
+		panic("top index: malformed row")
+	}
+	set, m := binary.Uvarint(b[n:])
+	if m <= 0 {
+		panic("top index: malformed row")
+	}
+	size = n + m
+	for k := range vals {
+		vals[k] = 0
+		if set&(1<<k) != 0 {
+			v, l := binary.Varint(b[size:])
+			if l <= 0 {
+				panic("top index: malformed row")
+			}
+			vals[k], size = v, size+l
+		}
+	}
+	return prev + int64(d), size
+}
+
+// topRow is one row unpacked: for edits before the last row, and for
+// advance.
+type topRow struct {
+	at   int64 // Unix seconds of the bucket's start
+	vals []int64
+}
+
+// unpack returns e's rows.
+func (e *topEntry) unpack(n int) []topRow {
+	out := make([]topRow, 0, e.rows)
+	var at int64
+	for b := e.packed; len(b) > 0; {
+		vals := make([]int64, n)
+		var size int
+		at, size = readTopRow(b, at, vals)
+		out = append(out, topRow{at: at, vals: vals})
+		b = b[size:]
+	}
+	return out
+}
+
+// pack replaces e's rows with rows (ascending).
+func (e *topEntry) pack(rows []topRow) {
+	e.packed, e.rows = e.packed[:0], int32(len(rows))
+	var prev int64
+	for _, r := range rows {
+		e.last, e.lastAt = int32(len(e.packed)), r.at
+		e.packed = appendTopRow(e.packed, prev, r.at, r.vals)
+		prev = r.at
+	}
+	e.packed = slices.Clip(e.packed)
+}
+
 // apply replaces the row of r's item and bucket with r. Called with w.mu.
 func (w *topWindow) apply(r topRowIn) {
 	if r.at < w.from {
@@ -331,15 +415,37 @@ func (w *topWindow) apply(r topRowIn) {
 	}
 	e, sums := &w.items[i], w.sumsOf(int(i))
 	in := r.at < w.to
-	j, found := slices.BinarySearchFunc(e.rows, r.at, func(x topRow, at int64) int { return cmp.Compare(x.at, at) })
-	if found {
-		if in {
-			add(sums, e.rows[j].vals, -1)
+	switch {
+	case e.rows == 0 || r.at > e.lastAt: // a new last row
+		prev := int64(0)
+		if e.rows > 0 {
+			prev = e.lastAt
 		}
-		e.rows[j].vals = vals
-	} else {
-		e.rows = slices.Insert(e.rows, j, topRow{at: r.at, vals: vals})
+		e.last, e.lastAt, e.rows = int32(len(e.packed)), r.at, e.rows+1
+		e.packed = appendTopRow(e.packed, prev, r.at, vals)
 		w.rows++
+	case r.at == e.lastAt: // the last row again (the open bucket)
+		old := make([]int64, n)
+		d, _ := binary.Uvarint(e.packed[e.last:])
+		prev := e.lastAt - int64(d)
+		readTopRow(e.packed[e.last:], prev, old)
+		if in {
+			add(sums, old, -1)
+		}
+		e.packed = appendTopRow(e.packed[:e.last], prev, r.at, vals)
+	default: // an older bucket: unpack, edit, pack
+		rows := e.unpack(n)
+		j, found := slices.BinarySearchFunc(rows, r.at, func(x topRow, at int64) int { return cmp.Compare(x.at, at) })
+		if found {
+			if in {
+				add(sums, rows[j].vals, -1)
+			}
+			rows[j].vals = vals
+		} else {
+			rows = slices.Insert(rows, j, topRow{at: r.at, vals: vals})
+			w.rows++
+		}
+		e.pack(rows)
 	}
 	if in {
 		add(sums, vals, 1)
@@ -363,27 +469,66 @@ func (w *topWindow) advance(from, to int64) {
 	w.from, w.to = max(from, w.from), max(to, w.to)
 	kept := w.items[:0]
 	clear(w.index)
+	vals := make([]int64, topStride)
 	for _, e := range w.items {
-		first, _ := slices.BinarySearchFunc(e.rows, w.from, func(x topRow, at int64) int { return cmp.Compare(x.at, at) })
-		e.rows = slices.Delete(e.rows, 0, first)
-		w.rows -= first
-		if len(e.rows) == 0 {
+		n, had := counters(e.content), e.rows
+		left := e.dropBefore(w.from, vals[:n])
+		w.rows -= int(had - e.rows)
+		if !left {
+			w.rows -= int(e.rows)
 			continue
 		}
 		i := len(kept)
 		w.index[e.id] = int32(i)
-		kept = append(kept, e)
 		sums := w.sumsOf(i) // summed again from the rows: the old positions need not survive
 		clear(sums)
-		for _, r := range e.rows {
-			if r.at < w.to {
-				add(sums, r.vals, 1)
+		var at int64
+		for r := e.packed; len(r) > 0; {
+			var size int
+			at, size = readTopRow(r, at, vals[:n])
+			if at < w.to {
+				add(sums, vals[:n], 1)
 			}
+			r = r[size:]
 		}
+		kept = append(kept, e)
 	}
 	clear(w.items[len(kept):]) // drop the references the compaction left behind
 	w.items = kept
 	w.sums = w.sums[:len(kept)*topStride]
+}
+
+// dropBefore drops e's rows of buckets before from, and reports whether
+// any row is left. The rows after them stay packed as they are; only the
+// first one left is written again, with its bucket absolute. vals is
+// scratch room for one row.
+func (e *topEntry) dropBefore(from int64, vals []int64) bool {
+	var at int64
+	off, dropped := 0, int32(0)
+	for off < len(e.packed) {
+		a, size := readTopRow(e.packed[off:], at, vals)
+		if a >= from {
+			break
+		}
+		at, off, dropped = a, off+size, dropped+1
+	}
+	if dropped == e.rows {
+		return false
+	}
+	if dropped == 0 {
+		return true
+	}
+	first, size := readTopRow(e.packed[off:], at, vals)
+	head := appendTopRow(nil, 0, first, vals)
+	rest := e.packed[off+size:]
+	if e.rows-dropped == 1 {
+		e.last = 0
+	} else {
+		e.last += int32(len(head) - (off + size))
+	}
+	e.packed = append(head, rest...)
+	e.rows -= dropped
+	return true
 }
 
 // top ranks w's items of q's kind at the bounds [from, to): the q.Limit

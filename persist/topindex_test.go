@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
@@ -231,5 +232,146 @@ func BenchmarkTopIndexQuery(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/150_000, "heapB/item")
+	runtime.KeepAlive(w)
+}
+
+// TestTopWindowMatchesModel applies random rows (new last buckets, the
+// last bucket again, older buckets, zeros, large and negative values, rows
+// ahead of the window) and moves the window, and checks after each step
+// that every item's packed rows and sums are those of a plain model.
+func TestTopWindowMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	const hour = 3600
+	w := &topWindow{index: map[string]int32{}, from: 1000 * hour, to: 1024 * hour}
+	model := map[string]map[int64][]int64{} // item → bucket → vals
+	content := map[string]bool{}
+	check := func(step int) {
+		t.Helper()
+		rows := 0
+		for id, byAt := range model {
+			i, ok := w.index[id]
+			if !ok {
+				if len(byAt) > 0 {
+					t.Fatalf("step %d: %s missing", step, id)
+				}
+				continue
+			}
+			n := counters(content[id])
+			e := &w.items[i]
+			got := e.unpack(n)
+			want := make([]int64, topStride)
+			var ats []int64
+			for at := range byAt {
+				ats = append(ats, at)
+			}
+			slices.Sort(ats)
+			if len(got) != len(ats) {
+				t.Fatalf("step %d: %s has %d rows, want %d", step, id, len(got), len(ats))
+			}
+			for k, at := range ats {
+				if got[k].at != at || !slices.Equal(got[k].vals, byAt[at]) {
+					t.Fatalf("step %d: %s row %d = %v %v, want %v %v", step, id, k, got[k].at, got[k].vals, at, byAt[at])
+				}
+				if at >= w.from && at < w.to {
+					add(want[:n], byAt[at], 1)
+				}
+			}
+			if e.rows != int32(len(ats)) || (len(ats) > 0 && e.lastAt != ats[len(ats)-1]) {
+				t.Fatalf("step %d: %s rows %d lastAt %d, want %d %v", step, id, e.rows, e.lastAt, len(ats), ats)
+			}
+			if !slices.Equal(w.sumsOf(int(i)), want) {
+				t.Fatalf("step %d: %s sums %v, want %v", step, id, w.sumsOf(int(i)), want)
+			}
+			rows += len(ats)
+		}
+		if w.rows != rows || len(w.items) != len(w.index) || len(w.items) != len(model) {
+			t.Fatalf("step %d: %d rows, %d items, %d indexed; want %d rows", step, w.rows, len(w.items), len(w.index), rows)
+		}
+	}
+	for step := range 20_000 {
+		if rng.IntN(500) == 0 { // the window moves on
+			w.advance(w.from+int64(rng.IntN(3))*hour, w.to+int64(rng.IntN(3))*hour)
+			for id, byAt := range model {
+				for at := range byAt {
+					if at < w.from {
+						delete(byAt, at)
+					}
+				}
+				if len(byAt) == 0 {
+					delete(model, id)
+				}
+			}
+			check(step)
+			continue
+		}
+		id := fmt.Sprintf("i%d", rng.IntN(40))
+		if _, ok := content[id]; !ok {
+			content[id] = rng.IntN(2) == 0
+		}
+		at := w.from + int64(rng.IntN(30)-2)*hour // some before the window, some past its end
+		vals := make([]int64, counters(content[id]))
+		for k := range vals {
+			switch rng.IntN(6) {
+			case 0:
+				vals[k] = rng.Int64N(1 << 40)
+			case 1:
+				vals[k] = -rng.Int64N(100)
+			case 2:
+				vals[k] = rng.Int64N(10)
+			}
+		}
+		w.apply(topRowIn{id: id, content: content[id], at: at, vals: vals})
+		if at >= w.from {
+			if model[id] == nil {
+				model[id] = map[int64][]int64{}
+			}
+			model[id][at] = vals
+		}
+		if step%50 == 0 {
+			check(step)
+		}
+	}
+	check(-1)
+}
+
+// BenchmarkTopIndexBusyItems holds 10k contents busy in every hour of a
+// 24h window (a few non-zero counters per row) and measures the heap per
+// row and what moving the window by an hour costs (advance unpacks, drops
+// the oldest row and sums again): go test -run '^$' -bench BusyItems
+// -benchmem ./persist
+func BenchmarkTopIndexBusyItems(b *testing.B) {
+	const items, hours = 10_000, 24
+	const hour = 3600
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	w := &topWindow{index: map[string]int32{}, from: 1000 * hour, to: (1000 + hours) * hour}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for h := range hours {
+		for i := range items {
+			v := make([]int64, counters(true))
+			v[actors.RankPlays] = rng.Int64N(50)
+			v[actors.RankPlays+1] = rng.Int64N(20)
+			v[len(v)-2] = rng.Int64N(3_000_000) // watch time, ms
+			w.apply(topRowIn{id: fmt.Sprintf("item-%06d", i), content: true, at: int64(1000+h) * hour, vals: v})
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	rows := w.rows
+	b.ResetTimer()
+	for n := 0; b.Loop(); n++ {
+		// Each step drops the oldest hour and writes the newest: the row
+		// count stays at items × hours.
+		w.advance(w.from+hour, w.to+hour)
+		b.StopTimer()
+		for i := range items {
+			v := make([]int64, counters(true))
+			v[actors.RankPlays] = 1
+			w.apply(topRowIn{id: fmt.Sprintf("item-%06d", i), content: true, at: w.to - hour, vals: v})
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(rows), "heapB/row")
 	runtime.KeepAlive(w)
 }
