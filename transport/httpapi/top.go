@@ -6,11 +6,12 @@ package httpapi
 // both kinds, and the content routes' {"data","meta"} wrapper belongs to
 // the SDK events API. Answers are cached per question for at most
 // RankingOptions.CacheTTL, and concurrent misses of one question share one
-// query (singleflight), so a ranking service asking thousands of times a
-// second costs Postgres one query per question per TTL per instance. Past
-// the TTL and up to topStale, an answer is still given at once while one
-// refresh runs behind it (its asOf says how fresh it is), so a question
-// asked steadily never waits for the query.
+// ranking (singleflight), so a ranking service asking thousands of times a
+// second costs the Store (persist.TopIndex: a pass over the project's items
+// in memory, a few milliseconds at 100k) one ranking per question per TTL
+// per instance. Past the TTL and up to topStale, an answer is still given at
+// once while one refresh runs behind it (its asOf says how fresh it is), so
+// a question asked steadily never waits for a ranking.
 
 import (
 	"context"
@@ -172,8 +173,8 @@ func (s *Server) topAll(q actors.TopQuery) (actors.TopList, error) {
 	return s.queryTop(q)
 }
 
-// queryTop answers q with one query shared by every concurrent asker, and
-// caches the answer.
+// queryTop answers q with one ranking shared by every concurrent asker,
+// and caches the answer.
 func (s *Server) queryTop(q actors.TopQuery) (actors.TopList, error) {
 	key := fmt.Sprintf("%s|%s|%s|%s|%d|%d", q.Project, q.Kind, q.Metric.Name, q.Window, q.Limit, q.MinPlays)
 	v, err, _ := s.topCache.group.Do(key, func() (any, error) {
