@@ -79,6 +79,7 @@ type topWindow struct {
 	err     error
 	used    atomic.Int64 // wall clock (UnixNano) of the last question
 	minutes bool         // series_minutes rows (1h), else series_hours
+	failing bool         // the last read failed; owned by Run
 
 	mu       sync.Mutex // guards the fields below
 	from, to int64      // Unix seconds: the sums cover rows in [from, to)
@@ -236,8 +237,16 @@ func (x *TopIndex) Run(ctx context.Context) {
 		}
 		x.mu.Unlock()
 		for _, w := range ws {
-			if err := x.read(ctx, w, false); err != nil && ctx.Err() == nil {
-				x.logger.Warn("top index: read rows", "project", w.key.project, "window", w.key.window, "err", err)
+			// Logged when reads start failing and when they work again,
+			// not once a second per window through an outage.
+			err := x.read(ctx, w, false)
+			switch {
+			case err != nil && ctx.Err() == nil && !w.failing:
+				x.logger.Warn("top index: reading rows failed; answers keep their asOf until a read works", "project", w.key.project, "window", w.key.window, "err", err)
+				w.failing = true
+			case err == nil && w.failing:
+				x.logger.Info("top index: reading rows works again", "project", w.key.project, "window", w.key.window)
+				w.failing = false
 			}
 		}
 	}
