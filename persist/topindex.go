@@ -167,7 +167,7 @@ func (x *TopIndex) window(ctx context.Context, project, window string, now time.
 			w.mu.Lock()
 			n := len(w.items)
 			w.mu.Unlock()
-			x.logger.Info("top index: window loaded", "project", project, "window", window, "items", n, "took", time.Since(start).Round(time.Millisecond))
+			x.logger.Info("top index: window loaded", "project", project, "window", window, "items", n, "ms", time.Since(start).Milliseconds())
 		} else {
 			x.mu.Lock()
 			if x.windows[k] == w {
