@@ -58,6 +58,7 @@ type Config struct {
 	IdleTimeout      time.Duration // ENGAGED_IDLE_TIMEOUT: an actor idle this long is snapshotted and stopped
 	MaxLiveItems     int           // ENGAGED_MAX_LIVE_ITEMS: live actors past this are passivated, least recently used first
 	ItemSetMax       int           // ENGAGED_ITEM_SET_MAX: items the item set holds at most (transport/httpapi/itemset.go); 0 = no set
+	TopIndexMaxMB    int           // ENGAGED_TOP_INDEX_MAX_MB: memory the ranking index keeps at most (persist/topindex.go)
 	MailboxSize      int           // ENGAGED_MAILBOX: bounded mailbox of each actor
 	RequestTimeout   time.Duration // ENGAGED_REQUEST_TIMEOUT: how long a request may wait for JetStream and its actor
 
@@ -118,6 +119,7 @@ func Defaults() Config {
 		IdleTimeout:        5 * time.Minute,
 		MaxLiveItems:       200_000,
 		ItemSetMax:         2_000_000,
+		TopIndexMaxMB:      512,
 		MailboxSize:        16,
 		RequestTimeout:     5 * time.Second,
 		MaxBodyBytes:       1 << 20,
@@ -183,6 +185,7 @@ var Vars = []Var{
 	{"idle-timeout", "ENGAGED_IDLE_TIMEOUT", "duration", "5m", "idle time after which an item actor is passivated"},
 	{"max-live-items", "ENGAGED_MAX_LIVE_ITEMS", "int", "200000", "live item actors kept in memory; past it the least recently used are snapshotted and passivated at each snapshot round"},
 	{"item-set-max", "ENGAGED_ITEM_SET_MAX", "int", "2000000", "items whose existence each instance holds in memory, so that their events and reads ask Postgres nothing; past it the set stops growing; 0 = no set"},
+	{"top-index-max-mb", "ENGAGED_TOP_INDEX_MAX_MB", "int", "512", "memory (estimated, MiB) each instance keeps for its in-memory copies of asked top-N windows; past it the least recently asked windows are dropped (docs/RANKINGS.md)"},
 	{"series-retention-days", "ENGAGED_SERIES_RETENTION_DAYS", "int", "400", "days hourly series rows are kept in Postgres (docs/SERIES.md)"},
 	{"mailbox", "ENGAGED_MAILBOX", "int", "16", "bounded mailbox size of each item actor"},
 	{"request-timeout", "ENGAGED_REQUEST_TIMEOUT", "duration", "5s", "how long a request waits for JetStream and its actor"},
@@ -313,6 +316,7 @@ func parse(raw map[string]string) (Config, error) {
 	p.duration("idle-timeout", &c.IdleTimeout, time.Millisecond)
 	p.integer("max-live-items", &c.MaxLiveItems, 1, 1<<30)
 	p.integer("item-set-max", &c.ItemSetMax, 0, 1<<30)
+	p.integer("top-index-max-mb", &c.TopIndexMaxMB, 1, 1<<20)
 	p.integer("series-retention-days", &c.SeriesRetentionDays, 1, 36_600)
 	p.integer("mailbox", &c.MailboxSize, 1, maxMailbox)
 	p.duration("request-timeout", &c.RequestTimeout, 10*time.Millisecond)

@@ -143,7 +143,7 @@ func TestTopBruteForce(t *testing.T) {
 	}
 	start = time.Now()
 	defer func() { t.Logf("queries in %s", time.Since(start)) }()
-	idx := NewTopIndex(s, parts, 0, slog.Default())
+	idx := NewTopIndex(s, parts, 0, 1<<40, slog.Default())
 	// Each item's sums per window, computed once.
 	windowSums := map[string][][]int64{}
 	for _, w := range actors.TopWindows {

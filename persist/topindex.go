@@ -32,6 +32,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 
@@ -53,18 +54,21 @@ type TopIndex struct {
 	s         *Store
 	parts     int
 	retention time.Duration
+	maxBytes  int64
 	logger    *slog.Logger
 
 	mu      sync.Mutex // guards windows
 	windows map[topKey]*topWindow
+	dropped atomic.Int64 // windows dropped to keep within maxBytes
 }
 
 // NewTopIndex returns an index over s's rows for a stream of parts
 // partitions (asOf needs a time from each). Hour windows are cut at
 // now - retention, where PruneSeries deletes rows, so that an answer does
-// not depend on whether the sweep has run yet.
-func NewTopIndex(s *Store, parts int, retention time.Duration, logger *slog.Logger) *TopIndex {
-	return &TopIndex{s: s, parts: parts, retention: retention, logger: logger, windows: map[topKey]*topWindow{}}
+// not depend on whether the sweep has run yet. The index keeps at most
+// about maxBytes (ENGAGED_TOP_INDEX_MAX_MB; see trim).
+func NewTopIndex(s *Store, parts int, retention time.Duration, maxBytes int64, logger *slog.Logger) *TopIndex {
+	return &TopIndex{s: s, parts: parts, retention: retention, maxBytes: maxBytes, logger: logger, windows: map[topKey]*topWindow{}}
 }
 
 type topKey struct{ project, window string }
@@ -176,6 +180,9 @@ func (x *TopIndex) window(ctx context.Context, project, window string, now time.
 			x.mu.Unlock()
 		}
 		close(w.ready)
+		if w.err == nil {
+			x.trim() // the new window counts now that it is ready
+		}
 	}
 	select {
 	case <-w.ready:
@@ -200,13 +207,78 @@ func (x *TopIndex) Stats() map[string]any {
 	}
 	x.mu.Unlock()
 	var items, rows int
+	var bytes int64
 	for _, w := range ws {
 		w.mu.Lock()
-		items, rows = items+len(w.items), rows+w.rows
+		items, rows, bytes = items+len(w.items), rows+w.rows, bytes+w.bytes()
 		w.mu.Unlock()
 	}
-	return map[string]any{"windows": len(ws), "items": items, "rows": rows}
+	return map[string]any{"windows": len(ws), "items": items, "rows": rows, "bytes": bytes, "dropped": x.dropped.Load()}
 }
+
+// trim drops the least recently asked windows while the index holds more
+// than maxBytes. A window larger than the whole budget is dropped too: the
+// question that loaded it has its answer, and the next one loads it again
+// (slower, never wrong). Called after a load and after each round of reads.
+func (x *TopIndex) trim() {
+	type sized struct {
+		k     topKey
+		w     *topWindow
+		used  int64
+		bytes int64
+	}
+	x.mu.Lock()
+	ws := make([]sized, 0, len(x.windows))
+	for k, w := range x.windows {
+		select {
+		case <-w.ready:
+			ws = append(ws, sized{k: k, w: w})
+		default: // loading: it has no size yet
+		}
+	}
+	x.mu.Unlock()
+	// Sized without x.mu: a question looks its window up meanwhile.
+	var total int64
+	for i := range ws {
+		ws[i].w.mu.Lock()
+		ws[i].bytes = ws[i].w.bytes()
+		ws[i].w.mu.Unlock()
+		ws[i].used = ws[i].w.used.Load()
+		total += ws[i].bytes
+	}
+	slices.SortFunc(ws, func(a, b sized) int { return cmp.Compare(a.used, b.used) })
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, s := range ws {
+		if total <= x.maxBytes {
+			return
+		}
+		total -= s.bytes
+		if x.windows[s.k] != s.w {
+			continue // dropped or loaded again meanwhile
+		}
+		delete(x.windows, s.k)
+		x.dropped.Add(1)
+		x.logger.Warn("top index: window dropped to stay within ENGAGED_TOP_INDEX_MAX_MB", "project", s.k.project, "window", s.k.window, "bytes", s.bytes)
+	}
+}
+
+// bytes estimates the heap w holds: its slices at their capacity, an index
+// entry per item (a Go map slot with its share of control bytes and
+// growth room), and each item's id and packed rows. BenchmarkTopIndexQuery
+// reports it beside the heap measured. Called with w.mu.
+func (w *topWindow) bytes() int64 {
+	n := int64(cap(w.items))*int64(unsafe.Sizeof(topEntry{})) + int64(cap(w.sums))*8 + int64(len(w.index))*topIndexSlot
+	for i := range w.items {
+		n += int64(len(w.items[i].id) + cap(w.items[i].packed))
+	}
+	return n
+}
+
+// topIndexSlot is what a map[string]int32 costs per entry beyond the key's
+// bytes: a 24-byte slot, its control byte, and the room a map keeps to grow
+// (up to twice its entries).
+const topIndexSlot = 48
 
 // Run keeps the loaded windows current until ctx ends: every TopIndexPoll
 // it reads each one's new rows, and drops those not asked for in
@@ -249,6 +321,7 @@ func (x *TopIndex) Run(ctx context.Context) {
 				w.failing = false
 			}
 		}
+		x.trim()
 	}
 }
 

@@ -102,7 +102,7 @@ func TestTopIndexReadsChanges(t *testing.T) {
 	h := now.Truncate(time.Hour)
 	f.write(t, "a", plays(h, 3))
 	f.write(t, "b", plays(h.Add(-2*time.Hour), 5))
-	idx := NewTopIndex(f.s, 1, 0, slog.Default())
+	idx := NewTopIndex(f.s, 1, 0, 1<<40, slog.Default())
 	if got, want := f.top(t, idx, actors.Window24h, now), items("b", 5, "a", 3); !slices.Equal(got, want) {
 		t.Fatalf("loaded: %v, want %v", got, want)
 	}
@@ -158,7 +158,7 @@ func TestTopIndexWindowMoves(t *testing.T) {
 	f.write(t, "a", plays(h.Add(-23*time.Hour), 4), plays(h, 1))
 	f.write(t, "b", plays(h.Add(time.Hour), 6)) // an instance's clock ahead
 	f.write(t, "c", plays(h.Add(-100*time.Hour), 8))
-	idx := NewTopIndex(f.s, 1, 72*time.Hour, slog.Default())
+	idx := NewTopIndex(f.s, 1, 72*time.Hour, 1<<40, slog.Default())
 	if got, want := f.top(t, idx, actors.Window24h, now), items("a", 5); !slices.Equal(got, want) {
 		t.Fatalf("at %v: %v, want %v", now, got, want)
 	}
@@ -174,7 +174,7 @@ func TestTopIndexWindowMoves(t *testing.T) {
 	if got, want := f.top(t, idx, actors.Window7d, now), items("a", 5); !slices.Equal(got, want) {
 		t.Fatalf("7d with 72 h retention: %v, want %v", got, want)
 	}
-	if got, want := f.top(t, NewTopIndex(f.s, 1, 0, slog.Default()), actors.Window7d, now), items("c", 8, "a", 5); !slices.Equal(got, want) {
+	if got, want := f.top(t, NewTopIndex(f.s, 1, 0, 1<<40, slog.Default()), actors.Window7d, now), items("c", 8, "a", 5); !slices.Equal(got, want) {
 		t.Fatalf("7d without a cut: %v, want %v", got, want)
 	}
 }
@@ -232,6 +232,7 @@ func BenchmarkTopIndexQuery(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/150_000, "heapB/item")
+	b.ReportMetric(float64(w.bytes())/150_000, "estB/item") // what trim counts
 	runtime.KeepAlive(w)
 }
 
@@ -373,5 +374,71 @@ func BenchmarkTopIndexBusyItems(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(rows), "heapB/row")
+	b.ReportMetric(float64(w.bytes())/float64(rows), "estB/row") // what trim counts
 	runtime.KeepAlive(w)
+}
+
+// TestTopIndexKeepsWithinBudget checks that past maxBytes the least
+// recently asked window is dropped, and that a window larger than the
+// whole budget still answers the question that loaded it (and the next,
+// by loading it again).
+func TestTopIndexKeepsWithinBudget(t *testing.T) {
+	f := newTopIndexFixture(t)
+	now := time.Date(2026, 12, 7, 5, 30, 0, 0, time.UTC)
+	h := now.Truncate(time.Hour)
+	f.write(t, "a", plays(h, 3))
+	f.write(t, "b", plays(h.Add(-100*time.Hour), 5))
+	size := func(idx *TopIndex, window string) int64 {
+		idx.mu.Lock()
+		w := idx.windows[topKey{f.project, window}]
+		idx.mu.Unlock()
+		if w == nil {
+			return 0
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.bytes()
+	}
+	held := func(idx *TopIndex) []string {
+		idx.mu.Lock()
+		defer idx.mu.Unlock()
+		var out []string
+		for k := range idx.windows {
+			out = append(out, k.window)
+		}
+		slices.Sort(out)
+		return out
+	}
+	probe := NewTopIndex(f.s, 1, 0, 1<<40, slog.Default())
+	f.top(t, probe, actors.Window24h, now)
+	f.top(t, probe, actors.Window7d, now)
+	one, seven := size(probe, actors.Window24h), size(probe, actors.Window7d)
+	if one <= 0 || seven <= one {
+		t.Fatalf("sizes: 24h %d, 7d %d (7d holds one more item)", one, seven)
+	}
+
+	// Room for the bigger window, not for both: the one asked first goes.
+	idx := NewTopIndex(f.s, 1, 0, seven, slog.Default())
+	f.top(t, idx, actors.Window24h, now)
+	f.top(t, idx, actors.Window7d, now)
+	if got := held(idx); !slices.Equal(got, []string{actors.Window7d}) || idx.dropped.Load() != 1 {
+		t.Fatalf("holds %v after %d drops, want [7d] after 1", got, idx.dropped.Load())
+	}
+	if got, want := f.top(t, idx, actors.Window24h, now), items("a", 3); !slices.Equal(got, want) {
+		t.Fatalf("24h loaded again: %v, want %v", got, want)
+	}
+	if got := held(idx); !slices.Equal(got, []string{actors.Window24h}) {
+		t.Fatalf("holds %v, want the 24h window just asked", got)
+	}
+
+	// No room at all: every question loads, answers, and drops.
+	tiny := NewTopIndex(f.s, 1, 0, 1, slog.Default())
+	for range 2 {
+		if got, want := f.top(t, tiny, actors.Window7d, now), items("b", 5, "a", 3); !slices.Equal(got, want) {
+			t.Fatalf("over budget: %v, want %v", got, want)
+		}
+		if got := held(tiny); len(got) != 0 {
+			t.Fatalf("over budget, holds %v", got)
+		}
+	}
 }

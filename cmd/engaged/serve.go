@@ -191,7 +191,7 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 	// Top-N answers from memory (persist/topindex.go); its reader stops
 	// before the store closes.
 	seriesRetention := time.Duration(cfg.SeriesRetentionDays) * 24 * time.Hour
-	topIndex := persist.NewTopIndex(store, cfg.Partitions, seriesRetention, logger)
+	topIndex := persist.NewTopIndex(store, cfg.Partitions, seriesRetention, int64(cfg.TopIndexMaxMB)<<20, logger)
 	topCtx, stopTop := context.WithCancel(context.Background())
 	topDone := make(chan struct{})
 	go func() { defer close(topDone); topIndex.Run(topCtx) }()
