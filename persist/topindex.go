@@ -197,7 +197,7 @@ func (x *TopIndex) window(ctx context.Context, project, window string, now time.
 
 // Stats returns how many windows the index holds, and their items and rows
 // summed, for the operator listener's /stats: about 300 bytes per item with
-// one row in its window and 10-20 per further row (BenchmarkTopIndexQuery,
+// one row in its window and about 20-26 per further row for busy items (BenchmarkTopIndexQuery,
 // BenchmarkTopIndexBusyItems, docs/RANKINGS.md).
 func (x *TopIndex) Stats() map[string]any {
 	x.mu.Lock()
