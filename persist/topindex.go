@@ -97,6 +97,7 @@ type topWindow struct {
 	// array, so that a question's pass over 100k items reads memory in
 	// order instead of following a pointer per item.
 	sums []int64
+	old  []int64 // scratch for apply
 }
 
 // topStride is the sums' room per item: the most counters of a family.
@@ -116,6 +117,15 @@ type topEntry struct {
 	last    int32  // offset of the last row in packed
 	lastAt  int64  // its bucket
 	packed  []byte // the rows, each appendTopRow'd after the one before
+}
+
+// scratch returns room for n values, reused by apply: a rewrite of the
+// open bucket reads the old row into it. Called with w.mu.
+func (w *topWindow) scratch(n int) []int64 {
+	if cap(w.old) < n {
+		w.old = make([]int64, n)
+	}
+	return w.old[:n]
 }
 
 // sumsOf returns item i's sums.
@@ -486,8 +496,12 @@ func (w *topWindow) apply(r topRowIn) {
 		return // it can no longer count
 	}
 	n := counters(r.content)
-	vals := make([]int64, n)
-	copy(vals, r.vals) // a shorter row counts zeros past its end
+	// The counters of the row as read (its slice is this call's): a
+	// longer row's tail is distinct counts, a shorter row counts zeros.
+	vals := r.vals[:min(n, len(r.vals))]
+	if len(vals) < n {
+		vals = append(vals, make([]int64, n-len(vals))...)
+	}
 	i, ok := w.index[r.id]
 	if !ok {
 		i = int32(len(w.items))
@@ -507,7 +521,7 @@ func (w *topWindow) apply(r topRowIn) {
 		e.packed = appendTopRow(e.packed, prev, r.at, vals)
 		w.rows++
 	case r.at == e.lastAt: // the last row again (the open bucket)
-		old := make([]int64, n)
+		old := w.scratch(n)
 		d, _ := binary.Uvarint(e.packed[e.last:])
 		prev := e.lastAt - int64(d)
 		readTopRow(e.packed[e.last:], prev, old)
