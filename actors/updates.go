@@ -5,10 +5,20 @@ import (
 	"time"
 )
 
-// UpdateSink receives an item's live updates. Publish is called on the item's
-// actor goroutine, so it must not block on subscribers (core NATS publish
-// buffers and returns). It may keep u.Payload: every update is a fresh slice.
+// UpdateSink receives an item's live updates. Both methods are called on the
+// item's actor goroutine, so they must not block on subscribers (core NATS
+// publish buffers and returns). Publish may keep u.Payload: every update is a
+// fresh slice.
+//
+// Wanted says whether an update of k could reach anybody now. Most items have
+// no live reader, and encoding their summary after every change was the
+// largest cost the updates added to ingest; an actor asks first and skips the
+// encoding when nobody listens. A sink that cannot tell returns true. A
+// reader must subscribe before it reads the state it starts from (the SSE
+// streams do): an update skipped before the subscription is then covered by
+// that read.
 type UpdateSink interface {
+	Wanted(k ItemID) bool
 	Publish(k ItemID, u Update)
 }
 
@@ -100,6 +110,13 @@ func (a *actor) publishUpdate(now time.Time) {
 	fam := a.state.live()
 	if fam < 0 {
 		return // no family state yet: nothing a subscriber could read
+	}
+	if !a.reg.opts.Updates.Wanted(a.key) {
+		// Nobody listens: this state counts as published, so the throttle
+		// goes on as if it were, and a reader that subscribes now gets the
+		// next change's update (within one UpdateInterval).
+		a.upd.pubSeq, a.upd.lastPub = a.applied, now
+		return
 	}
 	u, err := encodeUpdate(&a.state, fam, a.key, a.applied)
 	if err != nil {

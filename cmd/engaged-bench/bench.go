@@ -19,6 +19,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/valyala/fasthttp"
 
 	"github.com/engagedhq/engaged/actors"
@@ -128,6 +129,7 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
 	fs.StringVar(&o.adminURL, "admin-url", "", "the server's operator listener (ENGAGED_ADMIN_ADDR) as a URL, for the memory scenarios' /stats")
 	fs.DurationVar(&o.passivateWait, "passivate-wait", 2*time.Minute, "memory: how long to wait for idle actors to passivate")
+	watch := fs.Bool("watch-updates", false, "subscribe to every live update (engaged.updates.>) on -nats for the whole run, as a dashboard on every item would; the server then encodes and publishes every update")
 	fs.BoolVar(&o.forwardedIP, "forwarded-ip", true, "send a random X-Forwarded-For per event so the dedupe rule does not drop it (needs ENGAGED_TRUSTED_PROXIES on the server)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -188,6 +190,13 @@ func run(ctx context.Context, args []string, lookupenv func(string) (string, boo
 	fx, err := newFixture(ctx, store, db, o.items)
 	if err != nil {
 		return fmt.Errorf("bench setup: %w", err)
+	}
+	if *watch {
+		stop, err := watchUpdates(o.natsURL, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 
 	// Scenarios of several rows each (one per key space or variant).
@@ -692,4 +701,28 @@ func statusList(r benchResult) string {
 	}
 	sort.Strings(st)
 	return strings.Join(st, " ")
+}
+
+// watchUpdates subscribes to every live update until stop, which prints how
+// many arrived. The server skips updates nobody subscribes to; this makes
+// every one of them wanted, for a run that measures their full cost.
+func watchUpdates(natsURL string, w io.Writer) (stop func(), err error) {
+	nc, err := nats.Connect(natsURL, nats.Name("engaged-bench-watch"))
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", natsURL, err)
+	}
+	var n atomic.Int64
+	sub, err := nc.Subscribe("engaged.updates.>", func(*nats.Msg) { n.Add(1) })
+	if err == nil {
+		_ = sub.SetPendingLimits(-1, -1) // count them all; the bench's own memory is not measured
+		err = nc.Flush()
+	}
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("subscribe to updates: %w", err)
+	}
+	return func() {
+		nc.Close()
+		fmt.Fprintf(w, "updates received: %d\n", n.Load())
+	}, nil
 }

@@ -415,6 +415,12 @@ type panickySink struct {
 	item string
 }
 
+// Wanted: its item is always wanted, so that its updates are published (and
+// panic) with no subscriber.
+func (p panickySink) Wanted(k actors.ItemID) bool {
+	return k.Item == p.item || p.UpdateSink.Wanted(k)
+}
+
 func (p panickySink) Publish(k actors.ItemID, u actors.Update) {
 	if k.Item == p.item {
 		panic("test: actor panic")

@@ -92,7 +92,14 @@ func serve(ctx context.Context, o options, args []string, lookupenv func(string)
 		return err
 	}
 
-	updates := live.NewUpdates(nc, logger)
+	// With the embedded server, updates nobody subscribes to are not even
+	// encoded: its account sees every subscriber (the SSE streams' and any
+	// client of ENGAGED_NATS_LISTEN). An external NATS cannot tell us.
+	var interest func(string) bool
+	if ns != nil {
+		interest = ns.GlobalAccount().SubscriptionInterest
+	}
+	updates := live.NewUpdates(nc, logger, interest)
 	var sink actors.UpdateSink = updates
 	if o.wrapUpdates != nil {
 		sink = o.wrapUpdates(sink)

@@ -350,10 +350,10 @@ func (s *Server) autoCreateContent(ctx context.Context, project, id string) (*ac
 // a user's state is an item of its own, actors.UserItemID, fed through its
 // own subject like any item).
 func groupByItem(project string, parsed []actors.ParsedContentEvent, res ingestResult) []*itemGroup {
-	byItem := map[string]*itemGroup{}
+	byItem := make(map[string]*itemGroup, len(parsed))
 	byUser := map[string]*itemGroup{}
 	var order, users []*itemGroup
-	first := map[string]bool{}
+	first := make(map[string]bool, len(parsed))
 	for i := range parsed {
 		ev := &parsed[i]
 		r := &res.results[i]

@@ -12,7 +12,7 @@ import (
 // and the subscription go on, and the panic is counted.
 func TestSubscriberPanicContained(t *testing.T) {
 	nc := startNATS(t)
-	u := NewUpdates(nc, nil)
+	u := NewUpdates(nc, nil, nil)
 	k := actors.ItemID{Project: "p", Item: "i"}
 	got := make(chan uint64, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -37,8 +37,9 @@ func UpdateSubject(k actors.ItemID) string { return updatePrefix + k.Project + "
 // the log already holds, a subscriber that misses one gets the complete state
 // in the next, and nothing waits for an acknowledgement.
 type Updates struct {
-	nc     *nats.Conn
-	logger *slog.Logger
+	nc       *nats.Conn
+	logger   *slog.Logger
+	interest func(subject string) bool // nil: every update is wanted
 
 	failures atomic.Int64 // publishes that failed, e.g. while NATS reconnects with a full buffer
 	panics   atomic.Int64 // subscription callbacks that panicked
@@ -47,12 +48,22 @@ type Updates struct {
 
 var _ actors.UpdateSink = (*Updates)(nil)
 
-// NewUpdates publishes and subscribes on nc.
-func NewUpdates(nc *nats.Conn, logger *slog.Logger) *Updates {
+// NewUpdates publishes and subscribes on nc. interest, when not nil, says
+// whether the NATS server nc is connected to has a subscriber for a subject
+// (for the embedded server: its account's SubscriptionInterest, which counts
+// every client of that server, in-process or not). Updates nobody subscribes
+// to are then not encoded at all (Wanted). nil means every update is wanted:
+// a client of an external NATS cannot see the cluster's interest.
+func NewUpdates(nc *nats.Conn, logger *slog.Logger, interest func(subject string) bool) *Updates {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Updates{nc: nc, logger: logger}
+	return &Updates{nc: nc, logger: logger, interest: interest}
+}
+
+// Wanted reports whether an update of k has a subscriber now.
+func (u *Updates) Wanted(k actors.ItemID) bool {
+	return u.interest == nil || u.interest(UpdateSubject(k))
 }
 
 // Publish sends u on k's update subject. It runs on actor goroutines and never

@@ -54,6 +54,7 @@ const (
 
 type fieldSpec struct {
 	name     string
+	key      string // "data." + name, the field error's key (set by init: not built per event)
 	kind     kind
 	required bool
 	min, max float64  // numbers
@@ -117,6 +118,14 @@ var contentSchemas = map[actors.ContentEventType][]fieldSpec{
 		{name: "errorCode", kind: kCode, required: true, maxLen: actors.MaxIDLen},
 		{name: "errorMessage", kind: kString, required: true, maxLen: MaxMessageLen},
 	},
+}
+
+func init() {
+	for _, specs := range contentSchemas {
+		for i := range specs {
+			specs[i].key = "data." + specs[i].name
+		}
+	}
 }
 
 // wireEvent is one event as sent. Members stay raw until checked, so a wrong
@@ -353,7 +362,7 @@ func checkData(is *actors.Issues, typ actors.ContentEventType, data json.RawMess
 		return dv // the data error says it all
 	}
 	for fi, f := range specs {
-		key := "data." + f.name
+		key := f.key
 		v, ok := present(raw[fi])
 		val := &dv.v[fi]
 		if !ok {
