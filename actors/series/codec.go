@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/bits"
-	"slices"
 
 	"github.com/engagedhq/engaged/actors/uniques"
 )
@@ -40,8 +39,8 @@ func (s *Series) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(s.clock+1))
 	b = binary.AppendUvarint(b, uint64(s.lateMinute))
 	b = binary.AppendUvarint(b, uint64(s.lateHour))
-	b = appendCells(b, s.mk, s.mv, int64(s.clock), Minutes)
-	b = appendCells(b, s.hk, s.hv, int64(s.clockHour()), Hours)
+	b = appendCells(b, &s.mc, int64(s.clock), Minutes)
+	b = appendCells(b, &s.hc, int64(s.clockHour()), Hours)
 	for _, v := range s.vis {
 		b = append(b, v.level)
 		if v.level > 0 {
@@ -67,13 +66,13 @@ func (s *Series) AppendBinary(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-func appendCells(b []byte, keys []uint32, vals []int64, newest, window int64) []byte {
-	lo, _ := slices.BinarySearch(keys, uint32(max(newest-window+1, 0))<<5)
-	b = binary.AppendUvarint(b, uint64(len(keys)-lo))
-	for i := lo; i < len(keys); i++ {
-		b = binary.AppendUvarint(b, uint64(newest-int64(keys[i]>>5)))
-		b = append(b, byte(keys[i]&31))
-		b = binary.AppendVarint(b, vals[i])
+func appendCells(b []byte, c *cells, newest, window int64) []byte {
+	lo, _ := c.search(uint32(max(newest-window+1, 0)) << 5)
+	b = binary.AppendUvarint(b, uint64(c.len()-lo))
+	for i := lo; i < c.len(); i++ {
+		b = binary.AppendUvarint(b, uint64(newest-int64(c.k[i]>>5)))
+		b = append(b, byte(c.k[i]&31))
+		b = binary.AppendVarint(b, c.at(i))
 	}
 	return b
 }
@@ -157,10 +156,10 @@ func Decode(spec Spec, b []byte) (*Series, []byte, error) {
 	}
 	nm := spec.Counters + spec.Distinct
 	var ok bool
-	if s.mk, s.mv, ok = readCells(r, int64(s.clock), Minutes, nm); !ok {
+	if s.mc, ok = readCells(r, int64(s.clock), Minutes, nm); !ok {
 		return nil, nil, ErrCorrupt
 	}
-	if s.hk, s.hv, ok = readCells(r, int64(s.clockHour()), Hours, nm); !ok {
+	if s.hc, ok = readCells(r, int64(s.clockHour()), Hours, nm); !ok {
 		return nil, nil, ErrCorrupt
 	}
 	for j := range s.vis {
@@ -212,8 +211,7 @@ func Decode(spec Spec, b []byte) (*Series, []byte, error) {
 		return nil, nil, ErrCorrupt
 	}
 	if s.clock >= 0 {
-		lo, _ := slices.BinarySearch(s.hk, uint32(s.clockHour())<<5)
-		if lo < len(s.hk) {
+		if lo, _ := s.hc.search(uint32(s.clockHour()) << 5); lo < s.hc.len() {
 			s.touch(s.clockHour())
 		}
 		for j := range s.vis {
@@ -242,27 +240,37 @@ func inWindow(sn seen, clock int32) bool {
 	return h == 0 || int64(top) <= int64(clock/60)
 }
 
-func readCells(r *reader, newest, window int64, metrics int) ([]uint32, []int64, bool) {
+func readCells(r *reader, newest, window int64, metrics int) (cells, bool) {
 	n := r.uvarint()
 	if r.err || n > uint64(window)*MaxMetrics || uint64(len(r.b)) < n*3 {
-		return nil, nil, false
+		return cells{}, false
 	}
 	if n == 0 {
-		return nil, nil, true
+		return cells{}, true
 	}
-	keys, vals := make([]uint32, n), make([]int64, n)
-	for i := range keys {
+	c := cells{k: make([]uint32, 0, n), v: make([]int32, 0, n)}
+	for i := range int(n) {
 		off := r.uvarint()
 		metric := r.byte()
 		v := r.varint()
 		if r.err || off >= uint64(window) || int64(off) > newest || int(metric) >= metrics || v == 0 {
-			return nil, nil, false
+			return cells{}, false
 		}
-		keys[i] = uint32(newest-int64(off))<<5 | uint32(metric)
-		vals[i] = v
-		if i > 0 && keys[i] <= keys[i-1] {
-			return nil, nil, false
+		k := uint32(newest-int64(off))<<5 | uint32(metric)
+		if i > 0 && k <= c.k[i-1] {
+			return cells{}, false
+		}
+		c.k = append(c.k, k)
+		if fits(v) {
+			c.v = append(c.v, int32(v))
+		} else {
+			c.v = append(c.v, bigMark)
+			var big []bigCell
+			if c.big != nil {
+				big = *c.big
+			}
+			c.setBig(append(big, bigCell{k, v})) // in key order, as the cells come
 		}
 	}
-	return keys, vals, true
+	return c, true
 }

@@ -97,10 +97,8 @@ type Series struct {
 	clock  int32  // minute index (Unix minutes) of the newest time seen; -1 = none
 	ver    uint32 // change count of the pending hours and days
 
-	mk []uint32 // minute cells, sorted keys minute<<5|metric
-	mv []int64
-	hk []uint32 // hour cells, sorted keys hour<<5|metric
-	hv []int64
+	mc cells // minute cells, keys minute<<5|metric
+	hc cells // hour cells, keys hour<<5|metric
 
 	vis []visitors // one per distinct metric
 
@@ -316,24 +314,16 @@ func shift(sn seen, dm, dh, dd int64) seen {
 // before from the pending list.
 func (s *Series) dropOld() {
 	minStart := uint32(max(int64(s.clock)-Minutes+1, 0)) << 5
-	i, _ := slices.BinarySearch(s.mk, minStart)
-	if i > 0 {
-		s.mk, s.mv = slices.Delete(s.mk, 0, i), slices.Delete(s.mv, 0, i)
-	}
+	s.mc.dropBefore(minStart)
 	hourStart := int32(max(int64(s.clockHour())-Hours+1, 0))
-	n := 0
-	for i, k := range s.hk {
+	s.hc.keep(func(k uint32) bool {
 		h := int32(k >> 5)
-		if h >= hourStart || s.pendingIndex(h) >= 0 {
-			s.hk[n], s.hv[n] = k, s.hv[i]
-			n++
-		}
-	}
-	s.hk, s.hv = s.hk[:n], s.hv[:n]
+		return h >= hourStart || s.pendingIndex(h) >= 0
+	})
 	// A day's distinct counts live in the keys' day bits, which leave with
 	// the day before: a day still pending then (two days of log applied
 	// between two rounds) cannot be written any more, so it stops pending.
-	n = 0
+	n := 0
 	for _, p := range s.pend {
 		if p.hour >= 0 || s.clockDay()-(-p.hour-1) <= 1 {
 			s.pend[n] = p
@@ -417,12 +407,12 @@ func (sl Slot) Add(metric int, delta int64) {
 		return
 	}
 	if sl.inMin {
-		s.mk, s.mv = cellAdd(s.mk, s.mv, uint32(sl.min)<<5|uint32(metric), delta)
+		s.mc.add(uint32(sl.min)<<5|uint32(metric), delta)
 		if !s.minDirty || sl.min < s.minLow {
 			s.minLow, s.minDirty = sl.min, true
 		}
 	}
-	s.hk, s.hv = cellAdd(s.hk, s.hv, uint32(sl.hour)<<5|uint32(metric), delta)
+	s.hc.add(uint32(sl.hour)<<5|uint32(metric), delta)
 	s.touch(sl.hour)
 }
 
@@ -450,10 +440,10 @@ func (sl Slot) AddKey(metric int, key uint64) {
 		}
 		// The open buckets count every key, sampled or not.
 		if openMin && sketchInsert(&v.ap.openMin[age], key) {
-			s.mk, s.mv = cellSet(s.mk, s.mv, mkey, int64(v.ap.openMin[age].Count()))
+			s.mc.set(mkey, int64(v.ap.openMin[age].Count()))
 		}
 		if openHour && sketchInsert(&v.ap.openHour, key) {
-			s.hk, s.hv = cellSet(s.hk, s.hv, hkey, int64(v.ap.openHour.Count()))
+			s.hc.set(hkey, int64(v.ap.openHour.Count()))
 			s.touch(sl.hour)
 		}
 		if key>>(64-v.level) != 0 {
@@ -474,7 +464,7 @@ func (sl Slot) AddKey(metric int, key uint64) {
 		if sn.min[b/64]&(1<<(b%64)) == 0 {
 			sn.min[b/64] |= 1 << (b % 64)
 			if v.level == 0 || !openMin {
-				s.mk, s.mv = cellAdd(s.mk, s.mv, mkey, weight)
+				s.mc.add(mkey, weight)
 			}
 		}
 	}
@@ -482,7 +472,7 @@ func (sl Slot) AddKey(metric int, key uint64) {
 	if sn.hour&(1<<b) == 0 {
 		sn.hour |= 1 << b
 		if v.level == 0 || !openHour {
-			s.hk, s.hv = cellAdd(s.hk, s.hv, hkey, weight)
+			s.hc.add(hkey, weight)
 			s.touch(sl.hour)
 		}
 	}
@@ -637,38 +627,6 @@ func insertGrow[T any](x []T, i int, v T) []T {
 	return slices.Insert(x, i, v)
 }
 
-func cellAdd(keys []uint32, vals []int64, k uint32, d int64) ([]uint32, []int64) {
-	i, found := slices.BinarySearch(keys, k)
-	if found {
-		vals[i] += d
-		if vals[i] == 0 { // an absent cell is zero: one encoding per state
-			return slices.Delete(keys, i, i+1), slices.Delete(vals, i, i+1)
-		}
-		return keys, vals
-	}
-	return insertGrow(keys, i, k), insertGrow(vals, i, d)
-}
-
-func cellSet(keys []uint32, vals []int64, k uint32, v int64) ([]uint32, []int64) {
-	keys, vals, _ = cellSetChanged(keys, vals, k, v)
-	return keys, vals
-}
-
-func cellSetChanged(keys []uint32, vals []int64, k uint32, v int64) ([]uint32, []int64, bool) {
-	i, found := slices.BinarySearch(keys, k)
-	switch {
-	case found && v == 0:
-		return slices.Delete(keys, i, i+1), slices.Delete(vals, i, i+1), true
-	case found:
-		changed := vals[i] != v
-		vals[i] = v
-		return keys, vals, changed
-	case v != 0:
-		return insertGrow(keys, i, k), insertGrow(vals, i, v), true
-	}
-	return keys, vals, false
-}
-
 // Buckets returns metric's buckets of width g from the one holding fromMs to
 // the one before toMs (to rounded up to a bucket boundary), ascending,
 // contiguous, zero-filled. The range must start inside the window (Start);
@@ -677,10 +635,9 @@ func (s *Series) Buckets(g Granularity, metric int, fromMs, toMs int64) ([]Bucke
 	if metric < 0 || metric >= int(s.nc)+int(s.nd) {
 		return nil, ErrMetric
 	}
-	step := int64(minuteMs)
-	keys, vals := s.mk, s.mv
+	step, c := int64(minuteMs), &s.mc
 	if g == Hour {
-		step, keys, vals = hourMs, s.hk, s.hv
+		step, c = hourMs, &s.hc
 	}
 	from := floorDiv(fromMs, step)
 	to := floorDiv(toMs+step-1, step)
@@ -695,14 +652,14 @@ func (s *Series) Buckets(g Granularity, metric int, fromMs, toMs int64) ([]Bucke
 		out[i].T = (from + int64(i)) * step
 	}
 	// Cells of one metric are spread among the others: scan the range.
-	lo, _ := slices.BinarySearch(keys, uint32(max(from, 0))<<5)
-	for i := lo; i < len(keys); i++ {
-		b := int64(keys[i] >> 5)
+	lo, _ := c.search(uint32(max(from, 0)) << 5)
+	for i := lo; i < len(c.k); i++ {
+		b := int64(c.k[i] >> 5)
 		if b >= to {
 			break
 		}
-		if int(keys[i]&31) == metric {
-			out[b-from].V = vals[i]
+		if int(c.k[i]&31) == metric {
+			out[b-from].V = c.at(i)
 		}
 	}
 	return out, nil
@@ -718,10 +675,9 @@ func (s *Series) Values(g Granularity, atMs int64, vals []int64) error {
 	if len(vals) != int(s.nc)+int(s.nd) {
 		return ErrMetric
 	}
-	step := int64(minuteMs)
-	keys, vs := s.mk, s.mv
+	step, c := int64(minuteMs), &s.mc
 	if g == Hour {
-		step, keys, vs = hourMs, s.hk, s.hv
+		step, c = hourMs, &s.hc
 	}
 	b := floorDiv(atMs, step)
 	if b*step < s.Start(g) {
@@ -731,9 +687,9 @@ func (s *Series) Values(g Granularity, atMs int64, vals []int64) error {
 	if b < 0 { // no cells before the epoch (Buckets: all zero)
 		return nil
 	}
-	i, _ := slices.BinarySearch(keys, uint32(b)<<5)
-	for ; i < len(keys) && int64(keys[i]>>5) == b; i++ {
-		vals[keys[i]&31] = vs[i]
+	i, _ := c.search(uint32(b) << 5)
+	for ; i < len(c.k) && int64(c.k[i]>>5) == b; i++ {
+		vals[c.k[i]&31] = c.at(i)
 	}
 	return nil
 }
@@ -745,10 +701,10 @@ func (s *Series) Total(metric int, fromMs, toMs int64) int64 {
 	from := max(floorDiv(fromMs+minuteMs-1, minuteMs), int64(s.clock)-Minutes+1, 0)
 	to := floorDiv(toMs, minuteMs)
 	var t int64
-	lo, _ := slices.BinarySearch(s.mk, uint32(from)<<5)
-	for i := lo; i < len(s.mk) && int64(s.mk[i]>>5) < to; i++ {
-		if int(s.mk[i]&31) == metric {
-			t += s.mv[i]
+	lo, _ := s.mc.search(uint32(from) << 5)
+	for i := lo; i < len(s.mc.k) && int64(s.mc.k[i]>>5) < to; i++ {
+		if int(s.mc.k[i]&31) == metric {
+			t += s.mc.at(i)
 		}
 	}
 	return t
@@ -775,9 +731,9 @@ func (s *Series) PendingHours(closedBeforeMs int64) []HourRow {
 			continue
 		}
 		row := HourRow{Hour: int64(p.hour) * hourMs, Values: make([]int64, n), ver: p.ver}
-		lo, _ := slices.BinarySearch(s.hk, uint32(p.hour)<<5)
-		for i := lo; i < len(s.hk) && int32(s.hk[i]>>5) == p.hour; i++ {
-			row.Values[s.hk[i]&31] = s.hv[i]
+		lo, _ := s.hc.search(uint32(p.hour) << 5)
+		for i := lo; i < len(s.hc.k) && int32(s.hc.k[i]>>5) == p.hour; i++ {
+			row.Values[s.hc.k[i]&31] = s.hc.at(i)
 		}
 		out = append(out, row)
 	}
@@ -805,7 +761,7 @@ const (
 // Size returns the bytes the series holds in memory, the Series value
 // included.
 func (s *Series) Size() int {
-	n := sizeofSeries + cap(s.mk)*4 + cap(s.mv)*8 + cap(s.hk)*4 + cap(s.hv)*8 + cap(s.pend)*8
+	n := sizeofSeries + s.mc.size() + s.hc.size() + cap(s.pend)*8
 	n += cap(s.vis) * sizeofVisitors
 	for _, v := range s.vis {
 		n += cap(v.seen) * int(unsafe.Sizeof(seen{}))
@@ -848,16 +804,16 @@ func (s *Series) PendingMinutes() MinuteRows {
 		return out
 	}
 	lo := max(int64(s.minLow), int64(s.clock)-Minutes+1, 0)
-	i, _ := slices.BinarySearch(s.mk, uint32(lo)<<5)
-	for ; i < len(s.mk); i++ {
-		m, metric := int64(s.mk[i]>>5), int(s.mk[i]&31)
-		if metric >= int(s.nc) || s.mv[i] == 0 {
+	i, _ := s.mc.search(uint32(lo) << 5)
+	for ; i < len(s.mc.k); i++ {
+		m, metric := int64(s.mc.k[i]>>5), int(s.mc.k[i]&31)
+		if metric >= int(s.nc) {
 			continue
 		}
 		if n := len(out.Rows); n == 0 || out.Rows[n-1].Minute != m*minuteMs {
 			out.Rows = append(out.Rows, MinuteRow{Minute: m * minuteMs, Values: make([]int64, s.nc)})
 		}
-		out.Rows[len(out.Rows)-1].Values[metric] = s.mv[i]
+		out.Rows[len(out.Rows)-1].Values[metric] = s.mc.at(i)
 	}
 	return out
 }

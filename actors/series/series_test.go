@@ -419,8 +419,8 @@ func TestPendingHours(t *testing.T) {
 		t.Fatalf("pending across the window: %+v", p)
 	}
 	s.MarkPersisted(p)
-	if p := s.PendingHours(0); len(p) != 0 || len(s.hk) != 1 {
-		t.Fatalf("written hours before the window are dropped: %+v, %d cells", p, len(s.hk))
+	if p := s.PendingHours(0); len(p) != 0 || s.hc.len() != 1 {
+		t.Fatalf("written hours before the window are dropped: %+v, %d cells", p, s.hc.len())
 	}
 }
 
