@@ -554,57 +554,72 @@ func add(sums, vals []int64, sign int64) {
 	}
 }
 
-// advance moves w's bounds forward to [from, to) and sums again: rows
-// before from are dropped, and items left without rows with them. Bounds
-// never move back (a question with an older clock is answered with the
-// current ones). Called with w.mu.
+// advance moves w's bounds forward to [from, to): rows before from are
+// dropped and leave the sums, rows the new to reaches enter them, and items
+// left without rows are dropped. Bounds never move back (a question with an
+// older clock is answered with the current ones). It decodes only the rows
+// that leave or enter, and rebuilds the id index only when items left: it
+// runs under w.mu, so questions of the window wait for it (a 1h window of
+// 100k items with a row in every minute moves in BenchmarkTopIndexBusyMinutes).
 func (w *topWindow) advance(from, to int64) {
 	if from <= w.from && to <= w.to {
 		return
 	}
+	oldTo := w.to
 	w.from, w.to = max(from, w.from), max(to, w.to)
 	kept := w.items[:0]
-	clear(w.index)
 	vals := make([]int64, topStride)
-	for _, e := range w.items {
+	for i, e := range w.items {
 		n, had := counters(e.content), e.rows
-		left := e.dropBefore(w.from, vals[:n])
+		sums := w.sumsOf(i)
+		left := e.dropBefore(w.from, oldTo, vals[:n], sums)
 		w.rows -= int(had - e.rows)
 		if !left {
 			w.rows -= int(e.rows)
 			continue
 		}
-		i := len(kept)
-		w.index[e.id] = int32(i)
-		sums := w.sumsOf(i) // summed again from the rows: the old positions need not survive
-		clear(sums)
-		var at int64
-		for r := e.packed; len(r) > 0; {
-			var size int
-			at, size = readTopRow(r, at, vals[:n])
-			if at < w.to {
-				add(sums, vals[:n], 1)
+		if e.lastAt >= oldTo { // rows ahead of the old bound: those now inside count
+			var at int64
+			for r := e.packed; len(r) > 0; {
+				var size int
+				at, size = readTopRow(r, at, vals[:n])
+				if at >= oldTo && at < w.to {
+					add(sums, vals[:n], 1)
+				}
+				r = r[size:]
 			}
-			r = r[size:]
+		}
+		if j := len(kept); j < i {
+			copy(w.sumsOf(j), sums)
 		}
 		kept = append(kept, e)
+	}
+	if len(kept) < len(w.items) { // positions moved: index them again
+		clear(w.index)
+		for j := range kept {
+			w.index[kept[j].id] = int32(j)
+		}
 	}
 	clear(w.items[len(kept):]) // drop the references the compaction left behind
 	w.items = kept
 	w.sums = w.sums[:len(kept)*topStride]
 }
 
-// dropBefore drops e's rows of buckets before from, and reports whether
-// any row is left. The rows after them stay packed as they are; only the
-// first one left is written again, with its bucket absolute. vals is
-// scratch room for one row.
-func (e *topEntry) dropBefore(from int64, vals []int64) bool {
+// dropBefore drops e's rows of buckets before from, subtracting from sums
+// those before summedTo (the ones the sums hold), and reports whether any
+// row is left. The rows after them stay packed as they are; only the first
+// one left is written again, with its bucket absolute. vals is scratch room
+// for one row.
+func (e *topEntry) dropBefore(from, summedTo int64, vals, sums []int64) bool {
 	var at int64
 	off, dropped := 0, int32(0)
 	for off < len(e.packed) {
 		a, size := readTopRow(e.packed[off:], at, vals)
 		if a >= from {
 			break
+		}
+		if a < summedTo {
+			add(sums, vals, -1)
 		}
 		at, off, dropped = a, off+size, dropped+1
 	}

@@ -285,13 +285,22 @@ func TestTopWindowMatchesModel(t *testing.T) {
 			}
 			rows += len(ats)
 		}
+		for i := range w.items {
+			if j, ok := w.index[w.items[i].id]; !ok || int(j) != i {
+				t.Fatalf("step %d: %s is at %d, indexed at %d", step, w.items[i].id, i, j)
+			}
+		}
 		if w.rows != rows || len(w.items) != len(w.index) || len(w.items) != len(model) {
 			t.Fatalf("step %d: %d rows, %d items, %d indexed; want %d rows", step, w.rows, len(w.items), len(w.index), rows)
 		}
 	}
 	for step := range 20_000 {
-		if rng.IntN(500) == 0 { // the window moves on
-			w.advance(w.from+int64(rng.IntN(3))*hour, w.to+int64(rng.IntN(3))*hour)
+		if rng.IntN(500) == 0 { // the window moves on, now and then past many items' rows
+			jump := int64(rng.IntN(3))
+			if rng.IntN(4) == 0 {
+				jump = int64(rng.IntN(30))
+			}
+			w.advance(w.from+jump*hour, w.to+int64(rng.IntN(3))*hour)
 			for id, byAt := range model {
 				for at := range byAt {
 					if at < w.from {
@@ -340,21 +349,28 @@ func TestTopWindowMatchesModel(t *testing.T) {
 // row and what moving the window by an hour costs (advance unpacks, drops
 // the oldest row and sums again): go test -run '^$' -bench BusyItems
 // -benchmem ./persist
-func BenchmarkTopIndexBusyItems(b *testing.B) {
-	const items, hours = 10_000, 24
-	const hour = 3600
+func BenchmarkTopIndexBusyItems(b *testing.B) { benchBusyWindow(b, 10_000, 24, 3600) }
+
+// BenchmarkTopIndexBusyMinutes is the 1h window at its heaviest: 100k
+// items with a row in every minute. One step moves it by a minute, which
+// holds the window's lock (questions of that window wait).
+func BenchmarkTopIndexBusyMinutes(b *testing.B) { benchBusyWindow(b, 100_000, 60, 60) }
+
+// benchBusyWindow fills a window with items rows in each of its buckets
+// (step seconds wide) and times moving it by one bucket.
+func benchBusyWindow(b *testing.B, items, buckets int, step int64) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	w := &topWindow{index: map[string]int32{}, from: 1000 * hour, to: (1000 + hours) * hour}
+	w := &topWindow{index: map[string]int32{}, from: 1000 * step, to: (1000 + int64(buckets)) * step}
 	rng := rand.New(rand.NewPCG(3, 4))
-	for h := range hours {
+	for h := range buckets {
 		for i := range items {
 			v := make([]int64, counters(true))
 			v[actors.RankPlays] = rng.Int64N(50)
 			v[actors.RankPlays+1] = rng.Int64N(20)
 			v[len(v)-2] = rng.Int64N(3_000_000) // watch time, ms
-			w.apply(topRowIn{id: fmt.Sprintf("item-%06d", i), content: true, at: int64(1000+h) * hour, vals: v})
+			w.apply(topRowIn{id: fmt.Sprintf("item-%06d", i), content: true, at: (1000 + int64(h)) * step, vals: v})
 		}
 	}
 	runtime.GC()
@@ -362,14 +378,14 @@ func BenchmarkTopIndexBusyItems(b *testing.B) {
 	rows := w.rows
 	b.ResetTimer()
 	for n := 0; b.Loop(); n++ {
-		// Each step drops the oldest hour and writes the newest: the row
-		// count stays at items × hours.
-		w.advance(w.from+hour, w.to+hour)
+		// Each step drops the oldest bucket and writes the newest: the row
+		// count stays at items × buckets.
+		w.advance(w.from+step, w.to+step)
 		b.StopTimer()
 		for i := range items {
 			v := make([]int64, counters(true))
 			v[actors.RankPlays] = 1
-			w.apply(topRowIn{id: fmt.Sprintf("item-%06d", i), content: true, at: w.to - hour, vals: v})
+			w.apply(topRowIn{id: fmt.Sprintf("item-%06d", i), content: true, at: w.to - step, vals: v})
 		}
 		b.StartTimer()
 	}
