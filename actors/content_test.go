@@ -43,7 +43,7 @@ func TestContentDedupeWindowAndBound(t *testing.T) {
 			t.Fatalf("%s seen", id)
 		}
 	}
-	if d.n != 4 || len(d.ids) != 4 {
+	if d.n != 4 || d.ids != nil { // a few ids: scanned, not indexed (smallDedupe)
 		t.Fatalf("holds %d ids (%d indexed), bound 4", d.n, len(d.ids))
 	}
 	if !d.seen("5", 0) || !d.seen("2", 0) || d.seen("1", 0) {
@@ -191,4 +191,58 @@ func BenchmarkContentMessageCodec(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10), "ns/event")
+}
+
+// The dedupe set against a plain model, across the switch from scanning
+// the ring to indexing it (smallDedupe) and back down as ids expire and
+// are evicted, and through snapshots: the same answers, the same ids.
+func TestContentDedupeMatchesModel(t *testing.T) {
+	// Capacity 8 scans the ring only; 100 indexes past 32 ids and keeps the
+	// index as they expire; the pools make repeats frequent in both.
+	for _, c := range []struct{ capacity, pool int }{{8, 12}, {100, 160}} {
+		dedupeModel(t, c.capacity, c.pool)
+	}
+}
+
+func dedupeModel(t *testing.T, capacity, pool int) {
+	t.Helper()
+	type entry struct {
+		h  uint64
+		at int64
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	d := newIDDedupe(capacity)
+	var model []entry
+	var maxRecv, now int64
+	for step := range 50_000 {
+		now += rng.Int64N(ContentDedupeWindowMS / 200)
+		id := fmt.Sprintf("evt-%d", rng.IntN(pool))
+		maxRecv = max(maxRecv, now)
+		for len(model) > 0 && maxRecv-model[0].at >= ContentDedupeWindowMS {
+			model = model[1:]
+		}
+		h, want := hashID(id), false
+		for _, e := range model {
+			want = want || e.h == h
+		}
+		if !want {
+			if len(model) == capacity {
+				model = model[1:]
+			}
+			model = append(model, entry{h, now})
+		}
+		if got := d.seen(id, now); got != want {
+			t.Fatalf("step %d: seen(%s) = %v, want %v", step, id, got, want)
+		}
+		if d.n != len(model) {
+			t.Fatalf("step %d: %d ids, want %d", step, d.n, len(model))
+		}
+		if step%997 == 0 { // through a snapshot now and then
+			r, err := restoreIDDedupe(capacity, d.snapshot())
+			if err != nil {
+				t.Fatal(err)
+			}
+			d = r
+		}
+	}
 }
