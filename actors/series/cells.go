@@ -1,6 +1,7 @@
 package series
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"unsafe"
@@ -42,15 +43,7 @@ func (c *cells) at(i int) int64 {
 	return big[j].v
 }
 
-func byBigKey(b bigCell, k uint32) int {
-	switch {
-	case b.k < k:
-		return -1
-	case b.k > k:
-		return 1
-	}
-	return 0
-}
+func byBigKey(b bigCell, k uint32) int { return cmp.Compare(b.k, k) }
 
 // get returns key k's value (0 if it has no cell).
 func (c *cells) get(k uint32) int64 {
