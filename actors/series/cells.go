@@ -12,8 +12,8 @@ import (
 // zero, so a state has one encoding).
 //
 // Values are int64 to their users but held in 32 bits: nearly every bucket's
-// count fits, and a busy item holds ~1.4k cells, so this is a third of its
-// series memory. The rare value that does not fit (an hour's watch time in
+// count fits, and a busy item holds ~1.4k cells, so 8 bytes a cell instead of
+// 12 is a third less of what they take. The rare value that does not fit (an hour's watch time in
 // milliseconds past 24 days, say) is marked in v and kept whole in big.
 type cells struct {
 	k   []uint32
